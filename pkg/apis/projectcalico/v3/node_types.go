@@ -1,0 +1,139 @@
+package v3
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// +genclient
+// +genclient:nonNamespaced
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// Node is a host of the mesh as the dataplane sees it: its addresses and
+// its overlay tunnel endpoints. Nodes mirrored from a remote cluster carry
+// the label projectcalico.org/cluster.
+type Node struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Specification of the node.
+	// +optional
+	Spec NodeSpec `json:"spec,omitempty"`
+	// Observed state of the node, written by its agent.
+	// +optional
+	Status NodeStatus `json:"status,omitempty"`
+}
+
+// NodeSpec is the specification of a Node.
+type NodeSpec struct {
+	// BGP holds the node's addresses as used for routing.
+	// +optional
+	BGP *NodeBGPSpec `json:"bgp,omitempty"`
+	// Addresses of the node.
+	// +optional
+	// +listType=atomic
+	Addresses []NodeAddress `json:"addresses,omitempty"`
+	// IPv4VXLANTunnelAddr is the node's IPv4 VTEP address.
+	// +optional
+	IPv4VXLANTunnelAddr string `json:"ipv4VXLANTunnelAddr,omitempty"`
+	// VXLANTunnelMACAddr is the MAC address of the node's IPv4 VXLAN device.
+	// +optional
+	VXLANTunnelMACAddr string `json:"vxlanTunnelMACAddr,omitempty"`
+	// IPv6VXLANTunnelAddr is the node's IPv6 VTEP address.
+	// +optional
+	IPv6VXLANTunnelAddr string `json:"ipv6VXLANTunnelAddr,omitempty"`
+	// VXLANTunnelMACAddrV6 is the MAC address of the node's IPv6 VXLAN device.
+	// +optional
+	VXLANTunnelMACAddrV6 string `json:"vxlanTunnelMACAddrV6,omitempty"`
+	// OrchRefs link the node to its orchestrator's node objects.
+	// +optional
+	// +listType=atomic
+	OrchRefs []OrchRef `json:"orchRefs,omitempty"`
+	// Wireguard holds the node's WireGuard interface addresses.
+	// +optional
+	Wireguard *NodeWireguardSpec `json:"wireguard,omitempty"`
+}
+
+// NodeBGPSpec holds a node's routing addresses.
+type NodeBGPSpec struct {
+	// IPv4Address is the node's IPv4 address with prefix length, e.g. "198.18.0.1/24".
+	// +optional
+	IPv4Address string `json:"ipv4Address,omitempty"`
+	// IPv6Address is the node's IPv6 address with prefix length.
+	// +optional
+	IPv6Address string `json:"ipv6Address,omitempty"`
+	// IPv4IPIPTunnelAddr is the node's IP-in-IP tunnel address.
+	// +optional
+	IPv4IPIPTunnelAddr string `json:"ipv4IPIPTunnelAddr,omitempty"`
+	// ASNumber is the node's AS number.
+	// +optional
+	ASNumber *int64 `json:"asNumber,omitempty"`
+}
+
+// NodeAddress is one address of a node.
+type NodeAddress struct {
+	// Address is an IP address, optionally with prefix length.
+	Address string `json:"address"`
+	// Type is InternalIP, ExternalIP or CalicoNodeIP.
+	// +optional
+	Type NodeAddressType `json:"type,omitempty"`
+}
+
+// NodeAddressType is the kind of a node address.
+// +enum
+type NodeAddressType string
+
+const (
+	// InternalIP is an address reachable inside the node's network.
+	InternalIP NodeAddressType = "InternalIP"
+	// ExternalIP is an address reachable from outside.
+	ExternalIP NodeAddressType = "ExternalIP"
+	// CalicoNodeIP is the address the dataplane uses for the node.
+	CalicoNodeIP NodeAddressType = "CalicoNodeIP"
+)
+
+// OrchRef names the orchestrator object for a node.
+type OrchRef struct {
+	// NodeName is the node's name in the orchestrator.
+	// +optional
+	NodeName string `json:"nodeName,omitempty"`
+	// Orchestrator is the orchestrator's name, e.g. "k8s".
+	Orchestrator string `json:"orchestrator"`
+}
+
+// NodeWireguardSpec holds a node's WireGuard interface addresses.
+type NodeWireguardSpec struct {
+	// InterfaceIPv4Address is the address of the IPv4 WireGuard device.
+	// +optional
+	InterfaceIPv4Address string `json:"interfaceIPv4Address,omitempty"`
+	// InterfaceIPv6Address is the address of the IPv6 WireGuard device.
+	// +optional
+	InterfaceIPv6Address string `json:"interfaceIPv6Address,omitempty"`
+}
+
+// NodeStatus is written by the node's agent.
+type NodeStatus struct {
+	// WireguardPublicKey is the node's IPv4 WireGuard public key.
+	// +optional
+	WireguardPublicKey string `json:"wireguardPublicKey,omitempty"`
+	// WireguardPublicKeyV6 is the node's IPv6 WireGuard public key.
+	// +optional
+	WireguardPublicKeyV6 string `json:"wireguardPublicKeyV6,omitempty"`
+	// PodCIDRs are the node's pod CIDRs.
+	// +optional
+	// +listType=atomic
+	PodCIDRs []string `json:"podCIDRs,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// NodeList is a list of Nodes.
+type NodeList struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard list metadata.
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// Items is the list of Nodes.
+	Items []Node `json:"items"`
+}
