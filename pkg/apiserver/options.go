@@ -1,0 +1,203 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apiserver/pkg/endpoints/openapi"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	basecompatibility "k8s.io/component-base/compatibility"
+	baseversion "k8s.io/component-base/version"
+	"k8s.io/klog/v2"
+	netutils "k8s.io/utils/net"
+
+	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
+	"github.com/meshapi/meshapi/pkg/embeddedetcd"
+	generatedopenapi "github.com/meshapi/meshapi/pkg/generated/openapi"
+)
+
+// etcdPathPrefix is where meshapi keeps its objects in etcd.
+const etcdPathPrefix = "/registry/projectcalico.org"
+
+// DefaultSecurePort is the HTTPS port served when --secure-port is not given.
+const DefaultSecurePort = 8443
+
+// Options are the flags of meshapi-apiserver.
+type Options struct {
+	// Recommended are the generic API server's options: serving, etcd,
+	// delegated authentication and authorization, admission, audit.
+	Recommended *genericoptions.RecommendedOptions
+	// Versions holds the effective version and feature gates.
+	Versions basecompatibility.ComponentGlobalsRegistry
+
+	// DataDir holds the embedded etcd's data, generated certificates and,
+	// in standalone mode, the token and kubeconfig.
+	DataDir string
+	// Standalone serves without a Kubernetes cluster: bearer-token
+	// authentication, every authenticated request authorized.
+	Standalone bool
+	// KubeconfigOut is where standalone mode writes a kubeconfig for kubectl.
+	KubeconfigOut string
+	// AlternateDNS are extra names for the self-signed serving certificate.
+	AlternateDNS []string
+
+	scheme *runtime.Scheme
+	codecs serializer.CodecFactory
+}
+
+// NewOptions returns the default options: loopback only, embedded etcd
+// when --etcd-servers is not given.
+func NewOptions() *Options {
+	scheme, codecs := NewScheme()
+	o := &Options{
+		Recommended: genericoptions.NewRecommendedOptions(etcdPathPrefix, codecs.LegacyCodec(v3.SchemeGroupVersion)),
+		Versions:    basecompatibility.NewComponentGlobalsRegistry(),
+		DataDir:     "meshapi-data",
+		scheme:      scheme,
+		codecs:      codecs,
+	}
+	o.Recommended.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(v3.SchemeGroupVersion, schema.GroupKind{Group: v3.GroupName})
+	o.Recommended.SecureServing.BindAddress = netutils.ParseIPSloppy("127.0.0.1")
+	o.Recommended.SecureServing.BindPort = DefaultSecurePort
+	o.Recommended.Etcd.StorageConfig.Transport.ServerList = nil
+	_, _ = o.Versions.ComponentGlobalsOrRegister(basecompatibility.DefaultKubeComponent,
+		basecompatibility.NewEffectiveVersionFromString(baseversion.DefaultKubeBinaryVersion, "", ""),
+		utilfeature.DefaultMutableFeatureGate)
+	return o
+}
+
+// AddFlags registers the options' flags.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	o.Recommended.AddFlags(fs)
+	o.Versions.AddFlags(fs)
+	fs.StringVar(&o.DataDir, "data-dir", o.DataDir,
+		"Directory for the embedded etcd's data (used when --etcd-servers is not given), generated serving certificates and standalone credentials.")
+	fs.BoolVar(&o.Standalone, "standalone", o.Standalone,
+		"Serve without a Kubernetes cluster: authenticate with a generated bearer token, authorize it fully, and write a kubeconfig to --kubeconfig-out. For trying meshapi on a laptop; in a cluster, run behind kube-apiserver with delegated authentication instead.")
+	fs.StringVar(&o.KubeconfigOut, "kubeconfig-out", o.KubeconfigOut,
+		"Where --standalone writes the kubeconfig for kubectl (default <data-dir>/kubeconfig).")
+	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS,
+		"Extra DNS names for the generated self-signed serving certificate.")
+}
+
+// Complete fills defaults that depend on other flags.
+func (o *Options) Complete() error {
+	if err := o.Versions.Set(); err != nil {
+		return fmt.Errorf("setting the effective version and feature gates: %w", err)
+	}
+	if o.KubeconfigOut == "" {
+		o.KubeconfigOut = filepath.Join(o.DataDir, "kubeconfig")
+	}
+	if o.Recommended.SecureServing.ServerCert.CertDirectory == "" || o.Recommended.SecureServing.ServerCert.CertDirectory == "apiserver.local.config/certificates" {
+		o.Recommended.SecureServing.ServerCert.CertDirectory = filepath.Join(o.DataDir, "certificates")
+	}
+	if o.Standalone {
+		// Nothing to delegate to: no kube-apiserver for authentication,
+		// authorization, namespaces, webhooks or flow control.
+		o.Recommended.Authentication = nil
+		o.Recommended.Authorization = nil
+		o.Recommended.CoreAPI = nil
+		o.Recommended.Admission = nil
+		o.Recommended.Features.EnablePriorityAndFairness = false
+	}
+	return nil
+}
+
+// Validate checks the options.
+func (o *Options) Validate() error {
+	// The embedded etcd's URL is known only once it runs; stand in for it
+	// so that the generic etcd options do not demand --etcd-servers.
+	if o.usesEmbeddedEtcd() {
+		o.Recommended.Etcd.StorageConfig.Transport.ServerList = []string{"http://embedded-etcd"}
+		defer func() { o.Recommended.Etcd.StorageConfig.Transport.ServerList = nil }()
+	}
+	errs := o.Recommended.Validate()
+	errs = append(errs, o.Versions.Validate()...)
+	if o.DataDir == "" {
+		errs = append(errs, fmt.Errorf("--data-dir must not be empty"))
+	}
+	return utilerrors.NewAggregate(errs)
+}
+
+// usesEmbeddedEtcd reports whether no external etcd was configured.
+func (o *Options) usesEmbeddedEtcd() bool {
+	return len(o.Recommended.Etcd.StorageConfig.Transport.ServerList) == 0
+}
+
+// Run starts the embedded etcd if needed, then serves until ctx ends, then
+// stops etcd.
+func (o *Options) Run(ctx context.Context) error {
+	if o.usesEmbeddedEtcd() {
+		dir := filepath.Join(o.DataDir, "etcd")
+		klog.InfoS("Starting embedded etcd", "dataDir", dir)
+		etcd, err := embeddedetcd.Start(ctx, dir)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			klog.InfoS("Stopping embedded etcd")
+			etcd.Stop()
+		}()
+		o.Recommended.Etcd.StorageConfig.Transport.ServerList = []string{etcd.ClientURL}
+		go func() {
+			select {
+			case err := <-etcd.Err():
+				if err != nil {
+					klog.ErrorS(err, "Embedded etcd failed")
+				}
+			case <-ctx.Done():
+			}
+		}()
+	}
+	config, err := o.Config()
+	if err != nil {
+		return err
+	}
+	server, err := config.Complete().New()
+	if err != nil {
+		return err
+	}
+	if o.Standalone {
+		if err := o.writeStandaloneKubeconfig(); err != nil {
+			return err
+		}
+	}
+	return server.GenericAPIServer.PrepareRun().RunWithContext(ctx)
+}
+
+// Config builds the server configuration from the options.
+func (o *Options) Config() (*Config, error) {
+	alternateIPs := []net.IP{netutils.ParseIPSloppy("127.0.0.1")}
+	if err := o.Recommended.SecureServing.MaybeDefaultWithSelfSignedCerts("localhost", o.AlternateDNS, alternateIPs); err != nil {
+		return nil, fmt.Errorf("creating self-signed serving certificates: %w", err)
+	}
+	serverConfig := genericapiserver.NewRecommendedConfig(o.codecs)
+	namer := openapi.NewDefinitionNamer(o.scheme)
+	serverConfig.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(generatedopenapi.GetOpenAPIDefinitions, namer)
+	serverConfig.OpenAPIConfig.Info.Title = "meshapi"
+	serverConfig.OpenAPIConfig.Info.Version = v3.SchemeGroupVersion.Version
+	serverConfig.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(generatedopenapi.GetOpenAPIDefinitions, namer)
+	serverConfig.OpenAPIV3Config.Info.Title = "meshapi"
+	serverConfig.OpenAPIV3Config.Info.Version = v3.SchemeGroupVersion.Version
+	serverConfig.FeatureGate = o.Versions.FeatureGateFor(basecompatibility.DefaultKubeComponent)
+	serverConfig.EffectiveVersion = o.Versions.EffectiveVersionFor(basecompatibility.DefaultKubeComponent)
+
+	if err := o.Recommended.ApplyTo(serverConfig); err != nil {
+		return nil, fmt.Errorf("applying options: %w", err)
+	}
+	if o.Standalone {
+		if err := o.applyStandaloneAuth(serverConfig); err != nil {
+			return nil, err
+		}
+	}
+	return &Config{GenericConfig: serverConfig, Scheme: o.scheme, Codecs: o.codecs}, nil
+}
