@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The project's test command (README: `make test`). Builds the real
+# kube-apiserver and kubectl the tests run against, checks formatting and
+# vet, then runs every test of the module: unit tests, and integration
+# tests against a real meshapi-apiserver on an embedded etcd driven by the
+# real kubectl.
+set -o errexit -o nounset -o pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "building kube-apiserver and kubectl (hack/build-tools.sh)"
+hack/build-tools.sh
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './_output/*'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:" >&2; echo "$unformatted" >&2; exit 1
+fi
+
+step "go vet"
+go vet ./...
+
+step "go test"
+export KUBECTL="$root/bin/kubectl"
+go test -count=1 -timeout 30m "$@" ./...
