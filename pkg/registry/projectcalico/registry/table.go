@@ -95,7 +95,6 @@ func age(t metav1.Time) string {
 	return duration.HumanDuration(time.Since(t.Time))
 }
 
-
 // FormatOrder renders an optional policy or tier order, "<none>" when unset.
 func FormatOrder(order *float64) string {
 	if order == nil {

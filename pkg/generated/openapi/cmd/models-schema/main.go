@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/meshapi/meshapi/pkg/generated/openapi"
 	"k8s.io/kube-openapi/pkg/common"
 	"k8s.io/kube-openapi/pkg/validation/spec"
-	"github.com/meshapi/meshapi/pkg/generated/openapi"
 )
 
 // Outputs openAPI schema JSON containing the schema definitions in zz_generated.openapi.go.
