@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the upstream kube-apiserver and kubectl (k8s.io/kubernetes v1.37.2,
+# Builds the upstream kube-apiserver, kube-controller-manager and kubectl (k8s.io/kubernetes v1.37.2,
 # pinned in hack/tools/go.mod) into bin/, for the end-to-end tests.
 # Idempotent: with a warm Go build cache this takes seconds; a cold build
 # takes about ten minutes on two cores.
@@ -16,7 +16,7 @@ ldflags=""
 for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
 done
-for tool in kube-apiserver kubectl; do
+for tool in kube-apiserver kube-controller-manager kubectl; do
   echo "hack/build-tools.sh: building $tool into bin/ (cold: ~10 min, warm: seconds)"
   start=$(date +%s)
   go build -trimpath -ldflags "$ldflags" -o "$out/$tool" "./$tool"
