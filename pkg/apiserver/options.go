@@ -137,9 +137,9 @@ func (o *Options) usesEmbeddedEtcd() bool {
 // stops etcd.
 func (o *Options) Run(ctx context.Context) error {
 	if o.usesEmbeddedEtcd() {
-		dir := filepath.Join(o.DataDir, "etcd")
-		klog.InfoS("Starting embedded etcd", "dataDir", dir)
-		etcd, err := embeddedetcd.Start(ctx, dir)
+		dir, logFile := filepath.Join(o.DataDir, "etcd"), filepath.Join(o.DataDir, "etcd.log")
+		klog.InfoS("Starting embedded etcd", "dataDir", dir, "log", logFile)
+		etcd, err := embeddedetcd.Start(ctx, dir, logFile)
 		if err != nil {
 			return err
 		}
@@ -165,6 +165,9 @@ func (o *Options) Run(ctx context.Context) error {
 	server, err := config.Complete().New()
 	if err != nil {
 		return err
+	}
+	if err := server.GenericAPIServer.AddReadyzChecks(authenticationReadyChecks(config)...); err != nil {
+		return fmt.Errorf("adding readiness checks: %w", err)
 	}
 	if o.Standalone {
 		if err := o.writeStandaloneKubeconfig(); err != nil {
