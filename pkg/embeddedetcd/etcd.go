@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
@@ -17,14 +18,16 @@ import (
 
 // Server is a running embedded etcd.
 type Server struct {
-	etcd *embed.Etcd
+	etcd     *embed.Etcd
+	stopOnce sync.Once
 	// ClientURL is the URL clients reach the server on.
 	ClientURL string
 }
 
 // Start starts etcd with its data under dataDir (created with mode 0700 if
-// missing) and waits until it serves clients or ctx ends.
-func Start(ctx context.Context, dataDir string) (*Server, error) {
+// missing) and waits until it serves clients or ctx ends. etcd's own log
+// goes to logFile, or to standard error when logFile is empty.
+func Start(ctx context.Context, dataDir, logFile string) (*Server, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating etcd data directory %q: %w", dataDir, err)
 	}
@@ -47,6 +50,9 @@ func Start(ctx context.Context, dataDir string) (*Server, error) {
 	cfg.Logger = "zap"
 	cfg.LogLevel = "warn"
 	cfg.LogOutputs = []string{"stderr"}
+	if logFile != "" {
+		cfg.LogOutputs = []string{logFile}
+	}
 	// Keep the keyspace small on a long-running laptop instance.
 	cfg.AutoCompactionMode = "periodic"
 	cfg.AutoCompactionRetention = "1h"
@@ -70,9 +76,9 @@ func Start(ctx context.Context, dataDir string) (*Server, error) {
 	return &Server{etcd: e, ClientURL: clientURL.String()}, nil
 }
 
-// Stop stops etcd gracefully.
+// Stop stops etcd gracefully. Calling it again does nothing.
 func (s *Server) Stop() {
-	s.etcd.Close()
+	s.stopOnce.Do(s.etcd.Close)
 }
 
 // Err reports a fatal error of the running server.
