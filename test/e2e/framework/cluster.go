@@ -1,0 +1,486 @@
+// Package framework runs real Kubernetes clusters on one machine for
+// meshapi's end-to-end tests. A cluster is an etcd, the upstream
+// kube-apiserver with the aggregation layer configured, the upstream
+// kube-controller-manager (namespace, service account and token
+// controllers), and a meshapi-apiserver process with its own etcd,
+// registered with the APIService v3.projectcalico.org and a real caBundle,
+// authenticating and authorizing by delegation to kube-apiserver. Every
+// cluster listens on loopback ports of its own, so several run side by side.
+package framework
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/meshapi/meshapi/pkg/embeddedetcd"
+)
+
+// Binaries are the executables a cluster runs.
+type Binaries struct {
+	// KubeAPIServer, KubeControllerManager and Kubectl are the upstream
+	// binaries hack/build-tools.sh builds into bin/.
+	KubeAPIServer, KubeControllerManager, Kubectl string
+	// MeshapiAPIServer is meshapi's API server.
+	MeshapiAPIServer string
+}
+
+// Cluster is one running cluster.
+type Cluster struct {
+	// Name names the cluster in logs and directories.
+	Name string
+	// Dir holds the cluster's certificates, kubeconfigs, data and logs.
+	Dir string
+	// Kubeconfig is an administrator's kubeconfig (system:masters) that
+	// reaches kube-apiserver.
+	Kubeconfig string
+	// Config is the same administrator's client configuration.
+	Config *rest.Config
+	// MeshapiPort is the port meshapi-apiserver serves on, on 127.0.0.1.
+	MeshapiPort int
+
+	bins        Binaries
+	pki         clusterPKI
+	kubeEtcd    *embeddedetcd.Server
+	meshapiEtcd *embeddedetcd.Server
+
+	kubeAPIServer     *process
+	controllerManager *process
+	meshapi           *process
+}
+
+// clusterPKI are the certificates of a cluster.
+type clusterPKI struct {
+	ca, frontProxyCA *ca
+	apiserver, admin keyPair
+	frontProxyClient keyPair
+	meshapi          keyPair
+	saKey, saPub     string
+}
+
+// Meshapi's names in the cluster, as in artifacts/deploy.
+const (
+	MeshapiNamespace      = "meshapi-system"
+	MeshapiServiceAccount = "meshapi-apiserver"
+	MeshapiService        = "meshapi-apiserver"
+	APIServiceName        = "v3.projectcalico.org"
+)
+
+// StartCluster starts a cluster with its files under dir and waits until
+// the APIService v3.projectcalico.org is Available. On error everything
+// started is stopped again.
+func StartCluster(ctx context.Context, name, dir string, bins Binaries) (c *Cluster, err error) {
+	c = &Cluster{Name: name, Dir: dir, bins: bins}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("cluster %s: %w\n%s", name, err, c.Logs(40))
+			_ = c.Stop()
+			c = nil
+		}
+	}()
+	for _, sub := range []string{"pki", "logs"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			return c, err
+		}
+	}
+	if err := c.makePKI(); err != nil {
+		return c, err
+	}
+	if c.kubeEtcd, err = embeddedetcd.Start(ctx, filepath.Join(dir, "kube-etcd"), filepath.Join(dir, "logs", "kube-etcd.log")); err != nil {
+		return c, err
+	}
+	if c.meshapiEtcd, err = embeddedetcd.Start(ctx, filepath.Join(dir, "meshapi-etcd"), filepath.Join(dir, "logs", "meshapi-etcd.log")); err != nil {
+		return c, err
+	}
+	kubePort, err := freePort()
+	if err != nil {
+		return c, err
+	}
+	if c.MeshapiPort, err = freePort(); err != nil {
+		return c, err
+	}
+	c.kubeAPIServer = &process{name: "kube-apiserver", path: bins.KubeAPIServer, log: filepath.Join(dir, "logs", "kube-apiserver.log"),
+		args: c.kubeAPIServerArgs(kubePort)}
+	if err := c.kubeAPIServer.start(); err != nil {
+		return c, err
+	}
+	c.Kubeconfig = filepath.Join(dir, "admin.kubeconfig")
+	if err := writeKubeconfig(c.Kubeconfig, kubePort, c.pki.ca.CertFile, &clientcmdapi.AuthInfo{
+		ClientCertificate: c.pki.admin.CertFile, ClientKey: c.pki.admin.KeyFile,
+	}); err != nil {
+		return c, err
+	}
+	if c.Config, err = clientcmd.BuildConfigFromFlags("", c.Kubeconfig); err != nil {
+		return c, err
+	}
+	if err := c.WaitKubeAPIServerReady(ctx, 90*time.Second); err != nil {
+		return c, err
+	}
+
+	c.controllerManager = &process{name: "kube-controller-manager", path: bins.KubeControllerManager,
+		log: filepath.Join(dir, "logs", "kube-controller-manager.log"), args: c.controllerManagerArgs()}
+	if err := c.controllerManager.start(); err != nil {
+		return c, err
+	}
+
+	if err := c.installMeshapi(ctx); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func (c *Cluster) makePKI() error {
+	dir := filepath.Join(c.Dir, "pki")
+	var err error
+	p := &c.pki
+	if p.ca, err = newCA(dir, "ca", c.Name+"-ca"); err != nil {
+		return err
+	}
+	if p.frontProxyCA, err = newCA(dir, "front-proxy-ca", c.Name+"-front-proxy-ca"); err != nil {
+		return err
+	}
+	loopback := []net.IP{net.ParseIP("127.0.0.1")}
+	for _, s := range []struct {
+		dst *keyPair
+		by  *ca
+		req certRequest
+	}{
+		{&p.apiserver, p.ca, certRequest{file: "apiserver", commonName: "kube-apiserver", server: true, ips: loopback,
+			dnsNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"}}},
+		{&p.admin, p.ca, certRequest{file: "admin", commonName: "e2e-admin", organizations: []string{"system:masters"}, client: true}},
+		{&p.frontProxyClient, p.frontProxyCA, certRequest{file: "front-proxy-client", commonName: "front-proxy-client", client: true}},
+		// The aggregator verifies meshapi's certificate for the name
+		// <service>.<namespace>.svc of the APIService's service.
+		{&p.meshapi, p.ca, certRequest{file: "meshapi-apiserver", commonName: MeshapiService, server: true, ips: loopback,
+			dnsNames: []string{MeshapiService + "." + MeshapiNamespace + ".svc", "localhost"}}},
+	} {
+		if *s.dst, err = s.by.sign(dir, s.req); err != nil {
+			return err
+		}
+	}
+	p.saKey, p.saPub, err = writeServiceAccountKey(dir)
+	return err
+}
+
+func (c *Cluster) kubeAPIServerArgs(port int) []string {
+	p := c.pki
+	return []string{
+		"--etcd-servers=" + c.kubeEtcd.ClientURL,
+		"--bind-address=127.0.0.1",
+		"--advertise-address=127.0.0.1",
+		// The "kubernetes" Service cannot have loopback endpoints.
+		"--endpoint-reconciler-type=none",
+		"--secure-port=" + strconv.Itoa(port),
+		"--tls-cert-file=" + p.apiserver.CertFile,
+		"--tls-private-key-file=" + p.apiserver.KeyFile,
+		"--client-ca-file=" + p.ca.CertFile,
+		"--authorization-mode=RBAC",
+		"--service-account-issuer=https://kubernetes.default.svc",
+		"--service-account-key-file=" + p.saPub,
+		"--service-account-signing-key-file=" + p.saKey,
+		// No service traffic is ever routed; the range only has to exist.
+		"--service-cluster-ip-range=198.19.255.0/24",
+		// The aggregation layer.
+		"--requestheader-client-ca-file=" + p.frontProxyCA.CertFile,
+		"--requestheader-allowed-names=front-proxy-client",
+		"--requestheader-username-headers=X-Remote-User",
+		"--requestheader-group-headers=X-Remote-Group",
+		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+		"--proxy-client-cert-file=" + p.frontProxyClient.CertFile,
+		"--proxy-client-key-file=" + p.frontProxyClient.KeyFile,
+		"--enable-aggregator-routing=false",
+		"--profiling=false",
+		"--v=1",
+	}
+}
+
+func (c *Cluster) controllerManagerArgs() []string {
+	return []string{
+		"--kubeconfig=" + c.Kubeconfig,
+		"--authentication-kubeconfig=" + c.Kubeconfig,
+		"--authorization-kubeconfig=" + c.Kubeconfig,
+		"--controllers=namespace-controller,serviceaccount-controller,serviceaccount-token-controller,garbage-collector-controller",
+		"--service-account-private-key-file=" + c.pki.saKey,
+		"--root-ca-file=" + c.pki.ca.CertFile,
+		"--use-service-account-credentials=false",
+		"--leader-elect=false",
+		"--bind-address=127.0.0.1",
+		"--secure-port=0",
+		"--v=1",
+	}
+}
+
+// meshapiArgs are the flags of artifacts/deploy/30-apiserver.yaml, with the
+// cluster's addresses, plus the kubeconfigs a process outside the cluster
+// needs in place of the in-cluster service account.
+func (c *Cluster) meshapiArgs(kubeconfig string) []string {
+	return []string{
+		"--etcd-servers=" + c.meshapiEtcd.ClientURL,
+		"--bind-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(c.MeshapiPort),
+		"--tls-cert-file=" + c.pki.meshapi.CertFile,
+		"--tls-private-key-file=" + c.pki.meshapi.KeyFile,
+		"--kubeconfig=" + kubeconfig,
+		"--authentication-kubeconfig=" + kubeconfig,
+		"--authorization-kubeconfig=" + kubeconfig,
+		"--data-dir=" + filepath.Join(c.Dir, "meshapi-data"),
+		"--v=1",
+	}
+}
+
+// installMeshapi applies artifacts/deploy (namespace, RBAC), gives the
+// meshapi-apiserver process the service account's token, starts it, and
+// registers the APIService with the cluster CA as caBundle.
+func (c *Cluster) installMeshapi(ctx context.Context) error {
+	for _, f := range []string{"00-namespace.yaml", "10-apiserver-rbac.yaml"} {
+		if _, err := c.Kubectl(ctx, "", "apply", "-f", filepath.Join(ArtifactsDir(), "deploy", f)); err != nil {
+			return err
+		}
+	}
+	token, err := c.Kubectl(ctx, "", "create", "token", MeshapiServiceAccount, "-n", MeshapiNamespace, "--duration=24h")
+	if err != nil {
+		return err
+	}
+	kubeconfig := filepath.Join(c.Dir, "meshapi-apiserver.kubeconfig")
+	if err := writeKubeconfig(kubeconfig, c.Config.Host, c.pki.ca.CertFile, &clientcmdapi.AuthInfo{Token: strings.TrimSpace(token)}); err != nil {
+		return err
+	}
+	c.meshapi = &process{name: "meshapi-apiserver", path: c.bins.MeshapiAPIServer,
+		log: filepath.Join(c.Dir, "logs", "meshapi-apiserver.log"), args: c.meshapiArgs(kubeconfig)}
+	if err := c.meshapi.start(); err != nil {
+		return err
+	}
+	if err := c.waitMeshapiReady(ctx, 90*time.Second); err != nil {
+		return err
+	}
+
+	caPEM, err := os.ReadFile(c.pki.ca.CertFile)
+	if err != nil {
+		return err
+	}
+	apiservice, err := os.ReadFile(filepath.Join(ArtifactsDir(), "deploy", "40-apiservice.yaml"))
+	if err != nil {
+		return err
+	}
+	manifest := strings.Replace(string(apiservice), "caBundle: CA_BUNDLE", "caBundle: "+base64.StdEncoding.EncodeToString(caPEM), 1)
+	manifest = strings.Replace(manifest, "port: 443", "port: "+strconv.Itoa(c.MeshapiPort), 1)
+	// There is no kube-proxy to route a ClusterIP: the Service points at the
+	// process on loopback by name, which the aggregator resolves directly.
+	manifest += fmt.Sprintf(`---
+apiVersion: v1
+kind: Service
+metadata:
+  name: %s
+  namespace: %s
+spec:
+  type: ExternalName
+  externalName: localhost
+  ports:
+    - name: https
+      port: %d
+`, MeshapiService, MeshapiNamespace, c.MeshapiPort)
+	if _, err := c.Kubectl(ctx, manifest, "apply", "-f", "-"); err != nil {
+		return err
+	}
+	return c.WaitAPIServiceAvailable(ctx, 2*time.Minute)
+}
+
+// WaitAPIServiceAvailable waits for v3.projectcalico.org to be Available.
+func (c *Cluster) WaitAPIServiceAvailable(ctx context.Context, timeout time.Duration) error {
+	dyn, err := dynamic.NewForConfig(c.Config)
+	if err != nil {
+		return err
+	}
+	gvr := schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}
+	deadline := time.Now().Add(timeout)
+	last := "not read yet"
+	for time.Now().Before(deadline) {
+		if done, err := c.meshapi.exited(); done {
+			return fmt.Errorf("meshapi-apiserver exited: %v", err)
+		}
+		obj, err := dyn.Resource(gvr).Get(ctx, APIServiceName, metav1.GetOptions{})
+		if err == nil {
+			conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+			for _, cond := range conds {
+				m, _ := cond.(map[string]any)
+				if m["type"] == "Available" {
+					if m["status"] == "True" {
+						return nil
+					}
+					last = fmt.Sprintf("%v: %v", m["reason"], m["message"])
+				}
+			}
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("APIService %s not Available after %s: %s", APIServiceName, timeout, last)
+}
+
+// WaitKubeAPIServerReady waits until kube-apiserver's /readyz answers ok.
+func (c *Cluster) WaitKubeAPIServerReady(ctx context.Context, timeout time.Duration) error {
+	client, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		if done, err := c.kubeAPIServer.exited(); done {
+			return fmt.Errorf("kube-apiserver exited: %v", err)
+		}
+		body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		if err == nil && string(body) == "ok" {
+			return nil
+		}
+		last = fmt.Errorf("%s: %w", body, err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("kube-apiserver not ready after %s: %v", timeout, last)
+}
+
+// StopKubeAPIServer stops kube-apiserver, leaving the rest running.
+func (c *Cluster) StopKubeAPIServer() error { return c.kubeAPIServer.stop(30 * time.Second) }
+
+// StartKubeAPIServer starts kube-apiserver again with the same flags and
+// waits until it is ready.
+func (c *Cluster) StartKubeAPIServer(ctx context.Context) error {
+	if err := c.kubeAPIServer.start(); err != nil {
+		return err
+	}
+	return c.WaitKubeAPIServerReady(ctx, 90*time.Second)
+}
+
+// StopMeshapiAPIServer stops meshapi-apiserver, leaving the rest running.
+func (c *Cluster) StopMeshapiAPIServer() error { return c.meshapi.stop(30 * time.Second) }
+
+// StartMeshapiAPIServer starts meshapi-apiserver again and waits until it
+// is ready and the APIService is Available.
+func (c *Cluster) StartMeshapiAPIServer(ctx context.Context) error {
+	if err := c.meshapi.start(); err != nil {
+		return err
+	}
+	if err := c.waitMeshapiReady(ctx, 90*time.Second); err != nil {
+		return err
+	}
+	return c.WaitAPIServiceAvailable(ctx, 2*time.Minute)
+}
+
+// waitMeshapiReady waits until meshapi-apiserver's own /readyz answers ok,
+// asked directly (the APIService's condition may still describe the
+// previous process). /readyz needs no credentials, as in a kubelet probe.
+func (c *Cluster) waitMeshapiReady(ctx context.Context, timeout time.Duration) error {
+	cfg := &rest.Config{
+		Host:            "https://127.0.0.1:" + strconv.Itoa(c.MeshapiPort),
+		TLSClientConfig: rest.TLSClientConfig{CAFile: c.pki.ca.CertFile},
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		if done, err := c.meshapi.exited(); done {
+			return fmt.Errorf("meshapi-apiserver exited: %v", err)
+		}
+		body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		if err == nil && string(body) == "ok" {
+			return nil
+		}
+		last = fmt.Errorf("%s: %w", body, err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("meshapi-apiserver not ready after %s: %v", timeout, last)
+}
+
+// Stop stops every process and etcd of the cluster.
+func (c *Cluster) Stop() error {
+	var errs []string
+	for _, p := range []*process{c.meshapi, c.controllerManager, c.kubeAPIServer} {
+		if p == nil {
+			continue
+		}
+		if err := p.stop(30 * time.Second); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	for _, e := range []*embeddedetcd.Server{c.meshapiEtcd, c.kubeEtcd} {
+		if e != nil {
+			e.Stop()
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("stopping cluster %s: %s", c.Name, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// Logs returns the last n lines of each process's log.
+func (c *Cluster) Logs(n int) string {
+	var b strings.Builder
+	for _, p := range []*process{c.kubeAPIServer, c.controllerManager, c.meshapi} {
+		if p != nil {
+			b.WriteString(p.tail(n))
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
+// writeKubeconfig writes a kubeconfig for server (a port on 127.0.0.1 or
+// a URL) trusting caFile, with the given credentials.
+func writeKubeconfig(path string, server any, caFile string, auth *clientcmdapi.AuthInfo) error {
+	url := fmt.Sprint(server)
+	if port, ok := server.(int); ok {
+		url = "https://127.0.0.1:" + strconv.Itoa(port)
+	}
+	ca, err := os.ReadFile(caFile)
+	if err != nil {
+		return err
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["e2e"] = &clientcmdapi.Cluster{Server: url, CertificateAuthorityData: ca}
+	cfg.AuthInfos["e2e"] = auth
+	cfg.Contexts["e2e"] = &clientcmdapi.Context{Cluster: "e2e", AuthInfo: "e2e"}
+	cfg.CurrentContext = "e2e"
+	return clientcmd.WriteToFile(*cfg, path)
+}
+
+// freePort returns a free TCP port on 127.0.0.1.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
