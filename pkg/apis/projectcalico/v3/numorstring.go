@@ -1,6 +1,8 @@
 package v3
 
 import (
+	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
+
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -65,12 +67,21 @@ func (p Protocol) MarshalJSON() ([]byte, error) {
 	return json.Marshal(p.Name)
 }
 
-// UnmarshalJSON reads a JSON string or number.
+// UnmarshalJSON reads a JSON string or number; a quoted number ("6") is a
+// number. null leaves the protocol unset.
 func (p *Protocol) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
 	if len(b) > 0 && b[0] == '"' {
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
+		}
+		if n, err := strconv.ParseUint(s, 10, 8); err == nil {
+			num := uint8(n)
+			*p = Protocol{Number: &num}
+			return nil
 		}
 		*p = Protocol{Name: s}
 		return nil
@@ -134,6 +145,9 @@ func ParsePort(s string) (Port, error) {
 	if s[0] >= '0' && s[0] <= '9' {
 		return Port{}, fmt.Errorf("port %q: a number must be from 0 to 65535", s)
 	}
+	if errs := utilvalidation.IsValidPortName(s); len(errs) > 0 {
+		return Port{}, fmt.Errorf("port %q: not a number, a range \"min:max\" or a port name: %s", s, strings.Join(errs, "; "))
+	}
 	return NamedPort(s), nil
 }
 
@@ -157,8 +171,12 @@ func (p Port) MarshalJSON() ([]byte, error) {
 	return json.Marshal(p.String())
 }
 
-// UnmarshalJSON reads a number, a range string or a port name.
+// UnmarshalJSON reads a number, a range string or a port name. null leaves
+// the port unset.
 func (p *Port) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
 	if len(b) > 0 && b[0] == '"' {
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {

@@ -54,7 +54,7 @@ func (d *OverlayDefaulter) Mode(ctx context.Context) (v3.OverlayRoutingMode, err
 		return "", fmt.Errorf("listing IPPools: %w", err)
 	}
 	for _, p := range list.(*v3.IPPoolList).Items {
-		if p.Labels[v3.LabelCluster] == "" && p.Spec.VXLANMode != "" && p.Spec.VXLANMode != v3.EncapModeNever {
+		if _, mirrored := p.Labels[v3.LabelCluster]; !mirrored && p.Spec.VXLANMode != "" && p.Spec.VXLANMode != v3.EncapModeNever {
 			return v3.OverlayRoutingModeEnabled, nil
 		}
 	}
