@@ -11,6 +11,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apiserver/pkg/admission"
+	"k8s.io/apiserver/pkg/admission/plugin/policy/mutating"
+	validatingadmissionpolicy "k8s.io/apiserver/pkg/admission/plugin/policy/validating"
+	mutatingwebhook "k8s.io/apiserver/pkg/admission/plugin/webhook/mutating"
+	validatingwebhook "k8s.io/apiserver/pkg/admission/plugin/webhook/validating"
 	"k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
@@ -20,6 +25,7 @@ import (
 	"k8s.io/klog/v2"
 	netutils "k8s.io/utils/net"
 
+	"github.com/meshapi/meshapi/pkg/admission/mirror"
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/embeddedetcd"
 	generatedopenapi "github.com/meshapi/meshapi/pkg/generated/openapi"
@@ -49,6 +55,9 @@ type Options struct {
 	KubeconfigOut string
 	// AlternateDNS are extra names for the self-signed serving certificate.
 	AlternateDNS []string
+	// MirrorWriters are the user names allowed to write objects mirrored
+	// from remote clusters (meshapi-controller's identity).
+	MirrorWriters []string
 
 	scheme *runtime.Scheme
 	codecs serializer.CodecFactory
@@ -59,12 +68,24 @@ type Options struct {
 func NewOptions() *Options {
 	scheme, codecs := NewScheme()
 	o := &Options{
-		Recommended: genericoptions.NewRecommendedOptions(etcdPathPrefix, codecs.LegacyCodec(v3.SchemeGroupVersion)),
-		Versions:    basecompatibility.NewComponentGlobalsRegistry(),
-		DataDir:     "meshapi-data",
-		scheme:      scheme,
-		codecs:      codecs,
+		Recommended:   genericoptions.NewRecommendedOptions(etcdPathPrefix, codecs.LegacyCodec(v3.SchemeGroupVersion)),
+		Versions:      basecompatibility.NewComponentGlobalsRegistry(),
+		DataDir:       "meshapi-data",
+		MirrorWriters: mirror.DefaultWriters(),
+		scheme:        scheme,
+		codecs:        codecs,
 	}
+	// The upstream plugins, with NamespaceLifecycle replaced by one that
+	// admits mirrored objects whose namespace exists only in their own
+	// cluster, and the mirror protection last.
+	admissionOpts := o.Recommended.Admission
+	admissionOpts.Plugins = admission.NewPlugins()
+	mirror.Register(admissionOpts.Plugins, func() []string { return o.MirrorWriters })
+	mutating.Register(admissionOpts.Plugins)
+	mutatingwebhook.Register(admissionOpts.Plugins)
+	validatingadmissionpolicy.Register(admissionOpts.Plugins)
+	validatingwebhook.Register(admissionOpts.Plugins)
+	admissionOpts.RecommendedPluginOrder = append(admissionOpts.RecommendedPluginOrder, mirror.ProtectionPluginName)
 	o.Recommended.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(v3.SchemeGroupVersion, schema.GroupKind{Group: v3.GroupName})
 	o.Recommended.SecureServing.BindAddress = netutils.ParseIPSloppy("127.0.0.1")
 	o.Recommended.SecureServing.BindPort = DefaultSecurePort
@@ -87,6 +108,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Where --standalone writes the kubeconfig for kubectl (default <data-dir>/kubeconfig).")
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS,
 		"Extra DNS names for the generated self-signed serving certificate.")
+	fs.StringSliceVar(&o.MirrorWriters, "mirror-writers", o.MirrorWriters,
+		"User names allowed to write objects mirrored from remote clusters (label projectcalico.org/cluster): meshapi-controller's identity. Everyone else gets 403.")
 }
 
 // Complete fills defaults that depend on other flags.
@@ -201,6 +224,9 @@ func (o *Options) Config() (*Config, error) {
 		if err := o.applyStandaloneAuth(serverConfig); err != nil {
 			return nil, err
 		}
+		// No kube-apiserver to run the upstream admission plugins against;
+		// the mirror stays protected.
+		serverConfig.AdmissionControl = mirror.NewProtection(o.MirrorWriters)
 	}
 	return &Config{GenericConfig: serverConfig, Scheme: o.scheme, Codecs: o.codecs}, nil
 }

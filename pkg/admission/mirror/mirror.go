@@ -1,0 +1,130 @@
+// Package mirror holds the admission plugins that protect the mirror of
+// remote clusters: objects labelled projectcalico.org/cluster are written
+// only by meshapi-controller, and are admitted without their namespace
+// existing locally (a remote endpoint's namespace is its own cluster's).
+package mirror
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apiserver/pkg/admission"
+	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
+
+	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
+)
+
+// Names of the plugins.
+const (
+	// ProtectionPluginName is the plugin that makes mirrors read-only.
+	ProtectionPluginName = "MeshMirrorProtection"
+	// NamespaceLifecyclePluginName replaces the upstream NamespaceLifecycle
+	// under its own name, so that the recommended plugin order holds.
+	NamespaceLifecyclePluginName = lifecycle.PluginName
+)
+
+// DefaultWriters returns the identity of meshapi-controller in
+// artifacts/deploy/50-controller.yaml: the ServiceAccount the original
+// product's documentation grants the access Secrets to.
+func DefaultWriters() []string {
+	return []string{"system:serviceaccount:calico-system:calico-typha"}
+}
+
+// deleters may delete mirrored objects besides the writers: the namespace
+// controller and the garbage collector, which clean up a deleted namespace.
+func deleters() []string {
+	return []string{
+		"system:serviceaccount:kube-system:namespace-controller",
+		"system:serviceaccount:kube-system:generic-garbage-collector",
+	}
+}
+
+// Protection rejects writes to mirrored objects by anyone but the writers.
+type Protection struct {
+	*admission.Handler
+	writers []string
+}
+
+var _ admission.ValidationInterface = &Protection{}
+
+// NewProtection returns the plugin allowing the given user names to write mirrors.
+func NewProtection(writers []string) *Protection {
+	return &Protection{Handler: admission.NewHandler(admission.Create, admission.Update, admission.Delete), writers: writers}
+}
+
+// isWriter reports whether the request comes from a mirror writer.
+func (p *Protection) isWriter(a admission.Attributes) bool {
+	return a.GetUserInfo() != nil && slices.Contains(p.writers, a.GetUserInfo().GetName())
+}
+
+// clusterOf returns the cluster label of obj, if any.
+func clusterOf(obj runtime.Object) (string, bool) {
+	if obj == nil {
+		return "", false
+	}
+	o, err := meta.Accessor(obj)
+	if err != nil {
+		return "", false
+	}
+	c, ok := o.GetLabels()[v3.LabelCluster]
+	return c, ok
+}
+
+// Validate rejects the write of a mirrored object, or the marking of an
+// object as mirrored, by anyone but the writers.
+func (p *Protection) Validate(_ context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
+	if a.GetResource().Group != v3.GroupName || p.isWriter(a) {
+		return nil
+	}
+	user := a.GetUserInfo().GetName()
+	if oldCluster, ok := clusterOf(a.GetOldObject()); ok {
+		if a.GetOperation() == admission.Delete && slices.Contains(deleters(), user) {
+			return nil
+		}
+		return admission.NewForbidden(a, fmt.Errorf("%s %q is mirrored from remote cluster %q and is read-only here: change it in cluster %q (or delete the RemoteClusterConfiguration %q to drop the mirror)",
+			a.GetKind().Kind, a.GetName(), oldCluster, oldCluster, oldCluster))
+	}
+	if _, ok := clusterOf(a.GetObject()); ok && a.GetOperation() != admission.Delete {
+		return admission.NewForbidden(a, fmt.Errorf("metadata.labels[%s]: the label marks objects mirrored from a remote cluster by meshapi-controller and cannot be set by %q", v3.LabelCluster, user))
+	}
+	return nil
+}
+
+// NamespaceLifecycle is the upstream NamespaceLifecycle plugin, except that
+// it admits the writers' mirrored objects into namespaces that do not exist
+// locally: a remote endpoint is in the namespace of that name in its own
+// cluster, and the mirror never creates local namespaces.
+type NamespaceLifecycle struct {
+	*lifecycle.Lifecycle
+	protection *Protection
+}
+
+// Admit admits mirrored objects written by the writers, and leaves
+// everything else to the upstream plugin.
+func (l *NamespaceLifecycle) Admit(ctx context.Context, a admission.Attributes, o admission.ObjectInterfaces) error {
+	if _, mirrored := clusterOf(a.GetObject()); mirrored && a.GetResource().Group == v3.GroupName && l.protection.isWriter(a) {
+		return nil
+	}
+	return l.Lifecycle.Admit(ctx, a, o)
+}
+
+// Register registers both plugins; writers is called when the plugins are
+// built, after flags are parsed.
+func Register(plugins *admission.Plugins, writers func() []string) {
+	plugins.Register(ProtectionPluginName, func(io.Reader) (admission.Interface, error) {
+		return NewProtection(writers()), nil
+	})
+	plugins.Register(NamespaceLifecyclePluginName, func(io.Reader) (admission.Interface, error) {
+		upstream, err := lifecycle.NewLifecycle(sets.New(metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic))
+		if err != nil {
+			return nil, err
+		}
+		return &NamespaceLifecycle{Lifecycle: upstream, protection: NewProtection(writers())}, nil
+	})
+}
