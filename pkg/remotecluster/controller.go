@@ -1,0 +1,495 @@
+package remotecluster
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+
+	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
+	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
+)
+
+// ClusterIndex indexes mirrored objects by the cluster they come from.
+const ClusterIndex = "cluster"
+
+// clusterIndexFunc returns the cluster label of a mirrored object.
+func clusterIndexFunc(obj any) ([]string, error) {
+	o, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := o.GetLabels()[v3.LabelCluster]; ok {
+		return []string{c}, nil
+	}
+	return nil, nil
+}
+
+// Controller runs one Syncer per RemoteClusterConfiguration, restarts it
+// when the configuration or its access Secret changes, removes the mirror
+// of a deleted one, and writes each one's status.
+type Controller struct {
+	local   versioned.Interface
+	kube    kubernetes.Interface
+	metrics *Metrics
+	kinds   []mirrorKind
+	// Workers is the number of mirroring workers per remote cluster.
+	workers int
+
+	rccs     cache.Indexer
+	mirrors  []cache.Indexer
+	informer []cache.SharedIndexInformer
+	// queue holds RCCs whose syncer may have to start, stop or restart;
+	// statusQueue those whose status may have to be written.
+	queue       workqueue.TypedRateLimitingInterface[string]
+	statusQueue workqueue.TypedRateLimitingInterface[string]
+	// ResyncPeriod is how often every RCC's access Secret is read again,
+	// so that changed credentials are picked up.
+	resyncPeriod time.Duration
+
+	mu      sync.Mutex
+	running map[string]*runningSyncer
+}
+
+// runningSyncer is a Syncer and what it was started from.
+type runningSyncer struct {
+	syncer      *Syncer
+	fingerprint string
+	cancel      context.CancelFunc
+	done        chan struct{}
+	status      SyncStatus
+	lastSync    *metav1.Time
+}
+
+// NewController returns a controller that reads RemoteClusterConfigurations
+// and writes mirrors through local, and reads access Secrets through kube.
+// Every resyncPeriod the access Secrets are read again.
+func NewController(local versioned.Interface, kube kubernetes.Interface, metrics *Metrics, workersPerCluster int, resyncPeriod time.Duration) *Controller {
+	c := &Controller{
+		local: local, kube: kube, metrics: metrics, kinds: mirrorKinds(), workers: workersPerCluster, resyncPeriod: resyncPeriod,
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "remoteclusterconfigurations"}),
+		statusQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "remoteclusterconfiguration-status"}),
+		running: map[string]*runningSyncer{},
+	}
+	rccInformer := cache.NewSharedIndexInformer(&cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return local.ProjectcalicoV3().RemoteClusterConfigurations().List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return local.ProjectcalicoV3().RemoteClusterConfigurations().Watch(ctx, o)
+		},
+	}, &v3.RemoteClusterConfiguration{}, 0, cache.Indexers{})
+	_, _ = rccInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueueRCC,
+		UpdateFunc: func(_, obj any) { c.enqueueRCC(obj) },
+		DeleteFunc: c.enqueueRCC,
+	})
+	c.rccs = rccInformer.GetIndexer()
+	c.informer = append(c.informer, rccInformer)
+
+	// Every mirrored object of every cluster, indexed by cluster.
+	for i, k := range c.kinds {
+		inf := cache.NewSharedIndexInformer(k.ListWatch(local, MirroredObjects), k.Example(), 0, cache.Indexers{ClusterIndex: clusterIndexFunc})
+		kind := i
+		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { c.mirrorChanged(kind, obj) },
+			UpdateFunc: func(_, obj any) { c.mirrorChanged(kind, obj) },
+			DeleteFunc: func(obj any) { c.mirrorChanged(kind, obj) },
+		})
+		c.mirrors = append(c.mirrors, inf.GetIndexer())
+		c.informer = append(c.informer, inf)
+	}
+	return c
+}
+
+func (c *Controller) enqueueRCC(obj any) {
+	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err == nil {
+		c.queue.Add(key)
+	}
+}
+
+// mirrorChanged routes a change of a local mirror to its cluster's syncer
+// (which puts back anything changed behind its back) and refreshes the
+// cluster's counts.
+func (c *Controller) mirrorChanged(kind int, obj any) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	o, err := meta.Accessor(obj)
+	if err != nil {
+		return
+	}
+	cluster := o.GetLabels()[v3.LabelCluster]
+	c.mu.Lock()
+	r := c.running[cluster]
+	c.mu.Unlock()
+	if r != nil {
+		if key, ok := c.kinds[kind].RemoteKey(cluster, obj); ok {
+			r.syncer.Enqueue(kind, key)
+		}
+	}
+	c.statusQueue.AddAfter(cluster, 500*time.Millisecond)
+	if _, exists, _ := c.rccs.GetByKey(cluster); !exists {
+		c.queue.AddAfter(cluster, time.Second) // an orphan: remove it
+	}
+}
+
+// Run runs the controller until ctx ends, then stops every syncer.
+func (c *Controller) Run(ctx context.Context, workers int) error {
+	defer c.queue.ShutDown()
+	defer c.statusQueue.ShutDown()
+	logger := klog.FromContext(ctx)
+	var synced []cache.InformerSynced
+	for _, inf := range c.informer {
+		go inf.RunWithContext(ctx)
+		synced = append(synced, inf.HasSynced)
+	}
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+		return fmt.Errorf("local caches did not sync")
+	}
+	// Mirrors of clusters that no longer have an RCC are removed.
+	for _, idx := range c.mirrors {
+		for _, cluster := range idx.ListIndexFuncValues(ClusterIndex) {
+			c.queue.Add(cluster)
+		}
+	}
+	logger.Info("Remote cluster controller started")
+	for i := 0; i < workers; i++ {
+		go wait.UntilWithContext(ctx, c.worker, time.Second)
+		go wait.UntilWithContext(ctx, c.statusWorker, time.Second)
+	}
+	go wait.UntilWithContext(ctx, func(context.Context) {
+		for _, key := range c.rccs.ListKeys() {
+			c.queue.Add(key)
+		}
+	}, c.resyncPeriod)
+	<-ctx.Done()
+	c.mu.Lock()
+	running := c.running
+	c.running = map[string]*runningSyncer{}
+	c.mu.Unlock()
+	for _, r := range running {
+		r.cancel()
+		<-r.done
+	}
+	return nil
+}
+
+func (c *Controller) worker(ctx context.Context) {
+	for {
+		name, shutdown := c.queue.Get()
+		if shutdown {
+			return
+		}
+		if err := c.reconcile(ctx, name); err != nil {
+			klog.FromContext(ctx).Error(err, "Reconciling RemoteClusterConfiguration", "name", name)
+			c.queue.AddRateLimited(name)
+		} else {
+			c.queue.Forget(name)
+		}
+		c.queue.Done(name)
+	}
+}
+
+// statusWorker writes statuses until the status queue shuts down.
+func (c *Controller) statusWorker(ctx context.Context) {
+	for {
+		name, shutdown := c.statusQueue.Get()
+		if shutdown {
+			return
+		}
+		if err := c.refreshStatus(ctx, name); err != nil {
+			klog.FromContext(ctx).Error(err, "Writing RemoteClusterConfiguration status", "name", name)
+			c.statusQueue.AddRateLimited(name)
+		} else {
+			c.statusQueue.Forget(name)
+		}
+		c.statusQueue.Done(name)
+	}
+}
+
+// refreshStatus writes the status of a running syncer's RCC.
+func (c *Controller) refreshStatus(ctx context.Context, name string) error {
+	obj, exists, err := c.rccs.GetByKey(name)
+	if err != nil || !exists {
+		return err
+	}
+	c.mu.Lock()
+	r := c.running[name]
+	var st SyncStatus
+	var lastSync *metav1.Time
+	if r != nil {
+		st, lastSync = r.status, r.lastSync
+	}
+	c.mu.Unlock()
+	if r == nil {
+		return nil // not running: reconcile wrote the status
+	}
+	return c.writeStatus(ctx, obj.(*v3.RemoteClusterConfiguration), st, lastSync)
+}
+
+// reconcile makes the syncer of one RCC match its configuration and
+// writes its status.
+func (c *Controller) reconcile(ctx context.Context, name string) error {
+	obj, exists, err := c.rccs.GetByKey(name)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		c.stop(name)
+		c.metrics.forget(name)
+		return c.deleteMirror(ctx, name)
+	}
+	rcc := obj.(*v3.RemoteClusterConfiguration)
+	access, fingerprint, err := c.access(ctx, rcc)
+	c.mu.Lock()
+	r := c.running[name]
+	c.mu.Unlock()
+	if err != nil {
+		if !IsConfigError(err) {
+			return err
+		}
+		// Keep the last known mirror, as in an outage, until it is fixed.
+		c.stop(name)
+		ce := err.(*ConfigError)
+		return c.writeStatus(ctx, rcc, SyncStatus{State: v3.SyncStateConfigIncomplete, Reason: ce.Reason, Message: ce.Message}, nil)
+	}
+	if r == nil || r.fingerprint != fingerprint {
+		c.stop(name)
+		r = c.start(ctx, rcc, access, fingerprint)
+	}
+	c.mu.Lock()
+	status, lastSync := r.status, r.lastSync
+	c.mu.Unlock()
+	return c.writeStatus(ctx, rcc, status, lastSync)
+}
+
+// access reads how to reach the remote cluster, and a fingerprint that
+// changes whenever the syncer must restart: the spec, or the Secret.
+func (c *Controller) access(ctx context.Context, rcc *v3.RemoteClusterConfiguration) (*Access, string, error) {
+	fingerprint := fmt.Sprintf("gen=%d", rcc.Generation)
+	ref := rcc.Spec.ClusterAccessSecret
+	if ref == nil {
+		cfg, err := inlineConfig(rcc)
+		return &Access{DatastoreType: v3.DatastoreTypeKubernetes, Kubernetes: cfg}, fingerprint, err
+	}
+	secret, err := c.kube.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, "", configErrorf("SecretMissing", "Secret %s/%s named by spec.clusterAccessSecret does not exist", ref.Namespace, ref.Name)
+	case apierrors.IsForbidden(err):
+		return nil, "", configErrorf("SecretForbidden", "the controller may not read Secret %s/%s: create the Role and RoleBinding that grant it get, list and watch on secrets there: %v", ref.Namespace, ref.Name, err)
+	case err != nil:
+		return nil, "", fmt.Errorf("reading Secret %s/%s: %w", ref.Namespace, ref.Name, err)
+	}
+	access, err := ParseAccessSecret(secret)
+	return access, fingerprint + ",secret=" + string(secret.UID) + "/" + secret.ResourceVersion, err
+}
+
+// inlineConfig builds a client configuration from the inline connection
+// fields of an RCC (files are on the controller's host).
+func inlineConfig(rcc *v3.RemoteClusterConfiguration) (*rest.Config, error) {
+	s := rcc.Spec
+	switch {
+	case s.DatastoreType == v3.DatastoreTypeEtcdV3:
+		return nil, configErrorf("DatastoreTypeUnsupported", "inline datastoreType %q: put the etcd connection in an access Secret (spec.clusterAccessSecret)", s.DatastoreType)
+	case s.KubeconfigInline != "":
+		cfg, err := kubeconfigToRESTConfig([]byte(s.KubeconfigInline))
+		if err != nil {
+			return nil, configErrorf("KubeconfigInvalid", "spec.kubeconfigInline: %v", err)
+		}
+		return cfg, nil
+	case s.Kubeconfig != "":
+		cfg, err := clientcmd.BuildConfigFromFlags("", s.Kubeconfig)
+		if err != nil {
+			return nil, configErrorf("KubeconfigInvalid", "spec.kubeconfig %q: %v", s.Kubeconfig, err)
+		}
+		return cfg, nil
+	case s.K8sAPIEndpoint != "":
+		return &rest.Config{
+			Host: s.K8sAPIEndpoint, BearerToken: s.K8sAPIToken,
+			TLSClientConfig: rest.TLSClientConfig{CAFile: s.K8sCAFile, CertFile: s.K8sCertFile, KeyFile: s.K8sKeyFile, Insecure: s.K8sInsecureSkipTLSVerify},
+		}, nil
+	}
+	return nil, configErrorf("ConnectionMissing", "set spec.clusterAccessSecret, or an inline kubeconfig or k8sAPIEndpoint")
+}
+
+// start starts a syncer for rcc.
+func (c *Controller) start(ctx context.Context, rcc *v3.RemoteClusterConfiguration, access *Access, fingerprint string) *runningSyncer {
+	name := rcc.Name
+	r := &runningSyncer{fingerprint: fingerprint, done: make(chan struct{}),
+		status: SyncStatus{State: v3.SyncStateConnecting, Reason: "Connecting", Message: "connecting to the remote cluster"}}
+	report := func(st SyncStatus) {
+		c.mu.Lock()
+		if st.State == "" {
+			r.status.LastError = st.Message
+		} else {
+			r.status = st
+			if st.State == v3.SyncStateInSync {
+				now := metav1.Now()
+				r.lastSync = &now
+			}
+		}
+		state := r.status.State
+		c.mu.Unlock()
+		c.metrics.connectionStatus.WithLabelValues(name).Set(ConnectionStatus(state))
+		c.statusQueue.Add(name)
+	}
+	remote, err := remoteClient(access)
+	if err != nil {
+		r.status = SyncStatus{State: v3.SyncStateConfigIncomplete, Reason: "KubeconfigInvalid", Message: err.Error()}
+		close(r.done)
+		r.cancel = func() {}
+		return r
+	}
+	overlay := rcc.Spec.SyncOptions.OverlayRoutingMode == v3.OverlayRoutingModeEnabled
+	r.syncer = newSyncer(name, overlay, remote, c.local, c.mirrors, c.kinds, c.metrics, report)
+	sctx, cancel := context.WithCancel(ctx)
+	r.cancel = cancel
+	c.mu.Lock()
+	c.running[name] = r
+	c.mu.Unlock()
+	c.metrics.connectionStatus.WithLabelValues(name).Set(ConnectionStatus(v3.SyncStateConnecting))
+	go func() {
+		defer close(r.done)
+		r.syncer.Run(sctx, c.workers)
+	}()
+	return r
+}
+
+// remoteClient builds the client of a remote cluster.
+func remoteClient(access *Access) (versioned.Interface, error) {
+	if access.DatastoreType != v3.DatastoreTypeKubernetes {
+		return nil, configErrorf("DatastoreTypeUnsupported", "datastoreType %q is not supported yet: use %q with a kubeconfig", access.DatastoreType, v3.DatastoreTypeKubernetes)
+	}
+	cfg := rest.CopyConfig(access.Kubernetes)
+	cfg.UserAgent = "meshapi-controller/remote-sync"
+	cfg.QPS, cfg.Burst = 50, 100
+	return versioned.NewForConfig(cfg)
+}
+
+// stop stops the syncer of name, if any, and waits for it.
+func (c *Controller) stop(name string) {
+	c.mu.Lock()
+	r := c.running[name]
+	delete(c.running, name)
+	c.mu.Unlock()
+	if r != nil {
+		r.cancel()
+		<-r.done
+	}
+}
+
+// deleteMirror removes every mirrored object of cluster.
+func (c *Controller) deleteMirror(ctx context.Context, cluster string) error {
+	for i, k := range c.kinds {
+		objs, err := c.mirrors[i].ByIndex(ClusterIndex, cluster)
+		if err != nil {
+			return err
+		}
+		for _, obj := range objs {
+			key, ok := k.RemoteKey(cluster, obj)
+			if !ok {
+				continue
+			}
+			if err := k.Reconcile(ctx, cluster, key, nil, c.mirrors[i], c.local); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// writeStatus writes the status of rcc if it changed.
+func (c *Controller) writeStatus(ctx context.Context, rcc *v3.RemoteClusterConfiguration, st SyncStatus, lastSync *metav1.Time) error {
+	c.metrics.connectionStatus.WithLabelValues(rcc.Name).Set(ConnectionStatus(st.State))
+	counts := &v3.MirroredObjectCounts{}
+	for i, k := range c.kinds {
+		objs, _ := c.mirrors[i].ByIndex(ClusterIndex, rcc.Name)
+		n := int32(len(objs))
+		c.metrics.mirrored.WithLabelValues(rcc.Name, k.Name()).Set(float64(n))
+		switch k.Name() {
+		case "WorkloadEndpoint":
+			counts.WorkloadEndpoints = n
+		case "HostEndpoint":
+			counts.HostEndpoints = n
+		case "Profile":
+			counts.Profiles = n
+		case "Node":
+			counts.Nodes = n
+		case "IPPool":
+			counts.IPPools = n
+		case "IPAMBlock":
+			counts.IPAMBlocks = n
+		}
+	}
+	want := rcc.Status.DeepCopy()
+	want.ObservedGeneration = rcc.Generation
+	want.SyncState = st.State
+	want.MirroredObjects = counts
+	if lastSync != nil {
+		want.LastSyncTime = lastSync
+	}
+	want.LastError = st.LastError
+	if st.State == v3.SyncStateConnectionFailed || st.State == v3.SyncStateConfigIncomplete {
+		want.LastError = st.Message
+	}
+	connected, synced := metav1.ConditionUnknown, metav1.ConditionFalse
+	switch st.State {
+	case v3.SyncStateInSync:
+		connected, synced = metav1.ConditionTrue, metav1.ConditionTrue
+	case v3.SyncStateResyncInProgress:
+		connected = metav1.ConditionTrue
+	case v3.SyncStateConnectionFailed, v3.SyncStateConfigIncomplete:
+		connected = metav1.ConditionFalse
+	}
+	setCondition(&want.Conditions, v3.RemoteClusterConditionConnected, connected, st.Reason, st.Message, rcc.Generation)
+	setCondition(&want.Conditions, v3.RemoteClusterConditionSynced, synced, st.Reason, st.Message, rcc.Generation)
+	if apiequality.Semantic.DeepEqual(&rcc.Status, want) {
+		return nil
+	}
+	updated := rcc.DeepCopy()
+	updated.Status = *want
+	_, err := c.local.ProjectcalicoV3().RemoteClusterConfigurations().UpdateStatus(ctx, updated, metav1.UpdateOptions{FieldManager: FieldManager})
+	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+		return nil // a newer version is on its way through the informer
+	}
+	return err
+}
+
+// setCondition sets a condition, keeping its transition time when the
+// status does not change.
+func setCondition(conds *[]metav1.Condition, typ string, status metav1.ConditionStatus, reason, msg string, gen int64) {
+	if reason == "" {
+		reason = "Unknown"
+	}
+	for i := range *conds {
+		c := &(*conds)[i]
+		if c.Type != typ {
+			continue
+		}
+		if c.Status != status {
+			c.LastTransitionTime = metav1.Now()
+		}
+		c.Status, c.Reason, c.Message, c.ObservedGeneration = status, reason, msg, gen
+		return
+	}
+	*conds = append(*conds, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: gen, LastTransitionTime: metav1.Now()})
+}

@@ -1,0 +1,276 @@
+package remotecluster
+
+import (
+	"context"
+	"fmt"
+
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+
+	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
+	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
+)
+
+// object is what every projectcalico.org/v3 kind is.
+type object interface {
+	runtime.Object
+	metav1.Object
+}
+
+// typedClient is what every generated typed client offers.
+type typedClient[T object, L runtime.Object] interface {
+	Create(ctx context.Context, obj T, opts metav1.CreateOptions) (T, error)
+	Update(ctx context.Context, obj T, opts metav1.UpdateOptions) (T, error)
+	Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
+	List(ctx context.Context, opts metav1.ListOptions) (L, error)
+	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
+}
+
+// mirrorKind mirrors one kind. The syncer drives every kind through it.
+type mirrorKind interface {
+	// Name is the kind, e.g. "WorkloadEndpoint".
+	Name() string
+	// Overlay says the kind is mirrored only with overlay routing Enabled.
+	Overlay() bool
+	// Example is an empty object of the kind, for informers.
+	Example() runtime.Object
+	// ListWatch lists and watches the objects of the kind that match the
+	// label selector, in all namespaces of cs.
+	ListWatch(cs versioned.Interface, labelSelector string) *cache.ListWatch
+	// Reconcile makes the local mirror of the remote object with key
+	// remoteKey match it: created, updated, or deleted when the remote
+	// object is gone (remote is nil when the kind is not mirrored now).
+	Reconcile(ctx context.Context, cluster, remoteKey string, remote, local cache.Indexer, client versioned.Interface) error
+	// RemoteKey returns the remote key of a local mirror, ok false if obj
+	// is not a mirror of cluster.
+	RemoteKey(cluster string, obj any) (key string, ok bool)
+}
+
+// kindSpec describes one kind; it implements mirrorKind.
+type kindSpec[T object, L runtime.Object] struct {
+	kind       string
+	overlay    bool
+	namespaced bool
+	example    T
+	// client returns the typed client of the kind in namespace ns ("" for
+	// all namespaces or a cluster-scoped kind).
+	client func(cs versioned.Interface, ns string) typedClient[T, L]
+	// mirror returns the local mirror of a remote object.
+	mirror func(cluster string, remote T) T
+	// same reports whether a stored mirror already matches the desired one
+	// (metadata labels and annotations are compared by the caller).
+	same func(have, want T) bool
+	// updateStatus writes the status of a mirror, for kinds whose status is
+	// mirrored too; nil otherwise.
+	updateStatus func(cs versioned.Interface, ctx context.Context, obj T) error
+}
+
+func (k *kindSpec[T, L]) Name() string            { return k.kind }
+func (k *kindSpec[T, L]) Overlay() bool           { return k.overlay }
+func (k *kindSpec[T, L]) Example() runtime.Object { return k.example }
+
+func (k *kindSpec[T, L]) ListWatch(cs versioned.Interface, labelSelector string) *cache.ListWatch {
+	c := k.client(cs, metav1.NamespaceAll)
+	return &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			opts.LabelSelector = labelSelector
+			return c.List(ctx, opts)
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			opts.LabelSelector = labelSelector
+			return c.Watch(ctx, opts)
+		},
+	}
+}
+
+// Label selectors of the two sides of a mirror.
+const (
+	// OwnObjects selects a cluster's own objects: never the mirrors it
+	// holds of other clusters, which would otherwise be mirrored onwards
+	// around the mesh.
+	OwnObjects = "!" + v3.LabelCluster
+	// MirroredObjects selects the mirrors a cluster holds.
+	MirroredObjects = v3.LabelCluster
+)
+
+func (k *kindSpec[T, L]) RemoteKey(cluster string, obj any) (string, bool) {
+	o, ok := obj.(T)
+	if !ok || o.GetLabels()[v3.LabelCluster] != cluster {
+		return "", false
+	}
+	name := o.GetAnnotations()[AnnotationRemoteName]
+	if name == "" {
+		return "", false
+	}
+	if k.namespaced {
+		return o.GetNamespace() + "/" + name, true
+	}
+	return name, true
+}
+
+// localKey is the local key of the mirror of the remote object remoteKey.
+func (k *kindSpec[T, L]) localKey(cluster, remoteKey string) (namespace, name, key string, err error) {
+	ns, remoteName, err := cache.SplitMetaNamespaceKey(remoteKey)
+	if err != nil {
+		return "", "", "", err
+	}
+	name = MirrorObjectName(cluster, remoteName)
+	if ns == "" {
+		return "", name, name, nil
+	}
+	return ns, name, ns + "/" + name, nil
+}
+
+func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey string, remote, local cache.Indexer, cs versioned.Interface) error {
+	ns, name, lkey, err := k.localKey(cluster, remoteKey)
+	if err != nil {
+		return err
+	}
+	client := k.client(cs, ns)
+	var have T
+	haveObj, haveExists, err := local.GetByKey(lkey)
+	if err != nil {
+		return err
+	}
+	if haveExists {
+		have = haveObj.(T)
+	}
+	var want T
+	wantExists := false
+	if remote != nil {
+		obj, exists, err := remote.GetByKey(remoteKey)
+		if err != nil {
+			return err
+		}
+		if exists {
+			want, wantExists = k.mirror(cluster, obj.(T)), true
+		}
+	}
+
+	switch {
+	case !wantExists && !haveExists:
+		return nil
+	case !wantExists:
+		if have.GetLabels()[v3.LabelCluster] != cluster {
+			return nil // not ours
+		}
+		uid := have.GetUID()
+		err := client.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting mirrored %s %s: %w", k.kind, lkey, err)
+		}
+		return nil
+	case !haveExists:
+		created, err := client.Create(ctx, want, metav1.CreateOptions{FieldManager: FieldManager})
+		if apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("cannot mirror %s %s of cluster %q: a local %s named %q exists and is not a mirror; rename or delete it", k.kind, remoteKey, cluster, k.kind, lkey)
+		}
+		if err != nil {
+			return fmt.Errorf("creating mirrored %s %s: %w", k.kind, lkey, err)
+		}
+		if k.updateStatus != nil {
+			copyStatus(created, want)
+			if err := k.updateStatus(cs, ctx, created); err != nil {
+				return fmt.Errorf("writing the status of mirrored %s %s: %w", k.kind, lkey, err)
+			}
+		}
+		return nil
+	default:
+		if have.GetLabels()[v3.LabelCluster] != cluster {
+			return fmt.Errorf("cannot mirror %s %s of cluster %q: the local %s %q is not its mirror (label %s=%q)",
+				k.kind, remoteKey, cluster, k.kind, lkey, v3.LabelCluster, have.GetLabels()[v3.LabelCluster])
+		}
+		if k.same(have, want) && apiequality.Semantic.DeepEqual(have.GetLabels(), want.GetLabels()) &&
+			apiequality.Semantic.DeepEqual(have.GetAnnotations(), want.GetAnnotations()) {
+			return nil
+		}
+		want.SetResourceVersion(have.GetResourceVersion())
+		want.SetUID(have.GetUID())
+		updated, err := client.Update(ctx, want, metav1.UpdateOptions{FieldManager: FieldManager})
+		if err != nil {
+			return fmt.Errorf("updating mirrored %s %s: %w", k.kind, lkey, err)
+		}
+		if k.updateStatus != nil {
+			copyStatus(updated, want)
+			if err := k.updateStatus(cs, ctx, updated); err != nil {
+				return fmt.Errorf("writing the status of mirrored %s %s: %w", k.kind, lkey, err)
+			}
+		}
+		return nil
+	}
+}
+
+// copyStatus copies the status of a Node mirror; other kinds have none
+// that is mirrored.
+func copyStatus(dst, src runtime.Object) {
+	if d, ok := dst.(*v3.Node); ok {
+		d.Status = src.(*v3.Node).Status
+	}
+}
+
+// FieldManager is the field manager of the controller's writes.
+const FieldManager = "meshapi-controller"
+
+// mirrorKinds are the kinds a syncer mirrors, endpoints first.
+func mirrorKinds() []mirrorKind {
+	return []mirrorKind{
+		&kindSpec[*v3.WorkloadEndpoint, *v3.WorkloadEndpointList]{
+			kind: "WorkloadEndpoint", namespaced: true, example: &v3.WorkloadEndpoint{},
+			client: func(cs versioned.Interface, ns string) typedClient[*v3.WorkloadEndpoint, *v3.WorkloadEndpointList] {
+				return cs.ProjectcalicoV3().WorkloadEndpoints(ns)
+			},
+			mirror: MirrorWorkloadEndpoint,
+			same:   func(a, b *v3.WorkloadEndpoint) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+		},
+		&kindSpec[*v3.HostEndpoint, *v3.HostEndpointList]{
+			kind: "HostEndpoint", example: &v3.HostEndpoint{},
+			client: func(cs versioned.Interface, _ string) typedClient[*v3.HostEndpoint, *v3.HostEndpointList] {
+				return cs.ProjectcalicoV3().HostEndpoints()
+			},
+			mirror: MirrorHostEndpoint,
+			same:   func(a, b *v3.HostEndpoint) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+		},
+		&kindSpec[*v3.Profile, *v3.ProfileList]{
+			kind: "Profile", example: &v3.Profile{},
+			client: func(cs versioned.Interface, _ string) typedClient[*v3.Profile, *v3.ProfileList] {
+				return cs.ProjectcalicoV3().Profiles()
+			},
+			mirror: MirrorProfile,
+			same:   func(a, b *v3.Profile) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+		},
+		&kindSpec[*v3.Node, *v3.NodeList]{
+			kind: "Node", overlay: true, example: &v3.Node{},
+			client: func(cs versioned.Interface, _ string) typedClient[*v3.Node, *v3.NodeList] {
+				return cs.ProjectcalicoV3().Nodes()
+			},
+			mirror: MirrorNode,
+			same: func(a, b *v3.Node) bool {
+				return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) && apiequality.Semantic.DeepEqual(a.Status, b.Status)
+			},
+			updateStatus: func(cs versioned.Interface, ctx context.Context, n *v3.Node) error {
+				_, err := cs.ProjectcalicoV3().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{FieldManager: FieldManager})
+				return err
+			},
+		},
+		&kindSpec[*v3.IPPool, *v3.IPPoolList]{
+			kind: "IPPool", overlay: true, example: &v3.IPPool{},
+			client: func(cs versioned.Interface, _ string) typedClient[*v3.IPPool, *v3.IPPoolList] {
+				return cs.ProjectcalicoV3().IPPools()
+			},
+			mirror: MirrorIPPool,
+			same:   func(a, b *v3.IPPool) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+		},
+		&kindSpec[*v3.IPAMBlock, *v3.IPAMBlockList]{
+			kind: "IPAMBlock", overlay: true, example: &v3.IPAMBlock{},
+			client: func(cs versioned.Interface, _ string) typedClient[*v3.IPAMBlock, *v3.IPAMBlockList] {
+				return cs.ProjectcalicoV3().IPAMBlocks()
+			},
+			mirror: MirrorIPAMBlock,
+			same:   func(a, b *v3.IPAMBlock) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+		},
+	}
+}

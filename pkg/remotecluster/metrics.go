@@ -1,0 +1,52 @@
+package remotecluster
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the remote sync's Prometheus metrics.
+type Metrics struct {
+	connectionStatus *prometheus.GaugeVec
+	mirrored         *prometheus.GaugeVec
+	events           *prometheus.CounterVec
+	reconnects       *prometheus.CounterVec
+	errors           *prometheus.CounterVec
+}
+
+// NewMetrics creates the metrics and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	label := []string{"remote_cluster_name"}
+	m := &Metrics{
+		connectionStatus: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "remote_cluster_connection_status",
+			Help: "State of the connection to each remote cluster: 0 failed, 1 connecting, 2 in sync, 3 resyncing, 5 configuration incomplete.",
+		}, label),
+		mirrored: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "remote_cluster_mirrored_objects",
+			Help: "Objects mirrored from each remote cluster, by kind.",
+		}, []string{"remote_cluster_name", "kind"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "remote_cluster_events_total",
+			Help: "Add, update and delete events received from each remote cluster, by kind.",
+		}, []string{"remote_cluster_name", "kind"}),
+		reconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "remote_cluster_reconnects_total",
+			Help: "Times the connection to each remote cluster failed and was retried.",
+		}, label),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "remote_cluster_errors_total",
+			Help: "Errors reading a remote cluster or writing its mirror.",
+		}, label),
+	}
+	reg.MustRegister(m.connectionStatus, m.mirrored, m.events, m.reconnects, m.errors)
+	return m
+}
+
+// forget drops the series of a remote cluster that is gone.
+func (m *Metrics) forget(cluster string) {
+	m.connectionStatus.DeleteLabelValues(cluster)
+	m.reconnects.DeleteLabelValues(cluster)
+	m.errors.DeleteLabelValues(cluster)
+	m.mirrored.DeletePartialMatch(prometheus.Labels{"remote_cluster_name": cluster})
+	m.events.DeletePartialMatch(prometheus.Labels{"remote_cluster_name": cluster})
+}

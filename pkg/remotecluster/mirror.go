@@ -1,0 +1,110 @@
+package remotecluster
+
+import (
+	"maps"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
+)
+
+// Annotations on mirrored objects.
+const (
+	// AnnotationRemoteName is the object's name in its own cluster.
+	AnnotationRemoteName = "projectcalico.org/remote-name"
+	// AnnotationRemoteUID is the object's UID in its own cluster.
+	AnnotationRemoteUID = "projectcalico.org/remote-uid"
+)
+
+// mirrorMeta is the metadata of the mirror of a remote object: prefixed
+// name, the remote's labels plus the cluster label, and where it came from.
+// Remote annotations, owners, finalizers and managed fields stay behind.
+func mirrorMeta(cluster string, remote metav1.ObjectMeta) metav1.ObjectMeta {
+	labels := maps.Clone(remote.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[v3.LabelCluster] = cluster
+	return metav1.ObjectMeta{
+		Name:      MirrorObjectName(cluster, remote.Name),
+		Namespace: remote.Namespace,
+		Labels:    labels,
+		Annotations: map[string]string{
+			AnnotationRemoteName: remote.Name,
+			AnnotationRemoteUID:  string(remote.UID),
+		},
+	}
+}
+
+// prefixAll returns refs with each name prefixed "<cluster>/".
+func prefixAll(cluster string, refs []string) []string {
+	if refs == nil {
+		return nil
+	}
+	out := make([]string, len(refs))
+	for i, r := range refs {
+		out[i] = RemoteName(cluster, r)
+	}
+	return out
+}
+
+// MirrorWorkloadEndpoint returns the local mirror of a remote endpoint.
+func MirrorWorkloadEndpoint(cluster string, remote *v3.WorkloadEndpoint) *v3.WorkloadEndpoint {
+	m := &v3.WorkloadEndpoint{ObjectMeta: mirrorMeta(cluster, remote.ObjectMeta), Spec: *remote.Spec.DeepCopy()}
+	m.Spec.Node = RemoteName(cluster, remote.Spec.Node)
+	m.Spec.Profiles = prefixAll(cluster, remote.Spec.Profiles)
+	return m
+}
+
+// MirrorHostEndpoint returns the local mirror of a remote host endpoint.
+func MirrorHostEndpoint(cluster string, remote *v3.HostEndpoint) *v3.HostEndpoint {
+	m := &v3.HostEndpoint{ObjectMeta: mirrorMeta(cluster, remote.ObjectMeta), Spec: *remote.Spec.DeepCopy()}
+	m.Spec.Node = RemoteName(cluster, remote.Spec.Node)
+	m.Spec.Profiles = prefixAll(cluster, remote.Spec.Profiles)
+	return m
+}
+
+// MirrorProfile returns the local mirror of a remote profile: its labels
+// only. A remote cluster's rules never apply here.
+func MirrorProfile(cluster string, remote *v3.Profile) *v3.Profile {
+	return &v3.Profile{
+		ObjectMeta: mirrorMeta(cluster, remote.ObjectMeta),
+		Spec:       v3.ProfileSpec{LabelsToApply: maps.Clone(remote.Spec.LabelsToApply)},
+	}
+}
+
+// MirrorNode returns the local mirror of a remote node.
+func MirrorNode(cluster string, remote *v3.Node) *v3.Node {
+	m := &v3.Node{ObjectMeta: mirrorMeta(cluster, remote.ObjectMeta), Spec: *remote.Spec.DeepCopy(), Status: *remote.Status.DeepCopy()}
+	for i := range m.Spec.OrchRefs {
+		if m.Spec.OrchRefs[i].NodeName != "" {
+			m.Spec.OrchRefs[i].NodeName = RemoteName(cluster, m.Spec.OrchRefs[i].NodeName)
+		}
+	}
+	return m
+}
+
+// MirrorIPPool returns the local mirror of a remote pool, always disabled
+// and never NAT-outgoing: local IPAM must not allocate from it, and NAT
+// must not apply to traffic towards it.
+func MirrorIPPool(cluster string, remote *v3.IPPool) *v3.IPPool {
+	m := &v3.IPPool{ObjectMeta: mirrorMeta(cluster, remote.ObjectMeta), Spec: *remote.Spec.DeepCopy()}
+	m.Spec.Disabled = true
+	m.Spec.NATOutgoing = false
+	m.Spec.NodeSelector = "!all()"
+	return m
+}
+
+// MirrorIPAMBlock returns the local mirror of a remote block, its affinity
+// naming the remote node "host:<cluster>/<node>".
+func MirrorIPAMBlock(cluster string, remote *v3.IPAMBlock) *v3.IPAMBlock {
+	m := &v3.IPAMBlock{ObjectMeta: mirrorMeta(cluster, remote.ObjectMeta), Spec: *remote.Spec.DeepCopy()}
+	if a := remote.Spec.Affinity; a != nil {
+		if node, ok := strings.CutPrefix(*a, "host:"); ok {
+			prefixed := "host:" + RemoteName(cluster, node)
+			m.Spec.Affinity = &prefixed
+		}
+	}
+	return m
+}

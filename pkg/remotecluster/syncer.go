@@ -1,0 +1,310 @@
+package remotecluster
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+
+	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
+	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
+)
+
+// SyncStatus is what a Syncer reports about its remote cluster.
+type SyncStatus struct {
+	// State is the sync state; empty keeps the current state and only
+	// records Message as the last error.
+	State v3.RemoteClusterSyncState
+	// Reason is a CamelCase reason for the state.
+	Reason string
+	// Message explains the state; for failures it is the last error.
+	Message string
+	// LastError is the last error mirroring an object, while the
+	// connection itself is fine.
+	LastError string
+}
+
+// queueItem names one remote object of one kind.
+type queueItem struct {
+	kind int
+	key  string
+}
+
+// Syncer mirrors one remote cluster into the local API for as long as its
+// context lives. It owns its remote informers and its work queue, so a slow
+// remote never holds up another.
+type Syncer struct {
+	cluster string
+	overlay bool
+	remote  versioned.Interface
+	local   versioned.Interface
+	// localIndexers holds, per kind, the controller's shared index of
+	// mirrored objects.
+	localIndexers []cache.Indexer
+	kinds         []mirrorKind
+	report        func(SyncStatus)
+	metrics       *Metrics
+
+	queue workqueue.TypedRateLimitingInterface[queueItem]
+
+	mu            sync.Mutex
+	remoteIndexer []cache.Indexer // nil for a kind not mirrored now
+	// listedOK says, per kind, that its last list or watch succeeded.
+	listedOK []bool
+	failed   bool
+	// initial holds the items of the full resync not yet processed once;
+	// pending counts them.
+	initial map[queueItem]struct{}
+	pending sync.WaitGroup
+}
+
+// newSyncer returns a Syncer for cluster that reads remote and writes local.
+func newSyncer(cluster string, overlay bool, remote, local versioned.Interface, localIndexers []cache.Indexer,
+	kinds []mirrorKind, metrics *Metrics, report func(SyncStatus)) *Syncer {
+	return &Syncer{
+		cluster: cluster, overlay: overlay, remote: remote, local: local,
+		localIndexers: localIndexers, kinds: kinds, metrics: metrics, report: report,
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[queueItem](),
+			workqueue.TypedRateLimitingQueueConfig[queueItem]{Name: "remote-" + cluster}),
+		remoteIndexer: make([]cache.Indexer, len(kinds)),
+		listedOK:      make([]bool, len(kinds)),
+	}
+}
+
+// Enqueue asks for the mirror of the remote object key of kind to be
+// checked, e.g. after a local change to a mirrored object.
+func (s *Syncer) Enqueue(kind int, key string) { s.queue.Add(queueItem{kind, key}) }
+
+// Run connects, mirrors and keeps the mirror in step until ctx ends.
+// Remote failures are reported and retried by the informers with capped
+// exponential backoff and jitter; the mirror keeps its last known state.
+func (s *Syncer) Run(ctx context.Context, workers int) {
+	defer s.queue.ShutDown()
+	logger := klog.FromContext(ctx).WithValues("remoteCluster", s.cluster)
+	logger.Info(fmt.Sprintf("Creating syncer for RemoteClusterConfiguration(%s)", s.cluster), "overlayRouting", s.overlay)
+	s.report(SyncStatus{State: v3.SyncStateConnecting, Reason: "Connecting", Message: "connecting to the remote cluster"})
+
+	var synced []cache.InformerSynced
+	for i, k := range s.kinds {
+		if k.Overlay() && !s.overlay {
+			continue
+		}
+		informer := cache.NewSharedIndexInformer(s.observedListWatch(ctx, i, k.ListWatch(s.remote, OwnObjects)), k.Example(), 0, cache.Indexers{})
+		if err := informer.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) { s.remoteFailed(ctx, err) }); err != nil {
+			logger.Error(err, "Setting the watch error handler")
+		}
+		kind := i
+		if _, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { s.enqueueRemote(kind, obj) },
+			UpdateFunc: func(_, obj any) { s.enqueueRemote(kind, obj) },
+			DeleteFunc: func(obj any) { s.enqueueRemote(kind, obj) },
+		}); err != nil {
+			logger.Error(err, "Adding an event handler", "kind", k.Name())
+		}
+		s.mu.Lock()
+		s.remoteIndexer[i] = informer.GetIndexer()
+		s.mu.Unlock()
+		synced = append(synced, informer.HasSynced)
+		go informer.RunWithContext(ctx)
+		logger.Info("Full resync is required", "kind", k.Name())
+	}
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+		return
+	}
+	s.setState(ctx, v3.SyncStateResyncInProgress, "ResyncInProgress", "reconciling the mirror with the remote cluster")
+
+	// The full resync: every remote object and every mirrored object of
+	// this cluster, so that what was deleted while away goes too.
+	initial := s.resyncItems()
+	s.mu.Lock()
+	s.initial = make(map[queueItem]struct{}, len(initial))
+	for _, it := range initial {
+		s.initial[it] = struct{}{}
+	}
+	s.pending.Add(len(s.initial))
+	s.mu.Unlock()
+	for i := 0; i < workers; i++ {
+		go wait.UntilWithContext(ctx, s.work, time.Second)
+	}
+	for _, it := range initial {
+		s.queue.Add(it)
+	}
+	done := make(chan struct{})
+	go func() { s.pending.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return
+	}
+	s.markInSync(ctx)
+
+	// After a failure the informers relist on their own; once every kind
+	// has listed again and the queue is drained, the mirror is in sync.
+	wait.UntilWithContext(ctx, func(ctx context.Context) {
+		s.mu.Lock()
+		recovered := s.failed && s.allListed()
+		s.mu.Unlock()
+		if recovered && s.queue.Len() == 0 {
+			s.markInSync(ctx)
+		}
+	}, 500*time.Millisecond)
+}
+
+// resyncItems lists every remote object and every local mirror of this
+// cluster, for every kind (disabled kinds have only local mirrors, which
+// the resync deletes).
+func (s *Syncer) resyncItems() []queueItem {
+	seen := map[queueItem]bool{}
+	var items []queueItem
+	add := func(it queueItem) {
+		if !seen[it] {
+			seen[it] = true
+			items = append(items, it)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, k := range s.kinds {
+		if idx := s.remoteIndexer[i]; idx != nil {
+			for _, key := range idx.ListKeys() {
+				add(queueItem{i, key})
+			}
+		}
+		objs, _ := s.localIndexers[i].ByIndex(ClusterIndex, s.cluster)
+		for _, obj := range objs {
+			if key, ok := k.RemoteKey(s.cluster, obj); ok {
+				add(queueItem{i, key})
+			}
+		}
+	}
+	return items
+}
+
+// work processes queue items until the queue shuts down.
+func (s *Syncer) work(ctx context.Context) {
+	for {
+		it, shutdown := s.queue.Get()
+		if shutdown {
+			return
+		}
+		s.process(ctx, it)
+		s.queue.Done(it)
+	}
+}
+
+// process reconciles one item; a failure is retried with backoff. Items of
+// the full resync count as processed after their first attempt, so that
+// one bad object (a name conflict) shows in lastError instead of holding
+// the whole cluster out of sync.
+func (s *Syncer) process(ctx context.Context, it queueItem) {
+	s.mu.Lock()
+	remote := s.remoteIndexer[it.kind]
+	s.mu.Unlock()
+	k := s.kinds[it.kind]
+	err := k.Reconcile(ctx, s.cluster, it.key, remote, s.localIndexers[it.kind], s.local)
+	s.mu.Lock()
+	if _, ok := s.initial[it]; ok {
+		delete(s.initial, it)
+		s.pending.Done()
+	}
+	s.mu.Unlock()
+	if err == nil {
+		s.queue.Forget(it)
+		return
+	}
+	s.metrics.errors.WithLabelValues(s.cluster).Inc()
+	klog.FromContext(ctx).Error(err, "Mirroring", "remoteCluster", s.cluster, "kind", k.Name(), "key", it.key)
+	s.report(SyncStatus{Message: err.Error()})
+	s.queue.AddRateLimited(it)
+}
+
+// enqueueRemote queues a remote object after an informer event.
+func (s *Syncer) enqueueRemote(kind int, obj any) {
+	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err != nil {
+		return
+	}
+	s.metrics.events.WithLabelValues(s.cluster, s.kinds[kind].Name()).Inc()
+	s.queue.Add(queueItem{kind, key})
+}
+
+// observedListWatch records the outcome of every list and every watch the
+// informer starts: a refused connection is retried by the reflector
+// without telling the watch error handler, so failures and recoveries are
+// seen here.
+func (s *Syncer) observedListWatch(ctx context.Context, kind int, lw *cache.ListWatch) *cache.ListWatch {
+	list, watchFn := lw.ListWithContextFunc, lw.WatchFuncWithContext
+	observe := func(err error) {
+		if err != nil {
+			s.remoteFailed(ctx, err)
+			return
+		}
+		s.mu.Lock()
+		s.listedOK[kind] = true
+		s.mu.Unlock()
+	}
+	lw.ListWithContextFunc = func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+		obj, err := list(ctx, opts)
+		observe(err)
+		return obj, err
+	}
+	lw.WatchFuncWithContext = func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+		w, err := watchFn(ctx, opts)
+		observe(err)
+		return w, err
+	}
+	return lw
+}
+
+// allListed reports whether every mirrored kind's last list succeeded.
+// Callers hold s.mu.
+func (s *Syncer) allListed() bool {
+	for i := range s.kinds {
+		if s.remoteIndexer[i] != nil && !s.listedOK[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// remoteFailed records a failed list or watch of the remote cluster.
+func (s *Syncer) remoteFailed(ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	reason, msg := describeRemoteError(s.cluster, err)
+	s.mu.Lock()
+	wasFailed := s.failed
+	s.failed = true
+	for i := range s.listedOK {
+		s.listedOK[i] = false
+	}
+	s.mu.Unlock()
+	if !wasFailed {
+		s.metrics.reconnects.WithLabelValues(s.cluster).Inc()
+		klog.FromContext(ctx).Info("Remote cluster connection failed; keeping the last known mirror", "remoteCluster", s.cluster, "reason", reason, "err", err)
+	}
+	s.metrics.errors.WithLabelValues(s.cluster).Inc()
+	s.report(SyncStatus{State: v3.SyncStateConnectionFailed, Reason: reason, Message: msg})
+}
+
+// markInSync reports InSync and logs the line users grep for.
+func (s *Syncer) markInSync(ctx context.Context) {
+	s.mu.Lock()
+	s.failed = false
+	s.mu.Unlock()
+	klog.FromContext(ctx).Info(fmt.Sprintf("Sending in-sync update for RemoteClusterConfiguration(%s)", s.cluster))
+	s.report(SyncStatus{State: v3.SyncStateInSync, Reason: "InSync", Message: "the mirror matches the remote cluster"})
+}
+
+func (s *Syncer) setState(_ context.Context, state v3.RemoteClusterSyncState, reason, msg string) {
+	s.report(SyncStatus{State: state, Reason: reason, Message: msg})
+}
