@@ -1,0 +1,50 @@
+// Command meshapi-controller runs meshapi's controllers: for every
+// RemoteClusterConfiguration it connects to the remote cluster and mirrors
+// its endpoints, profiles and (with overlay routing) nodes, IP pools and
+// IPAM blocks into the local projectcalico.org/v3 API, and reports the
+// sync on the RemoteClusterConfiguration's status.
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+	"k8s.io/component-base/cli"
+
+	"github.com/meshapi/meshapi/pkg/controllermanager"
+)
+
+func main() {
+	os.Exit(cli.Run(newCommand()))
+}
+
+func newCommand() *cobra.Command {
+	o := controllermanager.NewOptions()
+	cmd := &cobra.Command{
+		Use:   "meshapi-controller",
+		Short: "Sync remote clusters into the local projectcalico.org/v3 API",
+		Long: `meshapi-controller connects to every remote cluster named by a
+RemoteClusterConfiguration (through the kubeconfig in its access Secret),
+mirrors the remote cluster's WorkloadEndpoints, HostEndpoints and Profiles
+and, with spec.syncOptions.overlayRoutingMode Enabled, its Nodes, IPPools
+and IPAMBlocks into this cluster with the prefix "<name>/", and writes the
+sync state to the RemoteClusterConfiguration's status.
+
+Check a connection with:
+
+  kubectl get remoteclusterconfigurations
+  kubectl logs deployment/calico-typha -n calico-system | grep "Sending in-sync update"
+
+Run several replicas: one leads (a Lease in --leader-election-namespace),
+the others stand by.`,
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}

@@ -1,0 +1,191 @@
+// Package controllermanager runs meshapi's controllers in one process:
+// leader election on a Lease, /healthz, /readyz and Prometheus /metrics,
+// and graceful shutdown.
+package controllermanager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/pflag"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/klog/v2"
+
+	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
+	"github.com/meshapi/meshapi/pkg/remotecluster"
+)
+
+// Options are the flags of meshapi-controller.
+type Options struct {
+	// Kubeconfig reaches the local cluster; empty means in-cluster.
+	Kubeconfig string
+	// MetricsBindAddress serves /metrics, /healthz and /readyz.
+	MetricsBindAddress string
+	// LeaderElect turns leader election on.
+	LeaderElect bool
+	// LeaderElectionNamespace and LeaderElectionName name the Lease.
+	LeaderElectionNamespace, LeaderElectionName string
+	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election.
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	// Workers is the number of workers per remote cluster.
+	Workers int
+	// SecretResyncPeriod is how often access Secrets are read again.
+	SecretResyncPeriod time.Duration
+}
+
+// NewOptions returns the defaults.
+func NewOptions() *Options {
+	return &Options{
+		MetricsBindAddress:      "127.0.0.1:9093",
+		LeaderElect:             true,
+		LeaderElectionNamespace: "calico-system",
+		LeaderElectionName:      "meshapi-controller",
+		LeaseDuration:           15 * time.Second,
+		RenewDeadline:           10 * time.Second,
+		RetryPeriod:             2 * time.Second,
+		Workers:                 4,
+		SecretResyncPeriod:      30 * time.Second,
+	}
+}
+
+// AddFlags registers the flags.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Kubeconfig of the local cluster; empty means the in-cluster service account.")
+	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "Address serving /metrics, /healthz and /readyz (host:port; port 0 picks one).")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect one active replica with a Lease; others wait.")
+	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "Namespace of the leader election Lease.")
+	fs.StringVar(&o.LeaderElectionName, "leader-election-name", o.LeaderElectionName, "Name of the leader election Lease.")
+	fs.DurationVar(&o.LeaseDuration, "leader-election-lease-duration", o.LeaseDuration, "How long a leader's Lease is valid.")
+	fs.DurationVar(&o.RenewDeadline, "leader-election-renew-deadline", o.RenewDeadline, "How long the leader tries to renew before giving up.")
+	fs.DurationVar(&o.RetryPeriod, "leader-election-retry-period", o.RetryPeriod, "How often candidates try to acquire the Lease.")
+	fs.IntVar(&o.Workers, "workers", o.Workers, "Mirroring workers per remote cluster.")
+	fs.DurationVar(&o.SecretResyncPeriod, "secret-resync-period", o.SecretResyncPeriod, "How often each RemoteClusterConfiguration's access Secret is read again, to pick up changed credentials.")
+}
+
+// Validate checks the options.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.Workers < 1 {
+		errs = append(errs, fmt.Errorf("--workers must be at least 1, not %d", o.Workers))
+	}
+	if o.LeaderElect && (o.LeaseDuration <= o.RenewDeadline || o.RenewDeadline <= o.RetryPeriod) {
+		errs = append(errs, fmt.Errorf("leader election needs lease duration > renew deadline > retry period, not %s > %s > %s", o.LeaseDuration, o.RenewDeadline, o.RetryPeriod))
+	}
+	if o.SecretResyncPeriod < time.Second {
+		errs = append(errs, fmt.Errorf("--secret-resync-period must be at least 1s, not %s", o.SecretResyncPeriod))
+	}
+	return errors.Join(errs...)
+}
+
+// Run runs the controllers until ctx ends.
+func (o *Options) Run(ctx context.Context) error {
+	logger := klog.FromContext(ctx)
+	cfg, err := o.restConfig()
+	if err != nil {
+		return err
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	local, err := versioned.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := remotecluster.NewMetrics(reg)
+	var leading atomic.Bool
+
+	ln, err := net.Listen("tcp", o.MetricsBindAddress)
+	if err != nil {
+		return fmt.Errorf("listening on --metrics-bind-address %s: %w", o.MetricsBindAddress, err)
+	}
+	logger.Info("Serving metrics and health", "address", ln.Addr().String())
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if o.LeaderElect && !leading.Load() {
+			// A standby replica is healthy and ready to take over.
+			_, _ = w.Write([]byte("ok (standby)"))
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error(err, "Metrics server failed")
+		}
+	}()
+	defer func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+	}()
+
+	run := func(ctx context.Context) {
+		leading.Store(true)
+		c := remotecluster.NewController(local, kube, metrics, o.Workers, o.SecretResyncPeriod)
+		if err := c.Run(ctx, 2); err != nil {
+			logger.Error(err, "Remote cluster controller stopped")
+		}
+	}
+	if !o.LeaderElect {
+		run(ctx)
+		return nil
+	}
+	id, err := os.Hostname()
+	if err != nil {
+		return err
+	}
+	id = fmt.Sprintf("%s_%d", id, os.Getpid())
+	lock, err := resourcelock.New(resourcelock.LeasesResourceLock, o.LeaderElectionNamespace, o.LeaderElectionName,
+		kube.CoreV1(), kube.CoordinationV1(), resourcelock.ResourceLockConfig{Identity: id})
+	if err != nil {
+		return err
+	}
+	leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
+		Lock: lock, LeaseDuration: o.LeaseDuration, RenewDeadline: o.RenewDeadline, RetryPeriod: o.RetryPeriod,
+		ReleaseOnCancel: true, Name: o.LeaderElectionName,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: run,
+			OnStoppedLeading: func() {
+				leading.Store(false)
+				logger.Info("Stopped leading", "identity", id)
+			},
+			OnNewLeader: func(leader string) { logger.Info("Leader", "identity", leader) },
+		},
+	})
+	return nil
+}
+
+func (o *Options) restConfig() (*rest.Config, error) {
+	var cfg *rest.Config
+	var err error
+	if o.Kubeconfig == "" {
+		cfg, err = rest.InClusterConfig()
+	} else {
+		cfg, err = clientcmd.BuildConfigFromFlags("", o.Kubeconfig)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("building the local cluster's client configuration: %w", err)
+	}
+	cfg.UserAgent = "meshapi-controller"
+	cfg.QPS, cfg.Burst = 200, 400
+	return cfg, nil
+}
