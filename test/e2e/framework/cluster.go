@@ -36,8 +36,8 @@ type Binaries struct {
 	// KubeAPIServer, KubeControllerManager and Kubectl are the upstream
 	// binaries hack/build-tools.sh builds into bin/.
 	KubeAPIServer, KubeControllerManager, Kubectl string
-	// MeshapiAPIServer is meshapi's API server.
-	MeshapiAPIServer string
+	// MeshapiAPIServer and MeshapiController are meshapi's binaries.
+	MeshapiAPIServer, MeshapiController string
 }
 
 // Cluster is one running cluster.
@@ -62,6 +62,9 @@ type Cluster struct {
 	kubeAPIServer     *process
 	controllerManager *process
 	meshapi           *process
+	controller        *process
+	// ControllerMetrics is the address of meshapi-controller's /metrics.
+	ControllerMetrics string
 }
 
 // clusterPKI are the certificates of a cluster.
@@ -217,7 +220,8 @@ func (c *Cluster) controllerManagerArgs() []string {
 		"--controllers=namespace-controller,serviceaccount-controller,serviceaccount-token-controller,garbage-collector-controller",
 		"--service-account-private-key-file=" + c.pki.saKey,
 		"--root-ca-file=" + c.pki.ca.CertFile,
-		"--use-service-account-credentials=false",
+		// Each controller as its own service account, as kubeadm runs it.
+		"--use-service-account-credentials=true",
 		"--leader-elect=false",
 		"--bind-address=127.0.0.1",
 		"--secure-port=0",
@@ -298,6 +302,52 @@ spec:
 		return err
 	}
 	return c.WaitAPIServiceAvailable(ctx, 2*time.Minute)
+}
+
+// StartController applies artifacts/deploy/50-controller.yaml's RBAC and
+// runs meshapi-controller as its service account, calico-system/calico-typha,
+// with the flags of that manifest.
+func (c *Cluster) StartController(ctx context.Context) error {
+	if c.controller == nil {
+		if _, err := c.Kubectl(ctx, "", "apply", "-f", filepath.Join(ArtifactsDir(), "deploy", "50-controller.yaml")); err != nil {
+			return err
+		}
+		token, err := c.Kubectl(ctx, "", "create", "token", "calico-typha", "-n", "calico-system", "--duration=24h")
+		if err != nil {
+			return err
+		}
+		kubeconfig := filepath.Join(c.Dir, "meshapi-controller.kubeconfig")
+		if err := writeKubeconfig(kubeconfig, c.Config.Host, c.pki.ca.CertFile, &clientcmdapi.AuthInfo{Token: strings.TrimSpace(token)}); err != nil {
+			return err
+		}
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		c.ControllerMetrics = "127.0.0.1:" + strconv.Itoa(port)
+		c.controller = &process{name: "meshapi-controller", path: c.bins.MeshapiController,
+			log: filepath.Join(c.Dir, "logs", "meshapi-controller.log"),
+			args: []string{"--kubeconfig=" + kubeconfig, "--leader-elect", "--leader-election-namespace=calico-system",
+				"--metrics-bind-address=" + c.ControllerMetrics, "--secret-resync-period=5s", "--v=2"}}
+	}
+	return c.controller.start()
+}
+
+// StopController stops meshapi-controller.
+func (c *Cluster) StopController() error {
+	if c.controller == nil {
+		return nil
+	}
+	return c.controller.stop(30 * time.Second)
+}
+
+// ControllerLog returns meshapi-controller's whole log.
+func (c *Cluster) ControllerLog() string {
+	if c.controller == nil {
+		return ""
+	}
+	b, _ := os.ReadFile(c.controller.log)
+	return string(b)
 }
 
 // WaitAPIServiceAvailable waits for v3.projectcalico.org to be Available.
@@ -425,7 +475,7 @@ func (c *Cluster) waitMeshapiReady(ctx context.Context, timeout time.Duration) e
 // Stop stops every process and etcd of the cluster.
 func (c *Cluster) Stop() error {
 	var errs []string
-	for _, p := range []*process{c.meshapi, c.controllerManager, c.kubeAPIServer} {
+	for _, p := range []*process{c.controller, c.meshapi, c.controllerManager, c.kubeAPIServer} {
 		if p == nil {
 			continue
 		}
@@ -447,7 +497,7 @@ func (c *Cluster) Stop() error {
 // Logs returns the last n lines of each process's log.
 func (c *Cluster) Logs(n int) string {
 	var b strings.Builder
-	for _, p := range []*process{c.kubeAPIServer, c.controllerManager, c.meshapi} {
+	for _, p := range []*process{c.kubeAPIServer, c.controllerManager, c.meshapi, c.controller} {
 		if p != nil {
 			b.WriteString(p.tail(n))
 			b.WriteString("\n")

@@ -23,7 +23,7 @@ func RepoRoot() string {
 func ArtifactsDir() string { return filepath.Join(RepoRoot(), "artifacts") }
 
 // FindBinaries locates the upstream binaries in bin/ (hack/build-tools.sh)
-// and builds meshapi-apiserver into dir.
+// and builds meshapi-apiserver and meshapi-controller into dir.
 func FindBinaries(ctx context.Context, dir string) (Binaries, error) {
 	bin := filepath.Join(RepoRoot(), "bin")
 	b := Binaries{
@@ -31,16 +31,17 @@ func FindBinaries(ctx context.Context, dir string) (Binaries, error) {
 		KubeControllerManager: filepath.Join(bin, "kube-controller-manager"),
 		Kubectl:               filepath.Join(bin, "kubectl"),
 		MeshapiAPIServer:      filepath.Join(dir, "meshapi-apiserver"),
+		MeshapiController:     filepath.Join(dir, "meshapi-controller"),
 	}
 	for _, p := range []string{b.KubeAPIServer, b.KubeControllerManager, b.Kubectl} {
 		if _, err := os.Stat(p); err != nil {
 			return b, fmt.Errorf("%s is missing: run hack/build-tools.sh (make tools): %w", p, err)
 		}
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", b.MeshapiAPIServer, "./cmd/meshapi-apiserver")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+"/", "./cmd/meshapi-apiserver", "./cmd/meshapi-controller")
 	cmd.Dir = RepoRoot()
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return b, fmt.Errorf("building meshapi-apiserver: %w\n%s", err, out)
+		return b, fmt.Errorf("building meshapi's binaries: %w\n%s", err, out)
 	}
 	return b, nil
 }
