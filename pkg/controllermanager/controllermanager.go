@@ -1,4 +1,6 @@
-// Package controllermanager runs meshapi's controllers in one process:
+// Package controllermanager runs meshapi's controllers in one process (the
+// remote cluster sync, and WorkloadEndpoints and namespace Profiles from
+// Pods and Namespaces):
 // leader election on a Lease, /healthz, /readyz and Prometheus /metrics,
 // and graceful shutdown.
 package controllermanager
@@ -10,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +28,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
+	"github.com/meshapi/meshapi/pkg/podendpoints"
 	"github.com/meshapi/meshapi/pkg/remotecluster"
 )
 
@@ -140,10 +144,21 @@ func (o *Options) Run(ctx context.Context) error {
 
 	run := func(ctx context.Context) {
 		leading.Store(true)
-		c := remotecluster.NewController(local, kube, metrics, o.Workers, o.SecretResyncPeriod)
-		if err := c.Run(ctx, 2); err != nil {
-			logger.Error(err, "Remote cluster controller stopped")
-		}
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if err := remotecluster.NewController(local, kube, metrics, o.Workers, o.SecretResyncPeriod).Run(ctx, 2); err != nil {
+				logger.Error(err, "Remote cluster controller stopped")
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if err := podendpoints.NewController(kube, local).Run(ctx, 2); err != nil {
+				logger.Error(err, "Pod endpoint controller stopped")
+			}
+		}()
+		wg.Wait()
 	}
 	if !o.LeaderElect {
 		run(ctx)

@@ -41,6 +41,7 @@ func remoteKubeconfig(t *testing.T, c *framework.Cluster) string {
 func connect(t *testing.T, local *framework.Cluster, remote string, kubeconfig string) {
 	t.Helper()
 	secret := "remote-cluster-secret-" + remote
+	kubectl(t, local, "", "delete", "secret", secret, "-n", "calico-system", "--ignore-not-found")
 	kubectl(t, local, "", "create", "secret", "generic", secret, "-n", "calico-system",
 		"--from-literal=datastoreType=kubernetes", "--from-file=kubeconfig="+kubeconfig)
 	kubectl(t, local, `apiVersion: rbac.authorization.k8s.io/v1
