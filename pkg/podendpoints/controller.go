@@ -49,7 +49,7 @@ type Controller struct {
 }
 
 // Keys of the work queue.
-func podKey(ns, name string) string { return "pod/" + ns + "/" + name }
+func podKey(ns, name string) string   { return "pod/" + ns + "/" + name }
 func namespaceKey(name string) string { return "namespace/" + name }
 
 // NewController returns a controller that reads Pods and Namespaces through
