@@ -9,13 +9,18 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/component-base/cli"
 
 	"github.com/meshapi/meshapi/pkg/apiserver"
 )
 
 func main() {
-	os.Exit(cli.Run(newCommand()))
+	cmd := newCommand()
+	// SIGTERM or SIGINT shuts the server down gracefully, then the embedded
+	// etcd; a second signal exits at once.
+	cmd.SetContext(genericapiserver.SetupSignalContext())
+	os.Exit(cli.Run(cmd))
 }
 
 func newCommand() *cobra.Command {

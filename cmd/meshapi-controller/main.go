@@ -6,7 +6,10 @@
 package main
 
 import (
+	"context"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"k8s.io/component-base/cli"
@@ -15,7 +18,15 @@ import (
 )
 
 func main() {
-	os.Exit(cli.Run(newCommand()))
+	// SIGTERM or SIGINT stops the controllers, releases the leader Lease
+	// and exits.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	cmd := newCommand()
+	cmd.SetContext(ctx)
+	code := cli.Run(cmd)
+	stop()
+	os.Exit(code)
 }
 
 func newCommand() *cobra.Command {
