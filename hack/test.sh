@@ -10,7 +10,7 @@ cd "$root"
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "building kube-apiserver and kubectl (hack/build-tools.sh)"
+step "building kube-apiserver, kube-controller-manager and kubectl (hack/build-tools.sh)"
 hack/build-tools.sh
 
 step "gofmt"
