@@ -131,7 +131,11 @@ func kubeconfigToRESTConfig(raw []byte) (*rest.Config, error) {
 	if cluster.CertificateAuthority != "" {
 		return nil, fmt.Errorf("cluster %q refers to the file %q: embed it as certificate-authority-data", ctx.Cluster, cluster.CertificateAuthority)
 	}
-	if user, ok := cfg.AuthInfos[ctx.AuthInfo]; ok {
+	user, ok := cfg.AuthInfos[ctx.AuthInfo]
+	if !ok && ctx.AuthInfo != "" {
+		return nil, fmt.Errorf("context %q names user %q, which it does not define", cfg.CurrentContext, ctx.AuthInfo)
+	}
+	if ok {
 		switch {
 		case user.Exec != nil || user.AuthProvider != nil:
 			return nil, fmt.Errorf("user %q uses an exec or auth-provider plugin: use a token or a client certificate", ctx.AuthInfo)

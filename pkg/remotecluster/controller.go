@@ -2,6 +2,7 @@ package remotecluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -263,12 +264,12 @@ func (c *Controller) reconcile(ctx context.Context, name string) error {
 	r := c.running[name]
 	c.mu.Unlock()
 	if err != nil {
-		if !IsConfigError(err) {
+		var ce *ConfigError
+		if !errors.As(err, &ce) {
 			return err
 		}
 		// Keep the last known mirror, as in an outage, until it is fixed.
 		c.stop(name)
-		ce := err.(*ConfigError)
 		return c.writeStatus(ctx, rcc, SyncStatus{State: v3.SyncStateConfigIncomplete, Reason: ce.Reason, Message: ce.Message}, nil)
 	}
 	if r == nil || r.fingerprint != fingerprint {

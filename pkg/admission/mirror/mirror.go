@@ -10,6 +10,7 @@ import (
 	"io"
 	"slices"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -82,7 +83,10 @@ func (p *Protection) Validate(_ context.Context, a admission.Attributes, _ admis
 	if a.GetResource().Group != v3.GroupName || p.isWriter(a) {
 		return nil
 	}
-	user := a.GetUserInfo().GetName()
+	user := ""
+	if u := a.GetUserInfo(); u != nil {
+		user = u.GetName()
+	}
 	if oldCluster, ok := clusterOf(a.GetOldObject()); ok {
 		if a.GetOperation() == admission.Delete && slices.Contains(deleters(), user) {
 			return nil
@@ -99,19 +103,25 @@ func (p *Protection) Validate(_ context.Context, a admission.Attributes, _ admis
 // NamespaceLifecycle is the upstream NamespaceLifecycle plugin, except that
 // it admits the writers' mirrored objects into namespaces that do not exist
 // locally: a remote endpoint is in the namespace of that name in its own
-// cluster, and the mirror never creates local namespaces.
+// cluster, and the mirror never creates local namespaces. A namespace that
+// exists but is terminating still refuses them, so that deleting a local
+// namespace of the same name completes.
 type NamespaceLifecycle struct {
 	*lifecycle.Lifecycle
 	protection *Protection
 }
 
-// Admit admits mirrored objects written by the writers, and leaves
-// everything else to the upstream plugin.
+// Admit asks the upstream plugin, and overrules only its "namespace not
+// found" for a writer's mirrored object.
 func (l *NamespaceLifecycle) Admit(ctx context.Context, a admission.Attributes, o admission.ObjectInterfaces) error {
+	err := l.Lifecycle.Admit(ctx, a, o)
+	if err == nil || !apierrors.IsNotFound(err) {
+		return err
+	}
 	if _, mirrored := clusterOf(a.GetObject()); mirrored && a.GetResource().Group == v3.GroupName && l.protection.isWriter(a) {
 		return nil
 	}
-	return l.Lifecycle.Admit(ctx, a, o)
+	return err
 }
 
 // Register registers both plugins; writers is called when the plugins are
