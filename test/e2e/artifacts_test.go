@@ -18,7 +18,7 @@ func TestArtifactsApplyCleanly(t *testing.T) {
 	c := clusters[1]
 	deploy := filepath.Join(framework.ArtifactsDir(), "deploy")
 	files, err := filepath.Glob(filepath.Join(deploy, "*.yaml"))
-	if err != nil || len(files) != 5 {
+	if err != nil || len(files) != 6 {
 		t.Fatalf("artifacts/deploy: %v %v", files, err)
 	}
 	args := []string{"apply", "--dry-run=server"}

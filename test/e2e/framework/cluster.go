@@ -306,7 +306,7 @@ spec:
 
 // StartController applies artifacts/deploy/50-controller.yaml's RBAC and
 // runs meshapi-controller as its service account, calico-system/calico-typha,
-// with the flags of that manifest.
+// with the flags of that manifest. It does nothing if it already runs.
 func (c *Cluster) StartController(ctx context.Context) error {
 	if c.controller == nil {
 		if _, err := c.Kubectl(ctx, "", "apply", "-f", filepath.Join(ArtifactsDir(), "deploy", "50-controller.yaml")); err != nil {
@@ -329,6 +329,9 @@ func (c *Cluster) StartController(ctx context.Context) error {
 			log: filepath.Join(c.Dir, "logs", "meshapi-controller.log"),
 			args: []string{"--kubeconfig=" + kubeconfig, "--leader-elect", "--leader-election-namespace=calico-system",
 				"--metrics-bind-address=" + c.ControllerMetrics, "--secret-resync-period=5s", "--v=2"}}
+	}
+	if ended, _ := c.controller.exited(); !ended {
+		return nil // already running
 	}
 	return c.controller.start()
 }

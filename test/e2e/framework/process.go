@@ -26,7 +26,7 @@ type process struct {
 
 // start runs the process; its output is appended to its log file.
 func (p *process) start() error {
-	if p.cmd != nil {
+	if ended, _ := p.exited(); !ended {
 		return fmt.Errorf("%s is already running", p.name)
 	}
 	f, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
