@@ -27,10 +27,11 @@ func TestArtifactsApplyCleanly(t *testing.T) {
 			args = append(args, "-f", f)
 		}
 	}
-	out := kubectl(t, c, "", args...)
 	// A dry-run namespace does not exist for the objects after it, so the
-	// remote-cluster manifests are applied for real (they are idempotent).
-	out += kubectl(t, c, "", "apply", "-f", filepath.Join(framework.ArtifactsDir(), "remote-cluster"))
+	// remote-cluster manifests, which create calico-system, are applied for
+	// real first (they are idempotent).
+	out := kubectl(t, c, "", "apply", "-f", filepath.Join(framework.ArtifactsDir(), "remote-cluster"))
+	out += kubectl(t, c, "", args...)
 	for _, want := range []string{
 		"statefulset.apps/meshapi-etcd", "deployment.apps/meshapi-apiserver", "service/meshapi-apiserver",
 		"clusterrole.rbac.authorization.k8s.io/tigera-federation-remote-cluster", "serviceaccount/tigera-federation-remote-cluster",
