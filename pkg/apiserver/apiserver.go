@@ -15,6 +15,7 @@ import (
 	genericapiserver "k8s.io/apiserver/pkg/server"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
+	informers "github.com/meshapi/meshapi/pkg/generated/informers/externalversions"
 	"github.com/meshapi/meshapi/pkg/registry/projectcalico/felixconfiguration"
 	"github.com/meshapi/meshapi/pkg/registry/projectcalico/globalnetworkpolicy"
 	"github.com/meshapi/meshapi/pkg/registry/projectcalico/hostendpoint"
@@ -36,18 +37,22 @@ type Config struct {
 	// Scheme and Codecs hold projectcalico.org/v3.
 	Scheme *runtime.Scheme
 	Codecs serializer.CodecFactory
+	// MeshInformers are the admission plugins' informers on the server's
+	// own API, started once it serves; nil if no plugin reads it.
+	MeshInformers informers.SharedInformerFactory
 }
 
 // CompletedConfig is a Config whose defaults have been filled.
 type CompletedConfig struct {
-	generic genericapiserver.CompletedConfig
-	scheme  *runtime.Scheme
-	codecs  serializer.CodecFactory
+	generic       genericapiserver.CompletedConfig
+	scheme        *runtime.Scheme
+	codecs        serializer.CodecFactory
+	meshInformers informers.SharedInformerFactory
 }
 
 // Complete fills the generic configuration's defaults.
 func (c *Config) Complete() CompletedConfig {
-	return CompletedConfig{generic: c.GenericConfig.Complete(), scheme: c.Scheme, codecs: c.Codecs}
+	return CompletedConfig{generic: c.GenericConfig.Complete(), scheme: c.Scheme, codecs: c.Codecs, meshInformers: c.MeshInformers}
 }
 
 // Server is a meshapi API server.
@@ -71,6 +76,14 @@ func (c CompletedConfig) New() (*Server, error) {
 	group.VersionedResourcesStorageMap[v3.SchemeGroupVersion.Version] = storage
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing %s: %w", v3.SchemeGroupVersion, err)
+	}
+	if f := c.meshInformers; f != nil {
+		if err := generic.AddPostStartHook("start-meshapi-admission-informers", func(ctx genericapiserver.PostStartHookContext) error {
+			f.Start(ctx.Done())
+			return nil
+		}); err != nil {
+			return nil, err
+		}
 	}
 	return &Server{GenericAPIServer: generic}, nil
 }

@@ -25,9 +25,12 @@ import (
 	"k8s.io/klog/v2"
 	netutils "k8s.io/utils/net"
 
+	"github.com/meshapi/meshapi/pkg/admission/meshrequirements"
 	"github.com/meshapi/meshapi/pkg/admission/mirror"
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/embeddedetcd"
+	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
+	informers "github.com/meshapi/meshapi/pkg/generated/informers/externalversions"
 	generatedopenapi "github.com/meshapi/meshapi/pkg/generated/openapi"
 )
 
@@ -85,7 +88,8 @@ func NewOptions() *Options {
 	mutatingwebhook.Register(admissionOpts.Plugins)
 	validatingadmissionpolicy.Register(admissionOpts.Plugins)
 	validatingwebhook.Register(admissionOpts.Plugins)
-	admissionOpts.RecommendedPluginOrder = append(admissionOpts.RecommendedPluginOrder, mirror.ProtectionPluginName)
+	meshrequirements.Register(admissionOpts.Plugins)
+	admissionOpts.RecommendedPluginOrder = append(admissionOpts.RecommendedPluginOrder, mirror.ProtectionPluginName, meshrequirements.PluginName)
 	o.Recommended.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(v3.SchemeGroupVersion, schema.GroupKind{Group: v3.GroupName})
 	o.Recommended.SecureServing.BindAddress = netutils.ParseIPSloppy("127.0.0.1")
 	o.Recommended.SecureServing.BindPort = DefaultSecurePort
@@ -217,6 +221,24 @@ func (o *Options) Config() (*Config, error) {
 	serverConfig.FeatureGate = o.Versions.FeatureGateFor(basecompatibility.DefaultKubeComponent)
 	serverConfig.EffectiveVersion = o.Versions.EffectiveVersionFor(basecompatibility.DefaultKubeComponent)
 
+	// Admission reads the server's own API through informers on its
+	// loopback client, started once the server runs.
+	var meshInformers informers.SharedInformerFactory
+	newMeshInformers := func(c *genericapiserver.RecommendedConfig) (informers.SharedInformerFactory, error) {
+		client, err := versioned.NewForConfig(c.LoopbackClientConfig)
+		if err != nil {
+			return nil, fmt.Errorf("building the loopback client for admission: %w", err)
+		}
+		meshInformers = informers.NewSharedInformerFactory(client, 0)
+		return meshInformers, nil
+	}
+	o.Recommended.ExtraAdmissionInitializers = func(c *genericapiserver.RecommendedConfig) ([]admission.PluginInitializer, error) {
+		f, err := newMeshInformers(c)
+		if err != nil {
+			return nil, err
+		}
+		return []admission.PluginInitializer{meshrequirements.Initializer{Informers: f}}, nil
+	}
 	if err := o.Recommended.ApplyTo(serverConfig); err != nil {
 		return nil, fmt.Errorf("applying options: %w", err)
 	}
@@ -224,9 +246,16 @@ func (o *Options) Config() (*Config, error) {
 		if err := o.applyStandaloneAuth(serverConfig); err != nil {
 			return nil, err
 		}
-		// No kube-apiserver to run the upstream admission plugins against;
-		// the mirror stays protected.
-		serverConfig.AdmissionControl = mirror.NewProtection(o.MirrorWriters)
+		// No kube-apiserver to run the upstream admission plugins against:
+		// the mirror protection and the mesh's requirements only (remote
+		// clusters without a mirror cannot be read: there are no Secrets).
+		f, err := newMeshInformers(serverConfig)
+		if err != nil {
+			return nil, err
+		}
+		requirements := meshrequirements.New()
+		requirements.SetMeshInformers(f)
+		serverConfig.AdmissionControl = admission.NewChainHandler(mirror.NewProtection(o.MirrorWriters), requirements)
 	}
-	return &Config{GenericConfig: serverConfig, Scheme: o.scheme, Codecs: o.codecs}, nil
+	return &Config{GenericConfig: serverConfig, Scheme: o.scheme, Codecs: o.codecs, MeshInformers: meshInformers}, nil
 }

@@ -51,8 +51,11 @@ type Controller struct {
 	// Workers is the number of mirroring workers per remote cluster.
 	workers int
 
-	rccs     cache.Indexer
-	mirrors  []cache.Indexer
+	rccs    cache.Indexer
+	mirrors []cache.Indexer
+	// own indexes the local cluster's own objects of the kinds the mesh's
+	// requirements compare (nil for other kinds).
+	own      []cache.Indexer
 	informer []cache.SharedIndexInformer
 	// queue holds RCCs whose syncer may have to start, stop or restart;
 	// statusQueue those whose status may have to be written.
@@ -106,16 +109,24 @@ func NewController(local versioned.Interface, kube kubernetes.Interface, metrics
 
 	// Every mirrored object of every cluster, indexed by cluster.
 	for i, k := range c.kinds {
-		inf := cache.NewSharedIndexInformer(k.ListWatch(local, MirroredObjects), k.Example(), 0, cache.Indexers{ClusterIndex: clusterIndexFunc})
+		inf := cache.NewSharedIndexInformer(k.MirrorListWatch(local), k.Example(), 0, cache.Indexers{ClusterIndex: clusterIndexFunc})
 		kind := i
 		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(obj any) { c.mirrorChanged(kind, obj) },
 			UpdateFunc: func(_, obj any) { c.mirrorChanged(kind, obj) },
 			DeleteFunc: func(obj any) { c.mirrorChanged(kind, obj) },
 		})
+		if requirementKinds[k.Name()] {
+			_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+				AddFunc:    func(any) { c.recheckRequirements() },
+				UpdateFunc: func(any, any) { c.recheckRequirements() },
+				DeleteFunc: func(any) { c.recheckRequirements() },
+			})
+		}
 		c.mirrors = append(c.mirrors, inf.GetIndexer())
 		c.informer = append(c.informer, inf)
 	}
+	c.watchRequirementInputs()
 	return c
 }
 
@@ -285,13 +296,21 @@ func (c *Controller) reconcile(ctx context.Context, name string) error {
 // access reads how to reach the remote cluster, and a fingerprint that
 // changes whenever the syncer must restart: the spec, or the Secret.
 func (c *Controller) access(ctx context.Context, rcc *v3.RemoteClusterConfiguration) (*Access, string, error) {
+	return ReadAccess(ctx, c.kube, rcc)
+}
+
+// ReadAccess reads how to reach the remote cluster of rcc: its access
+// Secret through kube, or its inline fields. The fingerprint changes
+// whenever the spec or the Secret does. Configuration problems are
+// *ConfigError.
+func ReadAccess(ctx context.Context, kube kubernetes.Interface, rcc *v3.RemoteClusterConfiguration) (*Access, string, error) {
 	fingerprint := fmt.Sprintf("gen=%d", rcc.Generation)
 	ref := rcc.Spec.ClusterAccessSecret
 	if ref == nil {
 		cfg, err := inlineConfig(rcc)
 		return &Access{DatastoreType: v3.DatastoreTypeKubernetes, Kubernetes: cfg}, fingerprint, err
 	}
-	secret, err := c.kube.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	secret, err := kube.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil, "", configErrorf("SecretMissing", "Secret %s/%s named by spec.clusterAccessSecret does not exist", ref.Namespace, ref.Name)
@@ -440,6 +459,7 @@ func (c *Controller) writeStatus(ctx context.Context, rcc *v3.RemoteClusterConfi
 		case "IPAMBlock":
 			counts.IPAMBlocks = n
 		}
+		// FelixConfiguration is mirrored for the requirements check only.
 	}
 	want := rcc.Status.DeepCopy()
 	want.ObservedGeneration = rcc.Generation
@@ -463,6 +483,7 @@ func (c *Controller) writeStatus(ctx context.Context, rcc *v3.RemoteClusterConfi
 	}
 	setCondition(&want.Conditions, v3.RemoteClusterConditionConnected, connected, st.Reason, st.Message, rcc.Generation)
 	setCondition(&want.Conditions, v3.RemoteClusterConditionSynced, synced, st.Reason, st.Message, rcc.Generation)
+	c.setRequirementsMet(ctx, rcc, want)
 	if apiequality.Semantic.DeepEqual(&rcc.Status, want) {
 		return nil
 	}
@@ -493,4 +514,25 @@ func setCondition(conds *[]metav1.Condition, typ string, status metav1.Condition
 		return
 	}
 	*conds = append(*conds, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: gen, LastTransitionTime: metav1.Now()})
+}
+
+// setRequirementsMet sets the RequirementsMet condition from the mesh's
+// requirements between this cluster and the remote one, as last mirrored,
+// and logs a change.
+func (c *Controller) setRequirementsMet(ctx context.Context, rcc *v3.RemoteClusterConfiguration, status *v3.RemoteClusterConfigurationStatus) {
+	violations, overlay := c.requirements()
+	cond, reason, msg := metav1.ConditionTrue, "RequirementsMet", "the mesh's requirements hold between this cluster and the remote cluster"
+	switch {
+	case rcc.Spec.SyncOptions.OverlayRoutingMode != v3.OverlayRoutingModeEnabled:
+		cond, reason, msg = metav1.ConditionUnknown, "OverlayRoutingDisabled", "checked only with overlayRoutingMode Enabled, when the remote's nodes, pools and settings are mirrored"
+	case !overlay[rcc.Name]:
+		cond, reason, msg = metav1.ConditionUnknown, "NotSyncedYet", "checked once the remote cluster's nodes, pools and settings are mirrored"
+	case len(violations[rcc.Name]) > 0:
+		cond, reason, msg = metav1.ConditionFalse, "RequirementsNotMet", requirementsMessage(violations[rcc.Name])
+	}
+	before := meta.FindStatusCondition(status.Conditions, v3.RemoteClusterConditionRequirementsMet)
+	if before == nil || before.Status != cond || before.Message != msg {
+		klog.FromContext(ctx).Info("Mesh requirements", "remoteCluster", rcc.Name, "met", cond, "reason", reason, "message", msg)
+	}
+	setCondition(&status.Conditions, v3.RemoteClusterConditionRequirementsMet, cond, reason, msg, rcc.Generation)
 }

@@ -38,9 +38,12 @@ type mirrorKind interface {
 	Overlay() bool
 	// Example is an empty object of the kind, for informers.
 	Example() runtime.Object
-	// ListWatch lists and watches the objects of the kind that match the
-	// label selector, in all namespaces of cs.
-	ListWatch(cs versioned.Interface, labelSelector string) *cache.ListWatch
+	// RemoteListWatch lists and watches, in a remote cluster, the objects
+	// of the kind that are mirrored: the cluster's own, never its mirrors
+	// of other clusters (they would be mirrored onwards around the mesh).
+	RemoteListWatch(cs versioned.Interface) *cache.ListWatch
+	// MirrorListWatch lists and watches the local mirrors of the kind.
+	MirrorListWatch(cs versioned.Interface) *cache.ListWatch
 	// Reconcile makes the local mirror of the remote object with key
 	// remoteKey match it: created, updated, or deleted when the remote
 	// object is gone (remote is nil when the kind is not mirrored now).
@@ -56,6 +59,9 @@ type kindSpec[T object, L runtime.Object] struct {
 	overlay    bool
 	namespaced bool
 	example    T
+	// remoteFieldSelector narrows what is mirrored, e.g. to the one
+	// FelixConfiguration named "default".
+	remoteFieldSelector string
 	// client returns the typed client of the kind in namespace ns ("" for
 	// all namespaces or a cluster-scoped kind).
 	client func(cs versioned.Interface, ns string) typedClient[T, L]
@@ -73,29 +79,27 @@ func (k *kindSpec[T, L]) Name() string            { return k.kind }
 func (k *kindSpec[T, L]) Overlay() bool           { return k.overlay }
 func (k *kindSpec[T, L]) Example() runtime.Object { return k.example }
 
-func (k *kindSpec[T, L]) ListWatch(cs versioned.Interface, labelSelector string) *cache.ListWatch {
+func (k *kindSpec[T, L]) RemoteListWatch(cs versioned.Interface) *cache.ListWatch {
+	return k.listWatch(cs, "!"+v3.LabelCluster, k.remoteFieldSelector)
+}
+
+func (k *kindSpec[T, L]) MirrorListWatch(cs versioned.Interface) *cache.ListWatch {
+	return k.listWatch(cs, v3.LabelCluster, "")
+}
+
+func (k *kindSpec[T, L]) listWatch(cs versioned.Interface, labelSelector, fieldSelector string) *cache.ListWatch {
 	c := k.client(cs, metav1.NamespaceAll)
 	return &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-			opts.LabelSelector = labelSelector
+			opts.LabelSelector, opts.FieldSelector = labelSelector, fieldSelector
 			return c.List(ctx, opts)
 		},
 		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			opts.LabelSelector = labelSelector
+			opts.LabelSelector, opts.FieldSelector = labelSelector, fieldSelector
 			return c.Watch(ctx, opts)
 		},
 	}
 }
-
-// Label selectors of the two sides of a mirror.
-const (
-	// OwnObjects selects a cluster's own objects: never the mirrors it
-	// holds of other clusters, which would otherwise be mirrored onwards
-	// around the mesh.
-	OwnObjects = "!" + v3.LabelCluster
-	// MirroredObjects selects the mirrors a cluster holds.
-	MirroredObjects = v3.LabelCluster
-)
 
 func (k *kindSpec[T, L]) RemoteKey(cluster string, obj any) (string, bool) {
 	o, ok := obj.(T)
@@ -263,6 +267,18 @@ func mirrorKinds() []mirrorKind {
 			},
 			mirror: MirrorIPPool,
 			same:   func(a, b *v3.IPPool) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+		},
+		&kindSpec[*v3.FelixConfiguration, *v3.FelixConfigurationList]{
+			kind: "FelixConfiguration", overlay: true, example: &v3.FelixConfiguration{},
+			// Only the cluster-wide settings: the mesh's requirements
+			// compare them. Mirrored as "<cluster>.default", which no node
+			// reads as its own configuration.
+			remoteFieldSelector: "metadata.name=default",
+			client: func(cs versioned.Interface, _ string) typedClient[*v3.FelixConfiguration, *v3.FelixConfigurationList] {
+				return cs.ProjectcalicoV3().FelixConfigurations()
+			},
+			mirror: MirrorFelixConfiguration,
+			same:   func(a, b *v3.FelixConfiguration) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
 		},
 		&kindSpec[*v3.IPAMBlock, *v3.IPAMBlockList]{
 			kind: "IPAMBlock", overlay: true, example: &v3.IPAMBlock{},

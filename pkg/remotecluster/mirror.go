@@ -108,3 +108,10 @@ func MirrorIPAMBlock(cluster string, remote *v3.IPAMBlock) *v3.IPAMBlock {
 	}
 	return m
 }
+
+// MirrorFelixConfiguration returns the local mirror of a remote cluster's
+// "default" FelixConfiguration, named "<cluster>.default": the settings the
+// mesh's requirements compare. No node takes it for its own configuration.
+func MirrorFelixConfiguration(cluster string, remote *v3.FelixConfiguration) *v3.FelixConfiguration {
+	return &v3.FelixConfiguration{ObjectMeta: mirrorMeta(cluster, remote.ObjectMeta), Spec: *remote.Spec.DeepCopy()}
+}

@@ -97,7 +97,7 @@ func (s *Syncer) Run(ctx context.Context, workers int) {
 		if k.Overlay() && !s.overlay {
 			continue
 		}
-		informer := cache.NewSharedIndexInformer(s.observedListWatch(ctx, i, k.ListWatch(s.remote, OwnObjects)), k.Example(), 0, cache.Indexers{})
+		informer := cache.NewSharedIndexInformer(s.observedListWatch(ctx, i, k.RemoteListWatch(s.remote)), k.Example(), 0, cache.Indexers{})
 		if err := informer.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) { s.remoteFailed(ctx, err) }); err != nil {
 			logger.Error(err, "Setting the watch error handler")
 		}
