@@ -40,10 +40,14 @@ func remoteKubeconfig(t *testing.T, c *framework.Cluster) string {
 // and the RemoteClusterConfiguration.
 func connect(t *testing.T, local *framework.Cluster, remote string, kubeconfig string) {
 	t.Helper()
-	secret := "remote-cluster-secret-" + remote
-	kubectl(t, local, "", "delete", "secret", secret, "-n", "calico-system", "--ignore-not-found")
-	kubectl(t, local, "", "create", "secret", "generic", secret, "-n", "calico-system",
-		"--from-literal=datastoreType=kubernetes", "--from-file=kubeconfig="+kubeconfig)
+	storeAccess(t, local, remote, kubeconfig)
+	kubectl(t, local, rccYAML(remote), "create", "-f", "-")
+}
+
+// grantSecretAccess applies the seed's Role and RoleBinding that let the
+// syncer (calico-system/calico-typha) read the access Secrets.
+func grantSecretAccess(t *testing.T, local *framework.Cluster) {
+	t.Helper()
 	kubectl(t, local, `apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata:
@@ -68,18 +72,6 @@ subjects:
   name: calico-typha
   namespace: calico-system
 `, "apply", "-f", "-")
-	kubectl(t, local, fmt.Sprintf(`apiVersion: projectcalico.org/v3
-kind: RemoteClusterConfiguration
-metadata:
-  name: %s
-spec:
-  clusterAccessSecret:
-    name: %s
-    namespace: calico-system
-    kind: Secret
-  syncOptions:
-    overlayRoutingMode: Enabled
-`, remote, secret), "create", "-f", "-")
 }
 
 // waitFor polls cond every 250 ms until it holds or timeout passes.
@@ -113,10 +105,10 @@ func waitSyncState(t *testing.T, c *framework.Cluster, cs versioned.Interface, r
 	return rcc
 }
 
+// clientFor returns a typed client for c's administrator.
 func clientFor(t *testing.T, c *framework.Cluster) versioned.Interface {
-	t.Helper()
 	cs, err := versioned.NewForConfig(c.Config)
-	if err != nil {
+	if err != nil && t != nil {
 		t.Fatal(err)
 	}
 	return cs
