@@ -22,6 +22,9 @@ const (
 	KeyEtcdCert      = "etcdCert"
 	KeyEtcdKey       = "etcdKey"
 	KeyEtcdCACert    = "etcdCACert"
+	// KeyEtcdPrefix is meshapi's addition: the remote meshapi-apiserver's
+	// --etcd-prefix, when not the default.
+	KeyEtcdPrefix = "etcdPrefix"
 )
 
 // Access is how to reach a remote cluster, read from its access Secret.
@@ -42,6 +45,9 @@ type EtcdAccess struct {
 	Username, Password string
 	// CertPEM, KeyPEM and CACertPEM configure TLS, when set.
 	CertPEM, KeyPEM, CACertPEM []byte
+	// Prefix is the remote meshapi-apiserver's etcd prefix; empty means
+	// DefaultEtcdPrefix.
+	Prefix string
 }
 
 // ConfigError is a problem with the configuration of a remote cluster (its
@@ -95,6 +101,7 @@ func ParseAccessSecret(secret *corev1.Secret) (*Access, error) {
 		e := &EtcdAccess{
 			Endpoints: endpoints, Username: get(KeyEtcdUsername), Password: get(KeyEtcdPassword),
 			CertPEM: secret.Data[KeyEtcdCert], KeyPEM: secret.Data[KeyEtcdKey], CACertPEM: secret.Data[KeyEtcdCACert],
+			Prefix: get(KeyEtcdPrefix),
 		}
 		if (len(e.CertPEM) == 0) != (len(e.KeyPEM) == 0) {
 			return nil, configErrorf("SecretKeyMissing", "%s: %q and %q go together; only one is set", where, KeyEtcdCert, KeyEtcdKey)

@@ -372,15 +372,28 @@ func (c *Controller) start(ctx context.Context, rcc *v3.RemoteClusterConfigurati
 		c.metrics.connectionStatus.WithLabelValues(name).Set(ConnectionStatus(state))
 		c.statusQueue.Add(name)
 	}
-	remote, err := remoteClient(access)
+	var remote versioned.Interface
+	var etcd *etcdSource
+	var err error
+	if access.DatastoreType == v3.DatastoreTypeEtcdV3 {
+		etcd, err = newEtcdSource(access.Etcd)
+	} else {
+		remote, err = remoteClient(access)
+	}
 	if err != nil {
-		r.status = SyncStatus{State: v3.SyncStateConfigIncomplete, Reason: "KubeconfigInvalid", Message: err.Error()}
+		reason := "KubeconfigInvalid"
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			reason = ce.Reason
+		}
+		r.status = SyncStatus{State: v3.SyncStateConfigIncomplete, Reason: reason, Message: err.Error()}
 		close(r.done)
 		r.cancel = func() {}
 		return r
 	}
 	overlay := rcc.Spec.SyncOptions.OverlayRoutingMode == v3.OverlayRoutingModeEnabled
 	r.syncer = newSyncer(name, overlay, remote, c.local, c.mirrors, c.kinds, c.metrics, report)
+	r.syncer.etcd = etcd
 	sctx, cancel := context.WithCancel(ctx)
 	r.cancel = cancel
 	c.mu.Lock()
@@ -390,14 +403,18 @@ func (c *Controller) start(ctx context.Context, rcc *v3.RemoteClusterConfigurati
 	go func() {
 		defer close(r.done)
 		r.syncer.Run(sctx, c.workers)
+		if etcd != nil {
+			_ = etcd.close()
+		}
 	}()
 	return r
 }
 
-// remoteClient builds the client of a remote cluster.
+// remoteClient builds the client of a remote cluster with a kubernetes
+// datastore.
 func remoteClient(access *Access) (versioned.Interface, error) {
 	if access.DatastoreType != v3.DatastoreTypeKubernetes {
-		return nil, configErrorf("DatastoreTypeUnsupported", "datastoreType %q is not supported yet: use %q with a kubeconfig", access.DatastoreType, v3.DatastoreTypeKubernetes)
+		return nil, configErrorf("DatastoreTypeUnsupported", "datastoreType %q has no Kubernetes API client: it is read from etcd by the syncer only", access.DatastoreType)
 	}
 	cfg := rest.CopyConfig(access.Kubernetes)
 	cfg.UserAgent = "meshapi-controller/remote-sync"

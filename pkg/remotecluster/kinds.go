@@ -44,6 +44,8 @@ type mirrorKind interface {
 	RemoteListWatch(cs versioned.Interface) *cache.ListWatch
 	// MirrorListWatch lists and watches the local mirrors of the kind.
 	MirrorListWatch(cs versioned.Interface) *cache.ListWatch
+	// EtcdListWatch is RemoteListWatch read from a remote meshapi's etcd.
+	EtcdListWatch(src *etcdSource) *cache.ListWatch
 	// Reconcile makes the local mirror of the remote object with key
 	// remoteKey match it: created, updated, or deleted when the remote
 	// object is gone (remote is nil when the kind is not mirrored now).
@@ -59,9 +61,13 @@ type kindSpec[T object, L runtime.Object] struct {
 	overlay    bool
 	namespaced bool
 	example    T
-	// remoteFieldSelector narrows what is mirrored, e.g. to the one
-	// FelixConfiguration named "default".
-	remoteFieldSelector string
+	// resource is the plural resource name, e.g. "workloadendpoints".
+	resource string
+	// newList returns an empty list of the kind.
+	newList func() L
+	// onlyName narrows what is mirrored to the one object of that name,
+	// e.g. the FelixConfiguration "default".
+	onlyName string
 	// client returns the typed client of the kind in namespace ns ("" for
 	// all namespaces or a cluster-scoped kind).
 	client func(cs versioned.Interface, ns string) typedClient[T, L]
@@ -80,7 +86,23 @@ func (k *kindSpec[T, L]) Overlay() bool           { return k.overlay }
 func (k *kindSpec[T, L]) Example() runtime.Object { return k.example }
 
 func (k *kindSpec[T, L]) RemoteListWatch(cs versioned.Interface) *cache.ListWatch {
-	return k.listWatch(cs, "!"+v3.LabelCluster, k.remoteFieldSelector)
+	fieldSelector := ""
+	if k.onlyName != "" {
+		fieldSelector = "metadata.name=" + k.onlyName
+	}
+	return k.listWatch(cs, "!"+v3.LabelCluster, fieldSelector)
+}
+
+func (k *kindSpec[T, L]) EtcdListWatch(src *etcdSource) *cache.ListWatch {
+	keep := func(obj runtime.Object) bool {
+		o, ok := obj.(T)
+		if !ok {
+			return false
+		}
+		_, mirrored := o.GetLabels()[v3.LabelCluster]
+		return !mirrored && (k.onlyName == "" || o.GetName() == k.onlyName)
+	}
+	return src.listWatch(k.resource, func() runtime.Object { return k.newList() }, keep)
 }
 
 func (k *kindSpec[T, L]) MirrorListWatch(cs versioned.Interface) *cache.ListWatch {
@@ -224,6 +246,7 @@ func mirrorKinds() []mirrorKind {
 	return []mirrorKind{
 		&kindSpec[*v3.WorkloadEndpoint, *v3.WorkloadEndpointList]{
 			kind: "WorkloadEndpoint", namespaced: true, example: &v3.WorkloadEndpoint{},
+			resource: "workloadendpoints", newList: func() *v3.WorkloadEndpointList { return &v3.WorkloadEndpointList{} },
 			client: func(cs versioned.Interface, ns string) typedClient[*v3.WorkloadEndpoint, *v3.WorkloadEndpointList] {
 				return cs.ProjectcalicoV3().WorkloadEndpoints(ns)
 			},
@@ -232,6 +255,7 @@ func mirrorKinds() []mirrorKind {
 		},
 		&kindSpec[*v3.HostEndpoint, *v3.HostEndpointList]{
 			kind: "HostEndpoint", example: &v3.HostEndpoint{},
+			resource: "hostendpoints", newList: func() *v3.HostEndpointList { return &v3.HostEndpointList{} },
 			client: func(cs versioned.Interface, _ string) typedClient[*v3.HostEndpoint, *v3.HostEndpointList] {
 				return cs.ProjectcalicoV3().HostEndpoints()
 			},
@@ -240,6 +264,7 @@ func mirrorKinds() []mirrorKind {
 		},
 		&kindSpec[*v3.Profile, *v3.ProfileList]{
 			kind: "Profile", example: &v3.Profile{},
+			resource: "profiles", newList: func() *v3.ProfileList { return &v3.ProfileList{} },
 			client: func(cs versioned.Interface, _ string) typedClient[*v3.Profile, *v3.ProfileList] {
 				return cs.ProjectcalicoV3().Profiles()
 			},
@@ -248,6 +273,7 @@ func mirrorKinds() []mirrorKind {
 		},
 		&kindSpec[*v3.Node, *v3.NodeList]{
 			kind: "Node", overlay: true, example: &v3.Node{},
+			resource: "nodes", newList: func() *v3.NodeList { return &v3.NodeList{} },
 			client: func(cs versioned.Interface, _ string) typedClient[*v3.Node, *v3.NodeList] {
 				return cs.ProjectcalicoV3().Nodes()
 			},
@@ -262,6 +288,7 @@ func mirrorKinds() []mirrorKind {
 		},
 		&kindSpec[*v3.IPPool, *v3.IPPoolList]{
 			kind: "IPPool", overlay: true, example: &v3.IPPool{},
+			resource: "ippools", newList: func() *v3.IPPoolList { return &v3.IPPoolList{} },
 			client: func(cs versioned.Interface, _ string) typedClient[*v3.IPPool, *v3.IPPoolList] {
 				return cs.ProjectcalicoV3().IPPools()
 			},
@@ -270,10 +297,11 @@ func mirrorKinds() []mirrorKind {
 		},
 		&kindSpec[*v3.FelixConfiguration, *v3.FelixConfigurationList]{
 			kind: "FelixConfiguration", overlay: true, example: &v3.FelixConfiguration{},
+			resource: "felixconfigurations", newList: func() *v3.FelixConfigurationList { return &v3.FelixConfigurationList{} },
 			// Only the cluster-wide settings: the mesh's requirements
 			// compare them. Mirrored as "<cluster>.default", which no node
 			// reads as its own configuration.
-			remoteFieldSelector: "metadata.name=default",
+			onlyName: "default",
 			client: func(cs versioned.Interface, _ string) typedClient[*v3.FelixConfiguration, *v3.FelixConfigurationList] {
 				return cs.ProjectcalicoV3().FelixConfigurations()
 			},
@@ -282,6 +310,7 @@ func mirrorKinds() []mirrorKind {
 		},
 		&kindSpec[*v3.IPAMBlock, *v3.IPAMBlockList]{
 			kind: "IPAMBlock", overlay: true, example: &v3.IPAMBlock{},
+			resource: "ipamblocks", newList: func() *v3.IPAMBlockList { return &v3.IPAMBlockList{} },
 			client: func(cs versioned.Interface, _ string) typedClient[*v3.IPAMBlock, *v3.IPAMBlockList] {
 				return cs.ProjectcalicoV3().IPAMBlocks()
 			},

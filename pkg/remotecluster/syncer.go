@@ -44,8 +44,10 @@ type queueItem struct {
 type Syncer struct {
 	cluster string
 	overlay bool
-	remote  versioned.Interface
-	local   versioned.Interface
+	// remote reads a kubernetes datastore; etcd an etcdv3 one.
+	remote versioned.Interface
+	etcd   *etcdSource
+	local  versioned.Interface
 	// localIndexers holds, per kind, the controller's shared index of
 	// mirrored objects.
 	localIndexers []cache.Indexer
@@ -97,7 +99,13 @@ func (s *Syncer) Run(ctx context.Context, workers int) {
 		if k.Overlay() && !s.overlay {
 			continue
 		}
-		informer := cache.NewSharedIndexInformer(s.observedListWatch(ctx, i, k.RemoteListWatch(s.remote)), k.Example(), 0, cache.Indexers{})
+		var lw cache.ListerWatcher
+		if s.etcd != nil {
+			lw = noWatchList{s.observedListWatch(ctx, i, k.EtcdListWatch(s.etcd))}
+		} else {
+			lw = s.observedListWatch(ctx, i, k.RemoteListWatch(s.remote))
+		}
+		informer := cache.NewSharedIndexInformer(lw, k.Example(), 0, cache.Indexers{})
 		if err := informer.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) { s.remoteFailed(ctx, err) }); err != nil {
 			logger.Error(err, "Setting the watch error handler")
 		}

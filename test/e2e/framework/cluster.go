@@ -416,6 +416,10 @@ func (c *Cluster) WaitKubeAPIServerReady(ctx context.Context, timeout time.Durat
 	return fmt.Errorf("kube-apiserver not ready after %s: %v", timeout, last)
 }
 
+// MeshapiEtcdURL is the client URL of the etcd behind meshapi-apiserver,
+// for remote clusters that sync with datastoreType etcdv3.
+func (c *Cluster) MeshapiEtcdURL() string { return c.meshapiEtcd.ClientURL }
+
 // StopKubeAPIServer stops kube-apiserver, leaving the rest running.
 func (c *Cluster) StopKubeAPIServer() error { return c.kubeAPIServer.stop(30 * time.Second) }
 
