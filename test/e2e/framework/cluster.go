@@ -392,15 +392,21 @@ func (c *Cluster) WaitAPIServiceAvailable(ctx context.Context, timeout time.Dura
 
 // WaitKubeAPIServerReady waits until kube-apiserver's /readyz answers ok.
 func (c *Cluster) WaitKubeAPIServerReady(ctx context.Context, timeout time.Duration) error {
-	client, err := kubernetes.NewForConfig(c.Config)
+	return waitReadyz(ctx, c.Config, c.kubeAPIServer, timeout)
+}
+
+// waitReadyz waits until the /readyz of the server cfg reaches answers ok,
+// failing early if its process p exits.
+func waitReadyz(ctx context.Context, cfg *rest.Config, p *process, timeout time.Duration) error {
+	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
 	deadline := time.Now().Add(timeout)
 	var last error
 	for time.Now().Before(deadline) {
-		if done, err := c.kubeAPIServer.exited(); done {
-			return fmt.Errorf("kube-apiserver exited: %v", err)
+		if done, err := p.exited(); done {
+			return fmt.Errorf("%s exited: %v", p.name, err)
 		}
 		body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
 		if err == nil && string(body) == "ok" {
@@ -410,10 +416,10 @@ func (c *Cluster) WaitKubeAPIServerReady(ctx context.Context, timeout time.Durat
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("kube-apiserver not ready after %s: %v", timeout, last)
+	return fmt.Errorf("%s not ready after %s: %v", p.name, timeout, last)
 }
 
 // MeshapiEtcdURL is the client URL of the etcd behind meshapi-apiserver,
@@ -451,32 +457,10 @@ func (c *Cluster) StartMeshapiAPIServer(ctx context.Context) error {
 // asked directly (the APIService's condition may still describe the
 // previous process). /readyz needs no credentials, as in a kubelet probe.
 func (c *Cluster) waitMeshapiReady(ctx context.Context, timeout time.Duration) error {
-	cfg := &rest.Config{
+	return waitReadyz(ctx, &rest.Config{
 		Host:            "https://127.0.0.1:" + strconv.Itoa(c.MeshapiPort),
 		TLSClientConfig: rest.TLSClientConfig{CAFile: c.pki.ca.CertFile},
-	}
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	deadline := time.Now().Add(timeout)
-	var last error
-	for time.Now().Before(deadline) {
-		if done, err := c.meshapi.exited(); done {
-			return fmt.Errorf("meshapi-apiserver exited: %v", err)
-		}
-		body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
-		if err == nil && string(body) == "ok" {
-			return nil
-		}
-		last = fmt.Errorf("%s: %w", body, err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("meshapi-apiserver not ready after %s: %v", timeout, last)
+	}, c.meshapi, timeout)
 }
 
 // Stop stops every process and etcd of the cluster.
