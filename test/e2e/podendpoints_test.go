@@ -24,6 +24,8 @@ func TestPodsBecomeFederatedEndpoints(t *testing.T) {
 	if err := b.StartController(ctx); err != nil {
 		t.Fatal(err)
 	}
+	ensureOverlay(t, a)
+	ensureOverlay(t, b)
 	connect(t, a, b.Name, remoteKubeconfig(t, b))
 	defer kubectl(t, a, "", "delete", "rcc", b.Name, "--ignore-not-found")
 	csA, csB := clientFor(t, a), clientFor(t, b)

@@ -44,6 +44,15 @@ func connect(t *testing.T, local *framework.Cluster, remote string, kubeconfig s
 	kubectl(t, local, rccYAML(remote), "create", "-f", "-")
 }
 
+// ensureOverlay gives cluster c a VXLAN pool of its own (198.18.200+i.0/24),
+// so that overlay routing has an overlay in common with the other clusters:
+// the mesh's requirements refuse overlay routing between clusters without.
+func ensureOverlay(t *testing.T, c *framework.Cluster) {
+	t.Helper()
+	i := strings.IndexByte("abc", c.Name[len(c.Name)-1])
+	kubectl(t, c, fmt.Sprintf("apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: %s-vxlan\nspec:\n  cidr: 198.18.%d.0/24\n  vxlanMode: Always\n", c.Name, 200+i), "apply", "-f", "-")
+}
+
 // grantSecretAccess applies the seed's Role and RoleBinding that let the
 // syncer (calico-system/calico-typha) read the access Secrets.
 func grantSecretAccess(t *testing.T, local *framework.Cluster) {
@@ -125,6 +134,7 @@ func TestRemoteSyncFullMesh(t *testing.T) {
 		if err := cl.StartController(ctx); err != nil {
 			t.Fatal(err)
 		}
+		ensureOverlay(t, cl)
 		kubeconfigs[cl] = remoteKubeconfig(t, cl)
 	}
 	defer func() {
