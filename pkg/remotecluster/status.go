@@ -39,7 +39,7 @@ func describeRemoteError(cluster string, err error) (reason, message string) {
 		return "RemoteForbidden", fmt.Sprintf("forbidden by the RBAC of remote cluster %q (apply federation-rem-rbac-kdd.yaml there): %v", cluster, err)
 	case apierrors.IsUnauthorized(err):
 		return "RemoteUnauthorized", fmt.Sprintf("remote cluster %q refused the credentials of the access Secret: %v", cluster, err)
-	case apierrors.IsNotFound(err) || isNoKindMatch(err):
+	case apierrors.IsNotFound(err) || isResourceMissing(err):
 		return "RemoteAPIMissing", fmt.Sprintf("remote cluster %q does not serve projectcalico.org/v3 (is meshapi installed there?): %v", cluster, err)
 	case errors.As(err, &opErr), errors.As(err, &netErr), strings.Contains(err.Error(), "connection refused"):
 		return "RemoteUnreachable", fmt.Sprintf("remote cluster %q is unreachable: %v", cluster, err)
@@ -49,6 +49,8 @@ func describeRemoteError(cluster string, err error) (reason, message string) {
 	return "RemoteError", fmt.Sprintf("syncing remote cluster %q: %v", cluster, err)
 }
 
-func isNoKindMatch(err error) bool {
+// isResourceMissing recognises the 404 text of a server that does not
+// serve the resource at all.
+func isResourceMissing(err error) bool {
 	return strings.Contains(err.Error(), "the server could not find the requested resource")
 }

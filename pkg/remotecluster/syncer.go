@@ -127,7 +127,7 @@ func (s *Syncer) Run(ctx context.Context, workers int) {
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return
 	}
-	s.setState(ctx, v3.SyncStateResyncInProgress, "ResyncInProgress", "reconciling the mirror with the remote cluster")
+	s.report(SyncStatus{State: v3.SyncStateResyncInProgress, Reason: "ResyncInProgress", Message: "reconciling the mirror with the remote cluster"})
 
 	// The full resync: every remote object and every mirrored object of
 	// this cluster, so that what was deleted while away goes too.
@@ -311,8 +311,4 @@ func (s *Syncer) markInSync(ctx context.Context) {
 	s.mu.Unlock()
 	klog.FromContext(ctx).Info(fmt.Sprintf("Sending in-sync update for RemoteClusterConfiguration(%s)", s.cluster))
 	s.report(SyncStatus{State: v3.SyncStateInSync, Reason: "InSync", Message: "the mirror matches the remote cluster"})
-}
-
-func (s *Syncer) setState(_ context.Context, state v3.RemoteClusterSyncState, reason, msg string) {
-	s.report(SyncStatus{State: state, Reason: reason, Message: msg})
 }
