@@ -4,19 +4,47 @@ package ippool
 
 import (
 	"context"
+	"sync"
 
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/generic"
+	"k8s.io/apiserver/pkg/registry/rest"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/apis/projectcalico/validation"
 	"github.com/meshapi/meshapi/pkg/registry/projectcalico/registry"
 )
 
+// REST is the IPPool resource. Creates and updates are serialized within
+// the server: the overlap check reads a consistent list of the pools, so
+// holding the lock from the check to the write keeps two overlapping pools
+// written at the same moment from both passing it. (Several API server
+// replicas each hold their own lock; a cross-replica race stays possible.)
+type REST struct {
+	*registry.REST
+	writes sync.Mutex
+}
+
+// Create creates a pool, one write at a time.
+func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
+	r.writes.Lock()
+	defer r.writes.Unlock()
+	return r.REST.Create(ctx, obj, createValidation, options)
+}
+
+// Update updates a pool, one write at a time.
+func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc,
+	updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	r.writes.Lock()
+	defer r.writes.Unlock()
+	return r.REST.Update(ctx, name, objInfo, createValidation, updateValidation, forceAllowCreate, options)
+}
+
 // NewREST returns the IPPool resource and its status subresource.
-func NewREST(typer runtime.ObjectTyper, optsGetter generic.RESTOptionsGetter) (*registry.REST, *registry.StatusREST, error) {
+func NewREST(typer runtime.ObjectTyper, optsGetter generic.RESTOptionsGetter) (*REST, *registry.StatusREST, error) {
 	kind := &registry.Kind[*v3.IPPool]{
 		Resource:   v3.Resource("ippools"),
 		Singular:   v3.Resource("ippool"),
@@ -57,5 +85,5 @@ func NewREST(typer runtime.ObjectTyper, optsGetter generic.RESTOptionsGetter) (*
 		}
 		return validation.ValidateIPPoolOverlap(p, list.(*v3.IPPoolList).Items)
 	}
-	return main, status, nil
+	return &REST{REST: main}, status, nil
 }
