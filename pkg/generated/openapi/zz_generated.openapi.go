@@ -1952,7 +1952,7 @@ func schema_pkg_apis_projectcalico_v3_NetworkPolicySpec(ref common.ReferenceCall
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description: "Types are the directions the policy governs: Ingress, Egress. Default: Ingress, plus Egress when there are egress rules.",
+							Description: "Types are the directions the policy governs: Ingress, Egress. Default, as in Calico: Egress alone for a policy with only egress rules, both for one with ingress and egress rules, else Ingress.",
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{

@@ -45,8 +45,9 @@ type NetworkPolicySpec struct {
 	// Selector selects the local endpoints the policy applies to.
 	// +optional
 	Selector string `json:"selector,omitempty"`
-	// Types are the directions the policy governs: Ingress, Egress. Default:
-	// Ingress, plus Egress when there are egress rules.
+	// Types are the directions the policy governs: Ingress, Egress. Default,
+	// as in Calico: Egress alone for a policy with only egress rules, both
+	// for one with ingress and egress rules, else Ingress.
 	// +optional
 	// +listType=atomic
 	Types []PolicyType `json:"types,omitempty"`

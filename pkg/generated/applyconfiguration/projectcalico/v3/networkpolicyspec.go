@@ -37,8 +37,9 @@ type NetworkPolicySpecApplyConfiguration struct {
 	Egress []RuleApplyConfiguration `json:"egress,omitempty"`
 	// Selector selects the local endpoints the policy applies to.
 	Selector *string `json:"selector,omitempty"`
-	// Types are the directions the policy governs: Ingress, Egress. Default:
-	// Ingress, plus Egress when there are egress rules.
+	// Types are the directions the policy governs: Ingress, Egress. Default,
+	// as in Calico: Egress alone for a policy with only egress rules, both
+	// for one with ingress and egress rules, else Ingress.
 	Types []projectcalicov3.PolicyType `json:"types,omitempty"`
 	// ServiceAccountSelector selects endpoints by service account labels.
 	ServiceAccountSelector *string `json:"serviceAccountSelector,omitempty"`
