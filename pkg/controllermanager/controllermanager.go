@@ -1,6 +1,6 @@
 // Package controllermanager runs meshapi's controllers in one process (the
-// remote cluster sync, and WorkloadEndpoints and namespace Profiles from
-// Pods and Namespaces):
+// remote cluster sync, federated Services, and WorkloadEndpoints and
+// namespace Profiles from Pods and Namespaces):
 // leader election on a Lease, /healthz, /readyz and Prometheus /metrics,
 // and graceful shutdown.
 package controllermanager
@@ -27,6 +27,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/klog/v2"
 
+	"github.com/meshapi/meshapi/pkg/federation"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
 	"github.com/meshapi/meshapi/pkg/podendpoints"
 	"github.com/meshapi/meshapi/pkg/remotecluster"
@@ -48,6 +49,9 @@ type Options struct {
 	Workers int
 	// SecretResyncPeriod is how often access Secrets are read again.
 	SecretResyncPeriod time.Duration
+	// FederationGracePeriod is how long a failed remote cluster's addresses
+	// stay in federated Services; 0 keeps them, as the original does.
+	FederationGracePeriod time.Duration
 }
 
 // NewOptions returns the defaults.
@@ -77,6 +81,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.RetryPeriod, "leader-election-retry-period", o.RetryPeriod, "How often candidates try to acquire the Lease.")
 	fs.IntVar(&o.Workers, "workers", o.Workers, "Mirroring workers per remote cluster.")
 	fs.DurationVar(&o.SecretResyncPeriod, "secret-resync-period", o.SecretResyncPeriod, "How often each RemoteClusterConfiguration's access Secret is read again, to pick up changed credentials.")
+	fs.DurationVar(&o.FederationGracePeriod, "federation-remote-grace-period", o.FederationGracePeriod,
+		"How long the addresses of a remote cluster whose connection failed stay in federated Services. 0 (the default, as the original) keeps them until the cluster is back or its RemoteClusterConfiguration is deleted.")
 }
 
 // Validate checks the options.
@@ -87,6 +93,9 @@ func (o *Options) Validate() error {
 	}
 	if o.LeaderElect && (o.LeaseDuration <= o.RenewDeadline || o.RenewDeadline <= o.RetryPeriod) {
 		errs = append(errs, fmt.Errorf("leader election needs lease duration > renew deadline > retry period, not %s > %s > %s", o.LeaseDuration, o.RenewDeadline, o.RetryPeriod))
+	}
+	if o.FederationGracePeriod < 0 {
+		errs = append(errs, fmt.Errorf("--federation-remote-grace-period must not be negative, not %s", o.FederationGracePeriod))
 	}
 	if o.SecretResyncPeriod < time.Second {
 		errs = append(errs, fmt.Errorf("--secret-resync-period must be at least 1s, not %s", o.SecretResyncPeriod))
@@ -145,11 +154,20 @@ func (o *Options) Run(ctx context.Context) error {
 	run := func(ctx context.Context) {
 		leading.Store(true)
 		var wg sync.WaitGroup
-		wg.Add(2)
+		wg.Add(3)
+		remotes := remotecluster.NewController(local, kube, metrics, o.Workers, o.SecretResyncPeriod)
+		federated := federation.NewController(kube, remotes, o.FederationGracePeriod)
+		remotes.OnServicesChanged(federated.ClusterChanged)
 		go func() {
 			defer wg.Done()
-			if err := remotecluster.NewController(local, kube, metrics, o.Workers, o.SecretResyncPeriod).Run(ctx, 2); err != nil {
+			if err := remotes.Run(ctx, 2); err != nil {
 				logger.Error(err, "Remote cluster controller stopped")
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if err := federated.Run(ctx, 2); err != nil {
+				logger.Error(err, "Federated service controller stopped")
 			}
 		}()
 		go func() {

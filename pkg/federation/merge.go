@@ -27,7 +27,7 @@ const AnnotationServiceSelector = "federation.tigera.io/serviceSelector"
 // ManagedBy is the endpointslice.kubernetes.io/managed-by value of the
 // slices meshapi writes, so that the EndpointSlice controller leaves them
 // alone.
-const ManagedBy = "meshapi.projectcalico.org/federation"
+const ManagedBy = "federation.meshapi.projectcalico.org"
 
 // maxEndpointsPerSlice is the EndpointSlice controller's default.
 const maxEndpointsPerSlice = 100

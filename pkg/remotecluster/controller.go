@@ -67,6 +67,8 @@ type Controller struct {
 
 	mu      sync.Mutex
 	running map[string]*runningSyncer
+	// servicesChanged is told when a remote cluster's Services change.
+	servicesChanged func(cluster string)
 }
 
 // runningSyncer is a Syncer and what it was started from.
@@ -394,6 +396,13 @@ func (c *Controller) start(ctx context.Context, rcc *v3.RemoteClusterConfigurati
 	overlay := rcc.Spec.SyncOptions.OverlayRoutingMode == v3.OverlayRoutingModeEnabled
 	r.syncer = newSyncer(name, overlay, remote, c.local, c.mirrors, c.kinds, c.metrics, report)
 	r.syncer.etcd = etcd
+	if remote != nil && c.servicesChanged != nil {
+		kube, err := kubernetes.NewForConfig(remoteRESTConfig(access))
+		if err == nil {
+			r.syncer.kube = kube
+			r.syncer.servicesChanged = func() { c.servicesChanged(name) }
+		}
+	}
 	sctx, cancel := context.WithCancel(ctx)
 	r.cancel = cancel
 	c.mu.Lock()
@@ -416,10 +425,15 @@ func remoteClient(access *Access) (versioned.Interface, error) {
 	if access.DatastoreType != v3.DatastoreTypeKubernetes {
 		return nil, configErrorf("DatastoreTypeUnsupported", "datastoreType %q has no Kubernetes API client: it is read from etcd by the syncer only", access.DatastoreType)
 	}
+	return versioned.NewForConfig(remoteRESTConfig(access))
+}
+
+// remoteRESTConfig is the client configuration for a remote cluster.
+func remoteRESTConfig(access *Access) *rest.Config {
 	cfg := rest.CopyConfig(access.Kubernetes)
 	cfg.UserAgent = "meshapi-controller/remote-sync"
 	cfg.QPS, cfg.Burst = 50, 100
-	return versioned.NewForConfig(cfg)
+	return cfg
 }
 
 // stop stops the syncer of name, if any, and waits for it.
@@ -431,6 +445,9 @@ func (c *Controller) stop(name string) {
 	if r != nil {
 		r.cancel()
 		<-r.done
+		if c.servicesChanged != nil {
+			c.servicesChanged(name)
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
@@ -47,7 +48,13 @@ type Syncer struct {
 	// remote reads a kubernetes datastore; etcd an etcdv3 one.
 	remote versioned.Interface
 	etcd   *etcdSource
-	local  versioned.Interface
+	// kube reads a kubernetes datastore's Services and EndpointSlices for
+	// federated Services; nil for etcdv3.
+	kube kubernetes.Interface
+	// services are the informers on kube, set once Run starts them.
+	services        *serviceInformers
+	servicesChanged func()
+	local           versioned.Interface
 	// localIndexers holds, per kind, the controller's shared index of
 	// mirrored objects.
 	localIndexers []cache.Indexer
@@ -62,6 +69,7 @@ type Syncer struct {
 	// listedOK says, per kind, that its last list or watch succeeded.
 	listedOK []bool
 	failed   bool
+	failedAt time.Time
 	// initial holds the items of the full resync not yet processed once;
 	// pending counts them.
 	initial map[queueItem]struct{}
@@ -123,6 +131,13 @@ func (s *Syncer) Run(ctx context.Context, workers int) {
 		synced = append(synced, informer.HasSynced)
 		go informer.RunWithContext(ctx)
 		logger.Info("Full resync is required", "kind", k.Name())
+	}
+	if s.kube != nil {
+		informers, svcSynced := startServiceInformers(ctx, s.kube, s.notifyServices)
+		s.mu.Lock()
+		s.services = informers
+		s.mu.Unlock()
+		synced = append(synced, svcSynced...)
 	}
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return
@@ -292,11 +307,15 @@ func (s *Syncer) remoteFailed(ctx context.Context, err error) {
 	s.mu.Lock()
 	wasFailed := s.failed
 	s.failed = true
+	if !wasFailed {
+		s.failedAt = time.Now()
+	}
 	for i := range s.listedOK {
 		s.listedOK[i] = false
 	}
 	s.mu.Unlock()
 	if !wasFailed {
+		s.notifyServices()
 		s.metrics.reconnects.WithLabelValues(s.cluster).Inc()
 		klog.FromContext(ctx).Info("Remote cluster connection failed; keeping the last known mirror", "remoteCluster", s.cluster, "reason", reason, "err", err)
 	}
@@ -308,7 +327,24 @@ func (s *Syncer) remoteFailed(ctx context.Context, err error) {
 func (s *Syncer) markInSync(ctx context.Context) {
 	s.mu.Lock()
 	s.failed = false
+	s.failedAt = time.Time{}
 	s.mu.Unlock()
+	s.notifyServices()
 	klog.FromContext(ctx).Info(fmt.Sprintf("Sending in-sync update for RemoteClusterConfiguration(%s)", s.cluster))
 	s.report(SyncStatus{State: v3.SyncStateInSync, Reason: "InSync", Message: "the mirror matches the remote cluster"})
+}
+
+// failedSince returns when the connection failed, zero while it works.
+func (s *Syncer) failedSince() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failedAt
+}
+
+// notifyServices tells the federation that this cluster's Services,
+// EndpointSlices or connection changed.
+func (s *Syncer) notifyServices() {
+	if s.servicesChanged != nil {
+		s.servicesChanged()
+	}
 }

@@ -217,7 +217,7 @@ func (c *Cluster) controllerManagerArgs() []string {
 		"--kubeconfig=" + c.Kubeconfig,
 		"--authentication-kubeconfig=" + c.Kubeconfig,
 		"--authorization-kubeconfig=" + c.Kubeconfig,
-		"--controllers=namespace-controller,serviceaccount-controller,serviceaccount-token-controller,garbage-collector-controller",
+		"--controllers=namespace-controller,serviceaccount-controller,serviceaccount-token-controller,garbage-collector-controller,endpointslice-controller",
 		"--service-account-private-key-file=" + c.pki.saKey,
 		"--root-ca-file=" + c.pki.ca.CertFile,
 		// Each controller as its own service account, as kubeadm runs it.

@@ -1,0 +1,93 @@
+package remotecluster
+
+import (
+	"context"
+	"time"
+
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+)
+
+// SliceServiceIndex indexes EndpointSlices by "<namespace>/<service>".
+const SliceServiceIndex = "service"
+
+// RemoteServices are a remote cluster's Services and EndpointSlices as its
+// syncer last saw them, for federated Services. Like the mirror, they are
+// kept through an outage.
+type RemoteServices struct {
+	// Cluster is the RemoteClusterConfiguration's name.
+	Cluster string
+	// Services indexes the remote Services by namespace.
+	Services cache.Indexer
+	// Slices indexes the remote EndpointSlices by SliceServiceIndex.
+	Slices cache.Indexer
+	// FailedSince is when the connection failed, zero while it works.
+	FailedSince time.Time
+}
+
+// serviceInformers are a syncer's informers on the remote Services and
+// EndpointSlices (kubernetes datastore only).
+type serviceInformers struct {
+	services, slices cache.SharedIndexInformer
+}
+
+// startServiceInformers watches the remote cluster's Services and
+// EndpointSlices and calls changed on every event.
+func startServiceInformers(ctx context.Context, kube kubernetes.Interface, changed func()) (*serviceInformers, []cache.InformerSynced) {
+	f := informers.NewSharedInformerFactory(kube, 0)
+	svc := f.Core().V1().Services().Informer()
+	slices := f.Discovery().V1().EndpointSlices().Informer()
+	_ = svc.AddIndexers(cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	_ = slices.AddIndexers(cache.Indexers{SliceServiceIndex: func(obj any) ([]string, error) {
+		s, ok := obj.(*discoveryv1.EndpointSlice)
+		if !ok {
+			return nil, nil
+		}
+		return []string{s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName]}, nil
+	}})
+	h := cache.ResourceEventHandlerFuncs{AddFunc: func(any) { changed() }, UpdateFunc: func(any, any) { changed() }, DeleteFunc: func(any) { changed() }}
+	_, _ = svc.AddEventHandler(h)
+	_, _ = slices.AddEventHandler(h)
+	f.Start(ctx.Done())
+	go func() { <-ctx.Done(); f.Shutdown() }()
+	return &serviceInformers{services: svc, slices: slices}, []cache.InformerSynced{svc.HasSynced, slices.HasSynced}
+}
+
+// RemoteServices returns the Services and EndpointSlices of every remote
+// cluster whose syncer reads them.
+func (c *Controller) RemoteServices() []RemoteServices {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []RemoteServices
+	for name, r := range c.running {
+		if r.syncer == nil {
+			continue
+		}
+		inf := r.syncer.serviceInformers()
+		if inf == nil {
+			continue
+		}
+		out = append(out, RemoteServices{
+			Cluster: name, Services: inf.services.GetIndexer(), Slices: inf.slices.GetIndexer(),
+			FailedSince: r.syncer.failedSince(),
+		})
+	}
+	return out
+}
+
+// OnServicesChanged sets the function called, with the cluster's name,
+// whenever a remote cluster's Services or EndpointSlices change, its
+// connection fails or recovers, or its syncer stops. Set it before Run.
+func (c *Controller) OnServicesChanged(f func(cluster string)) {
+	c.servicesChanged = f
+}
+
+// serviceInformers returns the syncer's Service informers, nil before Run
+// starts them or for an etcdv3 datastore.
+func (s *Syncer) serviceInformers() *serviceInformers {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.services
+}
