@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
+	"github.com/meshapi/meshapi/pkg/meshctl"
 )
 
 // A Pod with an IP becomes a WorkloadEndpoint in its cluster, with its
@@ -80,6 +82,18 @@ spec:
 	})
 	if _, err := csA.ProjectcalicoV3().Profiles().Get(ctx, "cluster-b.kns.shop", metav1.GetOptions{}); err != nil {
 		t.Errorf("B's namespace profile in A: %v", err)
+	}
+	// The seeds' troubleshooting step, calicoq eval, as meshctl eval: remote
+	// endpoints carry the RemoteClusterConfiguration's prefix, and inherit
+	// their namespace's labels from B.
+	var out bytes.Buffer
+	cmd := meshctl.NewCommand(&out)
+	cmd.SetArgs([]string{"--kubeconfig", a.Kubeconfig, "eval", "pcns.team == 'payments'"})
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if want := "Endpoints matching selector pcns.team == 'payments':\n  Workload endpoint cluster-b/node-1/k8s/shop.api-7d4b9/eth0\n"; out.String() != want {
+		t.Errorf("meshctl eval in A:\n%s\nwant\n%s", out.String(), want)
 	}
 
 	kubectl(t, b, "", "delete", "pod", "api-7d4b9", "-n", "shop", "--grace-period=0", "--force")
