@@ -1,0 +1,499 @@
+package remotesync
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"net/netip"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
+
+	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
+	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
+	"github.com/meshapi/meshapi/pkg/remotecluster"
+)
+
+// Tunables, as test binary flags:
+//
+//	go test ... ./test/bench/remotesync/ -args -remotesync.workers=16
+var (
+	workersFlag = flag.Int("remotesync.workers", 4,
+		"mirroring workers per remote cluster (workersPerCluster; meshapi-controller's --workers default is 4)")
+	localQPSFlag = flag.Float64("remotesync.local-qps", 2000,
+		"QPS of the controller's client of the local cluster A (meshapi-controller itself uses 200)")
+	localBurstFlag = flag.Int("remotesync.local-burst", 4000,
+		"burst of the controller's client of the local cluster A (meshapi-controller itself uses 400)")
+	sizesFlag = flag.String("remotesync.sizes", "10000,50000",
+		"comma-separated remote endpoint counts of BenchmarkInitialSync")
+	latencyCountFlag = flag.Int("remotesync.latency-count", 1000,
+		"endpoints BenchmarkPropagationLatency creates, one at a time")
+	latencyIntervalFlag = flag.Duration("remotesync.latency-interval", 5*time.Millisecond,
+		"pace of BenchmarkPropagationLatency's creates")
+	churnObjectsFlag = flag.Int("remotesync.churn-objects", 1000,
+		"endpoints BenchmarkChurn updates")
+	churnDurationFlag = flag.Duration("remotesync.churn-duration", 10*time.Second,
+		"how long BenchmarkChurn updates them")
+	churnWritersFlag = flag.Int("remotesync.churn-writers", 8,
+		"goroutines updating endpoints in BenchmarkChurn")
+	syncProfileFlag = flag.String("remotesync.sync-cpuprofile", "",
+		"write a CPU profile of this process (the controller and the benchmark's polling) from each RCC's creation until it is in sync in BenchmarkInitialSync to <file>.<size>")
+)
+
+const (
+	// namespaces is how many namespaces the endpoints spread over.
+	namespaces = 50
+	// creators is how many goroutines create endpoints in B.
+	creators = 16
+	// maxEndpoints is how many /32s 198.18.0.0/15 holds.
+	maxEndpoints = 1 << (32 - 15)
+	// pollInterval is how often an RCC's status or a mirror is polled.
+	pollInterval = 100 * time.Millisecond
+	// resyncPeriod is the controller's access re-read period
+	// (meshapi-controller's --secret-resync-period default).
+	resyncPeriod = 30 * time.Second
+	// controllerWorkers is the controller's RCC workers
+	// (meshapi-controller passes 2).
+	controllerWorkers = 2
+)
+
+// endpointBase is the first address of the endpoints' range,
+// 198.18.0.0/15 (RFC 2544, benchmarking).
+var endpointBase = netip.MustParseAddr("198.18.0.0")
+
+// namespace is the namespace of endpoint i.
+func namespace(i int) string { return fmt.Sprintf("remotesync-%02d", i%namespaces) }
+
+// endpointName names endpoint i of a set.
+func endpointName(set string, i int) string { return fmt.Sprintf("%s-%06d", set, i) }
+
+// newEndpoint returns endpoint i of a set: node host-<i%100>, the i-th /32
+// of 198.18.0.0/15, label app=<i%10>.
+func newEndpoint(set string, i int) *v3.WorkloadEndpoint {
+	a := endpointBase.As4()
+	off := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3]) + uint32(i)
+	ip := netip.AddrFrom4([4]byte{byte(off >> 24), byte(off >> 16), byte(off >> 8), byte(off)})
+	name, ns := endpointName(set, i), namespace(i)
+	return &v3.WorkloadEndpoint{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": strconv.Itoa(i % 10)}},
+		Spec: v3.WorkloadEndpointSpec{
+			Orchestrator:  "k8s",
+			Workload:      name,
+			Pod:           name,
+			Node:          fmt.Sprintf("host-%d", i%100),
+			Endpoint:      "eth0",
+			IPNetworks:    []string{netip.PrefixFrom(ip, 32).String()},
+			InterfaceName: fmt.Sprintf("cali%011x", i),
+			Profiles:      []string{"kns." + ns},
+		},
+	}
+}
+
+// createEndpoints creates endpoints 0..n-1 of a set in cs from creators
+// goroutines, and returns how long that took.
+func createEndpoints(ctx context.Context, cs versioned.Interface, set string, n int) (time.Duration, error) {
+	if n > maxEndpoints {
+		return 0, fmt.Errorf("%d endpoints: at most %d fit in 198.18.0.0/15", n, maxEndpoints)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	start := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range creators {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				ep := newEndpoint(set, i)
+				if _, err := cs.ProjectcalicoV3().WorkloadEndpoints(ep.Namespace).Create(ctx, ep, metav1.CreateOptions{}); err != nil {
+					cancel(fmt.Errorf("creating %s/%s: %w", ep.Namespace, ep.Name, err))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+// countEndpoints counts the endpoints of cs matching selector, in every
+// namespace, paging through them.
+func countEndpoints(ctx context.Context, cs versioned.Interface, selector string) (int, error) {
+	n := 0
+	opts := metav1.ListOptions{LabelSelector: selector, Limit: 5000}
+	for {
+		l, err := cs.ProjectcalicoV3().WorkloadEndpoints("").List(ctx, opts)
+		if err != nil {
+			return 0, err
+		}
+		n += len(l.Items)
+		if l.Continue == "" {
+			return n, nil
+		}
+		opts.Continue = l.Continue
+	}
+}
+
+// anyEndpoint reports whether cs has an endpoint matching selector.
+func anyEndpoint(ctx context.Context, cs versioned.Interface, selector string) (bool, error) {
+	l, err := cs.ProjectcalicoV3().WorkloadEndpoints("").List(ctx, metav1.ListOptions{LabelSelector: selector, Limit: 1})
+	if err != nil {
+		return false, err
+	}
+	return len(l.Items) > 0, nil
+}
+
+// deleteEndpoints deletes the endpoints of cs matching selector in the
+// benchmark's namespaces and waits until none is left.
+func deleteEndpoints(ctx context.Context, cs versioned.Interface, selector string) error {
+	for i := range namespaces {
+		err := cs.ProjectcalicoV3().WorkloadEndpoints(namespace(i)).DeleteCollection(ctx, metav1.DeleteOptions{},
+			metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return fmt.Errorf("deleting the endpoints of %s: %w", namespace(i), err)
+		}
+	}
+	return waitUntil(ctx, 5*time.Minute, func() (bool, error) {
+		left, err := anyEndpoint(ctx, cs, selector)
+		return !left, err
+	})
+}
+
+// waitUntil polls cond every pollInterval until it is true, fails, or
+// timeout passes.
+func waitUntil(ctx context.Context, timeout time.Duration, cond func() (bool, error)) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		ok, err := cond()
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("condition not met within %s: %w", timeout, ctx.Err())
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+// controller is a remote cluster controller running in this process.
+type controller struct {
+	cancel context.CancelFunc
+	done   chan error
+	logs   *logCapture
+	reg    *prometheus.Registry
+}
+
+// startController runs a new remote cluster controller against A, with a
+// local client of -remotesync.local-qps and -remotesync.local-burst and
+// -remotesync.workers workers per remote cluster, and waits until its
+// local caches have synced.
+func startController(ctx context.Context, f *fixture) (*controller, error) {
+	cfg := rest.CopyConfig(f.a.config)
+	cfg.QPS, cfg.Burst = float32(*localQPSFlag), *localBurstFlag
+	cfg.UserAgent = "meshapi-controller/remotesync-bench"
+	local, err := versioned.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c := &controller{done: make(chan error, 1), logs: newLogCapture(), reg: prometheus.NewRegistry()}
+	rc := remotecluster.NewController(local, nil, remotecluster.NewMetrics(c.reg), *workersFlag, resyncPeriod)
+	cctx, cancel := context.WithCancel(klog.NewContext(ctx, logr.New(captureSink{c.logs})))
+	c.cancel = cancel
+	go func() { c.done <- rc.Run(cctx, controllerWorkers) }()
+	select {
+	case <-c.logs.wait("Remote cluster controller started"):
+		return c, nil
+	case err := <-c.done:
+		cancel()
+		return nil, fmt.Errorf("the controller stopped while starting: %v", err)
+	case <-time.After(time.Minute):
+		c.stop()
+		return nil, errors.New("the controller's local caches did not sync within a minute")
+	}
+}
+
+// stop stops the controller and waits for it.
+func (c *controller) stop() {
+	if c == nil {
+		return
+	}
+	c.cancel()
+	<-c.done
+	c.done <- nil // for a second stop
+}
+
+// counter returns the sum of the controller's counter metric name over
+// the series whose labels include want.
+func (c *controller) counter(name string, want map[string]string) float64 {
+	families, err := c.reg.Gather()
+	if err != nil {
+		return math.NaN()
+	}
+	sum := 0.0
+	for _, fam := range families {
+		if fam.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range fam.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if v, ok := want[l.GetName()]; ok && v != l.GetValue() {
+					continue series
+				}
+			}
+			sum += m.GetCounter().GetValue()
+		}
+	}
+	return sum
+}
+
+// newRCC returns a RemoteClusterConfiguration that reaches B inline and
+// mirrors its endpoints only.
+func newRCC(name string, b *apiServer) *v3.RemoteClusterConfiguration {
+	return &v3.RemoteClusterConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v3.RemoteClusterConfigurationSpec{
+			DatastoreType: v3.DatastoreTypeKubernetes,
+			KubeConfig:    v3.KubeConfig{K8sAPIEndpoint: b.url, K8sAPIToken: b.token, K8sCAFile: b.caFile},
+			SyncOptions:   v3.RemoteClusterSyncOptions{OverlayRoutingMode: v3.OverlayRoutingModeDisabled},
+		},
+	}
+}
+
+// syncTimes is when an RCC's status first showed each stage, from the
+// moment it was created.
+type syncTimes struct {
+	// resync is when status.syncState first read ResyncInProgress: the
+	// remote cluster was listed.
+	resync time.Duration
+	// inSync is when it read InSync with every endpoint counted.
+	inSync time.Duration
+}
+
+// waitInSync polls the RCC name in A every pollInterval until its status
+// is InSync and counts want WorkloadEndpoints, or timeout passes.
+func waitInSync(ctx context.Context, a versioned.Interface, name string, want int32, start time.Time, timeout time.Duration) (syncTimes, error) {
+	var t syncTimes
+	var last *v3.RemoteClusterConfiguration
+	err := waitUntil(ctx, timeout, func() (bool, error) {
+		rcc, err := a.ProjectcalicoV3().RemoteClusterConfigurations().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		now := time.Since(start)
+		last = rcc
+		st := rcc.Status
+		if t.resync == 0 && (st.SyncState == v3.SyncStateResyncInProgress || st.SyncState == v3.SyncStateInSync) {
+			t.resync = now
+		}
+		if st.SyncState == v3.SyncStateInSync && st.MirroredObjects != nil && st.MirroredObjects.WorkloadEndpoints == want {
+			t.inSync = now
+			return true, nil
+		}
+		return false, nil
+	})
+	if err != nil && last != nil {
+		err = fmt.Errorf("%w; last status: state %q, mirrored %+v, lastError %q", err, last.Status.SyncState, last.Status.MirroredObjects, last.Status.LastError)
+	}
+	return t, err
+}
+
+// teardown deletes the RCC name from A and waits until the controller has
+// removed its mirror, returning how long that took. If that does not
+// happen within timeout, the mirror is deleted directly.
+func teardown(ctx context.Context, f *fixture, name string, timeout time.Duration) (time.Duration, error) {
+	start := time.Now()
+	if err := f.a.client.ProjectcalicoV3().RemoteClusterConfigurations().Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+		return 0, fmt.Errorf("deleting RemoteClusterConfiguration %s: %w", name, err)
+	}
+	selector := v3.LabelCluster + "=" + name
+	err := waitUntil(ctx, timeout, func() (bool, error) {
+		left, err := anyEndpoint(ctx, f.a.client, selector)
+		return !left, err
+	})
+	if err != nil {
+		if derr := deleteEndpoints(ctx, f.a.client, selector); derr != nil {
+			return 0, errors.Join(err, derr)
+		}
+		return 0, fmt.Errorf("the controller did not remove the mirror of %s (deleted it directly): %w", name, err)
+	}
+	return time.Since(start), nil
+}
+
+// ensureClean deletes whatever a failed earlier run left behind: RCCs in
+// A, mirrors in A, endpoints in B.
+func ensureClean(ctx context.Context, f *fixture) error {
+	rccs, err := f.a.client.ProjectcalicoV3().RemoteClusterConfigurations().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, r := range rccs.Items {
+		if err := f.a.client.ProjectcalicoV3().RemoteClusterConfigurations().Delete(ctx, r.Name, metav1.DeleteOptions{}); err != nil {
+			return err
+		}
+	}
+	if left, err := anyEndpoint(ctx, f.a.client, ""); err != nil || left {
+		if err := deleteEndpoints(ctx, f.a.client, ""); err != nil {
+			return err
+		}
+	}
+	if left, err := anyEndpoint(ctx, f.b.client, ""); err != nil || left {
+		if err := deleteEndpoints(ctx, f.b.client, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// memory is the process's memory after a garbage collection.
+type memory struct {
+	heapInuse uint64
+	rss       uint64
+}
+
+// readMemory collects garbage and reads the heap in use and the resident
+// set size (VmRSS) of this process.
+func readMemory() memory {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return memory{heapInuse: ms.HeapInuse, rss: vmRSS()}
+}
+
+// vmRSS returns VmRSS of /proc/self/status in bytes, 0 if unknown.
+func vmRSS() uint64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// mb converts bytes to MiB.
+func mb(b uint64) float64 { return float64(b) / (1 << 20) }
+
+// percentile returns the q-quantile (0..1) of sorted by the nearest-rank
+// method.
+func percentile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	k := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[min(max(k, 0), len(sorted)-1)]
+}
+
+// ms converts a duration to milliseconds.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// logCapture records when the controller first logged each message, and
+// its errors; the controller's logs go nowhere else.
+type logCapture struct {
+	mu      sync.Mutex
+	first   map[string]time.Time
+	waiters map[string][]chan struct{}
+	errors  int
+	// sample holds the first few errors, for the benchmark log.
+	sample []string
+}
+
+func newLogCapture() *logCapture {
+	return &logCapture{first: map[string]time.Time{}, waiters: map[string][]chan struct{}{}}
+}
+
+// seen returns when msg was first logged.
+func (c *logCapture) seen(msg string) (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.first[msg]
+	return t, ok
+}
+
+// wait returns a channel closed once msg has been logged.
+func (c *logCapture) wait(msg string) <-chan struct{} {
+	ch := make(chan struct{})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.first[msg]; ok {
+		close(ch)
+		return ch
+	}
+	c.waiters[msg] = append(c.waiters[msg], ch)
+	return ch
+}
+
+func (c *logCapture) info(msg string) {
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.first[msg]; ok {
+		return
+	}
+	c.first[msg] = now
+	for _, ch := range c.waiters[msg] {
+		close(ch)
+	}
+	delete(c.waiters, msg)
+}
+
+func (c *logCapture) error(err error, msg string, kv []any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.errors++
+	if len(c.sample) < 5 {
+		c.sample = append(c.sample, fmt.Sprintf("%s %v: %v", msg, kv, err))
+	}
+}
+
+// errorSummary returns the number of errors logged and a few of them.
+func (c *logCapture) errorSummary() (int, []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.errors, slices.Clone(c.sample)
+}
+
+// captureSink is a logr.LogSink feeding a logCapture; verbose messages
+// are dropped.
+type captureSink struct{ c *logCapture }
+
+func (s captureSink) Init(logr.RuntimeInfo)                  {}
+func (s captureSink) Enabled(level int) bool                 { return level == 0 }
+func (s captureSink) Info(_ int, msg string, _ ...any)       { s.c.info(msg) }
+func (s captureSink) Error(err error, msg string, kv ...any) { s.c.error(err, msg, kv) }
+func (s captureSink) WithValues(...any) logr.LogSink         { return s }
+func (s captureSink) WithName(string) logr.LogSink           { return s }
