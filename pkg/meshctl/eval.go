@@ -14,6 +14,7 @@ import (
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
+	"github.com/meshapi/meshapi/pkg/remotecluster"
 	"github.com/meshapi/meshapi/pkg/selector"
 )
 
@@ -89,7 +90,7 @@ func evaluate(ctx context.Context, client versioned.Interface, sel selector.Sele
 	for _, p := range profiles.Items {
 		ref := p.Name
 		if c := p.Labels[v3.LabelCluster]; c != "" {
-			if remote := p.Annotations["projectcalico.org/remote-name"]; remote != "" {
+			if remote := p.Annotations[remotecluster.AnnotationRemoteName]; remote != "" {
 				ref = c + v3.RemoteNameSeparator + remote
 			}
 		}
@@ -132,7 +133,7 @@ func evaluate(ctx context.Context, client versioned.Interface, sel selector.Sele
 			continue
 		}
 		name := h.Name
-		if remote := h.Annotations["projectcalico.org/remote-name"]; remote != "" {
+		if remote := h.Annotations[remotecluster.AnnotationRemoteName]; remote != "" {
 			name = remote
 		}
 		res.Endpoints = append(res.Endpoints, EvalEndpoint{
