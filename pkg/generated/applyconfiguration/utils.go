@@ -76,6 +76,10 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &projectcalicov3.NodeAddressApplyConfiguration{}
 	case v3.SchemeGroupVersion.WithKind("NodeBGPSpec"):
 		return &projectcalicov3.NodeBGPSpecApplyConfiguration{}
+	case v3.SchemeGroupVersion.WithKind("NodeDataplaneStatus"):
+		return &projectcalicov3.NodeDataplaneStatusApplyConfiguration{}
+	case v3.SchemeGroupVersion.WithKind("NodeRemoteClusterStatus"):
+		return &projectcalicov3.NodeRemoteClusterStatusApplyConfiguration{}
 	case v3.SchemeGroupVersion.WithKind("NodeSpec"):
 		return &projectcalicov3.NodeSpecApplyConfiguration{}
 	case v3.SchemeGroupVersion.WithKind("NodeStatus"):

@@ -62,7 +62,9 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v3.Node{}.OpenAPIModelName():                               schema_pkg_apis_projectcalico_v3_Node(ref),
 		v3.NodeAddress{}.OpenAPIModelName():                        schema_pkg_apis_projectcalico_v3_NodeAddress(ref),
 		v3.NodeBGPSpec{}.OpenAPIModelName():                        schema_pkg_apis_projectcalico_v3_NodeBGPSpec(ref),
+		v3.NodeDataplaneStatus{}.OpenAPIModelName():                schema_pkg_apis_projectcalico_v3_NodeDataplaneStatus(ref),
 		v3.NodeList{}.OpenAPIModelName():                           schema_pkg_apis_projectcalico_v3_NodeList(ref),
+		v3.NodeRemoteClusterStatus{}.OpenAPIModelName():            schema_pkg_apis_projectcalico_v3_NodeRemoteClusterStatus(ref),
 		v3.NodeSpec{}.OpenAPIModelName():                           schema_pkg_apis_projectcalico_v3_NodeSpec(ref),
 		v3.NodeStatus{}.OpenAPIModelName():                         schema_pkg_apis_projectcalico_v3_NodeStatus(ref),
 		v3.NodeWireguardSpec{}.OpenAPIModelName():                  schema_pkg_apis_projectcalico_v3_NodeWireguardSpec(ref),
@@ -2101,6 +2103,69 @@ func schema_pkg_apis_projectcalico_v3_NodeBGPSpec(ref common.ReferenceCallback) 
 	}
 }
 
+func schema_pkg_apis_projectcalico_v3_NodeDataplaneStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "NodeDataplaneStatus is what a node's agent last programmed.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"lastApplyTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LastApplyTime is when the agent last made the kernel match the API.",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"vxlanDevice": {
+						SchemaProps: spec.SchemaProps{
+							Description: "VXLANDevice is the name of the node's VXLAN device, empty when the node has none.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"routes": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Routes is the number of overlay routes the agent owns on the node.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"remoteClusters": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"cluster",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "RemoteClusters tells, for every remote cluster of the mesh, what the agent programmed towards it.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v3.NodeRemoteClusterStatus{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"lastError": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LastError is the last error of the agent's dataplane, empty when the last apply succeeded.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v3.NodeRemoteClusterStatus{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
+	}
+}
+
 func schema_pkg_apis_projectcalico_v3_NodeList(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -2148,6 +2213,49 @@ func schema_pkg_apis_projectcalico_v3_NodeList(ref common.ReferenceCallback) com
 		},
 		Dependencies: []string{
 			v3.Node{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_projectcalico_v3_NodeRemoteClusterStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "NodeRemoteClusterStatus is what a node's agent programmed towards one remote cluster.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"cluster": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Cluster is the RemoteClusterConfiguration's name.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"overlayRoutingMode": {
+						SchemaProps: spec.SchemaProps{
+							Description: "OverlayRoutingMode is the mode the agent applied: Enabled (overlay routes programmed) or Disabled (the underlay routes pod IPs).",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"nodes": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Nodes is the number of the cluster's nodes with a neighbour and FDB entry on this node.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"routes": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Routes is the number of routes towards the cluster's blocks and endpoints on this node.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+				},
+				Required: []string{"cluster"},
+			},
+		},
 	}
 }
 
@@ -2282,9 +2390,17 @@ func schema_pkg_apis_projectcalico_v3_NodeStatus(ref common.ReferenceCallback) c
 							},
 						},
 					},
+					"dataplane": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Dataplane is what the node's agent last programmed into the node's kernel. The original product has no such field; meshctl check reads it to tell whether the overlay routes towards each remote cluster are present on every node.",
+							Ref:         ref(v3.NodeDataplaneStatus{}.OpenAPIModelName()),
+						},
+					},
 				},
 			},
 		},
+		Dependencies: []string{
+			v3.NodeDataplaneStatus{}.OpenAPIModelName()},
 	}
 }
 

@@ -124,6 +124,55 @@ type NodeStatus struct {
 	// +optional
 	// +listType=atomic
 	PodCIDRs []string `json:"podCIDRs,omitempty"`
+	// Dataplane is what the node's agent last programmed into the node's
+	// kernel. The original product has no such field; meshctl check reads
+	// it to tell whether the overlay routes towards each remote cluster are
+	// present on every node.
+	// +optional
+	Dataplane *NodeDataplaneStatus `json:"dataplane,omitempty"`
+}
+
+// NodeDataplaneStatus is what a node's agent last programmed.
+type NodeDataplaneStatus struct {
+	// LastApplyTime is when the agent last made the kernel match the API.
+	// +optional
+	LastApplyTime *metav1.Time `json:"lastApplyTime,omitempty"`
+	// VXLANDevice is the name of the node's VXLAN device, empty when the
+	// node has none.
+	// +optional
+	VXLANDevice string `json:"vxlanDevice,omitempty"`
+	// Routes is the number of overlay routes the agent owns on the node.
+	// +optional
+	Routes int32 `json:"routes,omitempty"`
+	// RemoteClusters tells, for every remote cluster of the mesh, what the
+	// agent programmed towards it.
+	// +optional
+	// +listType=map
+	// +listMapKey=cluster
+	RemoteClusters []NodeRemoteClusterStatus `json:"remoteClusters,omitempty"`
+	// LastError is the last error of the agent's dataplane, empty when the
+	// last apply succeeded.
+	// +optional
+	LastError string `json:"lastError,omitempty"`
+}
+
+// NodeRemoteClusterStatus is what a node's agent programmed towards one
+// remote cluster.
+type NodeRemoteClusterStatus struct {
+	// Cluster is the RemoteClusterConfiguration's name.
+	Cluster string `json:"cluster"`
+	// OverlayRoutingMode is the mode the agent applied: Enabled (overlay
+	// routes programmed) or Disabled (the underlay routes pod IPs).
+	// +optional
+	OverlayRoutingMode string `json:"overlayRoutingMode,omitempty"`
+	// Nodes is the number of the cluster's nodes with a neighbour and FDB
+	// entry on this node.
+	// +optional
+	Nodes int32 `json:"nodes,omitempty"`
+	// Routes is the number of routes towards the cluster's blocks and
+	// endpoints on this node.
+	// +optional
+	Routes int32 `json:"routes,omitempty"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

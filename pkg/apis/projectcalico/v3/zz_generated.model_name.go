@@ -162,8 +162,18 @@ func (in NodeBGPSpec) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in NodeDataplaneStatus) OpenAPIModelName() string {
+	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.NodeDataplaneStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in NodeList) OpenAPIModelName() string {
 	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.NodeList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in NodeRemoteClusterStatus) OpenAPIModelName() string {
+	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.NodeRemoteClusterStatus"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

@@ -514,6 +514,45 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: ipv6Address
       type:
         scalar: string
+- name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.NodeDataplaneStatus
+  map:
+    fields:
+    - name: lastApplyTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: lastError
+      type:
+        scalar: string
+    - name: remoteClusters
+      type:
+        list:
+          elementType:
+            namedType: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.NodeRemoteClusterStatus
+          elementRelationship: associative
+          keys:
+          - cluster
+    - name: routes
+      type:
+        scalar: numeric
+    - name: vxlanDevice
+      type:
+        scalar: string
+- name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.NodeRemoteClusterStatus
+  map:
+    fields:
+    - name: cluster
+      type:
+        scalar: string
+      default: ""
+    - name: nodes
+      type:
+        scalar: numeric
+    - name: overlayRoutingMode
+      type:
+        scalar: string
+    - name: routes
+      type:
+        scalar: numeric
 - name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.NodeSpec
   map:
     fields:
@@ -550,6 +589,9 @@ var schemaYAML = typed.YAMLObject(`types:
 - name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.NodeStatus
   map:
     fields:
+    - name: dataplane
+      type:
+        namedType: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.NodeDataplaneStatus
     - name: podCIDRs
       type:
         list:

@@ -29,6 +29,11 @@ type NodeStatusApplyConfiguration struct {
 	WireguardPublicKeyV6 *string `json:"wireguardPublicKeyV6,omitempty"`
 	// PodCIDRs are the node's pod CIDRs.
 	PodCIDRs []string `json:"podCIDRs,omitempty"`
+	// Dataplane is what the node's agent last programmed into the node's
+	// kernel. The original product has no such field; meshctl check reads
+	// it to tell whether the overlay routes towards each remote cluster are
+	// present on every node.
+	Dataplane *NodeDataplaneStatusApplyConfiguration `json:"dataplane,omitempty"`
 }
 
 // NodeStatusApplyConfiguration constructs a declarative configuration of the NodeStatus type for use with
@@ -60,5 +65,13 @@ func (b *NodeStatusApplyConfiguration) WithPodCIDRs(values ...string) *NodeStatu
 	for i := range values {
 		b.PodCIDRs = append(b.PodCIDRs, values[i])
 	}
+	return b
+}
+
+// WithDataplane sets the Dataplane field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Dataplane field is set to the value of the last call.
+func (b *NodeStatusApplyConfiguration) WithDataplane(value *NodeDataplaneStatusApplyConfiguration) *NodeStatusApplyConfiguration {
+	b.Dataplane = value
 	return b
 }
