@@ -1,0 +1,53 @@
+// Package agent is meshapi's node agent: it watches the local
+// projectcalico.org/v3 API only (informers on Nodes, IPAMBlocks, IPPools,
+// FelixConfigurations, RemoteClusterConfigurations and WorkloadEndpoints,
+// local and mirrored from remote clusters), computes the node's desired
+// dataplane and makes the kernel match it with pkg/dataplane (VXLAN
+// overlay) and pkg/dataplane/nat (NAT-outgoing). It never talks to a
+// remote cluster: the controller mirrors them into the local API.
+//
+// # Desired state ([Compute], no I/O)
+//
+//   - VXLAN runs when the "default" FelixConfiguration's vxlanEnabled is
+//     true, or, unset, when a local IPPool uses vxlanMode Always or
+//     CrossSubnet (CrossSubnet is treated as Always). VNI, port and MTU come
+//     from that FelixConfiguration (defaults 4096, 4789, parent MTU - 50).
+//   - Overlay peers are all other nodes with a VTEP address, MAC and IPv4
+//     underlay address (spec.bgp.ipv4Address, else spec.addresses): the
+//     nodes of this cluster, always, as Calico builds VXLAN between the
+//     nodes of one cluster; and the mirrored nodes of a remote cluster
+//     while its RemoteClusterConfiguration says overlayRoutingMode
+//     Enabled. With Disabled, or once the RemoteClusterConfiguration is
+//     deleted, that cluster's nodes, blocks and endpoint routes leave the
+//     desired state at once, without waiting for the controller to remove
+//     the mirrors: the underlay routes its pod IPs.
+//   - Routes: each IPAMBlock affine to a peer ("host:<node>", mirrored
+//     blocks "host:<cluster>/<node>") is routed via the peer's VTEP; for a
+//     local peer only if the block lies in a local VXLAN pool. A
+//     WorkloadEndpoint address outside its node's blocks gets a /32 of its
+//     own (remote: always; local: if it lies in a local VXLAN pool).
+//   - This node's VTEP address: --vxlan-tunnel-address if given; else
+//     the address its Node already publishes when it still lies in one of
+//     the node's blocks (stable across restarts); else the first address
+//     of the node's first block (by address), the address Calico's IPAM
+//     gives the tunnel from the node's block. Keep that address out of pod
+//     allocations.
+//   - NAT-outgoing: sources are the local pools with natOutgoing;
+//     destinations never masqueraded are every pool in the local API
+//     (local ones enabled or disabled, and remote clusters' mirrored
+//     pools) plus the addresses of mirrored remote endpoints, so that with
+//     overlay routing Disabled, when remote pools are not mirrored, traffic
+//     to remote pods still keeps its source: the seeds' manual "disabled IP
+//     pool" step, done automatically.
+//
+// # Reconcile loop ([Agent.Run])
+//
+// Informer events trigger a reconcile after a short debounce: compute,
+// [dataplane.Dataplane.Apply], register this node's Node (addresses,
+// VTEP, the VXLAN device's MAC) when it changed, [nat.NAT.Apply], then the
+// Node's status.dataplane when it changed (at most every StatusInterval).
+// A failed reconcile is retried with backoff. The dataplane and the NAT
+// table are re-read and repaired every ResyncPeriod. The MAC the Node
+// publishes is passed back to the dataplane on restart, so a restarted
+// agent keeps its MAC and the other nodes' entries stay valid.
+package agent
