@@ -1,6 +1,7 @@
-// Command meshctl inspects and troubleshoots a meshapi cluster mesh:
-// meshctl status, meshctl eval "<selector>". Copied or linked as
-// kubectl-mesh on the PATH it is also "kubectl mesh".
+// Command meshctl connects, inspects and troubleshoots a meshapi cluster
+// mesh: meshctl kubeconfig create, connect, disconnect, status, check,
+// eval "<selector>", policy <ns/name>. Linked as kubectl-mesh on the PATH
+// (meshctl install-plugin) it is also "kubectl mesh".
 package main
 
 import (

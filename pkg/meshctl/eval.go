@@ -3,14 +3,12 @@ package meshctl
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
@@ -49,10 +47,9 @@ mirrored from remote clusters, that a Calico selector matches, with the
 labels they inherit from their profiles (namespace labels), as network
 policy rule selectors see them. Remote endpoints carry the prefix of their
 RemoteClusterConfiguration: if a remote cluster is missing, it is not in
-sync.
-
-  meshctl eval "all()"
-  meshctl eval "app == 'postgres'"`,
+sync.`,
+		Example: `  meshctl eval "all()"
+  meshctl eval "app == 'postgres'" --context cluster-a`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.checkOutput(); err != nil {
@@ -60,14 +57,14 @@ sync.
 			}
 			sel, err := selector.Parse(args[0])
 			if err != nil {
-				return err
+				return fmt.Errorf("selector %q: %w", args[0], err)
 			}
 			cs, err := o.clusters()
 			if err != nil {
 				return err
 			}
 			if len(cs) != 1 {
-				return fmt.Errorf("eval reads one cluster: give at most one --context")
+				return fmt.Errorf("eval reads one cluster: give at most one --context, not %d", len(cs))
 			}
 			res, err := evaluate(cmd.Context(), cs[0].client, sel)
 			if err != nil {
@@ -117,12 +114,7 @@ func evaluate(ctx context.Context, client versioned.Interface, sel selector.Sele
 		if !sel.Evaluate(effective(w.Labels, w.Spec.Profiles)) {
 			continue
 		}
-		orch, endpoint := cmp.Or(w.Spec.Orchestrator, "k8s"), cmp.Or(w.Spec.Endpoint, "eth0")
-		pod := cmp.Or(w.Spec.Pod, w.Spec.Workload, w.Name)
-		res.Endpoints = append(res.Endpoints, EvalEndpoint{
-			Kind: "Workload endpoint", Cluster: w.Labels[v3.LabelCluster], IPs: w.Spec.IPNetworks,
-			Name: fmt.Sprintf("%s/%s/%s.%s/%s", w.Spec.Node, orch, w.Namespace, pod, endpoint),
-		})
+		res.Endpoints = append(res.Endpoints, workloadEndpoint(&w))
 	}
 	heps, err := client.ProjectcalicoV3().HostEndpoints().List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -132,35 +124,42 @@ func evaluate(ctx context.Context, client versioned.Interface, sel selector.Sele
 		if !sel.Evaluate(effective(h.Labels, h.Spec.Profiles)) {
 			continue
 		}
-		name := h.Name
-		if remote := h.Annotations[remotecluster.AnnotationRemoteName]; remote != "" {
-			name = remote
-		}
-		res.Endpoints = append(res.Endpoints, EvalEndpoint{
-			Kind: "Host endpoint", Cluster: h.Labels[v3.LabelCluster], IPs: h.Spec.ExpectedIPs,
-			Name: h.Spec.Node + "/" + name,
-		})
+		res.Endpoints = append(res.Endpoints, hostEndpoint(&h))
 	}
-	slices.SortFunc(res.Endpoints, func(a, b EvalEndpoint) int { return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name)) })
+	sortEndpoints(res.Endpoints)
 	return res, nil
+}
+
+// sortEndpoints sorts by kind, then name.
+func sortEndpoints(eps []EvalEndpoint) {
+	slices.SortFunc(eps, func(a, b EvalEndpoint) int { return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name)) })
+}
+
+// workloadEndpoint names a workload endpoint as calicoq does:
+// <node>/<orchestrator>/<namespace>.<pod>/<interface>, the node of a remote
+// endpoint being "<cluster>/<node>".
+func workloadEndpoint(w *v3.WorkloadEndpoint) EvalEndpoint {
+	orch, endpoint := cmp.Or(w.Spec.Orchestrator, "k8s"), cmp.Or(w.Spec.Endpoint, "eth0")
+	pod := cmp.Or(w.Spec.Pod, w.Spec.Workload, w.Name)
+	return EvalEndpoint{
+		Kind: "Workload endpoint", Cluster: w.Labels[v3.LabelCluster], IPs: w.Spec.IPNetworks,
+		Name: fmt.Sprintf("%s/%s/%s.%s/%s", w.Spec.Node, orch, w.Namespace, pod, endpoint),
+	}
+}
+
+// hostEndpoint names a host endpoint <node>/<name>, with its name in its
+// own cluster when mirrored.
+func hostEndpoint(h *v3.HostEndpoint) EvalEndpoint {
+	name := h.Name
+	if remote := h.Annotations[remotecluster.AnnotationRemoteName]; remote != "" {
+		name = remote
+	}
+	return EvalEndpoint{Kind: "Host endpoint", Cluster: h.Labels[v3.LabelCluster], IPs: h.Spec.ExpectedIPs, Name: h.Spec.Node + "/" + name}
 }
 
 // printEval prints as calicoq does, or as YAML/JSON.
 func (o *options) printEval(res *EvalResult, written string) error {
-	switch o.output {
-	case "yaml":
-		b, err := yaml.Marshal(res)
-		if err != nil {
-			return err
-		}
-		_, err = o.out.Write(b)
-		return err
-	case "json":
-		b, err := json.MarshalIndent(res, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintln(o.out, string(b))
+	if done, err := o.printStructured(res); done {
 		return err
 	}
 	var b strings.Builder

@@ -1,14 +1,12 @@
 package meshctl
 
 import (
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 )
@@ -29,6 +27,9 @@ type StatusRow struct {
 	Pools     int32 `json:"pools"`
 	// Requirements is the RequirementsMet condition's status.
 	Requirements string `json:"requirements"`
+	// Bidirectional is "yes" when the remote cluster has a
+	// RemoteClusterConfiguration back to this one, "no", or "unknown: <why>".
+	Bidirectional string `json:"bidirectional"`
 	// Problem is the last error, or why requirements are not met.
 	Problem string `json:"problem,omitempty"`
 }
@@ -37,12 +38,16 @@ func newStatusCommand(o *options) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
 		Short: "Show each cluster's remote clusters: overlay, sync state, mirrored counts, requirements",
-		Long: `status prints, for each cluster (--context, repeatable), every
-RemoteClusterConfiguration with its overlay routing mode, sync state,
-mirrored endpoint, node and pool counts, whether the mesh's requirements
-are met, and the last error or unmet requirement.
-
-  meshctl status --context cluster-a --context cluster-b`,
+		Long: `status prints one table per cluster (--context, repeatable; the
+current context by default): every RemoteClusterConfiguration with its
+overlay routing mode, sync state, mirrored endpoint, node and pool counts,
+whether the mesh's requirements are met (RequirementsMet), whether the
+remote cluster has a RemoteClusterConfiguration back to this one named
+after this cluster's context (BIDIRECTIONAL; asked with the access Secret's
+credentials when the remote is not one of the given contexts), and the last
+error or unmet requirement.`,
+		Example: `  meshctl status --context cluster-a --context cluster-b --context cluster-c
+  meshctl status -o yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.checkOutput(); err != nil {
@@ -59,7 +64,12 @@ are met, and the last error or unmet requirement.
 					return fmt.Errorf("context %q: listing RemoteClusterConfigurations: %w", c.context, err)
 				}
 				for _, rcc := range list.Items {
-					rows = append(rows, statusRow(c.context, &rcc))
+					row := statusRow(c.context, &rcc)
+					row.Bidirectional = bidirectional(reverseOf(cmd.Context(), c, &rcc, cs))
+					rows = append(rows, row)
+				}
+				if len(list.Items) == 0 {
+					rows = append(rows, StatusRow{Context: c.context})
 				}
 			}
 			return o.printStatus(rows)
@@ -86,30 +96,53 @@ func statusRow(ctx string, rcc *v3.RemoteClusterConfiguration) StatusRow {
 	return row
 }
 
+// bidirectional renders the answer of reverseOf.
+func bidirectional(ok bool, err error) string {
+	switch {
+	case err != nil:
+		return "unknown: " + err.Error()
+	case ok:
+		return "yes"
+	}
+	return "no"
+}
+
+// printStatus prints one table per cluster, in the order of rows; a row
+// without Remote stands for a cluster without RemoteClusterConfigurations.
 func (o *options) printStatus(rows []StatusRow) error {
-	switch o.output {
-	case "yaml":
-		b, err := yaml.Marshal(rows)
-		if err != nil {
-			return err
-		}
-		_, err = o.out.Write(b)
-		return err
-	case "json":
-		b, err := json.MarshalIndent(rows, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintln(o.out, string(b))
-		return err
-	}
-	w := tabwriter.NewWriter(o.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "CONTEXT\tREMOTE CLUSTER\tOVERLAY\tSTATE\tENDPOINTS\tNODES\tPOOLS\tREQUIREMENTS MET\tPROBLEM")
+	var structured []StatusRow
 	for _, r := range rows {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", r.Context, r.Remote, r.Overlay, r.State, r.Endpoints, r.Nodes, r.Pools, r.Requirements, r.Problem)
+		if r.Remote != "" {
+			structured = append(structured, r)
+		}
 	}
-	if len(rows) == 0 {
-		fmt.Fprintln(w, "(no RemoteClusterConfigurations)")
+	if structured == nil {
+		structured = []StatusRow{}
+	}
+	if done, err := o.printStructured(structured); done {
+		return err
+	}
+	var w *tabwriter.Writer
+	for i, r := range rows {
+		if i == 0 || rows[i-1].Context != r.Context {
+			if w != nil {
+				if err := w.Flush(); err != nil {
+					return err
+				}
+				fmt.Fprintln(o.out)
+			}
+			fmt.Fprintf(o.out, "Cluster %s:\n", r.Context)
+			w = tabwriter.NewWriter(o.out, 0, 4, 2, ' ', 0)
+			if r.Remote == "" {
+				fmt.Fprintln(w, "  (no RemoteClusterConfigurations)")
+				continue
+			}
+			fmt.Fprintln(w, "  REMOTE CLUSTER\tOVERLAY\tSTATE\tENDPOINTS\tNODES\tPOOLS\tREQUIREMENTS MET\tBIDIRECTIONAL\tPROBLEM")
+		}
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", r.Remote, r.Overlay, r.State, r.Endpoints, r.Nodes, r.Pools, r.Requirements, r.Bidirectional, r.Problem)
+	}
+	if w == nil {
+		return nil
 	}
 	return w.Flush()
 }

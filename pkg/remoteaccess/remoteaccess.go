@@ -52,6 +52,9 @@ const (
 	// only those; ManagedByMeshctl is its value.
 	LabelManagedBy   = "app.kubernetes.io/managed-by"
 	ManagedByMeshctl = "meshctl"
+	// LabelRemoteCluster marks an access Secret with the remote cluster it
+	// reaches.
+	LabelRemoteCluster = "meshapi.io/remote-cluster"
 )
 
 // Identity names the remote identity: a ServiceAccount in a namespace.
@@ -126,7 +129,7 @@ func AccessSecret(namespace, remote string, kubeconfig []byte) *corev1.Secret {
 	return &corev1.Secret{
 		TypeMeta: typeMeta("v1", "Secret"),
 		ObjectMeta: metav1.ObjectMeta{Name: AccessSecretName(remote), Namespace: namespace,
-			Labels: map[string]string{LabelManagedBy: ManagedByMeshctl}},
+			Labels: map[string]string{LabelManagedBy: ManagedByMeshctl, LabelRemoteCluster: remote}},
 		Type: corev1.SecretTypeOpaque,
 		Data: map[string][]byte{KeyDatastoreType: []byte("kubernetes"), KeyKubeconfig: kubeconfig},
 	}
