@@ -94,6 +94,10 @@ func NewOptions() *Options {
 	o.Recommended.SecureServing.BindAddress = netutils.ParseIPSloppy("127.0.0.1")
 	o.Recommended.SecureServing.BindPort = DefaultSecurePort
 	o.Recommended.Etcd.StorageConfig.Transport.ServerList = nil
+	// Removing a remote cluster's mirror is one deletecollection per
+	// namespace of up to tens of thousands of objects; upstream's default of
+	// one worker deletes them one after the other.
+	o.Recommended.Etcd.DeleteCollectionWorkers = 8
 	_, _ = o.Versions.ComponentGlobalsOrRegister(basecompatibility.DefaultKubeComponent,
 		basecompatibility.NewEffectiveVersionFromString(baseversion.DefaultKubeBinaryVersion, "", ""),
 		utilfeature.DefaultMutableFeatureGate)

@@ -47,6 +47,10 @@ type Options struct {
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	// Workers is the number of workers per remote cluster.
 	Workers int
+	// KubeAPIQPS and KubeAPIBurst limit the controller's requests to the
+	// local cluster's API (mirror writes, status, federated endpoints).
+	KubeAPIQPS   float32
+	KubeAPIBurst int
 	// SecretResyncPeriod is how often access Secrets are read again.
 	SecretResyncPeriod time.Duration
 	// FederationGracePeriod is how long a failed remote cluster's addresses
@@ -64,8 +68,13 @@ func NewOptions() *Options {
 		LeaseDuration:           15 * time.Second,
 		RenewDeadline:           10 * time.Second,
 		RetryPeriod:             2 * time.Second,
-		Workers:                 4,
-		SecretResyncPeriod:      30 * time.Second,
+		// 16 workers and 1000 requests/s mirror 50,000 endpoints in
+		// under 30 s on two cores (BENCHMARKS.md); with 4 and 200/s it
+		// took over four minutes.
+		Workers:            16,
+		KubeAPIQPS:         1000,
+		KubeAPIBurst:       2000,
+		SecretResyncPeriod: 30 * time.Second,
 	}
 }
 
@@ -79,7 +88,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.LeaseDuration, "leader-election-lease-duration", o.LeaseDuration, "How long a leader's Lease is valid.")
 	fs.DurationVar(&o.RenewDeadline, "leader-election-renew-deadline", o.RenewDeadline, "How long the leader tries to renew before giving up.")
 	fs.DurationVar(&o.RetryPeriod, "leader-election-retry-period", o.RetryPeriod, "How often candidates try to acquire the Lease.")
-	fs.IntVar(&o.Workers, "workers", o.Workers, "Mirroring workers per remote cluster.")
+	fs.IntVar(&o.Workers, "workers", o.Workers, "Mirroring workers per remote cluster: how many mirror writes are in flight at once during an initial sync.")
+	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Requests per second the controller may send to the local cluster's API; mirror writes of a large initial sync are bounded by it.")
+	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Burst of requests above --kube-api-qps the controller may send to the local cluster's API.")
 	fs.DurationVar(&o.SecretResyncPeriod, "secret-resync-period", o.SecretResyncPeriod, "How often each RemoteClusterConfiguration's access Secret is read again, to pick up changed credentials.")
 	fs.DurationVar(&o.FederationGracePeriod, "federation-remote-grace-period", o.FederationGracePeriod,
 		"How long the addresses of a remote cluster whose connection failed stay in federated Services. 0 (the default, as the original) keeps them until the cluster is back or its RemoteClusterConfiguration is deleted.")
@@ -90,6 +101,12 @@ func (o *Options) Validate() error {
 	var errs []error
 	if o.Workers < 1 {
 		errs = append(errs, fmt.Errorf("--workers must be at least 1, not %d", o.Workers))
+	}
+	if o.KubeAPIQPS <= 0 {
+		errs = append(errs, fmt.Errorf("--kube-api-qps must be positive, not %g", o.KubeAPIQPS))
+	}
+	if o.KubeAPIBurst < 1 {
+		errs = append(errs, fmt.Errorf("--kube-api-burst must be at least 1, not %d", o.KubeAPIBurst))
 	}
 	if o.LeaderElect && (o.LeaseDuration <= o.RenewDeadline || o.RenewDeadline <= o.RetryPeriod) {
 		errs = append(errs, fmt.Errorf("leader election needs lease duration > renew deadline > retry period, not %s > %s > %s", o.LeaseDuration, o.RenewDeadline, o.RetryPeriod))
@@ -219,6 +236,6 @@ func (o *Options) restConfig() (*rest.Config, error) {
 		return nil, fmt.Errorf("building the local cluster's client configuration: %w", err)
 	}
 	cfg.UserAgent = "meshapi-controller"
-	cfg.QPS, cfg.Burst = 200, 400
+	cfg.QPS, cfg.Burst = o.KubeAPIQPS, o.KubeAPIBurst
 	return cfg, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -67,6 +68,10 @@ type Controller struct {
 
 	mu      sync.Mutex
 	running map[string]*runningSyncer
+	// counts holds, per cluster, the number of mirrored objects of each
+	// kind (indexed like kinds), kept by the mirror informers' handlers so
+	// that a status write does not have to count the whole mirror.
+	counts map[string][]int32
 	// servicesChanged is told when a remote cluster's Services change.
 	servicesChanged func(cluster string)
 }
@@ -92,6 +97,7 @@ func NewController(local versioned.Interface, kube kubernetes.Interface, metrics
 		statusQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "remoteclusterconfiguration-status"}),
 		running: map[string]*runningSyncer{},
+		counts:  map[string][]int32{},
 	}
 	rccInformer := cache.NewSharedIndexInformer(&cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
@@ -103,7 +109,7 @@ func NewController(local versioned.Interface, kube kubernetes.Interface, metrics
 	}, &v3.RemoteClusterConfiguration{}, 0, cache.Indexers{})
 	_, _ = rccInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueueRCC,
-		UpdateFunc: func(_, obj any) { c.enqueueRCC(obj) },
+		UpdateFunc: c.rccUpdated,
 		DeleteFunc: c.enqueueRCC,
 	})
 	c.rccs = rccInformer.GetIndexer()
@@ -112,11 +118,24 @@ func NewController(local versioned.Interface, kube kubernetes.Interface, metrics
 	// Every mirrored object of every cluster, indexed by cluster.
 	for i, k := range c.kinds {
 		inf := cache.NewSharedIndexInformer(k.MirrorListWatch(local), k.Example(), 0, cache.Indexers{ClusterIndex: clusterIndexFunc})
+		if err := inf.SetTransform(dropManagedFields); err != nil {
+			panic(err) // cannot happen: SetTransform fails only once the informer runs
+		}
 		kind := i
 		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(obj any) { c.mirrorChanged(kind, obj) },
-			UpdateFunc: func(_, obj any) { c.mirrorChanged(kind, obj) },
-			DeleteFunc: func(obj any) { c.mirrorChanged(kind, obj) },
+			AddFunc: func(obj any) {
+				c.count(kind, obj, 1)
+				c.mirrorChanged(kind, obj)
+			},
+			UpdateFunc: func(old, obj any) {
+				c.count(kind, old, -1)
+				c.count(kind, obj, 1)
+				c.mirrorChanged(kind, obj)
+			},
+			DeleteFunc: func(obj any) {
+				c.count(kind, obj, -1)
+				c.mirrorChanged(kind, obj)
+			},
 		})
 		if requirementKinds[k.Name()] {
 			_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -139,6 +158,80 @@ func (c *Controller) enqueueRCC(obj any) {
 	}
 }
 
+// rccUpdated queues an updated RCC for reconciliation only when its spec
+// (its generation) or its deletion state changed. Updates of the status
+// alone, most of them the controller's own writes, only queue a status
+// refresh: reconciling on them re-read the Secret and rewrote the status
+// tens of times a second during a large initial sync.
+func (c *Controller) rccUpdated(oldObj, obj any) {
+	old, ok1 := oldObj.(*v3.RemoteClusterConfiguration)
+	rcc, ok2 := obj.(*v3.RemoteClusterConfiguration)
+	if !ok1 || !ok2 || specChanged(old, rcc) {
+		c.enqueueRCC(obj)
+		return
+	}
+	c.statusQueue.AddAfter(rcc.Name, statusDelay)
+}
+
+// specChanged tells whether an RCC update asks for reconciliation rather
+// than a status refresh.
+func specChanged(old, rcc *v3.RemoteClusterConfiguration) bool {
+	return old.Generation != rcc.Generation ||
+		(old.DeletionTimestamp == nil) != (rcc.DeletionTimestamp == nil) ||
+		old.UID != rcc.UID
+}
+
+// statusDelay batches status writes: changes of the mirror within it are
+// written together.
+const statusDelay = 500 * time.Millisecond
+
+// count adds delta to the mirrored-object count of obj's cluster and kind.
+func (c *Controller) count(kind int, obj any, delta int32) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	o, err := meta.Accessor(obj)
+	if err != nil {
+		return
+	}
+	cluster, ok := o.GetLabels()[v3.LabelCluster]
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.counts[cluster]
+	if n == nil {
+		n = make([]int32, len(c.kinds))
+		c.counts[cluster] = n
+	}
+	n[kind] += delta
+	if delta < 0 && slices.Equal(n, make([]int32, len(c.kinds))) {
+		delete(c.counts, cluster)
+	}
+}
+
+// mirroredCounts returns the number of mirrored objects of cluster per
+// kind (indexed like kinds).
+func (c *Controller) mirroredCounts(cluster string) []int32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]int32, len(c.kinds))
+	copy(out, c.counts[cluster])
+	return out
+}
+
+// dropManagedFields is the mirror informers' transform: the mirror compares
+// specs, labels and annotations only, and managedFields are a fifth of an
+// endpoint's memory. An update sent without managedFields keeps the
+// server's.
+func dropManagedFields(obj any) (any, error) {
+	if o, err := meta.Accessor(obj); err == nil {
+		o.SetManagedFields(nil)
+	}
+	return obj, nil
+}
+
 // mirrorChanged routes a change of a local mirror to its cluster's syncer
 // (which puts back anything changed behind its back) and refreshes the
 // cluster's counts.
@@ -159,7 +252,7 @@ func (c *Controller) mirrorChanged(kind int, obj any) {
 			r.syncer.Enqueue(kind, key)
 		}
 	}
-	c.statusQueue.AddAfter(cluster, 500*time.Millisecond)
+	c.statusQueue.AddAfter(cluster, statusDelay)
 	if _, exists, _ := c.rccs.GetByKey(cluster); !exists {
 		c.queue.AddAfter(cluster, time.Second) // an orphan: remove it
 	}
@@ -451,33 +544,24 @@ func (c *Controller) stop(name string) {
 	}
 }
 
-// deleteMirror removes every mirrored object of cluster.
+// deleteMirror removes every mirrored object of cluster: one
+// deletecollection by the cluster label per kind and namespace, not one
+// request per object (50,000 mirrors took over a minute one by one).
 func (c *Controller) deleteMirror(ctx context.Context, cluster string) error {
+	var errs []error
 	for i, k := range c.kinds {
-		objs, err := c.mirrors[i].ByIndex(ClusterIndex, cluster)
-		if err != nil {
-			return err
-		}
-		for _, obj := range objs {
-			key, ok := k.RemoteKey(cluster, obj)
-			if !ok {
-				continue
-			}
-			if err := k.Reconcile(ctx, cluster, key, nil, c.mirrors[i], c.local); err != nil {
-				return err
-			}
-		}
+		errs = append(errs, k.DeleteMirror(ctx, cluster, c.mirrors[i], c.local))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // writeStatus writes the status of rcc if it changed.
 func (c *Controller) writeStatus(ctx context.Context, rcc *v3.RemoteClusterConfiguration, st SyncStatus, lastSync *metav1.Time) error {
 	c.metrics.connectionStatus.WithLabelValues(rcc.Name).Set(ConnectionStatus(st.State))
 	counts := &v3.MirroredObjectCounts{}
+	perKind := c.mirroredCounts(rcc.Name)
 	for i, k := range c.kinds {
-		objs, _ := c.mirrors[i].ByIndex(ClusterIndex, rcc.Name)
-		n := int32(len(objs))
+		n := perKind[i]
 		c.metrics.mirrored.WithLabelValues(rcc.Name, k.Name()).Set(float64(n))
 		switch k.Name() {
 		case "WorkloadEndpoint":
@@ -524,8 +608,14 @@ func (c *Controller) writeStatus(ctx context.Context, rcc *v3.RemoteClusterConfi
 	updated := rcc.DeepCopy()
 	updated.Status = *want
 	_, err := c.local.ProjectcalicoV3().RemoteClusterConfigurations().UpdateStatus(ctx, updated, metav1.UpdateOptions{FieldManager: FieldManager})
-	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-		return nil // a newer version is on its way through the informer
+	switch {
+	case apierrors.IsConflict(err):
+		// A newer version is on its way through the informer; look again
+		// once it is there (a status-only update queues no reconcile).
+		c.queue.AddAfter(rcc.Name, statusDelay)
+		return nil
+	case apierrors.IsNotFound(err):
+		return nil // deleted: the informer's delete event follows
 	}
 	return err
 }

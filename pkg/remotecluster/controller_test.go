@@ -17,6 +17,7 @@ import (
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/rest"
 	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/cache"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
@@ -317,4 +318,93 @@ func TestRemoteClient(t *testing.T) {
 			t.Fatalf("remoteClient = %v, want an error for the CA", cs)
 		}
 	})
+}
+
+func TestSpecChanged(t *testing.T) {
+	now := metav1.Now()
+	base := v3.RemoteClusterConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "cluster-b", UID: "u1", Generation: 3, ResourceVersion: "10"}}
+	with := func(f func(*v3.RemoteClusterConfiguration)) *v3.RemoteClusterConfiguration {
+		r := base.DeepCopy()
+		f(r)
+		return r
+	}
+	cases := []struct {
+		name string
+		new  *v3.RemoteClusterConfiguration
+		want bool
+	}{
+		{"status only", with(func(r *v3.RemoteClusterConfiguration) {
+			r.ResourceVersion = "11"
+			r.Status.SyncState = v3.SyncStateInSync
+			r.Status.MirroredObjects = &v3.MirroredObjectCounts{WorkloadEndpoints: 7}
+		}), false},
+		{"labels only", with(func(r *v3.RemoteClusterConfiguration) { r.Labels = map[string]string{"team": "net"} }), false},
+		{"spec (generation)", with(func(r *v3.RemoteClusterConfiguration) {
+			r.Generation = 4
+			r.Spec.SyncOptions.OverlayRoutingMode = v3.OverlayRoutingModeEnabled
+		}), true},
+		{"deletion started", with(func(r *v3.RemoteClusterConfiguration) { r.DeletionTimestamp = &now }), true},
+		{"recreated under the same name", with(func(r *v3.RemoteClusterConfiguration) { r.UID = "u2"; r.Generation = 1 }), true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := specChanged(&base, tc.new); got != tc.want {
+				t.Errorf("specChanged = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestMirrorCounts(t *testing.T) {
+	c := &Controller{kinds: mirrorKinds(), counts: map[string][]int32{}}
+	wep, node := -1, -1
+	for i, k := range c.kinds {
+		switch k.Name() {
+		case "WorkloadEndpoint":
+			wep = i
+		case "Node":
+			node = i
+		}
+	}
+	mirror := func(cluster, name string) *v3.WorkloadEndpoint {
+		return &v3.WorkloadEndpoint{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", Labels: map[string]string{v3.LabelCluster: cluster}}}
+	}
+	local := &v3.WorkloadEndpoint{ObjectMeta: metav1.ObjectMeta{Name: "own", Namespace: "ns"}}
+	type event struct {
+		kind  int
+		obj   any
+		delta int32
+	}
+	cases := []struct {
+		name   string
+		events []event
+		want   map[string][]int32 // cluster -> count of [wep, node]
+	}{
+		{"adds per cluster and kind", []event{
+			{wep, mirror("b", "1"), 1}, {wep, mirror("b", "2"), 1}, {wep, mirror("c", "1"), 1}, {node, mirror("b", "n"), 1},
+		}, map[string][]int32{"b": {2, 1}, "c": {1, 0}}},
+		{"local objects are not counted", []event{{wep, local, 1}}, map[string][]int32{"b": {0, 0}}},
+		{"deletes, also of a final state unknown", []event{
+			{wep, mirror("b", "1"), 1}, {wep, mirror("b", "2"), 1},
+			{wep, mirror("b", "1"), -1},
+			{wep, cache.DeletedFinalStateUnknown{Key: "ns/2", Obj: mirror("b", "2")}, -1},
+		}, map[string][]int32{"b": {0, 0}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c.counts = map[string][]int32{}
+			for _, e := range tc.events {
+				c.count(e.kind, e.obj, e.delta)
+			}
+			for cluster, want := range tc.want {
+				got := c.mirroredCounts(cluster)
+				if got[wep] != want[0] || got[node] != want[1] {
+					t.Errorf("cluster %s: %d endpoints and %d nodes, want %v", cluster, got[wep], got[node], want)
+				}
+			}
+			if len(tc.want) == 1 && tc.want["b"][0] == 0 && len(c.counts) != 0 {
+				t.Errorf("emptied clusters stay in the map: %v", c.counts)
+			}
+		})
+	}
 }

@@ -3,10 +3,13 @@ package remotecluster
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
@@ -26,6 +29,7 @@ type typedClient[T object, L runtime.Object] interface {
 	Create(ctx context.Context, obj T, opts metav1.CreateOptions) (T, error)
 	Update(ctx context.Context, obj T, opts metav1.UpdateOptions) (T, error)
 	Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
+	DeleteCollection(ctx context.Context, opts metav1.DeleteOptions, listOpts metav1.ListOptions) error
 	List(ctx context.Context, opts metav1.ListOptions) (L, error)
 	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
 }
@@ -53,6 +57,10 @@ type mirrorKind interface {
 	// RemoteKey returns the remote key of a local mirror, ok false if obj
 	// is not a mirror of cluster.
 	RemoteKey(cluster string, obj any) (key string, ok bool)
+	// DeleteMirror deletes every local mirror of cluster of the kind, one
+	// deletecollection per namespace that local (the mirror cache) has one
+	// in.
+	DeleteMirror(ctx context.Context, cluster string, local cache.Indexer, client versioned.Interface) error
 }
 
 // kindSpec describes one kind; it implements mirrorKind.
@@ -318,4 +326,29 @@ func mirrorKinds() []mirrorKind {
 			same:   func(a, b *v3.IPAMBlock) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
 		},
 	}
+}
+
+func (k *kindSpec[T, L]) DeleteMirror(ctx context.Context, cluster string, local cache.Indexer, client versioned.Interface) error {
+	objs, err := local.ByIndex(ClusterIndex, cluster)
+	if err != nil || len(objs) == 0 {
+		return err
+	}
+	namespaces := map[string]bool{}
+	for _, obj := range objs {
+		if o, ok := obj.(T); ok {
+			namespaces[o.GetNamespace()] = true
+		}
+	}
+	selector := labels.SelectorFromSet(labels.Set{v3.LabelCluster: cluster}).String()
+	for _, ns := range slices.Sorted(maps.Keys(namespaces)) {
+		err := k.client(client, ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: selector})
+		if err != nil && !apierrors.IsNotFound(err) {
+			where := ""
+			if ns != "" {
+				where = " in namespace " + ns
+			}
+			return fmt.Errorf("deleting the %ss mirrored from %s%s: %w", k.kind, cluster, where, err)
+		}
+	}
+	return nil
 }

@@ -24,6 +24,7 @@ import (
 	"k8s.io/klog/v2"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
+	"github.com/meshapi/meshapi/pkg/controllermanager"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
 	"github.com/meshapi/meshapi/pkg/remotecluster"
 )
@@ -32,12 +33,12 @@ import (
 //
 //	go test ... ./test/bench/remotesync/ -args -remotesync.workers=16
 var (
-	workersFlag = flag.Int("remotesync.workers", 4,
-		"mirroring workers per remote cluster (workersPerCluster; meshapi-controller's --workers default is 4)")
-	localQPSFlag = flag.Float64("remotesync.local-qps", 2000,
-		"QPS of the controller's client of the local cluster A (meshapi-controller itself uses 200)")
-	localBurstFlag = flag.Int("remotesync.local-burst", 4000,
-		"burst of the controller's client of the local cluster A (meshapi-controller itself uses 400)")
+	workersFlag = flag.Int("remotesync.workers", controllermanager.NewOptions().Workers,
+		"mirroring workers per remote cluster (workersPerCluster; default: meshapi-controller's --workers default)")
+	localQPSFlag = flag.Float64("remotesync.local-qps", float64(controllermanager.NewOptions().KubeAPIQPS),
+		"QPS of the controller's client of the local cluster A (default: meshapi-controller's --kube-api-qps default)")
+	localBurstFlag = flag.Int("remotesync.local-burst", controllermanager.NewOptions().KubeAPIBurst,
+		"burst of the controller's client of the local cluster A (default: meshapi-controller's --kube-api-burst default)")
 	sizesFlag = flag.String("remotesync.sizes", "10000,50000",
 		"comma-separated remote endpoint counts of BenchmarkInitialSync")
 	latencyCountFlag = flag.Int("remotesync.latency-count", 1000,

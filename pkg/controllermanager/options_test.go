@@ -1,0 +1,55 @@
+package controllermanager
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+func TestOptionsValidate(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		// want are substrings of the error; none means valid.
+		want []string
+	}{
+		{name: "defaults"},
+		{name: "tuned", args: []string{"--workers=32", "--kube-api-qps=50", "--kube-api-burst=100", "--secret-resync-period=5m"}},
+		{name: "no workers", args: []string{"--workers=0"}, want: []string{"--workers must be at least 1, not 0"}},
+		{name: "zero qps", args: []string{"--kube-api-qps=0"}, want: []string{"--kube-api-qps must be positive, not 0"}},
+		{name: "no burst", args: []string{"--kube-api-burst=0"}, want: []string{"--kube-api-burst must be at least 1, not 0"}},
+		{name: "negative grace", args: []string{"--federation-remote-grace-period=-1s"}, want: []string{"--federation-remote-grace-period must not be negative, not -1s"}},
+		{name: "resync too fast", args: []string{"--secret-resync-period=10ms"}, want: []string{"--secret-resync-period must be at least 1s, not 10ms"}},
+		{name: "leader election out of order", args: []string{"--leader-election-renew-deadline=20s"},
+			want: []string{"lease duration > renew deadline > retry period, not 15s > 20s > 2s"}},
+		{name: "leader election off skips its check", args: []string{"--leader-elect=false", "--leader-election-renew-deadline=20s"}},
+		{name: "every error at once", args: []string{"--workers=0", "--kube-api-qps=-1"},
+			want: []string{"--workers must be at least 1", "--kube-api-qps must be positive, not -1"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o := NewOptions()
+			fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+			o.AddFlags(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			err := o.Validate()
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate accepted %v", tc.args)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
