@@ -18,7 +18,7 @@ func TestArtifactsApplyCleanly(t *testing.T) {
 	c := clusters[1]
 	deploy := filepath.Join(framework.ArtifactsDir(), "deploy")
 	files, err := filepath.Glob(filepath.Join(deploy, "*.yaml"))
-	if err != nil || len(files) != 6 {
+	if err != nil || len(files) != 7 {
 		t.Fatalf("artifacts/deploy: %v %v", files, err)
 	}
 	args := []string{"apply", "--dry-run=server"}
@@ -35,6 +35,7 @@ func TestArtifactsApplyCleanly(t *testing.T) {
 	for _, want := range []string{
 		"statefulset.apps/meshapi-etcd", "deployment.apps/meshapi-apiserver", "service/meshapi-apiserver",
 		"clusterrole.rbac.authorization.k8s.io/tigera-federation-remote-cluster", "serviceaccount/tigera-federation-remote-cluster",
+		"daemonset.apps/meshapi-agent", "clusterrole.rbac.authorization.k8s.io/meshapi-agent", "serviceaccount/meshapi-agent",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry run lacks %s:\n%s", want, out)

@@ -1,0 +1,67 @@
+// Command meshapi-agent is meshapi's node agent, one per node: it
+// registers the node's projectcalico.org/v3 Node (addresses, VXLAN tunnel
+// address and MAC), watches the local API (never a remote cluster) for
+// Nodes, IPAMBlocks, IPPools, FelixConfiguration, RemoteClusterConfigurations
+// and WorkloadEndpoints, local and mirrored from remote clusters, and
+// programs the node's VXLAN overlay (netlink) and NAT-outgoing (nftables).
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"k8s.io/component-base/cli"
+
+	"github.com/meshapi/meshapi/pkg/agent"
+)
+
+func main() {
+	// SIGTERM or SIGINT stops the agent; the kernel keeps what it
+	// programmed, so traffic flows on while it restarts.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	cmd := newCommand()
+	cmd.SetContext(ctx)
+	code := cli.Run(cmd)
+	stop()
+	os.Exit(code)
+}
+
+func newCommand() *cobra.Command {
+	o := agent.NewOptions()
+	cmd := &cobra.Command{
+		Use:   "meshapi-agent",
+		Short: "Program this node's overlay routes and NAT-outgoing from the local projectcalico.org/v3 API",
+		Long: `meshapi-agent runs on every node. It registers the node's Node
+(spec.bgp.ipv4Address, spec.ipv4VXLANTunnelAddr, spec.vxlanTunnelMACAddr),
+watches the local API for Nodes, IPAMBlocks, IPPools, FelixConfiguration
+"default", RemoteClusterConfigurations and WorkloadEndpoints (remote
+clusters' objects arrive as mirrors, prefixed "<cluster>/"), and makes the
+kernel match them:
+
+  - the VXLAN device vxlan.calico (VNI, port, MTU from FelixConfiguration),
+    neighbour and FDB entries for every peer node, and routes (protocol 82)
+    for their blocks, towards this cluster's nodes and those of every
+    remote cluster whose overlayRoutingMode is Enabled;
+  - the nftables table "ip meshapi-nat": masquerade traffic from pools with
+    natOutgoing, except towards any pool or endpoint of the mesh.
+
+Check a node with:
+
+  ip route show proto 82
+  kubectl get nodes.projectcalico.org <node> -o jsonpath='{.status.dataplane}'
+  curl -s localhost:9094/metrics | grep meshapi_agent_`,
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}

@@ -1,0 +1,448 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/tools/cache"
+
+	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
+	"github.com/meshapi/meshapi/pkg/dataplane"
+	"github.com/meshapi/meshapi/pkg/dataplane/nat"
+	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
+	informers "github.com/meshapi/meshapi/pkg/generated/informers/externalversions"
+	listers "github.com/meshapi/meshapi/pkg/generated/listers/projectcalico/v3"
+)
+
+// FieldManager is the field manager of the agent's writes.
+const FieldManager = "meshapi-agent"
+
+// Config configures an Agent.
+type Config struct {
+	// NodeName is the name of this node's Node object.
+	NodeName string
+	// NodeIP is this node's underlay address with its prefix length, as
+	// published in spec.bgp.ipv4Address (e.g. 198.18.0.1/24).
+	NodeIP netip.Prefix
+	// VTEP, if valid, fixes this node's VTEP address.
+	VTEP netip.Addr
+	// Client reaches the local projectcalico.org/v3 API.
+	Client versioned.Interface
+	// Dataplane programs the VXLAN overlay of the node's namespace.
+	Dataplane *dataplane.Dataplane
+	// NAT programs NAT-outgoing in the same namespace.
+	NAT *nat.NAT
+	// Metrics receive the agent's metrics; nil disables them.
+	Metrics *Metrics
+	// ResyncPeriod is how often the kernel is re-read and repaired and
+	// the API reconciled again; 0 means 30s.
+	ResyncPeriod time.Duration
+	// Debounce is how long to gather API events before a reconcile; 0
+	// means 50ms.
+	Debounce time.Duration
+	// StatusInterval is the least time between two writes of the Node's
+	// status; 0 means 5s.
+	StatusInterval time.Duration
+	// Logger receives the logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Agent keeps one node's dataplane in step with the local API.
+type Agent struct {
+	cfg Config
+	log *slog.Logger
+
+	nodes    listers.NodeLister
+	blocks   listers.IPAMBlockLister
+	pools    listers.IPPoolLister
+	felix    listers.FelixConfigurationLister
+	rccs     listers.RemoteClusterConfigurationLister
+	eps      listers.WorkloadEndpointLister
+	localMAC net.HardwareAddr
+
+	// Status written last, and when.
+	lastStatus      *v3.NodeDataplaneStatus
+	lastStatusWrite time.Time
+
+	mu        sync.Mutex
+	synced    bool
+	lastError error
+	lastApply time.Time
+}
+
+// New returns an Agent; Run starts it.
+func New(cfg Config) (*Agent, error) {
+	var errs []error
+	if cfg.NodeName == "" {
+		errs = append(errs, errors.New("agent: the node name is empty"))
+	}
+	if !cfg.NodeIP.IsValid() || !cfg.NodeIP.Addr().Is4() {
+		errs = append(errs, fmt.Errorf("agent: the node IP %q is not an IPv4 address with prefix length", cfg.NodeIP))
+	}
+	if cfg.VTEP.IsValid() && !cfg.VTEP.Is4() {
+		errs = append(errs, fmt.Errorf("agent: the VXLAN tunnel address %q is not IPv4", cfg.VTEP))
+	}
+	if cfg.Client == nil || cfg.Dataplane == nil || cfg.NAT == nil {
+		errs = append(errs, errors.New("agent: Client, Dataplane and NAT are required"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if cfg.ResyncPeriod <= 0 {
+		cfg.ResyncPeriod = 30 * time.Second
+	}
+	if cfg.Debounce <= 0 {
+		cfg.Debounce = 50 * time.Millisecond
+	}
+	if cfg.StatusInterval <= 0 {
+		cfg.StatusInterval = 5 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Agent{cfg: cfg, log: log}, nil
+}
+
+// Healthy returns nil once the informers have synced and the last
+// reconcile succeeded, else why not.
+func (a *Agent) Healthy() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case !a.synced:
+		return errors.New("informers have not synced yet")
+	case a.lastApply.IsZero() && a.lastError == nil:
+		return errors.New("the dataplane has not been programmed yet")
+	case a.lastError != nil:
+		return fmt.Errorf("last reconcile failed: %w", a.lastError)
+	}
+	return nil
+}
+
+// Run watches the local API and programs the node until ctx ends.
+func (a *Agent) Run(ctx context.Context) error {
+	factory := informers.NewSharedInformerFactory(a.cfg.Client, 0)
+	pc := factory.Projectcalico().V3()
+	trigger := make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case trigger <- struct{}{}:
+		default:
+		}
+	}
+	handler := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { poke() },
+		UpdateFunc: func(any, any) { poke() },
+		DeleteFunc: func(any) { poke() },
+	}
+	for _, inf := range []cache.SharedIndexInformer{
+		pc.Nodes().Informer(), pc.IPAMBlocks().Informer(), pc.IPPools().Informer(),
+		pc.FelixConfigurations().Informer(), pc.RemoteClusterConfigurations().Informer(), pc.WorkloadEndpoints().Informer(),
+	} {
+		if _, err := inf.AddEventHandler(handler); err != nil {
+			return fmt.Errorf("agent: adding an event handler: %w", err)
+		}
+	}
+	a.nodes, a.blocks, a.pools = pc.Nodes().Lister(), pc.IPAMBlocks().Lister(), pc.IPPools().Lister()
+	a.felix, a.rccs, a.eps = pc.FelixConfigurations().Lister(), pc.RemoteClusterConfigurations().Lister(), pc.WorkloadEndpoints().Lister()
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("agent: the %v informer did not sync", typ)
+		}
+	}
+	a.mu.Lock()
+	a.synced = true
+	a.mu.Unlock()
+	a.log.Info("informers synced", "node", a.cfg.NodeName)
+
+	// The MAC this node published before a restart is the one to keep.
+	if n, err := a.nodes.Get(a.cfg.NodeName); err == nil && n.Spec.VXLANTunnelMACAddr != "" {
+		if mac, err := net.ParseMAC(n.Spec.VXLANTunnelMACAddr); err == nil {
+			a.localMAC = mac
+		}
+	}
+
+	resync := time.NewTicker(a.cfg.ResyncPeriod)
+	defer resync.Stop()
+	retry := time.NewTimer(0) // the first reconcile, now
+	defer retry.Stop()
+	backoff := time.Second
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-trigger:
+			// Gather the burst of events that usually comes together.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(a.cfg.Debounce):
+			}
+		case <-resync.C:
+			a.resyncKernel(ctx)
+		case <-retry.C:
+		}
+		again, err := a.reconcile(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		switch {
+		case err != nil:
+			a.log.Error("reconcile failed; retrying", "err", err, "in", backoff)
+			retry.Reset(backoff)
+			backoff = min(2*backoff, 30*time.Second)
+		case again > 0:
+			backoff = time.Second
+			retry.Reset(again)
+		default:
+			backoff = time.Second
+		}
+	}
+}
+
+// resyncKernel re-reads the kernel and repairs drift.
+func (a *Agent) resyncKernel(ctx context.Context) {
+	if err := a.cfg.Dataplane.Resync(ctx); err != nil && ctx.Err() == nil {
+		a.log.Error("dataplane resync failed", "err", err)
+		a.count("resync")
+	}
+	st, err := a.cfg.NAT.Resync(ctx)
+	if err != nil && ctx.Err() == nil {
+		a.log.Error("NAT-outgoing resync failed", "err", err)
+		a.count("resync")
+	}
+	if m := a.cfg.Metrics; m != nil {
+		m.DriftRepairs.WithLabelValues("nat").Add(float64(st.Changes()))
+	}
+}
+
+// OnDataplaneResync is a dataplane.Options.OnResync for the agent's
+// metrics: it counts the drift the dataplane's resyncs repaired.
+func OnDataplaneResync(m *Metrics) func(dataplane.Stats, error) {
+	return func(st dataplane.Stats, _ error) {
+		if m != nil {
+			m.DriftRepairs.WithLabelValues("dataplane").Add(float64(st.Changes()))
+		}
+	}
+}
+
+func (a *Agent) count(stage string) {
+	if m := a.cfg.Metrics; m != nil {
+		m.Errors.WithLabelValues(stage).Inc()
+	}
+}
+
+// inputs reads the informer caches.
+func (a *Agent) inputs() (Inputs, error) {
+	in := Inputs{NodeName: a.cfg.NodeName, NodeIP: a.cfg.NodeIP.Addr(), VTEP: a.cfg.VTEP, LocalMAC: slices.Clone(a.localMAC)}
+	var err error
+	all := labels.Everything()
+	if in.Nodes, err = a.nodes.List(all); err != nil {
+		return in, fmt.Errorf("listing Nodes: %w", err)
+	}
+	if in.Blocks, err = a.blocks.List(all); err != nil {
+		return in, fmt.Errorf("listing IPAMBlocks: %w", err)
+	}
+	if in.Pools, err = a.pools.List(all); err != nil {
+		return in, fmt.Errorf("listing IPPools: %w", err)
+	}
+	if in.RCCs, err = a.rccs.List(all); err != nil {
+		return in, fmt.Errorf("listing RemoteClusterConfigurations: %w", err)
+	}
+	if in.Endpoints, err = a.eps.List(all); err != nil {
+		return in, fmt.Errorf("listing WorkloadEndpoints: %w", err)
+	}
+	fc, err := a.felix.Get("default")
+	switch {
+	case err == nil:
+		in.FelixConfiguration = fc
+	case !apierrors.IsNotFound(err):
+		return in, fmt.Errorf("reading FelixConfiguration \"default\": %w", err)
+	}
+	return in, nil
+}
+
+// reconcile programs the node once. again > 0 asks for another reconcile
+// after that long (a status write that had to wait).
+func (a *Agent) reconcile(ctx context.Context) (again time.Duration, err error) {
+	in, err := a.inputs()
+	if err != nil {
+		return 0, err
+	}
+	res := Compute(in)
+	for _, p := range res.Problems {
+		a.log.Debug("ignoring an object", "problem", p)
+	}
+	m := a.cfg.Metrics
+
+	dst, dpErr := a.cfg.Dataplane.Apply(ctx, res.Dataplane)
+	if dpErr != nil {
+		a.count("dataplane")
+		dpErr = fmt.Errorf("programming the VXLAN overlay: %w", dpErr)
+	}
+	if res.Dataplane.VXLAN != nil && len(dst.DeviceMAC) > 0 {
+		a.localMAC = slices.Clone(dst.DeviceMAC)
+	}
+	node, nodeErr := a.registerNode(ctx, res)
+	if nodeErr != nil {
+		a.count("node")
+	}
+	nst, natErr := a.cfg.NAT.Apply(ctx, res.NAT)
+	if natErr != nil {
+		a.count("nat")
+		natErr = fmt.Errorf("programming NAT-outgoing: %w", natErr)
+	}
+	if m != nil {
+		m.Applies.Inc()
+		m.ApplyDuration.WithLabelValues("dataplane").Observe(dst.Duration.Seconds())
+		m.ApplyDuration.WithLabelValues("nat").Observe(nst.Duration.Seconds())
+		m.Changes.WithLabelValues("dataplane").Add(float64(dst.Changes()))
+		m.Changes.WithLabelValues("nat").Add(float64(nst.Changes()))
+		m.RoutesProgrammed.Set(float64(res.Routes()))
+		m.ClusterRoutes.Reset()
+		m.ClusterNodes.Reset()
+		for _, c := range res.Clusters {
+			m.ClusterRoutes.WithLabelValues(c.Cluster).Set(float64(c.Routes))
+			m.ClusterNodes.WithLabelValues(c.Cluster).Set(float64(c.Nodes))
+		}
+	}
+	if n := dst.Changes() + nst.Changes(); n > 0 {
+		a.log.Info("programmed the node", "routes", res.Routes(), "dataplane", dst, "nat", nst)
+	}
+	applyErr := errors.Join(dpErr, natErr)
+	again, statusErr := a.writeStatus(ctx, node, res, applyErr)
+	if statusErr != nil {
+		a.count("status")
+	}
+	err = errors.Join(applyErr, nodeErr, statusErr)
+	a.mu.Lock()
+	a.lastError = err
+	if applyErr == nil {
+		a.lastApply = time.Now()
+	}
+	a.mu.Unlock()
+	return again, err
+}
+
+// registerNode creates or updates this node's Node: its addresses, VTEP
+// address and the VXLAN device's MAC. It returns the Node as stored.
+func (a *Agent) registerNode(ctx context.Context, res Result) (*v3.Node, error) {
+	client := a.cfg.Client.ProjectcalicoV3().Nodes()
+	have, err := a.nodes.Get(a.cfg.NodeName)
+	if apierrors.IsNotFound(err) {
+		n := &v3.Node{ObjectMeta: metav1.ObjectMeta{Name: a.cfg.NodeName}}
+		a.nodeSpec(&n.Spec, res)
+		created, err := client.Create(ctx, n, metav1.CreateOptions{FieldManager: FieldManager})
+		if err != nil {
+			return nil, fmt.Errorf("registering Node %q: %w", a.cfg.NodeName, err)
+		}
+		a.log.Info("registered the Node", "node", a.cfg.NodeName, "spec", created.Spec)
+		return created, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading Node %q: %w", a.cfg.NodeName, err)
+	}
+	if _, mirrored := have.Labels[v3.LabelCluster]; mirrored {
+		return nil, fmt.Errorf("Node %q is mirrored from remote cluster %q: pick another --node-name", a.cfg.NodeName, have.Labels[v3.LabelCluster])
+	}
+	want := have.DeepCopy()
+	a.nodeSpec(&want.Spec, res)
+	if apiequality.Semantic.DeepEqual(have.Spec, want.Spec) {
+		return have, nil
+	}
+	updated, err := client.Update(ctx, want, metav1.UpdateOptions{FieldManager: FieldManager})
+	if err != nil {
+		return nil, fmt.Errorf("updating Node %q: %w", a.cfg.NodeName, err)
+	}
+	a.log.Info("updated the Node", "node", a.cfg.NodeName, "spec", updated.Spec)
+	return updated, nil
+}
+
+// nodeSpec sets the fields of spec this agent owns.
+func (a *Agent) nodeSpec(spec *v3.NodeSpec, res Result) {
+	if spec.BGP == nil {
+		spec.BGP = &v3.NodeBGPSpec{}
+	}
+	spec.BGP.IPv4Address = a.cfg.NodeIP.String()
+	addrs := slices.DeleteFunc(slices.Clone(spec.Addresses), func(x v3.NodeAddress) bool { return x.Type == v3.CalicoNodeIP })
+	spec.Addresses = append([]v3.NodeAddress{{Address: a.cfg.NodeIP.String(), Type: v3.CalicoNodeIP}}, addrs...)
+	if !slices.ContainsFunc(spec.Addresses, func(x v3.NodeAddress) bool { return x.Type == v3.InternalIP }) {
+		spec.Addresses = append(spec.Addresses, v3.NodeAddress{Address: a.cfg.NodeIP.Addr().String(), Type: v3.InternalIP})
+	}
+	if res.Dataplane.VXLAN == nil {
+		spec.IPv4VXLANTunnelAddr, spec.VXLANTunnelMACAddr = "", ""
+		return
+	}
+	spec.IPv4VXLANTunnelAddr = ""
+	if res.VTEP.IsValid() {
+		spec.IPv4VXLANTunnelAddr = res.VTEP.String()
+	}
+	if len(a.localMAC) > 0 {
+		spec.VXLANTunnelMACAddr = a.localMAC.String()
+	}
+}
+
+// Status is the status.dataplane the agent reports for a result and the
+// error of the apply (nil: it succeeded).
+func Status(res Result, device string, applyErr error) *v3.NodeDataplaneStatus {
+	s := &v3.NodeDataplaneStatus{Routes: int32(res.Routes())}
+	if res.Dataplane.VXLAN != nil {
+		s.VXLANDevice = device
+	}
+	for _, c := range res.Clusters {
+		s.RemoteClusters = append(s.RemoteClusters, v3.NodeRemoteClusterStatus{
+			Cluster: c.Cluster, OverlayRoutingMode: string(c.Mode), Nodes: int32(c.Nodes), Routes: int32(c.Routes),
+		})
+	}
+	if applyErr != nil {
+		s.LastError = applyErr.Error()
+	}
+	return s
+}
+
+// writeStatus writes status.dataplane of node (this node's Node as
+// stored) when it changed, at most every StatusInterval; again > 0 asks to be called again after that long
+// for a change that had to wait.
+func (a *Agent) writeStatus(ctx context.Context, node *v3.Node, res Result, applyErr error) (again time.Duration, err error) {
+	device := dataplane.DefaultDeviceName
+	if c := res.Dataplane.VXLAN; c != nil && c.Name != "" {
+		device = c.Name
+	}
+	want := Status(res, device, applyErr)
+	if a.lastStatus != nil && apiequality.Semantic.DeepEqual(a.lastStatus, want) {
+		return 0, nil
+	}
+	if wait := a.cfg.StatusInterval - time.Since(a.lastStatusWrite); wait > 0 {
+		return wait, nil
+	}
+	if node == nil {
+		return 0, nil // registration failed; its error is reported
+	}
+	n := node.DeepCopy()
+	now := metav1.Now()
+	want.LastApplyTime = &now
+	n.Status.Dataplane = want
+	if _, err := a.cfg.Client.ProjectcalicoV3().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{FieldManager: FieldManager}); err != nil {
+		return 0, fmt.Errorf("writing the status of Node %q: %w", a.cfg.NodeName, err)
+	}
+	want.LastApplyTime = nil
+	a.lastStatus, a.lastStatusWrite = want, time.Now()
+	return 0, nil
+}

@@ -1,0 +1,76 @@
+package agent
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the agent's Prometheus metrics.
+type Metrics struct {
+	// RoutesProgrammed is the number of overlay routes of the last apply.
+	RoutesProgrammed prometheus.Gauge
+	// ClusterRoutes is the number of routes towards each remote cluster.
+	ClusterRoutes *prometheus.GaugeVec
+	// ClusterNodes is the number of overlay peers of each remote cluster.
+	ClusterNodes *prometheus.GaugeVec
+	// ApplyDuration is the time a reconcile takes to program the kernel
+	// (dataplane and NAT), by component.
+	ApplyDuration *prometheus.HistogramVec
+	// Applies counts reconciles.
+	Applies prometheus.Counter
+	// Errors counts failures by stage: dataplane, nat, node, status,
+	// resync.
+	Errors *prometheus.CounterVec
+	// DriftRepairs counts kernel objects repaired by periodic resyncs, by
+	// component (dataplane, nat).
+	DriftRepairs *prometheus.CounterVec
+	// Changes counts kernel objects changed by applies, by component.
+	Changes *prometheus.CounterVec
+}
+
+// NewMetrics creates the metrics and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		RoutesProgrammed: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "meshapi_agent_routes_programmed",
+			Help: "Overlay routes (blocks and endpoints, all clusters) the agent last programmed.",
+		}),
+		ClusterRoutes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "meshapi_agent_remote_cluster_routes",
+			Help: "Overlay routes towards each remote cluster (0 with overlay routing Disabled).",
+		}, []string{"remote_cluster_name"}),
+		ClusterNodes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "meshapi_agent_remote_cluster_nodes",
+			Help: "Overlay peers (neighbour and FDB entries) of each remote cluster.",
+		}, []string{"remote_cluster_name"}),
+		ApplyDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "meshapi_agent_apply_duration_seconds",
+			Help:    "Time to make the kernel match the desired state, by component (dataplane, nat).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"component"}),
+		Applies: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "meshapi_agent_applies_total",
+			Help: "Reconciles of the node's dataplane with the API.",
+		}),
+		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meshapi_agent_errors_total",
+			Help: "Failures by stage: dataplane, nat, node (registration), status, resync.",
+		}, []string{"stage"}),
+		DriftRepairs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meshapi_agent_drift_repairs_total",
+			Help: "Kernel objects the periodic resync found changed by someone else and repaired, by component.",
+		}, []string{"component"}),
+		Changes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meshapi_agent_kernel_changes_total",
+			Help: "Kernel objects (routes, neighbours, FDB entries, devices, NAT ranges) changed by applies, by component.",
+		}, []string{"component"}),
+	}
+	for _, stage := range []string{"dataplane", "nat", "node", "status", "resync"} {
+		m.Errors.WithLabelValues(stage)
+	}
+	for _, c := range []string{"dataplane", "nat"} {
+		m.DriftRepairs.WithLabelValues(c)
+		m.Changes.WithLabelValues(c)
+	}
+	reg.MustRegister(m.RoutesProgrammed, m.ClusterRoutes, m.ClusterNodes, m.ApplyDuration, m.Applies, m.Errors, m.DriftRepairs, m.Changes)
+	return m
+}

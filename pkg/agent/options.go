@@ -1,0 +1,253 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/pflag"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/meshapi/meshapi/pkg/dataplane"
+	"github.com/meshapi/meshapi/pkg/dataplane/nat"
+	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
+)
+
+// Options are the flags of meshapi-agent.
+type Options struct {
+	// Kubeconfig reaches the local cluster; empty means in-cluster.
+	Kubeconfig string
+	// NodeName is this node's Node name.
+	NodeName string
+	// NodeIP is this node's underlay address, "198.18.0.1/24" or
+	// "198.18.0.1" (taken as /32).
+	NodeIP string
+	// VXLANTunnelAddress fixes the VTEP address; empty picks one from the
+	// node's block.
+	VXLANTunnelAddress string
+	// NetNS is a network namespace to program instead of the agent's own:
+	// a path (/proc/<pid>/ns/net, /var/run/netns/x) or a name under
+	// /var/run/netns.
+	NetNS string
+	// MetricsBindAddress serves /metrics and /healthz.
+	MetricsBindAddress string
+	// ResyncPeriod, Debounce and StatusInterval tune the loop (see Config).
+	ResyncPeriod, Debounce, StatusInterval time.Duration
+	// LogLevel is debug, info, warn or error.
+	LogLevel string
+}
+
+// NewOptions returns the defaults; the node name defaults to $NODENAME,
+// else the host name.
+func NewOptions() *Options {
+	name := os.Getenv("NODENAME")
+	if name == "" {
+		name, _ = os.Hostname()
+	}
+	return &Options{
+		NodeName:           name,
+		NodeIP:             os.Getenv("NODE_IP"),
+		MetricsBindAddress: "127.0.0.1:9094",
+		ResyncPeriod:       30 * time.Second,
+		Debounce:           50 * time.Millisecond,
+		StatusInterval:     5 * time.Second,
+		LogLevel:           "info",
+	}
+}
+
+// AddFlags registers the flags.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Kubeconfig of the local cluster; empty means the in-cluster service account.")
+	fs.StringVar(&o.NodeName, "node-name", o.NodeName, "Name of this node's projectcalico.org/v3 Node (default $NODENAME, else the host name).")
+	fs.StringVar(&o.NodeIP, "node-ip", o.NodeIP, "This node's underlay IPv4 address with prefix length, e.g. 198.18.0.1/24 (default $NODE_IP); the source of VXLAN packets.")
+	fs.StringVar(&o.VXLANTunnelAddress, "vxlan-tunnel-address", o.VXLANTunnelAddress, "This node's VTEP address; empty means the first address of the node's first IPAMBlock (kept across restarts).")
+	fs.StringVar(&o.NetNS, "netns", o.NetNS, "Network namespace to program (a path, or a name under /var/run/netns); empty means the agent's own.")
+	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "Address serving /metrics and /healthz (host:port; port 0 picks one).")
+	fs.DurationVar(&o.ResyncPeriod, "resync-period", o.ResyncPeriod, "How often the kernel is re-read and drift repaired.")
+	fs.DurationVar(&o.Debounce, "debounce", o.Debounce, "How long API events are gathered before the dataplane is programmed.")
+	fs.DurationVar(&o.StatusInterval, "status-interval", o.StatusInterval, "Least time between two writes of the Node's status.dataplane.")
+	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "Log level: debug, info, warn or error.")
+}
+
+// Validate checks the options.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.NodeName == "" {
+		errs = append(errs, errors.New("--node-name is empty and the host name is unknown"))
+	}
+	if _, err := o.nodeIP(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := o.vtep(); err != nil {
+		errs = append(errs, err)
+	}
+	if o.ResyncPeriod < time.Second {
+		errs = append(errs, fmt.Errorf("--resync-period must be at least 1s, not %s", o.ResyncPeriod))
+	}
+	if o.Debounce < 0 || o.StatusInterval < 0 {
+		errs = append(errs, fmt.Errorf("--debounce (%s) and --status-interval (%s) must not be negative", o.Debounce, o.StatusInterval))
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.LogLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("--log-level %q: %w", o.LogLevel, err))
+	}
+	return errors.Join(errs...)
+}
+
+func (o *Options) nodeIP() (netip.Prefix, error) {
+	if o.NodeIP == "" {
+		return netip.Prefix{}, errors.New("--node-ip is required (or $NODE_IP)")
+	}
+	p, err := netip.ParsePrefix(o.NodeIP)
+	if err != nil {
+		a, aerr := netip.ParseAddr(o.NodeIP)
+		if aerr != nil {
+			return netip.Prefix{}, fmt.Errorf("--node-ip %q is neither an address nor an address/length: %w", o.NodeIP, err)
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	if !p.Addr().Is4() {
+		return netip.Prefix{}, fmt.Errorf("--node-ip %q is not IPv4", o.NodeIP)
+	}
+	return p, nil
+}
+
+func (o *Options) vtep() (netip.Addr, error) {
+	if o.VXLANTunnelAddress == "" {
+		return netip.Addr{}, nil
+	}
+	a, err := netip.ParseAddr(o.VXLANTunnelAddress)
+	if err != nil || !a.Is4() {
+		return netip.Addr{}, fmt.Errorf("--vxlan-tunnel-address %q is not an IPv4 address", o.VXLANTunnelAddress)
+	}
+	return a, nil
+}
+
+// netnsPath turns --netns into a path.
+func (o *Options) netnsPath() string {
+	if strings.Contains(o.NetNS, "/") {
+		return o.NetNS
+	}
+	return filepath.Join("/var/run/netns", o.NetNS)
+}
+
+// Run runs the agent until ctx ends.
+func (o *Options) Run(ctx context.Context) error {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(o.LogLevel))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", o.NodeName)
+	nodeIP, _ := o.nodeIP()
+	vtep, _ := o.vtep()
+
+	cfg, err := o.restConfig()
+	if err != nil {
+		return err
+	}
+	client, err := versioned.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("creating the projectcalico.org/v3 client: %w", err)
+	}
+
+	// The namespace to program: a netlink handle and an nftables
+	// connection bound to it, so that no thread of ours changes namespace.
+	var nl *netlink.Handle
+	var nftOpts []nftables.ConnOption
+	if o.NetNS != "" {
+		ns, err := netns.GetFromPath(o.netnsPath())
+		if err != nil {
+			return fmt.Errorf("opening --netns %q: %w", o.NetNS, err)
+		}
+		defer ns.Close()
+		if nl, err = netlink.NewHandleAt(ns); err != nil {
+			return fmt.Errorf("opening a netlink handle in --netns %q: %w", o.NetNS, err)
+		}
+		nftOpts = append(nftOpts, nftables.WithNetNSFd(int(ns)))
+	} else if nl, err = netlink.NewHandle(); err != nil {
+		return fmt.Errorf("opening a netlink handle: %w", err)
+	}
+	defer nl.Close()
+	nft, err := nftables.New(nftOpts...)
+	if err != nil {
+		return fmt.Errorf("opening an nftables connection: %w", err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := NewMetrics(reg)
+	dp := dataplane.New(nl, dataplane.Options{Logger: log.With("component", "dataplane"), OnResync: OnDataplaneResync(metrics)})
+	a, err := New(Config{
+		NodeName: o.NodeName, NodeIP: nodeIP, VTEP: vtep, Client: client,
+		Dataplane: dp, NAT: nat.New(nft, nat.Options{Logger: log.With("component", "nat")}),
+		Metrics: metrics, ResyncPeriod: o.ResyncPeriod, Debounce: o.Debounce, StatusInterval: o.StatusInterval,
+		Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", o.MetricsBindAddress)
+	if err != nil {
+		return fmt.Errorf("listening on --metrics-bind-address %s: %w", o.MetricsBindAddress, err)
+	}
+	log.Info("serving metrics and health", "address", ln.Addr().String())
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	health := func(w http.ResponseWriter, _ *http.Request) {
+		if err := a.Healthy(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	}
+	mux.HandleFunc("/healthz", health)
+	mux.HandleFunc("/readyz", health)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server failed", "err", err)
+		}
+	}()
+	defer func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+		<-served
+	}()
+
+	log.Info("starting", "nodeIP", nodeIP, "netns", o.NetNS)
+	err = a.Run(ctx)
+	log.Info("stopped; the dataplane stays as programmed")
+	return err
+}
+
+func (o *Options) restConfig() (*rest.Config, error) {
+	if o.Kubeconfig == "" {
+		cfg, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("no --kubeconfig and not in a cluster: %w", err)
+		}
+		return cfg, nil
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", o.Kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("reading --kubeconfig %s: %w", o.Kubeconfig, err)
+	}
+	return cfg, nil
+}
