@@ -1,6 +1,6 @@
 # meshapi — the two commands a newcomer needs are `make run` and `make test`.
 
-.PHONY: run test build tools codegen verify-codegen bench
+.PHONY: run test build tools codegen verify-codegen bench install-plugin
 
 ## run: serve projectcalico.org/v3 standalone on an embedded etcd (data in ./meshapi-data)
 run:
@@ -29,3 +29,8 @@ verify-codegen:
 ## bench: the API server benchmarks behind BENCHMARKS.md
 bench:
 	go test -run '^$$' -bench . -benchmem -benchtime 1x -timeout 60m ./test/bench/
+
+## install-plugin: build meshctl into bin/ and link bin/kubectl-mesh to it ("kubectl mesh" with bin/ on the PATH)
+install-plugin:
+	go build -o bin/ ./cmd/meshctl
+	bin/meshctl install-plugin --dir bin
