@@ -246,6 +246,7 @@ func TestMeshctl(t *testing.T) {
 	if err != nil {
 		t.Fatalf("meshctl connect: %v\n%s\n%s\n%s", err, out, errOut, a.Logs(20))
 	}
+	t.Logf("meshctl connect:\n%s%s", errOut, out)
 	if n := strings.Count(out, "RemoteClusterConfiguration"); n != 6 || strings.Count(errOut, "InSync") < 6 || !strings.Contains(errOut, "All 6 RemoteClusterConfigurations InSync") {
 		t.Errorf("meshctl connect (%d RCC lines):\n%s\n%s", n, out, errOut)
 	}
@@ -302,6 +303,7 @@ func TestMeshctl(t *testing.T) {
 		}
 	}
 	out = e.must(t, append([]string{"status"}, allContexts()...)...)
+	t.Logf("meshctl status:\n%s", out)
 	for _, want := range []string{"Cluster cluster-a:", "Cluster cluster-b:", "Cluster cluster-c:", "BIDIRECTIONAL"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)
@@ -321,6 +323,40 @@ func TestMeshctl(t *testing.T) {
 	wantCheck(t, rs, b.Name, c.Name, meshctl.CheckRequirements, meshctl.Pass, "met")
 	wantCheck(t, rs, b.Name, a.Name, meshctl.CheckInSync, meshctl.Pass, "InSync")
 	wantCheck(t, rs, a.Name, "", meshctl.CheckOverlayRoutes, meshctl.Skip, "no node reports agent status; is meshapi-agent running?")
+
+	// Broken: a node's agent reports routes towards B but not towards C.
+	// No agent runs here: the node's status is written as its agent
+	// would write it, and B and C get a node each, mirrored into A.
+	for _, cl := range []*framework.Cluster{b, c} {
+		i := strings.IndexByte("abc", cl.Name[len(cl.Name)-1])
+		name := fmt.Sprintf("meshctl-%c-1", cl.Name[len(cl.Name)-1])
+		kubectl(t, cl, fmt.Sprintf("apiVersion: projectcalico.org/v3\nkind: Node\nmetadata:\n  name: %s\nspec:\n  ipv4VXLANTunnelAddr: 198.18.%d.1\n  vxlanTunnelMACAddr: 66:00:00:00:0%d:01\n", name, 200+i, i), "apply", "-f", "-")
+		t.Cleanup(func() { kubectl(t, cl, "", "delete", "nodes.projectcalico.org", name, "--ignore-not-found") })
+	}
+	waitFor(t, a, 30*time.Second, "B's and C's nodes mirrored into A", func() (bool, string) {
+		l, err := clientFor(t, a).ProjectcalicoV3().Nodes().List(ctx, metav1.ListOptions{LabelSelector: v3.LabelCluster})
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(l.Items) == 2, fmt.Sprintf("%d mirrored nodes", len(l.Items))
+	})
+	kubectl(t, a, "", "patch", "nodes.projectcalico.org", "meshctl-a-1", "--subresource=status", "--type=merge", "-p",
+		`{"status":{"dataplane":{"vxlanDevice":"vxlan.calico","routes":1,"remoteClusters":[{"cluster":"cluster-b","overlayRoutingMode":"Enabled","nodes":1,"routes":1}]}}}`)
+	rs, err = e.check(t, "--context", a.Name)
+	if err == nil {
+		t.Errorf("check exits 0 with routes missing")
+	}
+	wantCheck(t, rs, a.Name, "", meshctl.CheckOverlayRoutes, meshctl.Pass, "node meshctl-a-1 has 1 routes towards cluster-b")
+	var routeFail []meshctl.CheckResult
+	for _, r := range failed(rs) {
+		if r.Check == meshctl.CheckOverlayRoutes {
+			routeFail = append(routeFail, r)
+		}
+	}
+	if len(routeFail) != 1 || routeFail[0].Detail != "node meshctl-a-1 has no overlay routes towards cluster-c (1 mirrored nodes)" {
+		t.Errorf("overlay-routes failures: %+v", routeFail)
+	}
+	kubectl(t, a, "", "delete", "nodes.projectcalico.org", "meshctl-a-1")
 
 	// kubectl mesh, through the real kubectl, with the plugin on the PATH.
 	out = e.must(t, "install-plugin", "--dir", e.dir)
@@ -415,6 +451,8 @@ Egress rule 0 (Allow), destination namespace "meshctl-demo" selector "app == \"d
 	rs, _ = e.check(t, "--context", b.Name)
 	wantCheck(t, rs, b.Name, a.Name, meshctl.CheckSecretRBAC, meshctl.Fail, "system:serviceaccount:calico-system:calico-typha may not get, list, watch secrets in calico-system")
 	wantCheck(t, rs, b.Name, c.Name, meshctl.CheckSecretRBAC, meshctl.Fail, "may not get, list, watch secrets")
+	out, _, _ = e.run(t, "check", "--context", b.Name)
+	t.Logf("meshctl check with the RoleBinding missing:\n%s", out)
 	out = e.must(t, "connect", "--context", b.Name, "--context", c.Name)
 	if !strings.Contains(out, "RoleBinding") || !strings.Contains(out, "created") {
 		t.Errorf("connect did not restore the RoleBinding:\n%s", out)
