@@ -71,16 +71,26 @@ func newNS(t *testing.T, prefix string) (string, netns.NsHandle) {
 }
 
 // inNS runs fn on an OS thread switched into ns. Sockets fn creates stay in
-// ns. The thread is discarded afterwards rather than trusted again.
+// ns. The thread returns to its namespace afterwards (and is discarded if
+// it cannot).
 func inNS(ns netns.NsHandle, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			errc <- err
+			return // the thread ends with the goroutine
+		}
+		defer orig.Close()
 		if err := netns.Set(ns); err != nil {
 			errc <- err
 			return
 		}
 		errc <- fn()
+		if netns.Set(orig) == nil {
+			runtime.UnlockOSThread()
+		}
 	}()
 	return <-errc
 }
