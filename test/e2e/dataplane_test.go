@@ -110,7 +110,9 @@ spec:
 `, pools[c]), "apply", "-f", "-")
 		t.Cleanup(func() { kubectl(t, c, "", "delete", "ippool", "dp-pool", "--ignore-not-found") })
 		kubectl(t, c, "", "create", "namespace", "dataplane-e2e")
-		t.Cleanup(func() { kubectl(t, c, "", "delete", "namespace", "dataplane-e2e", "--ignore-not-found", "--wait=false") })
+		t.Cleanup(func() {
+			kubectl(t, c, "", "delete", "namespace", "dataplane-e2e", "--ignore-not-found", "--wait=false")
+		})
 	}
 	for _, n := range nodes {
 		blockName := strings.NewReplacer(".", "-", "/", "-").Replace(n.block.String())
@@ -120,6 +122,7 @@ spec:
 			t.Fatal(err)
 		}
 		t.Cleanup(func() {
+			_ = cs[n.cluster].ProjectcalicoV3().WorkloadEndpoints("dataplane-e2e").Delete(context.Background(), n.name+"-k8s-pod-eth0", metav1.DeleteOptions{})
 			_ = cs[n.cluster].ProjectcalicoV3().IPAMBlocks().Delete(context.Background(), blockName, metav1.DeleteOptions{})
 			_ = cs[n.cluster].ProjectcalicoV3().Nodes().Delete(context.Background(), n.name, metav1.DeleteOptions{})
 		})
