@@ -46,7 +46,9 @@ func desired() dataplane.Desired {
 	d := dataplane.Desired{VXLAN: &dataplane.VXLANConfig{LocalVTEP: netip.MustParseAddr("198.19.254.250"), ParentIP: parentIP}}
 	base := netip.MustParseAddr("198.18.0.0").As4()
 	start := uint32(base[0])<<24 | uint32(base[1])<<16
-	addr := func(v uint32) netip.Addr { return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}) }
+	addr := func(v uint32) netip.Addr {
+		return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+	}
 	for k := 0; k < remoteNodes; k++ {
 		n := dataplane.RemoteNode{
 			Name:   fmt.Sprintf("cluster-b/node-%d", k),
