@@ -207,8 +207,15 @@ func TestMeshctl(t *testing.T) {
 		if err := cl.StartController(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if l, err := clientFor(t, cl).ProjectcalicoV3().RemoteClusterConfigurations().List(ctx, metav1.ListOptions{}); err != nil || len(l.Items) > 0 {
-			t.Fatalf("%s: RemoteClusterConfigurations left by another test: %v %v", cl.Name, l, err)
+		// "From nothing": a test that failed before may have left
+		// RemoteClusterConfigurations behind; tests run one at a time.
+		l, err := clientFor(t, cl).ProjectcalicoV3().RemoteClusterConfigurations().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range l.Items {
+			t.Logf("%s: deleting RemoteClusterConfiguration %s left by an earlier test", cl.Name, r.Name)
+			kubectl(t, cl, "", "delete", "rcc", r.Name, "--ignore-not-found")
 		}
 		// A VXLAN pool of its own, as the other tests give it.
 		pool := cl.Name + "-vxlan"
