@@ -384,7 +384,9 @@ func TestMeshctl(t *testing.T) {
 	// eval and policy: local and remote endpoints, prefixed.
 	for i, cl := range clusters {
 		kubectl(t, cl, "", "create", "namespace", "meshctl-demo")
-		t.Cleanup(func() { kubectl(t, cl, "", "delete", "namespace", "meshctl-demo", "--ignore-not-found", "--wait=false") })
+		t.Cleanup(func() {
+			kubectl(t, cl, "", "delete", "namespace", "meshctl-demo", "--ignore-not-found", "--wait=false")
+		})
 		for _, app := range []string{"web", "db"} {
 			name := fmt.Sprintf("%s-%s-0", cl.Name, app)
 			if _, err := clientFor(t, cl).ProjectcalicoV3().WorkloadEndpoints("meshctl-demo").Create(ctx, &v3.WorkloadEndpoint{
