@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -43,6 +45,14 @@ func TestKubectlThroughAggregator(t *testing.T) {
 	c := clusters[0]
 	// In a cluster, namespaced objects need their namespace (NamespaceLifecycle).
 	kubectl(t, c, "", "create", "namespace", "myapp")
+	seeds := []string{"-f", seed("000-rcc-overlay-enabled.yaml"), "-f", seed("000-disabled-ippool.yaml"),
+		"-f", seed("000-networkpolicy-app-to-db.yaml"), "-f", seed("001-rcc-cluster-b.yaml")}
+	// Whatever happens below, later tests find no RCC of this one.
+	t.Cleanup(func() {
+		if _, err := c.Kubectl(context.Background(), "", append([]string{"delete", "--ignore-not-found"}, seeds...)...); err != nil {
+			t.Errorf("cleaning up: %v", err)
+		}
+	})
 	out := kubectl(t, c, "", "apply", "-f", seed("000-rcc-overlay-enabled.yaml"), "-f", seed("000-disabled-ippool.yaml"), "-f", seed("000-networkpolicy-app-to-db.yaml"))
 	if strings.Count(out, "created") != 3 {
 		t.Errorf("kubectl apply: %s", out)
@@ -62,10 +72,13 @@ func TestKubectlThroughAggregator(t *testing.T) {
 	if !strings.Contains(y, "overlayRoutingMode: Enabled") || !strings.Contains(y, "name: remote-cluster-secret-name") {
 		t.Errorf("kubectl get -o yaml:\n%s", y)
 	}
-	ex := kubectl(t, c, "", "explain", "remoteclusterconfiguration.spec.syncOptions")
-	if !strings.Contains(ex, "overlayRoutingMode") {
-		t.Errorf("kubectl explain:\n%s", ex)
-	}
+	// kube-apiserver merges an aggregated server's OpenAPI v3 on its own
+	// schedule after the APIService becomes Available; until then explain
+	// says "couldn't find resource for projectcalico.org/v3".
+	waitFor(t, c, time.Minute, "kubectl explain of an RCC field", func() (bool, string) {
+		ex, err := c.Kubectl(ctxT(t), "", "explain", "remoteclusterconfiguration.spec.syncOptions")
+		return err == nil && strings.Contains(ex, "overlayRoutingMode"), fmt.Sprint(ex, err)
+	})
 
 	// kubectl get --watch sees a change made afterwards.
 	watchCmd := c.KubectlCommand("get", "rcc", "--watch-only", "--output-watch-events", "--request-timeout=60s")
@@ -85,8 +98,7 @@ func TestKubectlThroughAggregator(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 
-	out = kubectl(t, c, "", "delete", "--ignore-not-found", "-f", seed("000-rcc-overlay-enabled.yaml"), "-f", seed("000-disabled-ippool.yaml"),
-		"-f", seed("000-networkpolicy-app-to-db.yaml"), "-f", seed("001-rcc-cluster-b.yaml"))
+	out = kubectl(t, c, "", append([]string{"delete", "--ignore-not-found"}, seeds...)...)
 	if strings.Count(out, "deleted") != 4 {
 		t.Errorf("kubectl delete: %s", out)
 	}
