@@ -26,6 +26,10 @@ const DefaultTableName = "meshapi-filter"
 // carries, so that a transaction stays within the netlink socket buffer.
 const DefaultMaxElementsPerTransaction = 4096
 
+// elementsPerMessage bounds the intervals of one netlink message: an IPv6
+// interval takes about 80 bytes of the message's 64 KiB element list.
+const elementsPerMessage = 512
+
 // Options configure a Filter.
 type Options struct {
 	// NetNS is an open file descriptor of the network namespace to
@@ -637,22 +641,33 @@ func (f *Filter) sync(ctx context.Context, full bool) (Stats, error) {
 					}
 					part := chunk[:n]
 					chunk = chunk[n:]
-					var err error
-					if op.add {
-						err = f.conn.SetAddElements(set, intervalElements(part))
-						b.st.ElementsAdded += n
-						for _, iv := range part {
-							have[iv] = struct{}{}
+					// One message per elementsPerMessage intervals: a
+					// message's element list is one netlink attribute,
+					// whose length must fit in 16 bits.
+					for m := part; len(m) > 0; {
+						k := min(len(m), elementsPerMessage)
+						var err error
+						if op.add {
+							err = f.conn.SetAddElements(set, intervalElements(m[:k]))
+						} else {
+							err = f.conn.SetDeleteElements(set, intervalElements(m[:k]))
 						}
-					} else {
-						err = f.conn.SetDeleteElements(set, intervalElements(part))
-						b.st.ElementsDeleted += n
-						for _, iv := range part {
+						if err != nil {
+							return total, fmt.Errorf("set %s: %w", nft, err)
+						}
+						m = m[k:]
+					}
+					for _, iv := range part {
+						if op.add {
+							have[iv] = struct{}{}
+						} else {
 							delete(have, iv)
 						}
 					}
-					if err != nil {
-						return total, fmt.Errorf("set %s: %w", nft, err)
+					if op.add {
+						b.st.ElementsAdded += n
+					} else {
+						b.st.ElementsDeleted += n
 					}
 					b.elems += n
 					b.empty = false

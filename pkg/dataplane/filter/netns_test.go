@@ -618,3 +618,41 @@ func TestFilterWithTraffic(t *testing.T) {
 		}
 	})
 }
+
+// TestLargeSet loads a set larger than one netlink message and one
+// transaction carry, reads it back with Resync (no drift), and updates it.
+func TestLargeSet(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create network namespaces")
+	}
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	n := newTestNS(t, "meshapi-nftl-"+hex.EncodeToString(rnd[:]))
+	f := newFilter(t, n)
+	ctx := context.Background()
+	members := make([]netip.Prefix, 30000)
+	for i := range members {
+		members[i] = benchAddr(i)
+	}
+	members = append(members, pfx("2001:db8::/64"), pfx("2001:db8:1::1/128"))
+	if err := f.SetSet("big", members); err != nil {
+		t.Fatal(err)
+	}
+	st := mustCommit(t, f)
+	if st.ElementsAdded != len(members) || st.Transactions < 30000/DefaultMaxElementsPerTransaction {
+		t.Errorf("stats %+v: want %d elements in several transactions", st, len(members))
+	}
+	if st, err := f.Resync(ctx); err != nil || st.Changed() {
+		t.Fatalf("resync after load: %+v, %v; want no drift", st, err)
+	}
+	if err := f.UpdateSet("big", members[30000:], members[:10000]); err != nil {
+		t.Fatal(err)
+	}
+	st = mustCommit(t, f)
+	if st.ElementsDeleted != 10000 || st.ElementsAdded != 0 {
+		t.Errorf("stats %+v: want 10000 elements deleted", st)
+	}
+	if st, err := f.Resync(ctx); err != nil || st.Changed() {
+		t.Fatalf("resync after update: %+v, %v; want no drift", st, err)
+	}
+}
