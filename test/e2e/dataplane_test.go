@@ -13,6 +13,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
@@ -223,7 +224,27 @@ spec:
 		t.Fatalf("ping within cluster-a: %d replies, %v\n%s\n%s", got, err, dump(), agentLogs())
 	}
 
-	// Connect the clusters with overlay routing Enabled.
+	// Connect the clusters with overlay routing Enabled. What connecting
+	// creates here (access Secrets; the Role and RoleBinding if they were
+	// not there yet) goes again at the end, so later tests start clean.
+	for _, c := range []*framework.Cluster{a, b} {
+		remote := map[*framework.Cluster]string{a: b.Name, b: a.Name}[c]
+		kube, err := kubernetes.NewForConfig(c.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, roleErr := kube.RbacV1().Roles("calico-system").Get(ctx, "remote-cluster-secret-access", metav1.GetOptions{})
+		_, bindingErr := kube.RbacV1().RoleBindings("calico-system").Get(ctx, "remote-cluster-secret-access", metav1.GetOptions{})
+		t.Cleanup(func() {
+			kubectl(t, c, "", "delete", "secret", "remote-cluster-secret-"+remote, "-n", "calico-system", "--ignore-not-found")
+			if apierrors.IsNotFound(bindingErr) {
+				kubectl(t, c, "", "delete", "rolebinding", "remote-cluster-secret-access", "-n", "calico-system", "--ignore-not-found")
+			}
+			if apierrors.IsNotFound(roleErr) {
+				kubectl(t, c, "", "delete", "role", "remote-cluster-secret-access", "-n", "calico-system", "--ignore-not-found")
+			}
+		})
+	}
 	kubeconfigs := map[*framework.Cluster]string{a: remoteKubeconfig(t, a), b: remoteKubeconfig(t, b)}
 	t.Cleanup(func() {
 		for _, c := range []*framework.Cluster{a, b} {
