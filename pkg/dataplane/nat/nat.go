@@ -23,14 +23,16 @@
 //
 // # Ownership and reconciliation
 //
-// The package owns its table and nothing else: it never lists, changes or
+// The package owns its table and nothing else: it never changes or
 // deletes another table, whatever its family or name. [NAT.Apply] changes
 // set elements incrementally (one transaction of element deletions and
-// additions), creates the table when it is missing, and deletes it when
+// additions, split into several past 2,048 changed ranges, deletions
+// first), creates the table when it is missing, and deletes it when
 // nothing is to be masqueraded. [NAT.Resync] re-reads the table from the
 // kernel and repairs drift: missing elements are added, foreign ones
 // removed, and a table whose chain, rule or sets were changed by hand is
-// replaced as a whole in a single transaction.
+// deleted and written again, its rule last, so that it never masquerades
+// with a partly filled set.
 //
 // A NAT works on the network namespace of its nftables connection: use
 // nftables.New(nftables.WithNetNSFd(fd)) for a namespace other than the
@@ -218,24 +220,22 @@ func (n *NAT) sync(ctx context.Context, want Desired, full bool) (st Stats, err 
 	}
 	srcSet := &nftables.Set{Table: table, Name: SourcesSet, KeyType: nftables.TypeIPAddr, Interval: true}
 	dstSet := &nftables.Set{Table: table, Name: DestinationsSet, KeyType: nftables.TypeIPAddr, Interval: true}
-	// Removals first, then additions, in one transaction: a range that
-	// changes bounds is replaced atomically.
+	// Removals first, then additions, in one transaction when fewer than
+	// rangesPerTransaction ranges change (a range that changes bounds is
+	// replaced atomically), else in several.
+	pending := 0
 	for _, c := range []struct {
 		set *nftables.Set
 		add []ipRange
 		del []ipRange
 	}{{srcSet, addS, delS}, {dstSet, addD, delD}} {
-		if len(c.del) > 0 {
-			if err := n.conn.SetDeleteElements(c.set, elements(c.del)); err != nil {
-				n.known = nil
-				return st, fmt.Errorf("nat: deleting elements of set %s in table ip %s: %w", c.set.Name, n.table, err)
-			}
+		if err := n.queueElements(c.set, c.del, true, &pending); err != nil {
+			n.known = nil
+			return st, fmt.Errorf("nat: deleting elements of set %s in table ip %s: %w", c.set.Name, n.table, err)
 		}
-		if len(c.add) > 0 {
-			if err := n.conn.SetAddElements(c.set, elements(c.add)); err != nil {
-				n.known = nil
-				return st, fmt.Errorf("nat: adding elements to set %s in table ip %s: %w", c.set.Name, n.table, err)
-			}
+		if err := n.queueElements(c.set, c.add, false, &pending); err != nil {
+			n.known = nil
+			return st, fmt.Errorf("nat: adding elements to set %s in table ip %s: %w", c.set.Name, n.table, err)
 		}
 	}
 	if err := n.conn.Flush(); err != nil {
@@ -259,11 +259,22 @@ func (n *NAT) writeTable(replace bool, src, dst map[ipRange]bool, st *Stats) err
 	n.conn.AddTable(table)
 	srcSet := &nftables.Set{Table: table, Name: SourcesSet, KeyType: nftables.TypeIPAddr, Interval: true}
 	dstSet := &nftables.Set{Table: table, Name: DestinationsSet, KeyType: nftables.TypeIPAddr, Interval: true}
-	if err := n.conn.AddSet(srcSet, elements(sortedRanges(src))); err != nil {
-		return fmt.Errorf("nat: creating set %s in table ip %s: %w", SourcesSet, n.table, err)
+	for _, c := range []*nftables.Set{srcSet, dstSet} {
+		if err := n.conn.AddSet(c, nil); err != nil {
+			return fmt.Errorf("nat: creating set %s in table ip %s: %w", c.Name, n.table, err)
+		}
 	}
-	if err := n.conn.AddSet(dstSet, elements(sortedRanges(dst))); err != nil {
-		return fmt.Errorf("nat: creating set %s in table ip %s: %w", DestinationsSet, n.table, err)
+	// The sets are filled before the rule that uses them exists, so a set
+	// too large for one transaction never masquerades with part of it.
+	pending := 0
+	for _, c := range []struct {
+		set *nftables.Set
+		rs  map[ipRange]bool
+	}{{srcSet, src}, {dstSet, dst}} {
+		if err := n.queueElements(c.set, sortedRanges(c.rs), false, &pending); err != nil {
+			n.known = nil
+			return fmt.Errorf("nat: filling set %s in table ip %s: %w", c.set.Name, n.table, err)
+		}
 	}
 	accept := nftables.ChainPolicyAccept
 	chain := n.conn.AddChain(&nftables.Chain{
@@ -370,6 +381,41 @@ func (n *NAT) read() (k *tableState, intact bool, err error) {
 		return k, false, nil
 	}
 	return k, true, nil
+}
+
+// rangesPerMessage bounds the ranges of one netlink message: a message's
+// element list is one netlink attribute, whose length must fit in 16 bits
+// (about 40 bytes per IPv4 element, two elements per range).
+const rangesPerMessage = 512
+
+// rangesPerTransaction bounds the ranges of one transaction: the whole
+// transaction goes in one sendmsg, limited by the socket's buffer.
+const rangesPerTransaction = 2048
+
+// queueElements queues the addition (or deletion) of rs to set in
+// messages of at most rangesPerMessage ranges, and sends the transaction
+// whenever *pending reaches rangesPerTransaction ranges.
+func (n *NAT) queueElements(set *nftables.Set, rs []ipRange, del bool, pending *int) error {
+	for len(rs) > 0 {
+		k := min(len(rs), rangesPerMessage, rangesPerTransaction-*pending)
+		var err error
+		if del {
+			err = n.conn.SetDeleteElements(set, elements(rs[:k]))
+		} else {
+			err = n.conn.SetAddElements(set, elements(rs[:k]))
+		}
+		if err != nil {
+			return err
+		}
+		rs = rs[k:]
+		if *pending += k; *pending >= rangesPerTransaction {
+			if err := n.conn.Flush(); err != nil {
+				return err
+			}
+			*pending = 0
+		}
+	}
+	return nil
 }
 
 // ipRange is an interval of IPv4 addresses [lo, hi), hi up to 1<<32.

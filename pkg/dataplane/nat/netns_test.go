@@ -369,3 +369,39 @@ func TestNATOutgoingDriftRepair(t *testing.T) {
 	}
 	checkForeign(t, c)
 }
+
+// Many disjoint destinations (10,000 remote endpoints' /32s) need more
+// than one netlink message per set; creating, updating and removing them
+// works, and so does the traffic.
+func TestNATOutgoingManyDestinations(t *testing.T) {
+	tp := newTopology(t)
+	ctx := context.Background()
+	n := New(tp.conn(t), Options{})
+	many := func(count int) []netip.Prefix {
+		out := []netip.Prefix{podPool}
+		for i := 0; i < count; i++ {
+			// Every other address of 198.18.128.0/17, so none merge.
+			v := uint32(198)<<24 | uint32(18)<<16 | 0x8000 + uint32(2*i)
+			out = append(out, netip.PrefixFrom(netip.AddrFrom4(u32bytes(v)), 32))
+		}
+		return out
+	}
+	st, err := n.Apply(ctx, Desired{Sources: []netip.Prefix{podPool}, Destinations: many(10000)})
+	if err != nil || !st.TableCreated {
+		t.Fatalf("creating with 10,000 destinations: %+v %v", st, err)
+	}
+	if got := tp.sourceSeen(t); got != nodeOutIP.String() {
+		t.Errorf("the outside saw %s, want %s", got, nodeOutIP)
+	}
+	st, err = n.Apply(ctx, Desired{Sources: []netip.Prefix{podPool}, Destinations: append(many(5000), netip.MustParsePrefix("198.18.41.0/24"))})
+	if err != nil || st.RangesRemoved != 5001 || st.RangesAdded != 1 {
+		// podPool and 198.18.41.0/24 merge: one range replaced, 5,000 removed.
+		t.Fatalf("removing 5,000 destinations: %+v %v", st, err)
+	}
+	if got := tp.sourceSeen(t); got != podIP.String() {
+		t.Errorf("to a mesh destination the outside saw %s, want %s", got, podIP)
+	}
+	if st, err := n.Resync(ctx); err != nil || st.Changes() != 0 {
+		t.Errorf("resync reads back what was written: %+v %v", st, err)
+	}
+}
