@@ -68,12 +68,14 @@ func NewOptions() *Options {
 		LeaseDuration:           15 * time.Second,
 		RenewDeadline:           10 * time.Second,
 		RetryPeriod:             2 * time.Second,
-		// 16 workers and 1000 requests/s mirror 50,000 endpoints in
-		// under 30 s on two cores (BENCHMARKS.md); with 4 and 200/s it
-		// took over four minutes.
+		// The client's rate limit must not be what bounds an initial sync:
+		// kube-apiserver's priority and fairness protects the servers.
+		// With 16 workers the sync runs as fast as the API server takes
+		// writes (BENCHMARKS.md); with 4 workers and 200 requests/s,
+		// 50,000 endpoints took over four minutes.
 		Workers:            16,
-		KubeAPIQPS:         1000,
-		KubeAPIBurst:       2000,
+		KubeAPIQPS:         5000,
+		KubeAPIBurst:       10000,
 		SecretResyncPeriod: 30 * time.Second,
 	}
 }
