@@ -75,24 +75,42 @@ func FuzzParse(f *testing.F) {
 			if sel.Evaluate(labels) != again.Evaluate(labels) {
 				t.Fatalf("Evaluate(%v) differs between %q and its canonical form %q", labels, input, canonical)
 			}
-			checkRequiredValues(t, sel, labels)
+			checkRequirements(t, sel, labels)
 		}
 	})
 }
 
-// checkRequiredValues verifies that requiredValues states necessary
-// conditions: if the selector matches, every constrained key has one of its
-// required values.
-func checkRequiredValues(t *testing.T, sel Selector, labels map[string]string) {
+// checkRequirements verifies that Requirements states necessary
+// conditions (if the selector matches, every clause has a satisfied term)
+// over keys the selector reads.
+func checkRequirements(t *testing.T, sel Selector, labels map[string]string) {
+	t.Helper()
+	reqs := RequirementsOf(sel)
+	for _, c := range reqs {
+		for _, term := range c {
+			if _, found := slices.BinarySearch(sel.LabelKeys(), term.Key); !found {
+				t.Fatalf("%s: requirement %s names a key it does not read", sel, c)
+			}
+		}
+	}
 	if !sel.Evaluate(labels) {
 		return
 	}
-	for k, values := range requiredValues(sel.(*parsedSelector).root) {
-		v, ok := labels[k]
-		if _, found := slices.BinarySearch(values, v); !ok || !found {
-			t.Fatalf("%s matches %v but requiredValues says %s must be in %q", sel, labels, k, values)
+	for _, c := range reqs {
+		if !clauseSatisfied(c, labels) {
+			t.Fatalf("%s matches %v but does not satisfy its requirement %s", sel, labels, c)
 		}
 	}
+}
+
+// clauseSatisfied reports whether labels satisfy one of c's terms.
+func clauseSatisfied(c Clause, labels map[string]string) bool {
+	for _, term := range c {
+		if v, ok := labels[term.Key]; ok && (term.Values == nil || slices.Contains(term.Values, v)) {
+			return true
+		}
+	}
+	return false
 }
 
 // literals returns the string literals in n.

@@ -11,44 +11,55 @@ import (
 // relation through the callbacks given to NewIndex.
 //
 // The result of a selector depends only on the label keys it reads
-// (Selector.LabelKeys), so:
+// (Selector.LabelKeys), and a selector implementing Requirer (as those
+// returned by Parse do) states necessary conditions for a match, so:
 //
 //   - when an item's labels change, only selectors reading a key whose
 //     presence or value changed are evaluated; a change to a key no selector
-//     reads evaluates nothing. For selectors returned by Parse this is
-//     narrowed further: a selector that can only match when key k has one of
-//     a set of values (k == "v", k in {...}, or such a condition in every
-//     branch of an "||" or in any operand of an "&&") is skipped when neither
-//     the old nor the new value of k is in that set;
-//   - when an item is added, only selectors reading one of its keys are
-//     evaluated; every other selector matches it exactly when it matches the
-//     empty label set, which is computed once per selector;
-//   - when a selector is added or changed, only items having one of its keys
-//     are evaluated, by the same reasoning in the other direction.
+//     reads evaluates nothing. A selector that can only match when key k has
+//     one of a set of values (a Requirements clause of one term with values,
+//     e.g. from k == "v", k in {...}, or such a condition in every branch of
+//     an "||" or in any operand of an "&&") is skipped when neither the old
+//     nor the new value of k is in that set;
+//   - when an item is added, only selectors reading one of its keys and not
+//     skipped by that rule are evaluated; every other selector matches it
+//     exactly when it matches the empty label set, which is computed once
+//     per selector;
+//   - when a selector is added or changed, and it does not match the empty
+//     label set, only the items satisfying one of its Requirements clauses,
+//     or having one of its keys, are evaluated, whichever are fewer: the
+//     Index keeps the items by value for every key that a selector's
+//     requirements name with values. A selector matching the empty label
+//     set (e.g. all(), !has(k)) is evaluated against every item.
 //
-// Index works with any Selector implementation whose LabelKeys is complete.
-// It is not safe for concurrent use and starts no goroutines. Callbacks run
-// synchronously, in no specified order, and must not call back into the
-// Index.
+// Index works with any Selector implementation whose LabelKeys is complete
+// and whose Requirements, if any, are necessary conditions. It is not safe
+// for concurrent use and starts no goroutines. Callbacks run synchronously,
+// in no specified order, and must not call back into the Index.
 type Index[S comparable, I comparable] struct {
 	onMatchStarted func(S, I)
 	onMatchStopped func(S, I)
 
 	selectors map[S]*indexedSelector[S, I]
-	items     map[I]*indexedItem[S]
+	items     map[I]*indexedItem[S, I]
 
 	// selectorsByKey finds the selectors reading a label key.
 	selectorsByKey map[string]*keySelectors[S, I]
 	// itemsByKey maps a label key to the items that have it.
-	itemsByKey map[string]map[I]struct{}
+	itemsByKey map[string]map[I]*indexedItem[S, I]
+	// itemsByValue maps a label key that some selector's requirements
+	// name with values to, under each value, the items having it.
+	itemsByValue map[string]*valueItems[S, I]
 	// emptyMatchers holds the selectors that match the empty label set and
 	// hence every item that has none of their keys.
 	emptyMatchers map[S]struct{}
 
 	// Scratch space, reused across calls to avoid allocation. A selector is
-	// in candidates iff its visited field equals epoch.
+	// in candidates iff its visited field equals epoch; an item has been
+	// seen by computeMatches iff its visited field equals itemEpoch.
 	candidates  []*indexedSelector[S, I]
 	epoch       uint64
+	itemEpoch   uint64
 	changedKeys []string
 
 	// evaluations counts Selector.Evaluate calls; read by tests.
@@ -65,20 +76,36 @@ type keySelectors[S comparable, I comparable] struct {
 	byValue map[string]map[S]*indexedSelector[S, I]
 }
 
+// valueItems indexes the items having one label key by its value.
+type valueItems[S comparable, I comparable] struct {
+	refs  int // selectors whose requirements name the key with values
+	items map[string]map[I]*indexedItem[S, I]
+}
+
 // indexedSelector is the Index's record of one selector.
 type indexedSelector[S comparable, I comparable] struct {
-	id           S
-	visited      uint64 // see Index.candidates
-	sel          Selector
-	uid          string
-	keys         []string
-	required     map[string][]string // see requiredValues
+	id      S
+	visited uint64 // see Index.candidates
+	sel     Selector
+	uid     string
+	keys    []string
+	reqs    []Clause
+	// gates holds, for some keys, the values one of which the key must
+	// have for the selector to match (from single-term clauses).
+	gates map[string][]string
+	// valueKeys are the keys the requirements name with values.
+	valueKeys []string
+	// never is set when a requirement cannot be satisfied: the selector
+	// matches nothing and is not indexed under any key.
+	never        bool
 	matchesEmpty bool
 	matches      map[I]struct{}
 }
 
 // indexedItem is the Index's record of one item.
-type indexedItem[S comparable] struct {
+type indexedItem[S comparable, I comparable] struct {
+	id      I
+	visited uint64            // see Index.itemEpoch
 	labels  map[string]string // private copy
 	matches map[S]struct{}
 }
@@ -97,9 +124,10 @@ func NewIndex[S comparable, I comparable](onMatchStarted, onMatchStopped func(S,
 		onMatchStarted: onMatchStarted,
 		onMatchStopped: onMatchStopped,
 		selectors:      map[S]*indexedSelector[S, I]{},
-		items:          map[I]*indexedItem[S]{},
+		items:          map[I]*indexedItem[S, I]{},
 		selectorsByKey: map[string]*keySelectors[S, I]{},
-		itemsByKey:     map[string]map[I]struct{}{},
+		itemsByKey:     map[string]map[I]*indexedItem[S, I]{},
+		itemsByValue:   map[string]*valueItems[S, I]{},
 		emptyMatchers:  map[S]struct{}{},
 	}
 }
@@ -114,16 +142,17 @@ func (x *Index[S, I]) UpdateSelector(id S, sel Selector) {
 		old.sel = sel
 		return
 	}
-	entry := &indexedSelector[S, I]{id: id, sel: sel, uid: uid, keys: sel.LabelKeys(), matches: map[I]struct{}{}}
-	if p, ok := sel.(*parsedSelector); ok {
-		entry.required = requiredValues(p.root)
+	entry := newIndexedSelector[S, I](id, sel, uid)
+	x.acquireValueIndexes(entry)
+	if !entry.never {
+		entry.matchesEmpty = x.evaluate(sel, nil)
+		x.computeMatches(entry)
 	}
-	entry.matchesEmpty = x.evaluate(sel, nil)
-	x.computeMatches(entry)
 
 	var oldMatches map[I]struct{}
 	if old != nil {
 		x.unindexSelector(id, old)
+		x.releaseValueIndexes(old)
 		oldMatches = old.matches
 	}
 	x.selectors[id] = entry
@@ -143,26 +172,142 @@ func (x *Index[S, I]) UpdateSelector(id S, sel Selector) {
 	}
 }
 
+// newIndexedSelector returns the record of a new selector, its gates
+// derived from its requirements.
+func newIndexedSelector[S comparable, I comparable](id S, sel Selector, uid string) *indexedSelector[S, I] {
+	entry := &indexedSelector[S, I]{id: id, sel: sel, uid: uid, keys: sel.LabelKeys(), matches: map[I]struct{}{}}
+	entry.reqs = RequirementsOf(sel)
+	entry.gates = map[string][]string{}
+	for _, c := range entry.reqs {
+		satisfiable := false
+		for _, t := range c {
+			if t.Values == nil || len(t.Values) > 0 {
+				satisfiable = true
+			}
+			if t.Values != nil && !slices.Contains(entry.valueKeys, t.Key) {
+				entry.valueKeys = append(entry.valueKeys, t.Key)
+			}
+		}
+		if !satisfiable {
+			entry.never = true
+		}
+		if len(c) != 1 || c[0].Values == nil {
+			continue
+		}
+		k, values := c[0].Key, c[0].Values
+		if prev, ok := entry.gates[k]; ok {
+			values = slices.DeleteFunc(slices.Clone(prev), func(v string) bool { return !slices.Contains(values, v) })
+		}
+		entry.gates[k] = values
+		if len(values) == 0 {
+			entry.never = true
+		}
+	}
+	if entry.never {
+		entry.keys, entry.reqs, entry.gates, entry.valueKeys = nil, nil, nil, nil
+	}
+	return entry
+}
+
+// acquireValueIndexes makes sure the items are indexed by value for every
+// key the selector's requirements name with values.
+func (x *Index[S, I]) acquireValueIndexes(entry *indexedSelector[S, I]) {
+	for _, k := range entry.valueKeys {
+		vi := x.itemsByValue[k]
+		if vi == nil {
+			vi = &valueItems[S, I]{items: map[string]map[I]*indexedItem[S, I]{}}
+			for itemID, item := range x.itemsByKey[k] {
+				addToSet(vi.items, item.labels[k], itemID, item)
+			}
+			x.itemsByValue[k] = vi
+		}
+		vi.refs++
+	}
+}
+
+// releaseValueIndexes reverses acquireValueIndexes.
+func (x *Index[S, I]) releaseValueIndexes(entry *indexedSelector[S, I]) {
+	for _, k := range entry.valueKeys {
+		if vi := x.itemsByValue[k]; vi != nil {
+			if vi.refs--; vi.refs <= 0 {
+				delete(x.itemsByValue, k)
+			}
+		}
+	}
+}
+
 // computeMatches fills entry.matches from the current items.
 func (x *Index[S, I]) computeMatches(entry *indexedSelector[S, I]) {
-	candidates := map[I]struct{}{}
-	for _, k := range entry.keys {
-		maps.Copy(candidates, x.itemsByKey[k])
-	}
-	for itemID := range candidates {
-		if x.evaluate(entry.sel, x.items[itemID].labels) {
-			entry.matches[itemID] = struct{}{}
+	if entry.matchesEmpty {
+		// Items with none of the selector's keys match: no shortcut.
+		for itemID, item := range x.items {
+			if x.evaluate(entry.sel, item.labels) {
+				entry.matches[itemID] = struct{}{}
+			}
 		}
-	}
-	if !entry.matchesEmpty {
 		return
 	}
-	// Items with none of the selector's keys look like the empty set to it.
-	for itemID := range x.items {
-		if _, evaluated := candidates[itemID]; !evaluated {
-			entry.matches[itemID] = struct{}{}
+	// Only items satisfying every clause can match. Having one of the
+	// selector's keys is such a clause too (an item with none of them
+	// looks like the empty set to the selector). Evaluate the items of
+	// the clause that has the fewest.
+	var best Clause
+	bestCost := 0
+	for _, k := range entry.keys {
+		bestCost += len(x.itemsByKey[k])
+	}
+	for _, c := range entry.reqs {
+		if cost := x.clauseCost(c); cost < bestCost {
+			best, bestCost = c, cost
 		}
 	}
+	if best == nil {
+		best = make(Clause, len(entry.keys))
+		for i, k := range entry.keys {
+			best[i] = Term{Key: k}
+		}
+	}
+	x.itemEpoch++
+	visit := func(item *indexedItem[S, I]) {
+		if item.visited == x.itemEpoch {
+			return
+		}
+		item.visited = x.itemEpoch
+		if x.evaluate(entry.sel, item.labels) {
+			entry.matches[item.id] = struct{}{}
+		}
+	}
+	for _, t := range best {
+		vi := x.itemsByValue[t.Key]
+		if t.Values == nil || vi == nil {
+			for _, item := range x.itemsByKey[t.Key] {
+				visit(item)
+			}
+			continue
+		}
+		for _, v := range t.Values {
+			for _, item := range vi.items[v] {
+				visit(item)
+			}
+		}
+	}
+}
+
+// clauseCost returns how many items the clause's terms select (counting
+// an item once per term).
+func (x *Index[S, I]) clauseCost(c Clause) int {
+	cost := 0
+	for _, t := range c {
+		vi := x.itemsByValue[t.Key]
+		if t.Values == nil || vi == nil {
+			cost += len(x.itemsByKey[t.Key])
+			continue
+		}
+		for _, v := range t.Values {
+			cost += len(vi.items[v])
+		}
+	}
+	return cost
 }
 
 // DeleteSelector removes the selector id, reporting a stopped match for
@@ -173,6 +318,7 @@ func (x *Index[S, I]) DeleteSelector(id S) {
 		return
 	}
 	x.unindexSelector(id, entry)
+	x.releaseValueIndexes(entry)
 	delete(x.selectors, id)
 	for itemID := range entry.matches {
 		delete(x.items[itemID].matches, id)
@@ -183,10 +329,6 @@ func (x *Index[S, I]) DeleteSelector(id S) {
 // indexSelector records entry under its label keys.
 func (x *Index[S, I]) indexSelector(id S, entry *indexedSelector[S, I]) {
 	for _, k := range entry.keys {
-		values, gated := entry.required[k]
-		if gated && len(values) == 0 {
-			continue // k in {}: no value of k lets the selector match
-		}
 		ks := x.selectorsByKey[k]
 		if ks == nil {
 			ks = &keySelectors[S, I]{
@@ -195,6 +337,7 @@ func (x *Index[S, I]) indexSelector(id S, entry *indexedSelector[S, I]) {
 			}
 			x.selectorsByKey[k] = ks
 		}
+		values, gated := entry.gates[k]
 		if !gated {
 			ks.always[id] = entry
 			continue
@@ -213,10 +356,10 @@ func (x *Index[S, I]) unindexSelector(id S, entry *indexedSelector[S, I]) {
 	for _, k := range entry.keys {
 		ks := x.selectorsByKey[k]
 		if ks == nil {
-			continue // gated on the empty set: never indexed
+			continue
 		}
 		delete(ks.always, id)
-		for _, v := range entry.required[k] {
+		for _, v := range entry.gates[k] {
 			removeFromSet(ks.byValue, v, id)
 		}
 		if len(ks.always) == 0 && len(ks.byValue) == 0 {
@@ -258,16 +401,25 @@ func (x *Index[S, I]) UpdateLabels(id I, labels map[string]string) {
 		x.addCandidates(k, item.labels, labels)
 	}
 
-	// Apply the change to the item's private copy and to itemsByKey.
+	// Apply the change to the item's private copy, itemsByKey and
+	// itemsByValue.
 	for _, k := range changed {
+		oldV, had := item.labels[k]
 		newV, ok := labels[k]
+		vi := x.itemsByValue[k]
+		if had && vi != nil {
+			removeFromSet(vi.items, oldV, id)
+		}
 		if !ok {
 			delete(item.labels, k)
 			removeFromSet(x.itemsByKey, k, id)
 			continue
 		}
-		if _, had := item.labels[k]; !had {
-			addToSet(x.itemsByKey, k, id, struct{}{})
+		if !had {
+			addToSet(x.itemsByKey, k, id, item)
+		}
+		if vi != nil {
+			addToSet(vi.items, newV, id, item)
 		}
 		item.labels[k] = newV
 	}
@@ -282,15 +434,18 @@ func (x *Index[S, I]) UpdateLabels(id I, labels map[string]string) {
 
 // addItem handles UpdateLabels for an item the Index has not seen.
 func (x *Index[S, I]) addItem(id I, labels map[string]string) {
-	item := &indexedItem[S]{labels: maps.Clone(labels), matches: map[S]struct{}{}}
+	item := &indexedItem[S, I]{id: id, labels: maps.Clone(labels), matches: map[S]struct{}{}}
 	if item.labels == nil {
 		item.labels = map[string]string{}
 	}
 	x.items[id] = item
 
 	x.startCandidates()
-	for k := range item.labels {
-		addToSet(x.itemsByKey, k, id, struct{}{})
+	for k, v := range item.labels {
+		addToSet(x.itemsByKey, k, id, item)
+		if vi := x.itemsByValue[k]; vi != nil {
+			addToSet(vi.items, v, id, item)
+		}
 		x.addCandidates(k, nil, item.labels)
 	}
 	for _, sel := range x.candidates {
@@ -354,8 +509,11 @@ func (x *Index[S, I]) DeleteLabels(id I) {
 	if item == nil {
 		return
 	}
-	for k := range item.labels {
+	for k, v := range item.labels {
 		removeFromSet(x.itemsByKey, k, id)
+		if vi := x.itemsByValue[k]; vi != nil {
+			removeFromSet(vi.items, v, id)
+		}
 	}
 	delete(x.items, id)
 	for selID := range item.matches {
@@ -366,7 +524,7 @@ func (x *Index[S, I]) DeleteLabels(id I) {
 
 // setMatch records that sel now does (or no longer does) match item id,
 // and reports it.
-func (x *Index[S, I]) setMatch(sel *indexedSelector[S, I], id I, item *indexedItem[S], match bool) {
+func (x *Index[S, I]) setMatch(sel *indexedSelector[S, I], id I, item *indexedItem[S, I], match bool) {
 	if match {
 		sel.matches[id] = struct{}{}
 		item.matches[sel.id] = struct{}{}

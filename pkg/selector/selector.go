@@ -30,6 +30,7 @@ type parsedSelector struct {
 	canonical string
 	id        string
 	keys      []string
+	reqs      []Clause
 }
 
 // Parse parses a selector. An empty or all-whitespace input is all(). On
@@ -46,6 +47,7 @@ func Parse(s string) (Selector, error) {
 		canonical: canonical,
 		id:        hex.EncodeToString(sum[:]),
 		keys:      labelKeys(root),
+		reqs:      requirements(root),
 	}, nil
 }
 
@@ -77,3 +79,6 @@ func (s *parsedSelector) UniqueID() string { return s.id }
 
 // LabelKeys implements Selector. The returned slice is a copy.
 func (s *parsedSelector) LabelKeys() []string { return slices.Clone(s.keys) }
+
+// Requirements implements Requirer. The result is a copy.
+func (s *parsedSelector) Requirements() []Clause { return cloneClauses(s.reqs) }
