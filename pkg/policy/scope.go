@@ -230,6 +230,50 @@ func (s *scopedSelector) Evaluate(labels map[string]string) bool {
 	return true
 }
 
+// Requirements implements selector.Requirer over the indexed label sets,
+// so that the State's indexes find a new set's members through the
+// endpoints having the required namespace or label values, and re-evaluate
+// only the sets an endpoint's label change can affect.
+func (s *scopedSelector) Requirements() []selector.Clause {
+	var out []selector.Clause
+	switch s.scope {
+	case scopeNamespace:
+		out = append(out, selector.Clause{{Key: keyNamespace, Values: []string{s.namespace}}})
+	case scopeNamespaceSelector:
+		out = append(out, selector.Clause{{Key: keyNamespace}})
+		out = append(out, prefixedRequirements(s.nsSel, keyNamespaceLabel, "")...)
+	}
+	if s.sel != nil {
+		out = append(out, selector.RequirementsOf(s.sel)...)
+	}
+	if s.saNames != nil {
+		out = append(out, selector.Clause{{Key: LabelServiceAccount, Values: slices.Clone(s.saNames)}})
+	}
+	if s.saSel != nil {
+		// projectcalico.org/name defaults to the service account label.
+		out = append(out, prefixedRequirements(s.saSel, ServiceAccountLabelPrefix, LabelServiceAccount)...)
+	}
+	return out
+}
+
+// prefixedRequirements returns the requirements of sel with prefix added
+// to every key; when nameFallback is set, a term on projectcalico.org/name
+// may also be satisfied by that key (see serviceAccountLabels).
+func prefixedRequirements(sel selector.Selector, prefix, nameFallback string) []selector.Clause {
+	reqs := selector.RequirementsOf(sel)
+	for i, c := range reqs {
+		out := make(selector.Clause, 0, len(c))
+		for _, t := range c {
+			if t.Key == LabelName && nameFallback != "" {
+				out = append(out, selector.Term{Key: nameFallback, Values: slices.Clone(t.Values)})
+			}
+			out = append(out, selector.Term{Key: prefix + t.Key, Values: t.Values})
+		}
+		reqs[i] = out
+	}
+	return reqs
+}
+
 // String implements selector.Selector: the canonical key.
 func (s *scopedSelector) String() string { return s.key }
 
