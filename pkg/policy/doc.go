@@ -79,8 +79,11 @@
 // across restarts, and two NetworkPolicies of a namespace with the same
 // destination selector use the same set. A State keeps every set's members
 // up to date with selector.Index: an endpoint's label change re-evaluates
-// only the selectors that read a changed key, and the Callbacks report each
-// set's net change after every State method.
+// only the selectors that read a changed key and, when they require one
+// of a few values of it (a namespace, app == "x"), accept its old or new
+// value; a new selector is evaluated only against the endpoints having a
+// value it requires. The Callbacks report each set's net change after
+// every State method.
 //
 // # Order
 //

@@ -64,7 +64,12 @@
 // Index keeps a set of selectors and a set of labelled items and reports,
 // through callbacks, when a selector starts or stops matching an item. When an
 // item's labels change it only re-evaluates selectors that read a changed key
-// and, for "==" / "in" conditions, accept its old or new value.
+// and, for "==" / "in" conditions, accept its old or new value. When a
+// selector is added it only evaluates the items that can satisfy its
+// requirements (Requirer): for `app == "x" && has(b)`, the items whose app is
+// "x"; for `a == "x" || b == "y"`, those whose a is "x" or whose b is "y". A
+// selector that matches the empty label set (all(), !has(a), a != "x") is
+// evaluated against every item.
 //
 // Nothing in this package uses global mutable state. Parsed selectors are
 // immutable and safe for concurrent use; an Index is not.
