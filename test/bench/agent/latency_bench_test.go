@@ -376,8 +376,8 @@ func startLatController(b *testing.B, s *servers) func() {
 		if err := <-done; err != nil {
 			b.Errorf("the controller: %v", err)
 		}
-		if n, sample := logs.summary(); n > 0 {
-			b.Logf("the controller logged %d errors, e.g. %q", n, sample)
+		if n, samples := logs.summary(); n > 0 {
+			b.Logf("the controller logged %d errors; the first: %q", n, samples)
 		}
 	}
 
@@ -410,6 +410,9 @@ func startLatController(b *testing.B, s *servers) func() {
 			err = fmt.Errorf("%w; last status: %+v", err, last.Status)
 		}
 		b.Fatalf("waiting for %s to be in sync: %v", latRCC, err)
+	}
+	if last.Status.LastError != "" {
+		b.Logf("%s is in sync with lastError %q", latRCC, last.Status.LastError)
 	}
 	return func() {
 		// Remove the mirror before the controller stops, so that a later
@@ -546,18 +549,18 @@ func (la *latAgent) applies() (n, seconds float64) {
 }
 
 // errorLog is a logr.LogSink that counts the controller's errors and
-// keeps the first; its other logs are dropped.
+// keeps the first few; its other logs are dropped.
 type errorLog struct {
-	mu     sync.Mutex
-	n      int
-	sample error
+	mu      sync.Mutex
+	n       int
+	samples []string
 }
 
-// summary returns the number of errors logged and the first.
-func (l *errorLog) summary() (int, error) {
+// summary returns the number of errors logged and the first few.
+func (l *errorLog) summary() (int, []string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.n, l.sample
+	return l.n, slices.Clone(l.samples)
 }
 
 func (l *errorLog) Init(logr.RuntimeInfo)          {}
@@ -569,7 +572,7 @@ func (l *errorLog) Error(err error, msg string, kv ...any) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.n++
-	if l.sample == nil {
-		l.sample = fmt.Errorf("%s %v: %w", msg, kv, err)
+	if len(l.samples) < 5 {
+		l.samples = append(l.samples, fmt.Sprintf("%s %v: %v", msg, kv, err))
 	}
 }
