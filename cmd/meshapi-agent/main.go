@@ -3,7 +3,10 @@
 // address and MAC), watches the local API (never a remote cluster) for
 // Nodes, IPAMBlocks, IPPools, FelixConfiguration, RemoteClusterConfigurations
 // and WorkloadEndpoints, local and mirrored from remote clusters, and
-// programs the node's VXLAN overlay (netlink) and NAT-outgoing (nftables).
+// programs the node's VXLAN overlay (netlink) and NAT-outgoing (nftables);
+// with --policy-enforcement (the default) it also watches Tiers, Profiles,
+// NetworkPolicies, GlobalNetworkPolicies and HostEndpoints and enforces
+// network policy on the node's workload endpoints (nftables).
 package main
 
 import (
@@ -34,7 +37,7 @@ func newCommand() *cobra.Command {
 	o := agent.NewOptions()
 	cmd := &cobra.Command{
 		Use:   "meshapi-agent",
-		Short: "Program this node's overlay routes and NAT-outgoing from the local projectcalico.org/v3 API",
+		Short: "Program this node's overlay routes, NAT-outgoing and network policy from the local projectcalico.org/v3 API",
 		Long: `meshapi-agent runs on every node. It registers the node's Node
 (spec.bgp.ipv4Address, spec.ipv4VXLANTunnelAddr, spec.vxlanTunnelMACAddr),
 watches the local API for Nodes, IPAMBlocks, IPPools, FelixConfiguration
@@ -47,11 +50,18 @@ kernel match them:
     for their blocks, towards this cluster's nodes and those of every
     remote cluster whose overlayRoutingMode is Enabled;
   - the nftables table "ip meshapi-nat": masquerade traffic from pools with
-    natOutgoing, except towards any pool or endpoint of the mesh.
+    natOutgoing, except towards any pool or endpoint of the mesh;
+  - with --policy-enforcement (default true; watching also Tiers, Profiles,
+    NetworkPolicies, GlobalNetworkPolicies and HostEndpoints), the nftables
+    table "inet meshapi-filter": the policies of this node's workload
+    endpoints (spec.interfaceName, the host side of the pod's veth), rule
+    selectors as sets of the matching local and remote endpoints' IPs.
+    --policy-enforcement=false deletes that table.
 
 Check a node with:
 
   ip route show proto 82
+  nft list table inet meshapi-filter
   kubectl get nodes.projectcalico.org <node> -o jsonpath='{.status.dataplane}'
   curl -s localhost:9094/metrics | grep meshapi_agent_`,
 		SilenceUsage: true,

@@ -43,6 +43,10 @@ type Config struct {
 	Dataplane *dataplane.Dataplane
 	// NAT programs NAT-outgoing in the same namespace.
 	NAT *nat.NAT
+	// Policy, if set, enforces network policy in the same namespace: the
+	// agent also watches Tiers, Profiles, NetworkPolicies,
+	// GlobalNetworkPolicies and HostEndpoints. Nil leaves policy alone.
+	Policy *PolicyConfig
 	// Metrics receive the agent's metrics; nil disables them.
 	Metrics *Metrics
 	// ResyncPeriod is how often the kernel is re-read and repaired and
@@ -74,6 +78,8 @@ type Agent struct {
 	// Status written last, and when.
 	lastStatus      *v3.NodeDataplaneStatus
 	lastStatusWrite time.Time
+
+	policy *policyEnforcer // nil: enforcement off
 
 	mu        sync.Mutex
 	synced    bool
@@ -112,12 +118,28 @@ func New(cfg Config) (*Agent, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Agent{cfg: cfg, log: log}, nil
+	a := &Agent{cfg: cfg, log: log}
+	if cfg.Policy != nil {
+		if cfg.Policy.Filter == nil {
+			return nil, errors.New("agent: Policy needs a Filter")
+		}
+		var err error
+		if a.policy, err = newPolicyEnforcer(*cfg.Policy, cfg.NodeName, cfg.Metrics, log.With("component", "policy"), cfg.ResyncPeriod); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
 }
 
-// Healthy returns nil once the informers have synced and the last
-// reconcile succeeded, else why not.
+// Healthy returns nil once the informers have synced, the last
+// reconcile succeeded and, with policy enforcement, network policy was
+// programmed once; else why not.
 func (a *Agent) Healthy() error {
+	if a.policy != nil {
+		if err := a.policy.ready(); err != nil {
+			return err
+		}
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	switch {
@@ -157,6 +179,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.nodes, a.blocks, a.pools = pc.Nodes().Lister(), pc.IPAMBlocks().Lister(), pc.IPPools().Lister()
 	a.felix, a.rccs, a.eps = pc.FelixConfigurations().Lister(), pc.RemoteClusterConfigurations().Lister(), pc.WorkloadEndpoints().Lister()
+	var policyStages [][]cache.SharedIndexInformer
+	if a.policy != nil {
+		policyStages = policyInformers(pc) // before Start, so that they start
+	}
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
 	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
@@ -171,6 +197,27 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.synced = true
 	a.mu.Unlock()
 	a.log.Info("informers synced", "node", a.cfg.NodeName)
+
+	// Policy enforcement runs beside the overlay: loading 100,000
+	// endpoints into the policy state must not hold up routing.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if p := a.policy; p != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := feedInOrder(ctx, p.handler(), policyStages...); err != nil {
+				if ctx.Err() == nil {
+					a.log.Error("network policy enforcement did not start", "err", err)
+				}
+				return
+			}
+			a.log.Info("network policy state loaded; enforcing")
+			p.run(ctx)
+		}()
+	}
 
 	// The MAC this node published before a restart is the one to keep.
 	if n, err := a.nodes.Get(a.cfg.NodeName); err == nil && n.Spec.VXLANTunnelMACAddr != "" {

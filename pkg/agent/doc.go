@@ -3,8 +3,10 @@
 // FelixConfigurations, RemoteClusterConfigurations and WorkloadEndpoints,
 // local and mirrored from remote clusters), computes the node's desired
 // dataplane and makes the kernel match it with pkg/dataplane (VXLAN
-// overlay) and pkg/dataplane/nat (NAT-outgoing). It never talks to a
-// remote cluster: the controller mirrors them into the local API.
+// overlay) and pkg/dataplane/nat (NAT-outgoing), and, with
+// [Config.Policy], enforces network policy with pkg/agent/policyfilter and
+// pkg/dataplane/filter (nftables). It never talks to a remote cluster: the
+// controller mirrors them into the local API.
 //
 // # Desired state ([Compute], no I/O)
 //
@@ -50,4 +52,20 @@
 // table are re-read and repaired every ResyncPeriod. The MAC the Node
 // publishes is passed back to the dataplane on restart, so a restarted
 // agent keeps its MAC and the other nodes' entries stay valid.
+//
+// # Network policy ([Config.Policy])
+//
+// Beside the overlay loop, once the informers have synced: a
+// policyfilter.Syncer learns every Tier, Profile, NetworkPolicy and
+// GlobalNetworkPolicy first, then the HostEndpoints and WorkloadEndpoints
+// (a new rule selector is evaluated against every endpoint already known,
+// so policy first is the cheap order at startup); then every informer
+// event leads to a commit of what changed to the nftables table "inet
+// meshapi-filter" of the same namespace, retried with backoff on failure.
+// The table is re-read and repaired every ResyncPeriod. [Agent.Healthy]
+// waits for the first successful commit. Until then, and for endpoints no
+// policy selects, traffic is not filtered. Metrics: the table's sets and
+// elements, the commit latency (meshapi_agent_apply_duration_seconds
+// {component="policy"}), errors, changes and drift repairs. Off
+// (meshapi-agent --policy-enforcement=false), the agent deletes the table.
 package agent

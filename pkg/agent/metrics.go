@@ -17,14 +17,20 @@ type Metrics struct {
 	ApplyDuration *prometheus.HistogramVec
 	// Applies counts reconciles.
 	Applies prometheus.Counter
-	// Errors counts failures by stage: dataplane, nat, node, status,
-	// resync.
+	// Errors counts failures by stage: dataplane, nat, policy, node,
+	// status, resync.
 	Errors *prometheus.CounterVec
 	// DriftRepairs counts kernel objects repaired by periodic resyncs, by
-	// component (dataplane, nat).
+	// component (dataplane, nat, policy).
 	DriftRepairs *prometheus.CounterVec
 	// Changes counts kernel objects changed by applies, by component.
 	Changes *prometheus.CounterVec
+	// PolicySets is the number of nftables sets (two per rule selector:
+	// IPv4 and IPv6) in the policy filter's table.
+	PolicySets prometheus.Gauge
+	// PolicySetElements is the number of elements (intervals) in those
+	// sets.
+	PolicySetElements prometheus.Gauge
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -44,7 +50,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"remote_cluster_name"}),
 		ApplyDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "meshapi_agent_apply_duration_seconds",
-			Help:    "Time to make the kernel match the desired state, by component (dataplane, nat).",
+			Help:    "Time to make the kernel match the desired state, by component (dataplane, nat, policy: one commit of the policy filter).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"component"}),
 		Applies: prometheus.NewCounter(prometheus.CounterOpts{
@@ -53,7 +59,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meshapi_agent_errors_total",
-			Help: "Failures by stage: dataplane, nat, node (registration), status, resync.",
+			Help: "Failures by stage: dataplane, nat, policy, node (registration), status, resync.",
 		}, []string{"stage"}),
 		DriftRepairs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meshapi_agent_drift_repairs_total",
@@ -61,16 +67,25 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"component"}),
 		Changes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meshapi_agent_kernel_changes_total",
-			Help: "Kernel objects (routes, neighbours, FDB entries, devices, NAT ranges) changed by applies, by component.",
+			Help: "Kernel objects (routes, neighbours, FDB entries, devices, NAT ranges, policy sets, set elements and chains) changed by applies, by component.",
 		}, []string{"component"}),
+		PolicySets: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "meshapi_agent_policy_sets",
+			Help: "nftables sets in the policy filter's table (two per rule selector: IPv4 and IPv6); 0 with policy enforcement off.",
+		}),
+		PolicySetElements: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "meshapi_agent_policy_set_elements",
+			Help: "Elements (address intervals) in the policy filter's sets.",
+		}),
 	}
-	for _, stage := range []string{"dataplane", "nat", "node", "status", "resync"} {
+	for _, stage := range []string{"dataplane", "nat", "policy", "node", "status", "resync"} {
 		m.Errors.WithLabelValues(stage)
 	}
-	for _, c := range []string{"dataplane", "nat"} {
+	for _, c := range []string{"dataplane", "nat", "policy"} {
 		m.DriftRepairs.WithLabelValues(c)
 		m.Changes.WithLabelValues(c)
 	}
-	reg.MustRegister(m.RoutesProgrammed, m.ClusterRoutes, m.ClusterNodes, m.ApplyDuration, m.Applies, m.Errors, m.DriftRepairs, m.Changes)
+	reg.MustRegister(m.RoutesProgrammed, m.ClusterRoutes, m.ClusterNodes, m.ApplyDuration, m.Applies, m.Errors, m.DriftRepairs, m.Changes,
+		m.PolicySets, m.PolicySetElements)
 	return m
 }

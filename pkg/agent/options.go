@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/meshapi/meshapi/pkg/dataplane"
+	"github.com/meshapi/meshapi/pkg/dataplane/filter"
 	"github.com/meshapi/meshapi/pkg/dataplane/nat"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
 )
@@ -44,6 +45,9 @@ type Options struct {
 	// a path (/proc/<pid>/ns/net, /var/run/netns/x) or a name under
 	// /var/run/netns.
 	NetNS string
+	// PolicyEnforcement enforces network policy with nftables (the table
+	// "inet meshapi-filter"); off, the agent deletes that table.
+	PolicyEnforcement bool
 	// MetricsBindAddress serves /metrics and /healthz.
 	MetricsBindAddress string
 	// ResyncPeriod, Debounce and StatusInterval tune the loop (see Config).
@@ -62,6 +66,7 @@ func NewOptions() *Options {
 	return &Options{
 		NodeName:           name,
 		NodeIP:             os.Getenv("NODE_IP"),
+		PolicyEnforcement:  true,
 		MetricsBindAddress: "127.0.0.1:9094",
 		ResyncPeriod:       30 * time.Second,
 		Debounce:           50 * time.Millisecond,
@@ -77,6 +82,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.NodeIP, "node-ip", o.NodeIP, "This node's underlay IPv4 address with prefix length, e.g. 198.18.0.1/24 (default $NODE_IP); the source of VXLAN packets.")
 	fs.StringVar(&o.VXLANTunnelAddress, "vxlan-tunnel-address", o.VXLANTunnelAddress, "This node's VTEP address; empty means the first address of the node's first IPAMBlock (kept across restarts).")
 	fs.StringVar(&o.NetNS, "netns", o.NetNS, "Network namespace to program (a path, or a name under /var/run/netns); empty means the agent's own.")
+	fs.BoolVar(&o.PolicyEnforcement, "policy-enforcement", o.PolicyEnforcement, "Enforce network policy (NetworkPolicy, GlobalNetworkPolicy, Profile, Tier) on this node's workload endpoints with nftables (table inet meshapi-filter); false deletes that table and leaves traffic unfiltered.")
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "Address serving /metrics and /healthz (host:port; port 0 picks one).")
 	fs.DurationVar(&o.ResyncPeriod, "resync-period", o.ResyncPeriod, "How often the kernel is re-read and drift repaired.")
 	fs.DurationVar(&o.Debounce, "debounce", o.Debounce, "How long API events are gathered before the dataplane is programmed.")
@@ -167,6 +173,7 @@ func (o *Options) Run(ctx context.Context) error {
 	// connection bound to it, so that no thread of ours changes namespace.
 	var nl *netlink.Handle
 	var nftOpts []nftables.ConnOption
+	nsFD := 0 // the agent's own namespace
 	if o.NetNS != "" {
 		ns, err := netns.GetFromPath(o.netnsPath())
 		if err != nil {
@@ -176,7 +183,8 @@ func (o *Options) Run(ctx context.Context) error {
 		if nl, err = netlink.NewHandleAt(ns); err != nil {
 			return fmt.Errorf("opening a netlink handle in --netns %q: %w", o.NetNS, err)
 		}
-		nftOpts = append(nftOpts, nftables.WithNetNSFd(int(ns)))
+		nsFD = int(ns)
+		nftOpts = append(nftOpts, nftables.WithNetNSFd(nsFD))
 	} else if nl, err = netlink.NewHandle(); err != nil {
 		return fmt.Errorf("opening a netlink handle: %w", err)
 	}
@@ -190,10 +198,21 @@ func (o *Options) Run(ctx context.Context) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := NewMetrics(reg)
 	dp := dataplane.New(nl, dataplane.Options{Logger: log.With("component", "dataplane"), OnResync: OnDataplaneResync(metrics)})
+	var policy *PolicyConfig
+	if o.PolicyEnforcement {
+		f, err := filter.New(filter.Options{NetNS: nsFD, Logger: log.With("component", "filter")})
+		if err != nil {
+			return fmt.Errorf("opening the policy filter: %w", err)
+		}
+		defer f.Close()
+		policy = &PolicyConfig{Filter: f, NetNS: nsFD}
+	} else if err := teardownPolicy(ctx, nsFD, log); err != nil {
+		return err
+	}
 	a, err := New(Config{
 		NodeName: o.NodeName, NodeIP: nodeIP, VTEP: vtep, Client: client,
 		Dataplane: dp, NAT: nat.New(nft, nat.Options{Logger: log.With("component", "nat")}),
-		Metrics: metrics, ResyncPeriod: o.ResyncPeriod, Debounce: o.Debounce, StatusInterval: o.StatusInterval,
+		Policy: policy, Metrics: metrics, ResyncPeriod: o.ResyncPeriod, Debounce: o.Debounce, StatusInterval: o.StatusInterval,
 		Logger: log,
 	})
 	if err != nil {
@@ -231,7 +250,7 @@ func (o *Options) Run(ctx context.Context) error {
 		<-served
 	}()
 
-	log.Info("starting", "nodeIP", nodeIP, "netns", o.NetNS)
+	log.Info("starting", "nodeIP", nodeIP, "netns", o.NetNS, "policyEnforcement", o.PolicyEnforcement)
 	err = a.Run(ctx)
 	log.Info("stopped; the dataplane stays as programmed")
 	return err

@@ -1,0 +1,284 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/nftables"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/meshapi/meshapi/pkg/agent/policyfilter"
+	"github.com/meshapi/meshapi/pkg/dataplane/filter"
+	informers "github.com/meshapi/meshapi/pkg/generated/informers/externalversions/projectcalico/v3"
+)
+
+// PolicyConfig turns on network policy enforcement (pkg/agent/policyfilter
+// and pkg/dataplane/filter).
+type PolicyConfig struct {
+	// Filter is the nftables filter of the namespace the agent programs,
+	// created with the default table name.
+	Filter *filter.Filter
+	// NetNS is the descriptor of that namespace (0: the agent's own); the
+	// agent reads the size of the filter's table there for its metrics.
+	NetNS int
+}
+
+// policyEnforcer feeds a policyfilter.Syncer from the agent's informers and
+// commits its changes to the filter.
+type policyEnforcer struct {
+	cfg     PolicyConfig
+	syncer  *policyfilter.Syncer
+	metrics *Metrics
+	log     *slog.Logger
+	resync  time.Duration
+	kick    chan struct{}
+
+	// Set by run: whether a sync succeeded yet, and the filter's size as
+	// last read from the kernel plus the changes committed since.
+	mu             sync.Mutex
+	synced         bool
+	sets, elements int
+}
+
+func newPolicyEnforcer(cfg PolicyConfig, nodeName string, m *Metrics, log *slog.Logger, resync time.Duration) (*policyEnforcer, error) {
+	s, err := policyfilter.New(policyfilter.Config{NodeName: nodeName, Filter: cfg.Filter, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	return &policyEnforcer{cfg: cfg, syncer: s, metrics: m, log: log, resync: resync, kick: make(chan struct{}, 1)}, nil
+}
+
+// policyInformers are the informers of the Syncer's kinds, in the order the
+// Syncer must learn of their objects when it starts: policy first, then
+// endpoints. pkg/policy evaluates a new rule selector against every
+// endpoint it knows, but a new endpoint only against the selectors'
+// candidates, so 100,000 endpoints followed by 1,000 policies is much
+// slower than the other way round.
+func policyInformers(pc informers.Interface) [][]cache.SharedIndexInformer {
+	return [][]cache.SharedIndexInformer{
+		{pc.Tiers().Informer(), pc.Profiles().Informer(), pc.NetworkPolicies().Informer(), pc.GlobalNetworkPolicies().Informer()},
+		{pc.HostEndpoints().Informer(), pc.WorkloadEndpoints().Informer()},
+	}
+}
+
+// handler updates the Syncer and wakes run.
+func (p *policyEnforcer) handler() cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { p.syncer.Upsert(obj); p.poke() },
+		UpdateFunc: func(_, obj any) { p.syncer.Upsert(obj); p.poke() },
+		DeleteFunc: func(obj any) { p.syncer.Delete(obj); p.poke() },
+	}
+}
+
+func (p *policyEnforcer) poke() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// feedInOrder adds h to the informers of each stage in turn (the informers
+// have synced): a handler added to a running informer first receives every
+// object it holds, and the next stage starts once this stage's handlers
+// have received them all.
+func feedInOrder(ctx context.Context, h cache.ResourceEventHandler, stages ...[]cache.SharedIndexInformer) error {
+	for _, stage := range stages {
+		var synced []cache.InformerSynced
+		for _, inf := range stage {
+			reg, err := inf.AddEventHandler(h)
+			if err != nil {
+				return fmt.Errorf("adding the policy event handler: %w", err)
+			}
+			synced = append(synced, reg.HasSynced)
+		}
+		if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+			return fmt.Errorf("feeding the policy state: %w", context.Cause(ctx))
+		}
+	}
+	return nil
+}
+
+// ready returns nil once the policy was committed to the filter.
+func (p *policyEnforcer) ready() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.synced {
+		return errors.New("network policy has not been programmed yet")
+	}
+	return nil
+}
+
+// run commits the Syncer's changes whenever the informers report some,
+// retrying with backoff after a failure, and resyncs the filter every
+// resync period, until ctx ends.
+func (p *policyEnforcer) run(ctx context.Context) {
+	resync := time.NewTicker(p.resync)
+	defer resync.Stop()
+	retry := time.NewTimer(0) // the first sync, now
+	defer retry.Stop()
+	backoff := time.Second
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-resync.C:
+			p.resyncFilter(ctx)
+			continue
+		case <-p.kick:
+		case <-retry.C:
+		}
+		start := time.Now()
+		st, err := p.syncer.Sync(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		p.committed(st, time.Since(start), err)
+		if err != nil {
+			// Pending changes were handed to the filter, which keeps them
+			// and reads the kernel again on the next commit.
+			p.log.Error("programming network policy failed; retrying", "err", err, "in", backoff)
+			retry.Reset(backoff)
+			backoff = min(2*backoff, 30*time.Second)
+			continue
+		}
+		backoff = time.Second
+		if st.Changed() {
+			p.log.Info("programmed network policy", "stats", fmt.Sprintf("%+v", st))
+		}
+	}
+}
+
+// committed records a sync's outcome in the metrics; the first successful
+// one reads the table's size from the kernel.
+func (p *policyEnforcer) committed(st filter.Stats, took time.Duration, err error) {
+	p.mu.Lock()
+	first := !p.synced && err == nil
+	p.synced = p.synced || err == nil
+	p.mu.Unlock()
+	if first {
+		p.readSize()
+	} else {
+		p.add(st)
+	}
+	m := p.metrics
+	if m == nil {
+		return
+	}
+	m.ApplyDuration.WithLabelValues("policy").Observe(took.Seconds())
+	m.Changes.WithLabelValues("policy").Add(float64(changes(st)))
+	if err != nil {
+		m.Errors.WithLabelValues("policy").Inc()
+	}
+}
+
+// resyncFilter repairs drift in the filter's table and reads its size.
+func (p *policyEnforcer) resyncFilter(ctx context.Context) {
+	st, err := p.cfg.Filter.Resync(ctx)
+	if ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		p.log.Error("network policy resync failed", "err", err)
+		if p.metrics != nil {
+			p.metrics.Errors.WithLabelValues("resync").Inc()
+		}
+	} else if st.Changed() {
+		p.log.Warn("network policy resync repaired drift", "stats", fmt.Sprintf("%+v", st))
+	}
+	if p.metrics != nil {
+		p.metrics.DriftRepairs.WithLabelValues("policy").Add(float64(changes(st)))
+	}
+	p.readSize()
+}
+
+// changes counts the kernel objects a filter call changed.
+func changes(st filter.Stats) int {
+	return st.SetsCreated + st.SetsDeleted + st.ElementsAdded + st.ElementsDeleted + st.ChainsWritten + st.ChainsDeleted
+}
+
+// add counts a commit's set and element changes into the size.
+func (p *policyEnforcer) add(st filter.Stats) {
+	p.mu.Lock()
+	p.sets += st.SetsCreated - st.SetsDeleted
+	p.elements += st.ElementsAdded - st.ElementsDeleted
+	sets, elements := p.sets, p.elements
+	p.mu.Unlock()
+	p.publishSize(sets, elements)
+}
+
+// readSize reads the number of sets and set elements (intervals) of the
+// filter's table from the kernel.
+func (p *policyEnforcer) readSize() {
+	sets, elements, err := tableSize(p.cfg.NetNS, filter.DefaultTableName)
+	if err != nil {
+		p.log.Warn("reading the size of the policy table", "err", err)
+		return
+	}
+	p.mu.Lock()
+	p.sets, p.elements = sets, elements
+	p.mu.Unlock()
+	p.publishSize(sets, elements)
+}
+
+func (p *policyEnforcer) publishSize(sets, elements int) {
+	if m := p.metrics; m != nil {
+		m.PolicySets.Set(float64(sets))
+		m.PolicySetElements.Set(float64(elements))
+	}
+}
+
+// tableSize counts the sets of the inet table name in the namespace netNS
+// (0: our own) and their elements, an interval counting once; a missing
+// table is empty.
+func tableSize(netNS int, name string) (sets, elements int, err error) {
+	var opts []nftables.ConnOption
+	if netNS != 0 {
+		opts = append(opts, nftables.WithNetNSFd(netNS))
+	}
+	conn, err := nftables.New(opts...)
+	if err != nil {
+		return 0, 0, fmt.Errorf("nftables connection: %w", err)
+	}
+	t := &nftables.Table{Name: name, Family: nftables.TableFamilyINet}
+	all, err := conn.GetSets(t)
+	if err != nil {
+		if _, lerr := conn.ListTableOfFamily(name, nftables.TableFamilyINet); lerr != nil {
+			return 0, 0, nil // no table (yet)
+		}
+		return 0, 0, fmt.Errorf("listing the sets of table %s: %w", name, err)
+	}
+	for _, s := range all {
+		if s.Anonymous {
+			continue
+		}
+		sets++
+		els, err := conn.GetSetElements(s)
+		if err != nil {
+			return 0, 0, fmt.Errorf("listing the elements of set %s: %w", s.Name, err)
+		}
+		for _, e := range els {
+			if !e.IntervalEnd {
+				elements++
+			}
+		}
+	}
+	return sets, elements, nil
+}
+
+// teardownPolicy deletes the filter's table in the namespace netNS (0: our
+// own), left by an agent that enforced policy, when enforcement is off.
+func teardownPolicy(ctx context.Context, netNS int, log *slog.Logger) error {
+	f, err := filter.New(filter.Options{NetNS: netNS, Logger: log})
+	if err != nil {
+		return fmt.Errorf("opening the policy filter to remove it: %w", err)
+	}
+	defer f.Close()
+	if err := f.Teardown(ctx); err != nil {
+		return fmt.Errorf("removing the policy table: %w", err)
+	}
+	return nil
+}
