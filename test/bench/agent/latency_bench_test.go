@@ -146,7 +146,7 @@ func BenchmarkRemoteEndpointToRoute(b *testing.B) {
 		b.Fatalf("B's block %s was not routed on %s: %v", latBlockB, latNodeA, err)
 	}
 
-	var add, del, createCall []time.Duration
+	var all roundResult
 	var applies, applySeconds float64
 	b.ResetTimer() // the set-up is not measured; ns/op is a round's creates until the last route
 	for i := 0; i < b.N; i++ {
@@ -155,11 +155,10 @@ func BenchmarkRemoteEndpointToRoute(b *testing.B) {
 		r := latRound(ctx, b, s, rw, count, interval)
 		a1, s1 := ag.applies()
 		applies, applySeconds = applies+a1-a0, applySeconds+s1-s0
-		add, del, createCall = append(add, r.add...), append(del, r.del...), append(createCall, r.createCall...)
+		all.merge(r)
 	}
-	slices.Sort(add)
-	slices.Sort(del)
-	slices.Sort(createCall)
+	all.sort()
+	add, del := all.add, all.del
 	b.ReportMetric(ms(percentile(add, 0.50)), "p50-ms")
 	b.ReportMetric(ms(percentile(add, 0.90)), "p90-ms")
 	b.ReportMetric(ms(percentile(add, 0.99)), "p99-ms")
@@ -174,23 +173,51 @@ func BenchmarkRemoteEndpointToRoute(b *testing.B) {
 	if applies > 0 {
 		b.ReportMetric(applySeconds*1000/applies, "apply-ms")
 	}
-	b.Logf("%d endpoints, one every %s, agent debounce %s: create->route p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, min %.1f ms, max %.1f ms; B's create call p50 %.1f ms, p99 %.1f ms; %.0f agent reconciles per round, mean dataplane Apply %.2f ms",
+	b.ReportMetric(float64(all.flaps), "flaps")
+	b.Logf("%d endpoints, one every %s, agent debounce %s: create->route p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, min %.1f ms, max %.1f ms (from before the call: min %.1f ms, max %.1f ms); B's create call p50 %.1f ms, p99 %.1f ms, max %.1f ms; %.0f agent reconciles per round, mean dataplane Apply %.2f ms",
 		len(add), interval, *latDebounceFlag, ms(percentile(add, 0.5)), ms(percentile(add, 0.9)), ms(percentile(add, 0.99)),
-		ms(add[0]), ms(add[len(add)-1]), ms(percentile(createCall, 0.5)), ms(percentile(createCall, 0.99)),
+		ms(add[0]), ms(add[len(add)-1]), ms(all.addSend[0]), ms(all.addSend[len(add)-1]),
+		ms(percentile(all.createCall, 0.5)), ms(percentile(all.createCall, 0.99)), ms(all.createCall[len(add)-1]),
 		applies/float64(b.N), applySeconds*1000/max(applies, 1))
 	if len(del) > 0 {
-		b.Logf("delete->route gone: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, min %.1f ms, max %.1f ms",
-			ms(percentile(del, 0.5)), ms(percentile(del, 0.9)), ms(percentile(del, 0.99)), ms(del[0]), ms(del[len(del)-1]))
+		b.Logf("delete->route gone: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, min %.1f ms, max %.1f ms (from before the call: min %.1f ms, max %.1f ms); B's delete call p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+			ms(percentile(del, 0.5)), ms(percentile(del, 0.9)), ms(percentile(del, 0.99)), ms(del[0]), ms(del[len(del)-1]),
+			ms(all.delSend[0]), ms(all.delSend[len(del)-1]),
+			ms(percentile(all.deleteCall, 0.5)), ms(percentile(all.deleteCall, 0.99)), ms(all.deleteCall[len(all.deleteCall)-1]))
+	}
+	if all.flaps > 0 {
+		b.Logf("%d endpoint routes were removed and re-added while their endpoint existed, e.g. %v", all.flaps, all.flapped)
 	}
 }
 
 // roundResult is one round's latencies.
 type roundResult struct {
 	// add and del are per endpoint, from the return of B's create (delete)
-	// call to the route's addition (removal) on A's node.
-	add, del []time.Duration
-	// createCall is the duration of B's create calls.
-	createCall []time.Duration
+	// call to the route's addition (removal) on A's node; addSend and
+	// delSend from just before the call was sent.
+	add, del, addSend, delSend []time.Duration
+	// createCall and deleteCall are the durations of B's calls.
+	createCall, deleteCall []time.Duration
+	// flaps counts routes removed, or added more than once, while their
+	// endpoint existed; flapped holds a few of them.
+	flaps   int
+	flapped []netip.Prefix
+}
+
+// merge appends r's figures to rr's.
+func (rr *roundResult) merge(r roundResult) {
+	rr.add, rr.del = append(rr.add, r.add...), append(rr.del, r.del...)
+	rr.addSend, rr.delSend = append(rr.addSend, r.addSend...), append(rr.delSend, r.delSend...)
+	rr.createCall, rr.deleteCall = append(rr.createCall, r.createCall...), append(rr.deleteCall, r.deleteCall...)
+	rr.flaps += r.flaps
+	rr.flapped = append(rr.flapped, r.flapped[:min(len(r.flapped), max(0, 5-len(rr.flapped)))]...)
+}
+
+// sort sorts every series.
+func (rr *roundResult) sort() {
+	for _, s := range [][]time.Duration{rr.add, rr.del, rr.addSend, rr.delSend, rr.createCall, rr.deleteCall} {
+		slices.Sort(s)
+	}
 }
 
 // latRound creates count endpoints in B one every interval (timed), waits
@@ -204,18 +231,18 @@ func latRound(ctx context.Context, b *testing.B, s *servers, rw *routeWatch, cou
 		dsts[i] = latEndpointIP(i)
 	}
 	var r roundResult
-	returned := make([]time.Time, count)
+	sent, returned := make([]time.Time, count), make([]time.Time, count)
 	tick := time.NewTicker(interval)
 	b.StartTimer()
 	for i := range count {
 		<-tick.C
 		ep := latEndpoint(i)
-		sent := time.Now()
+		sent[i] = time.Now()
 		if _, err := s.b.client.ProjectcalicoV3().WorkloadEndpoints(ep.Namespace).Create(ctx, ep, metav1.CreateOptions{}); err != nil {
 			b.Fatalf("creating %s/%s in B: %v", ep.Namespace, ep.Name, err)
 		}
 		returned[i] = time.Now()
-		r.createCall = append(r.createCall, returned[i].Sub(sent))
+		r.createCall = append(r.createCall, returned[i].Sub(sent[i]))
 	}
 	tick.Stop()
 	if _, err := rw.Wait(dsts, false, 5*time.Minute); err != nil {
@@ -225,12 +252,21 @@ func latRound(ctx context.Context, b *testing.B, s *servers, rw *routeWatch, cou
 	for i, dst := range dsts {
 		t, _ := rw.When(dst, false)
 		r.add = append(r.add, t.Sub(returned[i]))
+		r.addSend = append(r.addSend, t.Sub(sent[i]))
+	}
+	// Nothing may have removed an endpoint's route so far.
+	flapped := map[netip.Prefix]bool{}
+	for _, dst := range dsts {
+		if rw.Changes(dst, true) > 0 || rw.Changes(dst, false) > 1 {
+			flapped[dst] = true
+		}
 	}
 	if !*latRemoveFlag {
 		deleteLatEndpoints(ctx, b, s, count)
 		if _, err := rw.Wait(dsts, true, 5*time.Minute); err != nil {
 			b.Fatalf("waiting for the endpoints' routes to go from %s: %v", latNodeA, err)
 		}
+		r.countFlaps(dsts, flapped)
 		return r
 	}
 	tick = time.NewTicker(interval)
@@ -238,19 +274,43 @@ func latRound(ctx context.Context, b *testing.B, s *servers, rw *routeWatch, cou
 	for i := range count {
 		<-tick.C
 		ep := latEndpoint(i)
+		// A removal seen before this delete was sent is a flap, not a
+		// latency.
+		if _, early := rw.When(dsts[i], true); early {
+			flapped[dsts[i]] = true
+		}
+		sent[i] = time.Now()
 		if err := s.b.client.ProjectcalicoV3().WorkloadEndpoints(ep.Namespace).Delete(ctx, ep.Name, metav1.DeleteOptions{}); err != nil {
 			b.Fatalf("deleting %s/%s in B: %v", ep.Namespace, ep.Name, err)
 		}
 		returned[i] = time.Now()
+		r.deleteCall = append(r.deleteCall, returned[i].Sub(sent[i]))
 	}
 	if _, err := rw.Wait(dsts, true, 5*time.Minute); err != nil {
 		b.Fatalf("waiting for the endpoints' routes to go from %s: %v", latNodeA, err)
 	}
 	for i, dst := range dsts {
+		if flapped[dst] {
+			continue
+		}
 		t, _ := rw.When(dst, true)
 		r.del = append(r.del, t.Sub(returned[i]))
+		r.delSend = append(r.delSend, t.Sub(sent[i]))
 	}
+	r.countFlaps(dsts, flapped)
 	return r
+}
+
+// countFlaps records the flapped destinations, in order.
+func (r *roundResult) countFlaps(dsts []netip.Prefix, flapped map[netip.Prefix]bool) {
+	for _, dst := range dsts {
+		if flapped[dst] {
+			r.flaps++
+			if len(r.flapped) < 5 {
+				r.flapped = append(r.flapped, dst)
+			}
+		}
+	}
 }
 
 // deleteLatEndpoints deletes B's endpoints 0..count-1, untimed.
@@ -422,14 +482,33 @@ func startLatController(b *testing.B, s *servers) func() {
 			b.Errorf("deleting RemoteClusterConfiguration %s: %v", latRCC, err)
 		}
 		err := pollUntil(ctx, 2*time.Minute, func() (bool, error) {
-			l, err := s.a.client.ProjectcalicoV3().Nodes().List(ctx, metav1.ListOptions{LabelSelector: v3.LabelCluster})
-			return err == nil && len(l.Items) == 0, err
+			return noMirrors(ctx, s.a.client)
 		})
 		if err != nil {
 			b.Errorf("waiting for the mirror of %s to go: %v", latRCC, err)
 		}
 		stop()
 	}
+}
+
+// noMirrors reports whether cs holds no mirrored Node, IPPool, IPAMBlock
+// or WorkloadEndpoint.
+func noMirrors(ctx context.Context, cs versioned.Interface) (bool, error) {
+	pc, opts := cs.ProjectcalicoV3(), metav1.ListOptions{LabelSelector: v3.LabelCluster, Limit: 1}
+	nodes, err := pc.Nodes().List(ctx, opts)
+	if err != nil || len(nodes.Items) > 0 {
+		return false, err
+	}
+	pools, err := pc.IPPools().List(ctx, opts)
+	if err != nil || len(pools.Items) > 0 {
+		return false, err
+	}
+	blocks, err := pc.IPAMBlocks().List(ctx, opts)
+	if err != nil || len(blocks.Items) > 0 {
+		return false, err
+	}
+	weps, err := pc.WorkloadEndpoints("").List(ctx, opts)
+	return err == nil && len(weps.Items) == 0, err
 }
 
 // pollUntil calls cond every 100 ms until it is true, fails, or timeout

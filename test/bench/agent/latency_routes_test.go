@@ -27,6 +27,8 @@ type routeWatch struct {
 	mu      sync.Mutex
 	added   map[netip.Prefix]time.Time
 	removed map[netip.Prefix]time.Time
+	// changes counts every addition and removal of each destination.
+	changes map[routeKey]int
 	waiters map[routeKey][]chan struct{}
 	err     error
 	// events counts the route messages received, all protocols.
@@ -50,7 +52,7 @@ func watchRoutes(ns netns.NsHandle, proto netlink.RouteProtocol) (*routeWatch, e
 	w := &routeWatch{
 		proto: proto, done: make(chan struct{}),
 		added: map[netip.Prefix]time.Time{}, removed: map[netip.Prefix]time.Time{},
-		waiters: map[routeKey][]chan struct{}{},
+		changes: map[routeKey]int{}, waiters: map[routeKey][]chan struct{}{},
 	}
 	ch := make(chan netlink.RouteUpdate, 4096)
 	err := netlink.RouteSubscribeWithOptions(ch, w.done, netlink.RouteSubscribeOptions{
@@ -118,12 +120,14 @@ func (w *routeWatch) record(now time.Time, u netlink.RouteUpdate) {
 	var k routeKey
 	switch u.Type {
 	case unix.RTM_NEWROUTE:
+		w.changes[routeKey{dst: dst}]++
 		if _, seen := w.added[dst]; seen {
 			return
 		}
 		w.added[dst] = now
 		k = routeKey{dst: dst}
 	case unix.RTM_DELROUTE:
+		w.changes[routeKey{dst: dst, removed: true}]++
 		if _, seen := w.removed[dst]; seen {
 			return
 		}
@@ -145,6 +149,15 @@ func (w *routeWatch) Reset() {
 	defer w.mu.Unlock()
 	clear(w.added)
 	clear(w.removed)
+	clear(w.changes)
+}
+
+// Changes returns how many times the route to dst was added (or removed,
+// if removed) since the last Reset.
+func (w *routeWatch) Changes(dst netip.Prefix, removed bool) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.changes[routeKey{dst: dst, removed: removed}]
 }
 
 // seen returns a channel closed once the route to dst has been added (or
