@@ -143,6 +143,9 @@ type Pod struct {
 	NS   *NetNS
 	IP   netip.Addr
 	Node *Node
+	// Veth is the node's end of the pod's veth, in the node's namespace:
+	// the WorkloadEndpoint's spec.interfaceName.
+	Veth string
 }
 
 // NewUnderlay creates the underlay namespace with its bridge br0.
@@ -182,14 +185,20 @@ func (u *Underlay) AddNode(prefix string, ip netip.Prefix) (*Node, error) {
 	return &Node{NS: ns, IP: ip}, nil
 }
 
-// AddPod creates a pod namespace with address ip behind node n.
+// AddPod creates a pod namespace with address ip behind node n, its veth
+// named cali<n> on the node.
 func (n *Node) AddPod(prefix string, ip netip.Addr) (*Pod, error) {
+	return n.AddPodVeth(prefix, ip, fmt.Sprintf("cali%d", n.pods+1))
+}
+
+// AddPodVeth creates a pod namespace with address ip behind node n, the
+// node's end of its veth named veth (at most 15 bytes).
+func (n *Node) AddPodVeth(prefix string, ip netip.Addr, veth string) (*Pod, error) {
 	ns, err := NewNetNS(prefix)
 	if err != nil {
 		return nil, err
 	}
 	n.pods++
-	veth := fmt.Sprintf("cali%d", n.pods)
 	err = errors.Join(
 		n.NS.IP("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns.Name),
 		n.NS.IP("link", "set", veth, "address", "ee:ee:ee:ee:ee:ee"),
@@ -207,7 +216,7 @@ func (n *Node) AddPod(prefix string, ip netip.Addr) (*Pod, error) {
 	if err != nil {
 		return nil, errors.Join(err, ns.Delete())
 	}
-	return &Pod{NS: ns, IP: ip, Node: n}, nil
+	return &Pod{NS: ns, IP: ip, Node: n, Veth: veth}, nil
 }
 
 // Ping sends count ICMP echo requests to target, waiting up to wait for
@@ -287,6 +296,19 @@ func (p *Pod) ServeSourceAddress(port int) (net.Listener, error) {
 		}
 	}()
 	return ln, nil
+}
+
+// Connect opens a TCP connection from the pod to server within timeout
+// and closes it: nil means the handshake completed.
+func (p *Pod) Connect(server netip.AddrPort, timeout time.Duration) error {
+	var conn net.Conn
+	if err := p.NS.Do(func() (err error) {
+		conn, err = (&net.Dialer{Timeout: timeout}).Dial("tcp4", server.String())
+		return err
+	}); err != nil {
+		return fmt.Errorf("TCP from %s to %s: %w", p.IP, server, err)
+	}
+	return conn.Close()
 }
 
 // SourceSeen connects to a ServeSourceAddress server and returns the
