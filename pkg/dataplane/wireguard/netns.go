@@ -1,0 +1,43 @@
+//go:build linux
+
+package wireguard
+
+import (
+	"fmt"
+	"runtime"
+
+	"github.com/vishvananda/netns"
+)
+
+// inNamespace runs fn on an OS thread switched into ns, so that the sockets
+// and devices fn creates belong to ns, and switches the thread back. The
+// thread goes back to the runtime's pool only if it is back in its original
+// namespace; otherwise it ends with the goroutine. (Letting a thread that
+// is back in place end instead would be wrong too: a child process started
+// from it with Pdeathsig would be killed.) Goroutines fn starts run on
+// other threads, in the process's namespace: only what fn creates itself
+// is placed in ns.
+func inNamespace(ns netns.NsHandle, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread() // the thread was not moved
+			errc <- fmt.Errorf("reading the thread's network namespace: %w", err)
+			return
+		}
+		defer orig.Close()
+		if err := netns.Set(ns); err != nil {
+			runtime.UnlockOSThread() // setns failed: the thread was not moved
+			errc <- fmt.Errorf("entering network namespace %s: %w", ns, err)
+			return
+		}
+		err = fn()
+		if netns.Set(orig) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
+	}()
+	return <-errc
+}
