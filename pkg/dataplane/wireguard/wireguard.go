@@ -318,6 +318,18 @@ func (w *WireGuard) Apply(ctx context.Context, want Desired) (Stats, error) {
 	if err := ctx.Err(); err != nil {
 		return st, err
 	}
+	if w.last != nil && w.last.Table != want.Table { // the table moved: empty the old one
+		rs, err := w.ourRoutes(w.last.Table)
+		if err != nil {
+			return st, fmt.Errorf("WireGuard device %s: %w", want.Name, err)
+		}
+		for _, r := range rs {
+			if err := w.h.RouteDel(&r); err != nil && !isNotFound(err) {
+				return st, fmt.Errorf("WireGuard device %s: removing route %s from the old table %d: %w", want.Name, r.Dst, w.last.Table, err)
+			}
+			st.RoutesRemoved++
+		}
+	}
 	if err := w.ensureRoutes(link.Attrs().Index, want, &st); err != nil {
 		return st, err
 	}

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -173,6 +174,19 @@ func TestWireGuardBetweenNamespaces(t *testing.T) {
 		t.Fatalf("A still reaches C after removing it:\n%s", out)
 	}
 
+	// Another table and priority: the routes and the rule move.
+	moved := a.desired(b)
+	moved.Table, moved.RulePriority = 7, 98
+	if st := apply(t, wA, moved); st.RoutesRemoved != 2 || st.RoutesAdded != 2 || st.RulesRemoved != 1 || st.RulesAdded != 1 {
+		t.Fatalf("A moving to table 7, priority 98: %+v", st)
+	}
+	if rules, _ := wA.ourRules(netlink.FAMILY_V4); len(rules) != 1 || rules[0].Table != 7 || rules[0].Priority != 98 {
+		t.Fatalf("rules after the move: %+v", rules)
+	}
+	if ok, out := a.ping(t, b.pod, 2); !ok {
+		t.Fatalf("A to B after the move:\n%s", out)
+	}
+
 	// Close removes the device, the routes, the rule and the UAPI socket.
 	sock := filepath.Join(uapiDirectory, wA.ControlName()+".sock")
 	if _, err := os.Stat(sock); err != nil {
@@ -184,10 +198,10 @@ func TestWireGuardBetweenNamespaces(t *testing.T) {
 	if _, err := a.h.LinkByName(DefaultDeviceName); err == nil {
 		t.Fatal("device remains after Close")
 	}
-	if rs, _ := a.h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: DefaultTable}, netlink.RT_FILTER_TABLE); len(rs) != 0 {
+	if rs, _ := a.h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: 7}, netlink.RT_FILTER_TABLE); len(rs) != 0 {
 		t.Fatalf("routes remain: %v", rs)
 	}
-	if rules, _ := a.h.RuleList(netlink.FAMILY_V4); hasPriority(rules, DefaultRulePriority) {
+	if rules, _ := a.h.RuleList(netlink.FAMILY_V4); hasPriority(rules, 98) {
 		t.Fatalf("rule remains: %v", rules)
 	}
 	if _, err := os.Stat(sock); !errors.Is(err, fs.ErrNotExist) {
@@ -293,4 +307,37 @@ func setupVXLAN(tb testing.TB, a, b *node) {
 			tb.Fatal(err)
 		}
 	}
+}
+
+// TestCloseStopsGoroutines: the userspace device's goroutines (wireguard-go,
+// the TUN listeners, the UAPI server) end with Close.
+func TestCloseStopsGoroutines(t *testing.T) {
+	nodes := buildNodes(t, 2)
+	a, b := nodes[0], nodes[1]
+	base := runtime.NumGoroutine()
+	w, err := New(a.ns, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Apply(context.Background(), a.desired(b)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Status(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	running := runtime.NumGoroutine()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Goroutines that were told to stop may need a moment to return.
+	n := runtime.NumGoroutine()
+	for i := 0; i < 100 && n > base; i++ {
+		time.Sleep(20 * time.Millisecond)
+		n = runtime.NumGoroutine()
+	}
+	if n > base {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d goroutines before New, %d while running, %d after Close:\n%s", base, running, n, buf[:runtime.Stack(buf, true)])
+	}
+	t.Logf("goroutines: %d before New, %d while running, %d after Close", base, running, n)
 }
