@@ -28,6 +28,7 @@ type object interface {
 type typedClient[T object, L runtime.Object] interface {
 	Create(ctx context.Context, obj T, opts metav1.CreateOptions) (T, error)
 	Update(ctx context.Context, obj T, opts metav1.UpdateOptions) (T, error)
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (T, error)
 	Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
 	DeleteCollection(ctx context.Context, opts metav1.DeleteOptions, listOpts metav1.ListOptions) error
 	List(ctx context.Context, opts metav1.ListOptions) (L, error)
@@ -201,7 +202,17 @@ func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey strin
 	case !haveExists:
 		created, err := client.Create(ctx, want, metav1.CreateOptions{FieldManager: FieldManager})
 		if apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("cannot mirror %s %s of cluster %q: a local %s named %q exists and is not a mirror; rename or delete it", k.kind, remoteKey, cluster, k.kind, lkey)
+			// The local cache may not have seen our own create yet (the
+			// same key can be queued twice during the initial resync):
+			// look at what is really there before calling it foreign.
+			live, gerr := client.Get(ctx, name, metav1.GetOptions{})
+			if gerr != nil {
+				return fmt.Errorf("creating mirrored %s %s: it exists, but reading it failed: %w", k.kind, lkey, gerr)
+			}
+			if live.GetLabels()[v3.LabelCluster] != cluster {
+				return fmt.Errorf("cannot mirror %s %s of cluster %q: a local %s named %q exists and is not a mirror; rename or delete it", k.kind, remoteKey, cluster, k.kind, lkey)
+			}
+			return k.update(ctx, cs, client, live, want, lkey)
 		}
 		if err != nil {
 			return fmt.Errorf("creating mirrored %s %s: %w", k.kind, lkey, err)
@@ -218,24 +229,29 @@ func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey strin
 			return fmt.Errorf("cannot mirror %s %s of cluster %q: the local %s %q is not its mirror (label %s=%q)",
 				k.kind, remoteKey, cluster, k.kind, lkey, v3.LabelCluster, have.GetLabels()[v3.LabelCluster])
 		}
-		if k.same(have, want) && apiequality.Semantic.DeepEqual(have.GetLabels(), want.GetLabels()) &&
-			apiequality.Semantic.DeepEqual(have.GetAnnotations(), want.GetAnnotations()) {
-			return nil
-		}
-		want.SetResourceVersion(have.GetResourceVersion())
-		want.SetUID(have.GetUID())
-		updated, err := client.Update(ctx, want, metav1.UpdateOptions{FieldManager: FieldManager})
-		if err != nil {
-			return fmt.Errorf("updating mirrored %s %s: %w", k.kind, lkey, err)
-		}
-		if k.updateStatus != nil {
-			copyStatus(updated, want)
-			if err := k.updateStatus(cs, ctx, updated); err != nil {
-				return fmt.Errorf("writing the status of mirrored %s %s: %w", k.kind, lkey, err)
-			}
-		}
+		return k.update(ctx, cs, client, have, want, lkey)
+	}
+}
+
+// update makes the existing mirror have (of this cluster) match want.
+func (k *kindSpec[T, L]) update(ctx context.Context, cs versioned.Interface, client typedClient[T, L], have, want T, lkey string) error {
+	if k.same(have, want) && apiequality.Semantic.DeepEqual(have.GetLabels(), want.GetLabels()) &&
+		apiequality.Semantic.DeepEqual(have.GetAnnotations(), want.GetAnnotations()) {
 		return nil
 	}
+	want.SetResourceVersion(have.GetResourceVersion())
+	want.SetUID(have.GetUID())
+	updated, err := client.Update(ctx, want, metav1.UpdateOptions{FieldManager: FieldManager})
+	if err != nil {
+		return fmt.Errorf("updating mirrored %s %s: %w", k.kind, lkey, err)
+	}
+	if k.updateStatus != nil {
+		copyStatus(updated, want)
+		if err := k.updateStatus(cs, ctx, updated); err != nil {
+			return fmt.Errorf("writing the status of mirrored %s %s: %w", k.kind, lkey, err)
+		}
+	}
+	return nil
 }
 
 // copyStatus copies the status of a Node mirror; other kinds have none

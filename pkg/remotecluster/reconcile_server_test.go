@@ -1,0 +1,94 @@
+package remotecluster_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
+
+	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
+	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
+	"github.com/meshapi/meshapi/pkg/remotecluster"
+	"github.com/meshapi/meshapi/test/integration/framework"
+)
+
+// A mirror the local cache has not seen yet (the controller created it a
+// moment ago) is recognised as ours when the create finds it, and updated;
+// a local object of the same name that is not a mirror is reported as a
+// conflict. Against a real API server on an embedded etcd.
+func TestReconcileCreateFindsExistingObject(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	srv, err := framework.StartStandalone(ctx, t.TempDir(), "--mirror-writers=meshapi-admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	cs, err := versioned.NewForConfig(srv.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pools := cs.ProjectcalicoV3().IPPools()
+	mirrorName := remotecluster.MirrorObjectName("cluster-b", "pool-b")
+
+	remote := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	if err := remote.Add(&v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: "pool-b"},
+		Spec: v3.IPPoolSpec{CIDR: "198.19.0.0/16", VXLANMode: v3.EncapModeAlways}}); err != nil {
+		t.Fatal(err)
+	}
+	emptyLocal := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+
+	cases := []struct {
+		name string
+		// existing is what is stored under the mirror's name before the
+		// reconcile, which the (empty) local cache does not know.
+		existing *v3.IPPool
+		wantErr  string
+		// wantCIDR is the stored pool's CIDR afterwards.
+		wantCIDR string
+	}{
+		{
+			name: "our own mirror, stale", wantCIDR: "198.19.0.0/16",
+			existing: &v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: mirrorName, Labels: map[string]string{v3.LabelCluster: "cluster-b"}},
+				Spec: v3.IPPoolSpec{CIDR: "198.19.0.0/16", VXLANMode: v3.EncapModeNever, Disabled: true}},
+		},
+		{
+			name: "our own mirror, current", wantCIDR: "198.19.0.0/16",
+			existing: &v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: mirrorName, Labels: map[string]string{v3.LabelCluster: "cluster-b"}},
+				Spec: v3.IPPoolSpec{CIDR: "198.19.0.0/16", VXLANMode: v3.EncapModeAlways, Disabled: true}},
+		},
+		{
+			name: "a local pool of that name", wantCIDR: "198.19.0.0/18",
+			existing: &v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: mirrorName}, Spec: v3.IPPoolSpec{CIDR: "198.19.0.0/18"}},
+			wantErr:  `a local IPPool named "` + mirrorName + `" exists and is not a mirror`,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := pools.Create(ctx, tc.existing, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = pools.Delete(ctx, mirrorName, metav1.DeleteOptions{}) }()
+			err := remotecluster.ReconcileMirror(ctx, "IPPool", "cluster-b", "pool-b", remote, emptyLocal, cs)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("Reconcile: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("Reconcile error %v, want one containing %q", err, tc.wantErr)
+			}
+			got, err := pools.Get(ctx, mirrorName, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Spec.CIDR != tc.wantCIDR {
+				t.Errorf("stored CIDR %s, want %s", got.Spec.CIDR, tc.wantCIDR)
+			}
+			if tc.wantErr == "" && (!got.Spec.Disabled || got.Spec.VXLANMode != v3.EncapModeAlways) {
+				t.Errorf("the mirror is not the remote pool's, disabled: %+v", got.Spec)
+			}
+		})
+	}
+}
