@@ -77,6 +77,9 @@ func MirrorProfile(cluster string, remote *v3.Profile) *v3.Profile {
 // MirrorNode returns the local mirror of a remote node.
 func MirrorNode(cluster string, remote *v3.Node) *v3.Node {
 	m := &v3.Node{ObjectMeta: mirrorMeta(cluster, remote.ObjectMeta), Spec: *remote.Spec.DeepCopy(), Status: *remote.Status.DeepCopy()}
+	// What the remote node's agent programmed into its own kernel means
+	// nothing here, and would rewrite the mirror whenever it changes.
+	m.Status.Dataplane = nil
 	for i := range m.Spec.OrchRefs {
 		if m.Spec.OrchRefs[i].NodeName != "" {
 			m.Spec.OrchRefs[i].NodeName = RemoteName(cluster, m.Spec.OrchRefs[i].NodeName)

@@ -250,7 +250,11 @@ func TestMirrorNode(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			remote := &v3.Node{ObjectMeta: remoteMeta("host-1", "", map[string]string{"kubernetes.io/hostname": "host-1"}), Spec: spec(tc.orch), Status: status}
+			// The remote agent's dataplane status is not mirrored.
+			remoteStatus := *status.DeepCopy()
+			remoteStatus.Dataplane = &v3.NodeDataplaneStatus{VXLANDevice: "vxlan.calico", Routes: 12,
+				RemoteClusters: []v3.NodeRemoteClusterStatus{{Cluster: "cluster-a", OverlayRoutingMode: "Enabled", Nodes: 2, Routes: 4}}}
+			remote := &v3.Node{ObjectMeta: remoteMeta("host-1", "", map[string]string{"kubernetes.io/hostname": "host-1"}), Spec: spec(tc.orch), Status: remoteStatus}
 			before := remote.DeepCopy()
 			got := MirrorNode(testCluster, remote)
 
