@@ -57,10 +57,17 @@ kernel match them:
     endpoints (spec.interfaceName, the host side of the pod's veth), rule
     selectors as sets of the matching local and remote endpoints' IPs.
     --policy-enforcement=false deletes that table.
+  - with FelixConfiguration's wireguardEnabled, the WireGuard device
+    wireguard.cali (port, MTU, rule priority from FelixConfiguration;
+    userspace wireguard-go where the kernel lacks WireGuard), its private
+    key in --wireguard-key-file (0600), its public key published on the
+    Node's status, a peer per other node of the mesh; ready peers routed
+    through WireGuard (table 1), the others over VXLAN.
 
 Check a node with:
 
   ip route show proto 82
+  ip route show table 1; wg show all
   nft list table inet meshapi-filter
   kubectl get nodes.projectcalico.org <node> -o jsonpath='{.status.dataplane}'
   curl -s localhost:9094/metrics | grep meshapi_agent_`,

@@ -47,6 +47,9 @@ type Config struct {
 	// agent also watches Tiers, Profiles, NetworkPolicies,
 	// GlobalNetworkPolicies and HostEndpoints. Nil leaves policy alone.
 	Policy *PolicyConfig
+	// WireGuard, if set, lets the agent run the WireGuard overlay when the
+	// FelixConfiguration enables it (see wireguard.go); nil never does.
+	WireGuard *WireGuardConfig
 	// Metrics receive the agent's metrics; nil disables them.
 	Metrics *Metrics
 	// ResyncPeriod is how often the kernel is re-read and repaired and
@@ -80,6 +83,8 @@ type Agent struct {
 	lastStatusWrite time.Time
 
 	policy *policyEnforcer // nil: enforcement off
+
+	wg *wgRuntime // nil: WireGuard off; used by the Run loop only
 
 	mu        sync.Mutex
 	synced    bool
@@ -232,6 +237,9 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	resync := time.NewTicker(a.cfg.ResyncPeriod)
 	defer resync.Stop()
+	wgCheck := time.NewTicker(a.wireguardCheckInterval())
+	defer wgCheck.Stop()
+	defer a.stopWireGuard()
 	retry := time.NewTimer(0) // the first reconcile, now
 	defer retry.Stop()
 	backoff := time.Second
@@ -253,6 +261,13 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 		case <-resync.C:
 			a.resyncKernel(ctx)
+		case <-wgCheck.C:
+			// Move peers between WireGuard and VXLAN as handshakes come
+			// and go; no reconcile.
+			if err := a.applyWireGuard(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("WireGuard check failed", "err", err)
+			}
+			continue
 		case <-retry.C:
 		}
 		again, err := a.reconcile(ctx)
@@ -356,7 +371,18 @@ func (a *Agent) reconcile(ctx context.Context) (again time.Duration, err error) 
 	if res.Dataplane.VXLAN != nil && len(dst.DeviceMAC) > 0 {
 		a.localMAC = slices.Clone(dst.DeviceMAC)
 	}
+	var wgErr error
+	if a.cfg.WireGuard != nil {
+		wgState := ComputeWireGuard(in, res.VTEP, a.cfg.WireGuard.InterfaceAddress)
+		for _, p := range wgState.Problems {
+			a.log.Debug("ignoring a WireGuard value", "problem", p)
+		}
+		wgErr = a.reconcileWireGuard(ctx, wgState)
+	}
 	node, nodeErr := a.registerNode(ctx, res)
+	if nodeErr == nil {
+		node, nodeErr = a.publishWireGuardKey(ctx, node)
+	}
 	if nodeErr != nil {
 		a.count("node")
 	}
@@ -382,7 +408,7 @@ func (a *Agent) reconcile(ctx context.Context) (again time.Duration, err error) 
 	if n := dst.Changes() + nst.Changes(); n > 0 {
 		a.log.Info("programmed the node", "routes", res.Routes(), "dataplane", dst, "nat", nst)
 	}
-	applyErr := errors.Join(dpErr, natErr)
+	applyErr := errors.Join(dpErr, wgErr, natErr)
 	again, statusErr := a.writeStatus(ctx, node, res, applyErr)
 	if statusErr != nil {
 		a.count("status")
@@ -433,6 +459,7 @@ func (a *Agent) registerNode(ctx context.Context, res Result) (*v3.Node, error) 
 
 // nodeSpec sets the fields of spec this agent owns.
 func (a *Agent) nodeSpec(spec *v3.NodeSpec, res Result) {
+	a.wireguardSpec(spec)
 	if spec.BGP == nil {
 		spec.BGP = &v3.NodeBGPSpec{}
 	}
@@ -453,6 +480,15 @@ func (a *Agent) nodeSpec(spec *v3.NodeSpec, res Result) {
 	if len(a.localMAC) > 0 {
 		spec.VXLANTunnelMACAddr = a.localMAC.String()
 	}
+}
+
+// wireguardCheckInterval is how often the Run loop re-plans WireGuard's
+// peers.
+func (a *Agent) wireguardCheckInterval() time.Duration {
+	if wc := a.cfg.WireGuard; wc != nil && wc.CheckInterval > 0 {
+		return wc.CheckInterval
+	}
+	return 2 * time.Second
 }
 
 // Status is the status.dataplane the agent reports for a result and the

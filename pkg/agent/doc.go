@@ -68,4 +68,30 @@
 // elements, the commit latency (meshapi_agent_apply_duration_seconds
 // {component="policy"}), errors, changes and drift repairs. Off
 // (meshapi-agent --policy-enforcement=false), the agent deletes the table.
+//
+// # WireGuard ([Config.WireGuard], [ComputeWireGuard])
+//
+// When the "default" FelixConfiguration's wireguardEnabled is true, every
+// reconcile also computes the WireGuard state (no I/O): the device
+// (wireguardInterfaceName, wireguardListeningPort, wireguardMTU,
+// wireguardRoutingRulePriority, Calico's defaults when unset) with
+// address [WireGuardConfig.InterfaceAddress], else the VTEP address, as a
+// /32; and the mesh's other nodes, the same set as the VXLAN peers (this
+// cluster's, and remote clusters' with overlayRoutingMode Enabled), each
+// with status.wireguardPublicKey, its underlay address and as allowed IPs
+// its affine blocks, its endpoints' addresses outside them and its
+// spec.wireguard.interfaceIPv4Address. The agent loads (or creates, mode
+// 0600) the private key from [WireGuardConfig.KeyFile], creates the device
+// with pkg/dataplane/wireguard, and on every reconcile and every
+// CheckInterval (2s) reads the peers' handshakes and applies
+// wireguard.Plan: a ready peer's traffic goes through WireGuard (table 1,
+// the rule), one without a key or handshake falls back to VXLAN. It
+// publishes the public key as status.wireguardPublicKey (unless
+// WithholdKey, a test hook) and the address as
+// spec.wireguard.interfaceIPv4Address; a key change on another Node
+// triggers a reconcile (see affectsDataplane). wireguardEnabled false
+// closes the device (device, routes and rule go) and unpublishes both.
+// When the agent stops, a userspace device (which cannot outlive the
+// process) is closed; a kernel one stays as programmed. Metric:
+// meshapi_agent_wireguard_peers by via (wireguard, vxlan, none).
 package agent

@@ -18,7 +18,7 @@ type Metrics struct {
 	// Applies counts reconciles.
 	Applies prometheus.Counter
 	// Errors counts failures by stage: dataplane, nat, policy, node,
-	// status, resync.
+	// status, resync, wireguard.
 	Errors *prometheus.CounterVec
 	// DriftRepairs counts kernel objects repaired by periodic resyncs, by
 	// component (dataplane, nat, policy).
@@ -31,6 +31,10 @@ type Metrics struct {
 	// PolicySetElements is the number of elements (intervals) in those
 	// sets.
 	PolicySetElements prometheus.Gauge
+	// WireGuardPeers is the number of the mesh's other nodes by the
+	// overlay their traffic takes (via: wireguard, vxlan, none) while
+	// WireGuard is enabled; all 0 otherwise.
+	WireGuardPeers *prometheus.GaugeVec
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -77,15 +81,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "meshapi_agent_policy_set_elements",
 			Help: "Elements (address intervals) in the policy filter's sets.",
 		}),
+		WireGuardPeers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "meshapi_agent_wireguard_peers",
+			Help: "The mesh's other nodes by the overlay their traffic takes (wireguard, vxlan: fallback, none) while WireGuard is enabled.",
+		}, []string{"via"}),
 	}
-	for _, stage := range []string{"dataplane", "nat", "policy", "node", "status", "resync"} {
+	for _, stage := range []string{"dataplane", "nat", "policy", "node", "status", "resync", "wireguard"} {
 		m.Errors.WithLabelValues(stage)
 	}
 	for _, c := range []string{"dataplane", "nat", "policy"} {
 		m.DriftRepairs.WithLabelValues(c)
 		m.Changes.WithLabelValues(c)
 	}
+	m.Changes.WithLabelValues("wireguard")
 	reg.MustRegister(m.RoutesProgrammed, m.ClusterRoutes, m.ClusterNodes, m.ApplyDuration, m.Applies, m.Errors, m.DriftRepairs, m.Changes,
-		m.PolicySets, m.PolicySetElements)
+		m.PolicySets, m.PolicySetElements, m.WireGuardPeers)
 	return m
 }

@@ -48,6 +48,15 @@ type Options struct {
 	// PolicyEnforcement enforces network policy with nftables (the table
 	// "inet meshapi-filter"); off, the agent deletes that table.
 	PolicyEnforcement bool
+	// WireGuardKeyFile holds the node's WireGuard private key (created,
+	// mode 0600, when WireGuard is first enabled).
+	WireGuardKeyFile string
+	// WireGuardInterfaceAddress fixes the WireGuard device's address;
+	// empty means the VTEP address.
+	WireGuardInterfaceAddress string
+	// WireGuardPublishKey publishes the public key on the Node's status;
+	// false withholds it (a test and troubleshooting hook).
+	WireGuardPublishKey bool
 	// MetricsBindAddress serves /metrics and /healthz.
 	MetricsBindAddress string
 	// ResyncPeriod, Debounce and StatusInterval tune the loop (see Config).
@@ -64,14 +73,16 @@ func NewOptions() *Options {
 		name, _ = os.Hostname()
 	}
 	return &Options{
-		NodeName:           name,
-		NodeIP:             os.Getenv("NODE_IP"),
-		PolicyEnforcement:  true,
-		MetricsBindAddress: "127.0.0.1:9094",
-		ResyncPeriod:       30 * time.Second,
-		Debounce:           50 * time.Millisecond,
-		StatusInterval:     5 * time.Second,
-		LogLevel:           "info",
+		NodeName:            name,
+		NodeIP:              os.Getenv("NODE_IP"),
+		PolicyEnforcement:   true,
+		WireGuardKeyFile:    DefaultWireGuardKeyFile,
+		WireGuardPublishKey: true,
+		MetricsBindAddress:  "127.0.0.1:9094",
+		ResyncPeriod:        30 * time.Second,
+		Debounce:            50 * time.Millisecond,
+		StatusInterval:      5 * time.Second,
+		LogLevel:            "info",
 	}
 }
 
@@ -83,6 +94,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.VXLANTunnelAddress, "vxlan-tunnel-address", o.VXLANTunnelAddress, "This node's VTEP address; empty means the first address of the node's first IPAMBlock (kept across restarts).")
 	fs.StringVar(&o.NetNS, "netns", o.NetNS, "Network namespace to program (a path, or a name under /var/run/netns); empty means the agent's own.")
 	fs.BoolVar(&o.PolicyEnforcement, "policy-enforcement", o.PolicyEnforcement, "Enforce network policy (NetworkPolicy, GlobalNetworkPolicy, Profile, Tier) on this node's workload endpoints with nftables (table inet meshapi-filter); false deletes that table and leaves traffic unfiltered.")
+	fs.StringVar(&o.WireGuardKeyFile, "wireguard-key-file", o.WireGuardKeyFile, "File holding this node's WireGuard private key (base64, mode 0600), created when FelixConfiguration's wireguardEnabled is first true; the key never leaves the node.")
+	fs.StringVar(&o.WireGuardInterfaceAddress, "wireguard-interface-address", o.WireGuardInterfaceAddress, "The WireGuard device's IPv4 address (a /32 on the device, published as spec.wireguard.interfaceIPv4Address); empty means the VTEP address.")
+	fs.BoolVar(&o.WireGuardPublishKey, "wireguard-publish-key", o.WireGuardPublishKey, "Publish the WireGuard public key on the Node's status.wireguardPublicKey; false withholds it (and removes a published one), so that the other nodes reach this node over VXLAN. A test and troubleshooting hook: leave it true.")
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "Address serving /metrics and /healthz (host:port; port 0 picks one).")
 	fs.DurationVar(&o.ResyncPeriod, "resync-period", o.ResyncPeriod, "How often the kernel is re-read and drift repaired.")
 	fs.DurationVar(&o.Debounce, "debounce", o.Debounce, "How long API events are gathered before the dataplane is programmed.")
@@ -101,6 +115,12 @@ func (o *Options) Validate() error {
 	}
 	if _, err := o.vtep(); err != nil {
 		errs = append(errs, err)
+	}
+	if _, err := o.wireguardAddress(); err != nil {
+		errs = append(errs, err)
+	}
+	if o.WireGuardKeyFile == "" {
+		errs = append(errs, errors.New("--wireguard-key-file is empty"))
 	}
 	if o.ResyncPeriod < time.Second {
 		errs = append(errs, fmt.Errorf("--resync-period must be at least 1s, not %s", o.ResyncPeriod))
@@ -144,6 +164,17 @@ func (o *Options) vtep() (netip.Addr, error) {
 	return a, nil
 }
 
+func (o *Options) wireguardAddress() (netip.Addr, error) {
+	if o.WireGuardInterfaceAddress == "" {
+		return netip.Addr{}, nil
+	}
+	a, err := netip.ParseAddr(o.WireGuardInterfaceAddress)
+	if err != nil || !a.Is4() {
+		return netip.Addr{}, fmt.Errorf("--wireguard-interface-address %q is not an IPv4 address", o.WireGuardInterfaceAddress)
+	}
+	return a, nil
+}
+
 // netnsPath turns --netns into a path.
 func (o *Options) netnsPath() string {
 	if strings.Contains(o.NetNS, "/") {
@@ -159,6 +190,7 @@ func (o *Options) Run(ctx context.Context) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", o.NodeName)
 	nodeIP, _ := o.nodeIP()
 	vtep, _ := o.vtep()
+	wgAddr, _ := o.wireguardAddress()
 
 	cfg, err := o.restConfig()
 	if err != nil {
@@ -174,19 +206,27 @@ func (o *Options) Run(ctx context.Context) error {
 	var nl *netlink.Handle
 	var nftOpts []nftables.ConnOption
 	nsFD := 0 // the agent's own namespace
+	var nsHandle netns.NsHandle
 	if o.NetNS != "" {
 		ns, err := netns.GetFromPath(o.netnsPath())
 		if err != nil {
 			return fmt.Errorf("opening --netns %q: %w", o.NetNS, err)
 		}
 		defer ns.Close()
+		nsHandle = ns
 		if nl, err = netlink.NewHandleAt(ns); err != nil {
 			return fmt.Errorf("opening a netlink handle in --netns %q: %w", o.NetNS, err)
 		}
 		nsFD = int(ns)
 		nftOpts = append(nftOpts, nftables.WithNetNSFd(nsFD))
-	} else if nl, err = netlink.NewHandle(); err != nil {
-		return fmt.Errorf("opening a netlink handle: %w", err)
+	} else {
+		if nl, err = netlink.NewHandle(); err != nil {
+			return fmt.Errorf("opening a netlink handle: %w", err)
+		}
+		if nsHandle, err = netns.Get(); err != nil {
+			return fmt.Errorf("opening the agent's network namespace: %w", err)
+		}
+		defer nsHandle.Close()
 	}
 	defer nl.Close()
 	nft, err := nftables.New(nftOpts...)
@@ -212,7 +252,8 @@ func (o *Options) Run(ctx context.Context) error {
 	a, err := New(Config{
 		NodeName: o.NodeName, NodeIP: nodeIP, VTEP: vtep, Client: client,
 		Dataplane: dp, NAT: nat.New(nft, nat.Options{Logger: log.With("component", "nat")}),
-		Policy: policy, Metrics: metrics, ResyncPeriod: o.ResyncPeriod, Debounce: o.Debounce, StatusInterval: o.StatusInterval,
+		Policy: policy, Metrics: metrics,
+		WireGuard: &WireGuardConfig{NetNS: nsHandle, KeyFile: o.WireGuardKeyFile, InterfaceAddress: wgAddr, WithholdKey: !o.WireGuardPublishKey}, ResyncPeriod: o.ResyncPeriod, Debounce: o.Debounce, StatusInterval: o.StatusInterval,
 		Logger: log,
 	})
 	if err != nil {

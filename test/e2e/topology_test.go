@@ -34,6 +34,13 @@ type topologyConfig struct {
 	vxlanPort int
 	// agentArgs are extra meshapi-agent flags.
 	agentArgs []string
+	// nodeArgs, if set, returns more flags for one node's agent (by its
+	// full name), after agentArgs.
+	nodeArgs func(node string) []string
+	// felix, if set, changes the FelixConfiguration "default" of both
+	// clusters further (after vxlanEnabled and vxlanPort), before the
+	// agents start; the change is undone at cleanup.
+	felix func(*v3.FelixConfigurationSpec)
 	// namespaces are Kubernetes namespaces the pods need, in both
 	// clusters; created first (unless they exist), so deleted last.
 	namespaces []string
@@ -74,6 +81,32 @@ type topology struct {
 
 	mu         sync.Mutex
 	namespaces map[*framework.Cluster]map[string]bool
+	bin        string // the meshapi-agent binary
+}
+
+// startAgent starts n's agent with the topology's flags and extra ones.
+// The cleanup newTopology registered stops whichever agent n has then.
+func (topo *topology) startAgent(n *topoNode, extra ...string) {
+	t := topo.t
+	t.Helper()
+	args := append([]string(nil), topo.cfg.agentArgs...)
+	if topo.cfg.nodeArgs != nil {
+		args = append(args, topo.cfg.nodeArgs(n.name)...)
+	}
+	var err error
+	if n.agent, err = n.cluster.StartAgent(ctxT(t), topo.bin, n.name, n.ip.String(), n.node.NS.Path(), append(args, extra...)...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// restartAgent stops n's agent and starts it again with extra flags.
+func (topo *topology) restartAgent(n *topoNode, extra ...string) {
+	t := topo.t
+	t.Helper()
+	if err := n.agent.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	topo.startAgent(n, extra...)
 }
 
 // newTopology builds the topology and waits until each cluster's nodes
@@ -167,9 +200,8 @@ spec:
 				t.Error(err)
 			}
 		})
-		if n.agent, err = n.cluster.StartAgent(ctx, bin, n.name, n.ip.String(), n.node.NS.Path(), cfg.agentArgs...); err != nil {
-			t.Fatal(err)
-		}
+		topo.bin = bin
+		topo.startAgent(n)
 		t.Cleanup(func() {
 			if err := n.agent.Stop(); err != nil {
 				t.Error(err)
@@ -210,12 +242,18 @@ func (topo *topology) felixVXLAN(c *framework.Cluster) {
 	}
 	on, port := true, topo.cfg.vxlanPort
 	if apierrors.IsNotFound(err) {
-		_, err = felix.Create(ctx, &v3.FelixConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "default"},
-			Spec: v3.FelixConfigurationSpec{VXLANEnabled: &on, VXLANPort: &port}}, metav1.CreateOptions{})
+		spec := v3.FelixConfigurationSpec{VXLANEnabled: &on, VXLANPort: &port}
+		if topo.cfg.felix != nil {
+			topo.cfg.felix(&spec)
+		}
+		_, err = felix.Create(ctx, &v3.FelixConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "default"}, Spec: spec}, metav1.CreateOptions{})
 		t.Cleanup(func() { kubectl(t, c, "", "delete", "felixconfiguration", "default", "--ignore-not-found") })
 	} else {
-		saved := old.Spec
+		saved := *old.Spec.DeepCopy()
 		old.Spec.VXLANEnabled, old.Spec.VXLANPort = &on, &port
+		if topo.cfg.felix != nil {
+			topo.cfg.felix(&old.Spec)
+		}
 		_, err = felix.Update(ctx, old, metav1.UpdateOptions{})
 		t.Cleanup(func() {
 			cur, err := felix.Get(context.Background(), "default", metav1.GetOptions{})

@@ -378,3 +378,34 @@ func (u *Underlay) UDPCount() (uint64, error) {
 	}
 	return 0, fmt.Errorf("no UDP counter in %s", u.NS.Name)
 }
+
+// UDPCountPort returns the packets counted so far by the CountUDP counter
+// of port (CountUDP may be called for several ports; UDPCount reads the
+// first one's).
+func (u *Underlay) UDPCountPort(port uint16) (uint64, error) {
+	c, err := nftables.New(nftables.WithNetNSFd(int(u.NS.Handle)))
+	if err != nil {
+		return 0, err
+	}
+	rules, err := c.GetRules(counterTable, &nftables.Chain{Name: "forward", Table: counterTable})
+	if err != nil {
+		return 0, fmt.Errorf("reading the UDP counters in %s: %w", u.NS.Name, err)
+	}
+	want := binary.BigEndian.AppendUint16(nil, port)
+	for _, r := range rules {
+		match := false
+		for _, e := range r.Exprs {
+			switch e := e.(type) {
+			case *expr.Cmp:
+				if len(e.Data) == 2 && string(e.Data) == string(want) {
+					match = true
+				}
+			case *expr.Counter:
+				if match {
+					return e.Packets, nil
+				}
+			}
+		}
+	}
+	return 0, fmt.Errorf("no UDP counter for port %d in %s", port, u.NS.Name)
+}
