@@ -36,6 +36,7 @@ import (
 	"github.com/meshapi/meshapi/pkg/dataplane/nat"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
 	"github.com/meshapi/meshapi/pkg/remotecluster"
+	"github.com/meshapi/meshapi/test/bench/benchserver"
 )
 
 // Tunables of BenchmarkRemoteEndpointToRoute, as test binary flags:
@@ -138,7 +139,7 @@ func BenchmarkRemoteEndpointToRoute(b *testing.B) {
 	b.Cleanup(rw.Stop)
 	stopController := startLatController(b, s)
 	b.Cleanup(stopController)
-	ag := startLatAgent(b, s.a, nsName)
+	ag := startLatAgent(b, s.A, nsName)
 	b.Cleanup(ag.stop)
 	// Ready when B's node's block is routed on A's node: the agent sees
 	// the mirror of B's node and block.
@@ -223,7 +224,7 @@ func (rr *roundResult) sort() {
 // latRound creates count endpoints in B one every interval (timed), waits
 // for their routes on A's node, then deletes them the same way and waits
 // for the routes to go.
-func latRound(ctx context.Context, b *testing.B, s *servers, rw *routeWatch, count int, interval time.Duration) roundResult {
+func latRound(ctx context.Context, b *testing.B, s *benchserver.Pair, rw *routeWatch, count int, interval time.Duration) roundResult {
 	b.Helper()
 	rw.Reset()
 	dsts := make([]netip.Prefix, count)
@@ -238,7 +239,7 @@ func latRound(ctx context.Context, b *testing.B, s *servers, rw *routeWatch, cou
 		<-tick.C
 		ep := latEndpoint(i)
 		sent[i] = time.Now()
-		if _, err := s.b.client.ProjectcalicoV3().WorkloadEndpoints(ep.Namespace).Create(ctx, ep, metav1.CreateOptions{}); err != nil {
+		if _, err := s.B.Client.ProjectcalicoV3().WorkloadEndpoints(ep.Namespace).Create(ctx, ep, metav1.CreateOptions{}); err != nil {
 			b.Fatalf("creating %s/%s in B: %v", ep.Namespace, ep.Name, err)
 		}
 		returned[i] = time.Now()
@@ -280,7 +281,7 @@ func latRound(ctx context.Context, b *testing.B, s *servers, rw *routeWatch, cou
 			flapped[dsts[i]] = true
 		}
 		sent[i] = time.Now()
-		if err := s.b.client.ProjectcalicoV3().WorkloadEndpoints(ep.Namespace).Delete(ctx, ep.Name, metav1.DeleteOptions{}); err != nil {
+		if err := s.B.Client.ProjectcalicoV3().WorkloadEndpoints(ep.Namespace).Delete(ctx, ep.Name, metav1.DeleteOptions{}); err != nil {
 			b.Fatalf("deleting %s/%s in B: %v", ep.Namespace, ep.Name, err)
 		}
 		returned[i] = time.Now()
@@ -314,10 +315,10 @@ func (r *roundResult) countFlaps(dsts []netip.Prefix, flapped map[netip.Prefix]b
 }
 
 // deleteLatEndpoints deletes B's endpoints 0..count-1, untimed.
-func deleteLatEndpoints(ctx context.Context, b *testing.B, s *servers, count int) {
+func deleteLatEndpoints(ctx context.Context, b *testing.B, s *benchserver.Pair, count int) {
 	b.Helper()
 	for i := range latNamespaces {
-		err := s.b.client.ProjectcalicoV3().WorkloadEndpoints(fmt.Sprintf("agentlat-%02d", i)).DeleteCollection(ctx,
+		err := s.B.Client.ProjectcalicoV3().WorkloadEndpoints(fmt.Sprintf("agentlat-%02d", i)).DeleteCollection(ctx,
 			metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "app=agentlat"})
 		if err != nil {
 			b.Fatalf("deleting B's endpoints: %v", err)
@@ -340,7 +341,7 @@ func createOrKeep[T any](ctx context.Context, create func(context.Context, T, me
 // overlapping the other's); in A, the block of the agent's node (the agent
 // registers the Node itself); in B, a Node with underlay address, VTEP
 // and MAC, and its block.
-func setupClusters(b *testing.B, s *servers) {
+func setupClusters(b *testing.B, s *benchserver.Pair) {
 	b.Helper()
 	ctx := b.Context()
 	on := true
@@ -358,8 +359,8 @@ func setupClusters(b *testing.B, s *servers) {
 		pool  *v3.IPPool
 		block *v3.IPAMBlock
 	}{
-		{s.a.client, pool("agentlat-a", latPoolA), block(latBlockA, latNodeA)},
-		{s.b.client, pool("agentlat-b", latPoolB), block(latBlockB, latNodeB)},
+		{s.A.Client, pool("agentlat-a", latPoolA), block(latBlockA, latNodeA)},
+		{s.B.Client, pool("agentlat-b", latPoolB), block(latBlockB, latNodeB)},
 	} {
 		pc := c.cs.ProjectcalicoV3()
 		felix := &v3.FelixConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "default"}, Spec: v3.FelixConfigurationSpec{VXLANEnabled: &on}}
@@ -379,7 +380,7 @@ func setupClusters(b *testing.B, s *servers) {
 		IPv4VXLANTunnelAddr: latVTEPB.String(),
 		VXLANTunnelMACAddr:  latMACB,
 	}}
-	if err := createOrKeep(ctx, s.b.client.ProjectcalicoV3().Nodes().Create, node); err != nil {
+	if err := createOrKeep(ctx, s.B.Client.ProjectcalicoV3().Nodes().Create, node); err != nil {
 		b.Fatalf("creating Node %s in B: %v", latNodeB, err)
 	}
 }
@@ -416,10 +417,10 @@ func nodeNamespace(b *testing.B) (string, netns.NsHandle) {
 // of B with overlay routing Enabled, and waits until it is in sync with
 // B's node mirrored. The returned function deletes the RCC, waits for
 // its mirror to go and stops the controller.
-func startLatController(b *testing.B, s *servers) func() {
+func startLatController(b *testing.B, s *benchserver.Pair) func() {
 	b.Helper()
 	opts := controllermanager.NewOptions()
-	cfg := rest.CopyConfig(s.a.config)
+	cfg := rest.CopyConfig(s.A.Config)
 	cfg.QPS, cfg.Burst = opts.KubeAPIQPS, opts.KubeAPIBurst
 	cfg.UserAgent = "meshapi-controller/agentlat-bench"
 	local, err := versioned.NewForConfig(cfg)
@@ -446,11 +447,11 @@ func startLatController(b *testing.B, s *servers) func() {
 		ObjectMeta: metav1.ObjectMeta{Name: latRCC},
 		Spec: v3.RemoteClusterConfigurationSpec{
 			DatastoreType: v3.DatastoreTypeKubernetes,
-			KubeConfig:    v3.KubeConfig{K8sAPIEndpoint: s.b.url, K8sAPIToken: s.b.token, K8sCAFile: s.b.caFile},
+			KubeConfig:    v3.KubeConfig{K8sAPIEndpoint: s.B.URL, K8sAPIToken: s.B.Token, K8sCAFile: s.B.CAFile},
 			SyncOptions:   v3.RemoteClusterSyncOptions{OverlayRoutingMode: v3.OverlayRoutingModeEnabled},
 		},
 	}
-	rccs := s.a.client.ProjectcalicoV3().RemoteClusterConfigurations()
+	rccs := s.A.Client.ProjectcalicoV3().RemoteClusterConfigurations()
 	if err := createOrKeep(ctx, rccs.Create, rcc); err != nil {
 		stop()
 		b.Fatalf("creating RemoteClusterConfiguration %s: %v", latRCC, err)
@@ -482,7 +483,7 @@ func startLatController(b *testing.B, s *servers) func() {
 			b.Errorf("deleting RemoteClusterConfiguration %s: %v", latRCC, err)
 		}
 		err := pollUntil(ctx, 2*time.Minute, func() (bool, error) {
-			return noMirrors(ctx, s.a.client)
+			return noMirrors(ctx, s.A.Client)
 		})
 		if err != nil {
 			b.Errorf("waiting for the mirror of %s to go: %v", latRCC, err)
@@ -544,7 +545,7 @@ type latAgent struct {
 // startLatAgent starts the agent of bench-a1 against A, programming the
 // namespace nsName, with the debounce of -agentlat.debounce and
 // meshapi-agent's other defaults.
-func startLatAgent(b *testing.B, a *apiServer, nsName string) *latAgent {
+func startLatAgent(b *testing.B, a *benchserver.Server, nsName string) *latAgent {
 	b.Helper()
 	opts := meshagent.NewOptions()
 	var level slog.Level
@@ -552,7 +553,7 @@ func startLatAgent(b *testing.B, a *apiServer, nsName string) *latAgent {
 		b.Fatalf("-agentlat.log-level: %v", err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", latNodeA)
-	cfg, err := clientcmd.BuildConfigFromFlags("", a.kubeconfig)
+	cfg, err := clientcmd.BuildConfigFromFlags("", a.Kubeconfig)
 	if err != nil {
 		b.Fatal(err)
 	}

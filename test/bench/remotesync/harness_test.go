@@ -27,6 +27,7 @@ import (
 	"github.com/meshapi/meshapi/pkg/controllermanager"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
 	"github.com/meshapi/meshapi/pkg/remotecluster"
+	"github.com/meshapi/meshapi/test/bench/benchserver"
 )
 
 // Tunables, as test binary flags:
@@ -213,8 +214,8 @@ type controller struct {
 // local client of -remotesync.local-qps and -remotesync.local-burst and
 // -remotesync.workers workers per remote cluster, and waits until its
 // local caches have synced.
-func startController(ctx context.Context, f *fixture) (*controller, error) {
-	cfg := rest.CopyConfig(f.a.config)
+func startController(ctx context.Context, f *benchserver.Pair) (*controller, error) {
+	cfg := rest.CopyConfig(f.A.Config)
 	cfg.QPS, cfg.Burst = float32(*localQPSFlag), *localBurstFlag
 	cfg.UserAgent = "meshapi-controller/remotesync-bench"
 	local, err := versioned.NewForConfig(cfg)
@@ -275,12 +276,12 @@ func (c *controller) counter(name string, want map[string]string) float64 {
 
 // newRCC returns a RemoteClusterConfiguration that reaches B inline and
 // mirrors its endpoints only.
-func newRCC(name string, b *apiServer) *v3.RemoteClusterConfiguration {
+func newRCC(name string, b *benchserver.Server) *v3.RemoteClusterConfiguration {
 	return &v3.RemoteClusterConfiguration{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: v3.RemoteClusterConfigurationSpec{
 			DatastoreType: v3.DatastoreTypeKubernetes,
-			KubeConfig:    v3.KubeConfig{K8sAPIEndpoint: b.url, K8sAPIToken: b.token, K8sCAFile: b.caFile},
+			KubeConfig:    v3.KubeConfig{K8sAPIEndpoint: b.URL, K8sAPIToken: b.Token, K8sCAFile: b.CAFile},
 			SyncOptions:   v3.RemoteClusterSyncOptions{OverlayRoutingMode: v3.OverlayRoutingModeDisabled},
 		},
 	}
@@ -327,18 +328,18 @@ func waitInSync(ctx context.Context, a versioned.Interface, name string, want in
 // teardown deletes the RCC name from A and waits until the controller has
 // removed its mirror, returning how long that took. If that does not
 // happen within timeout, the mirror is deleted directly.
-func teardown(ctx context.Context, f *fixture, name string, timeout time.Duration) (time.Duration, error) {
+func teardown(ctx context.Context, f *benchserver.Pair, name string, timeout time.Duration) (time.Duration, error) {
 	start := time.Now()
-	if err := f.a.client.ProjectcalicoV3().RemoteClusterConfigurations().Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+	if err := f.A.Client.ProjectcalicoV3().RemoteClusterConfigurations().Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
 		return 0, fmt.Errorf("deleting RemoteClusterConfiguration %s: %w", name, err)
 	}
 	selector := v3.LabelCluster + "=" + name
 	err := waitUntil(ctx, timeout, func() (bool, error) {
-		left, err := anyEndpoint(ctx, f.a.client, selector)
+		left, err := anyEndpoint(ctx, f.A.Client, selector)
 		return !left, err
 	})
 	if err != nil {
-		if derr := deleteEndpoints(ctx, f.a.client, selector); derr != nil {
+		if derr := deleteEndpoints(ctx, f.A.Client, selector); derr != nil {
 			return 0, errors.Join(err, derr)
 		}
 		return 0, fmt.Errorf("the controller did not remove the mirror of %s (deleted it directly): %w", name, err)
@@ -348,23 +349,23 @@ func teardown(ctx context.Context, f *fixture, name string, timeout time.Duratio
 
 // ensureClean deletes whatever a failed earlier run left behind: RCCs in
 // A, mirrors in A, endpoints in B.
-func ensureClean(ctx context.Context, f *fixture) error {
-	rccs, err := f.a.client.ProjectcalicoV3().RemoteClusterConfigurations().List(ctx, metav1.ListOptions{})
+func ensureClean(ctx context.Context, f *benchserver.Pair) error {
+	rccs, err := f.A.Client.ProjectcalicoV3().RemoteClusterConfigurations().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return err
 	}
 	for _, r := range rccs.Items {
-		if err := f.a.client.ProjectcalicoV3().RemoteClusterConfigurations().Delete(ctx, r.Name, metav1.DeleteOptions{}); err != nil {
+		if err := f.A.Client.ProjectcalicoV3().RemoteClusterConfigurations().Delete(ctx, r.Name, metav1.DeleteOptions{}); err != nil {
 			return err
 		}
 	}
-	if left, err := anyEndpoint(ctx, f.a.client, ""); err != nil || left {
-		if err := deleteEndpoints(ctx, f.a.client, ""); err != nil {
+	if left, err := anyEndpoint(ctx, f.A.Client, ""); err != nil || left {
+		if err := deleteEndpoints(ctx, f.A.Client, ""); err != nil {
 			return err
 		}
 	}
-	if left, err := anyEndpoint(ctx, f.b.client, ""); err != nil || left {
-		if err := deleteEndpoints(ctx, f.b.client, ""); err != nil {
+	if left, err := anyEndpoint(ctx, f.B.Client, ""); err != nil || left {
+		if err := deleteEndpoints(ctx, f.B.Client, ""); err != nil {
 			return err
 		}
 	}

@@ -18,6 +18,7 @@ import (
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/remotecluster"
+	"github.com/meshapi/meshapi/test/bench/benchserver"
 )
 
 // sizes parses -remotesync.sizes.
@@ -48,20 +49,20 @@ func BenchmarkInitialSync(b *testing.B) {
 	}
 }
 
-func initialSync(b *testing.B, f *fixture, n int, rccName string) {
+func initialSync(b *testing.B, f *benchserver.Pair, n int, rccName string) {
 	b.StopTimer()
 	ctx, cancel := context.WithTimeout(b.Context(), 45*time.Minute)
 	defer cancel()
 	if err := ensureClean(ctx, f); err != nil {
 		b.Fatalf("cleaning up: %v", err)
 	}
-	took, err := createEndpoints(ctx, f.b.client, "sync", n)
+	took, err := createEndpoints(ctx, f.B.Client, "sync", n)
 	if err != nil {
 		b.Fatalf("creating %d endpoints in B: %v", n, err)
 	}
 	b.Logf("created %d endpoints in B in %s (%.0f/s)", n, took.Round(time.Millisecond), float64(n)/took.Seconds())
 	defer func() {
-		if err := deleteEndpoints(ctx, f.b.client, ""); err != nil {
+		if err := deleteEndpoints(ctx, f.B.Client, ""); err != nil {
 			b.Errorf("deleting B's endpoints: %v", err)
 		}
 	}()
@@ -75,7 +76,7 @@ func initialSync(b *testing.B, f *fixture, n int, rccName string) {
 
 	// Every update of the RCC while it syncs is a status write of the
 	// controller's.
-	rccWatch, err := f.a.client.ProjectcalicoV3().RemoteClusterConfigurations().Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + rccName})
+	rccWatch, err := f.A.Client.ProjectcalicoV3().RemoteClusterConfigurations().Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + rccName})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -92,10 +93,10 @@ func initialSync(b *testing.B, f *fixture, n int, rccName string) {
 	stopProfile := startProfile(b, n)
 	b.StartTimer()
 	start := time.Now()
-	if _, err := f.a.client.ProjectcalicoV3().RemoteClusterConfigurations().Create(ctx, newRCC(rccName, f.b), metav1.CreateOptions{}); err != nil {
+	if _, err := f.A.Client.ProjectcalicoV3().RemoteClusterConfigurations().Create(ctx, newRCC(rccName, f.B), metav1.CreateOptions{}); err != nil {
 		b.Fatalf("creating RemoteClusterConfiguration %s: %v", rccName, err)
 	}
-	t, err := waitInSync(ctx, f.a.client, rccName, int32(n), start, 30*time.Minute)
+	t, err := waitInSync(ctx, f.A.Client, rccName, int32(n), start, 30*time.Minute)
 	b.StopTimer()
 	stopProfile()
 	writes := statusWrites.Load()
@@ -105,7 +106,7 @@ func initialSync(b *testing.B, f *fixture, n int, rccName string) {
 	after := readMemory()
 	logged, _ := c.logs.seen(fmt.Sprintf("Sending in-sync update for RemoteClusterConfiguration(%s)", rccName))
 	errs, sample := c.logs.errorSummary()
-	mirrored, err := countEndpoints(ctx, f.a.client, v3.LabelCluster+"="+rccName)
+	mirrored, err := countEndpoints(ctx, f.A.Client, v3.LabelCluster+"="+rccName)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -189,7 +190,7 @@ func BenchmarkPropagationLatency(b *testing.B) {
 // propagation runs one round of BenchmarkPropagationLatency and returns
 // each endpoint's latency from its create call's return, from just before
 // the call, and the call's own duration.
-func propagation(b *testing.B, f *fixture, count int, interval time.Duration, rccName string) (fromReturn, fromSend, createCall []time.Duration) {
+func propagation(b *testing.B, f *benchserver.Pair, count int, interval time.Duration, rccName string) (fromReturn, fromSend, createCall []time.Duration) {
 	b.StopTimer()
 	ctx, cancel := context.WithTimeout(b.Context(), 15*time.Minute)
 	defer cancel()
@@ -202,14 +203,14 @@ func propagation(b *testing.B, f *fixture, count int, interval time.Duration, rc
 		if _, err := teardown(ctx, f, rccName, 5*time.Minute); err != nil {
 			b.Errorf("removing the mirror: %v", err)
 		}
-		if err := deleteEndpoints(ctx, f.b.client, ""); err != nil {
+		if err := deleteEndpoints(ctx, f.B.Client, ""); err != nil {
 			b.Errorf("deleting B's endpoints: %v", err)
 		}
 	}()
 
 	// Watch A's mirror of B from now on.
 	selector := v3.LabelCluster + "=" + rccName
-	wepsA := f.a.client.ProjectcalicoV3().WorkloadEndpoints("")
+	wepsA := f.A.Client.ProjectcalicoV3().WorkloadEndpoints("")
 	list, err := wepsA.List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
 		b.Fatal(err)
@@ -254,7 +255,7 @@ func propagation(b *testing.B, f *fixture, count int, interval time.Duration, rc
 		<-tick.C
 		ep := newEndpoint("lat", i)
 		sent[i] = time.Now()
-		if _, err := f.b.client.ProjectcalicoV3().WorkloadEndpoints(ep.Namespace).Create(ctx, ep, metav1.CreateOptions{}); err != nil {
+		if _, err := f.B.Client.ProjectcalicoV3().WorkloadEndpoints(ep.Namespace).Create(ctx, ep, metav1.CreateOptions{}); err != nil {
 			b.Fatalf("creating %s/%s in B: %v", ep.Namespace, ep.Name, err)
 		}
 		returned[i] = time.Now()
@@ -283,18 +284,18 @@ func propagation(b *testing.B, f *fixture, count int, interval time.Duration, rc
 
 // syncedController starts a controller, creates the RCC rccName and waits
 // until it is in sync with n endpoints.
-func syncedController(ctx context.Context, b *testing.B, f *fixture, rccName string, n int) *controller {
+func syncedController(ctx context.Context, b *testing.B, f *benchserver.Pair, rccName string, n int) *controller {
 	b.Helper()
 	c, err := startController(ctx, f)
 	if err != nil {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	if _, err := f.a.client.ProjectcalicoV3().RemoteClusterConfigurations().Create(ctx, newRCC(rccName, f.b), metav1.CreateOptions{}); err != nil {
+	if _, err := f.A.Client.ProjectcalicoV3().RemoteClusterConfigurations().Create(ctx, newRCC(rccName, f.B), metav1.CreateOptions{}); err != nil {
 		c.stop()
 		b.Fatalf("creating RemoteClusterConfiguration %s: %v", rccName, err)
 	}
-	if _, err := waitInSync(ctx, f.a.client, rccName, int32(n), start, 10*time.Minute); err != nil {
+	if _, err := waitInSync(ctx, f.A.Client, rccName, int32(n), start, 10*time.Minute); err != nil {
 		c.stop()
 		b.Fatalf("waiting for %s to be in sync: %v", rccName, err)
 	}
@@ -316,14 +317,14 @@ func BenchmarkChurn(b *testing.B) {
 // genLabel is the label the churn rewrites.
 const genLabel = "remotesync.meshapi.io/gen"
 
-func churn(b *testing.B, f *fixture, n, writers int, duration time.Duration, rccName string) {
+func churn(b *testing.B, f *benchserver.Pair, n, writers int, duration time.Duration, rccName string) {
 	b.StopTimer()
 	ctx, cancel := context.WithTimeout(b.Context(), 20*time.Minute)
 	defer cancel()
 	if err := ensureClean(ctx, f); err != nil {
 		b.Fatalf("cleaning up: %v", err)
 	}
-	if _, err := createEndpoints(ctx, f.b.client, "churn", n); err != nil {
+	if _, err := createEndpoints(ctx, f.B.Client, "churn", n); err != nil {
 		b.Fatalf("creating %d endpoints in B: %v", n, err)
 	}
 	c := syncedController(ctx, b, f, rccName, n)
@@ -332,13 +333,13 @@ func churn(b *testing.B, f *fixture, n, writers int, duration time.Duration, rcc
 		if _, err := teardown(ctx, f, rccName, 5*time.Minute); err != nil {
 			b.Errorf("removing the mirror: %v", err)
 		}
-		if err := deleteEndpoints(ctx, f.b.client, ""); err != nil {
+		if err := deleteEndpoints(ctx, f.B.Client, ""); err != nil {
 			b.Errorf("deleting B's endpoints: %v", err)
 		}
 	}()
 
 	// The endpoints as B has them, to update from.
-	list, err := f.b.client.ProjectcalicoV3().WorkloadEndpoints("").List(ctx, metav1.ListOptions{})
+	list, err := f.B.Client.ProjectcalicoV3().WorkloadEndpoints("").List(ctx, metav1.ListOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -353,7 +354,7 @@ func churn(b *testing.B, f *fixture, n, writers int, duration time.Duration, rcc
 	// Watch A's mirror: the last generation label seen per mirror, and
 	// when.
 	selector := v3.LabelCluster + "=" + rccName
-	wepsA := f.a.client.ProjectcalicoV3().WorkloadEndpoints("")
+	wepsA := f.A.Client.ProjectcalicoV3().WorkloadEndpoints("")
 	mirrors, err := wepsA.List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
 		b.Fatal(err)
@@ -407,7 +408,7 @@ func churn(b *testing.B, f *fixture, n, writers int, duration time.Duration, rcc
 						wep.Labels = map[string]string{}
 					}
 					wep.Labels[genLabel] = strconv.Itoa(final[i] + 1)
-					updated, err := f.b.client.ProjectcalicoV3().WorkloadEndpoints(wep.Namespace).Update(ctx, wep, metav1.UpdateOptions{})
+					updated, err := f.B.Client.ProjectcalicoV3().WorkloadEndpoints(wep.Namespace).Update(ctx, wep, metav1.UpdateOptions{})
 					if err != nil {
 						failOnce.Do(func() { failed = fmt.Errorf("updating %s/%s in B: %w", wep.Namespace, wep.Name, err) })
 						return

@@ -1,276 +1,33 @@
 package remotesync
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"strconv"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
 
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-
-	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
+	"github.com/meshapi/meshapi/test/bench/benchserver"
 )
 
-const (
-	// benchQPS and benchBurst lift client-go's rate limiter out of the way
-	// of the benchmark's own clients, which create and update objects.
-	benchQPS   = 5000
-	benchBurst = 10000
-	// standaloneUser is the user of the standalone token; it must be a
-	// mirror writer for the controller to write mirrors in A.
-	standaloneUser = "meshapi-admin"
-	// serverStartTimeout bounds the start of one API server.
-	serverStartTimeout = 3 * time.Minute
-	// serverStopGrace is how long a stopping server may take before it is
-	// killed.
-	serverStopGrace = 30 * time.Second
-)
-
-// repoRoot is the root of the meshapi checkout.
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", "..", ".."))
-}
-
-// apiServer is one standalone meshapi-apiserver child process on its own
-// embedded etcd.
-type apiServer struct {
-	name    string
-	dataDir string
-	logFile string
-
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
-
-	// config reaches the server as the standalone user, with the
-	// benchmark's raised QPS and burst.
-	config *rest.Config
-	// client is a clientset on config.
-	client versioned.Interface
-	// url, token and caFile are what a RemoteClusterConfiguration needs
-	// to reach the server inline.
-	url, token, caFile string
-}
-
-// startAPIServer starts a standalone meshapi-apiserver with its data under
-// dir and waits until it is ready. A port taken between choosing and
-// binding it is retried.
-func startAPIServer(ctx context.Context, bin, dir, name string) (*apiServer, error) {
-	var lastErr error
-	for attempt := range 3 {
-		s, err := tryStartAPIServer(ctx, bin, filepath.Join(dir, fmt.Sprintf("%s-%d", name, attempt)), name)
-		if err == nil {
-			return s, nil
-		}
-		lastErr = err
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	return nil, lastErr
-}
-
-func tryStartAPIServer(ctx context.Context, bin, dir, name string) (*apiServer, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	s := &apiServer{name: name, dataDir: filepath.Join(dir, "data"), logFile: filepath.Join(dir, name+".log")}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	kubeconfig := filepath.Join(s.dataDir, "kubeconfig")
-	f, err := os.Create(s.logFile)
-	if err != nil {
-		return nil, err
-	}
-	s.cmd = exec.Command(bin, "--standalone", "--data-dir", s.dataDir, "--secure-port", strconv.Itoa(port),
-		"--kubeconfig-out", kubeconfig, "--mirror-writers="+standaloneUser)
-	s.cmd.Stdout, s.cmd.Stderr = f, f
-	// Its own process group, so that stopping it never signals the
-	// benchmark; killed with the benchmark if that dies first.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("starting %s: %w", name, err)
-	}
-	s.done = make(chan struct{})
-	go func() {
-		s.err = s.cmd.Wait()
-		f.Close()
-		close(s.done)
-	}()
-	if err := s.waitReady(ctx, kubeconfig); err != nil {
-		_ = s.stop()
-		return nil, fmt.Errorf("%s did not become ready: %w\n%s", name, err, s.tail(30))
-	}
-	return s, nil
-}
-
-// waitReady waits for the kubeconfig the server writes, then for /readyz.
-func (s *apiServer) waitReady(ctx context.Context, kubeconfig string) error {
-	ctx, cancel := context.WithTimeout(ctx, serverStartTimeout)
-	defer cancel()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	var lastErr error
-	for {
-		select {
-		case <-s.done:
-			return fmt.Errorf("exited: %v", s.err)
-		case <-ctx.Done():
-			return fmt.Errorf("%w (last: %v)", ctx.Err(), lastErr)
-		case <-tick.C:
-		}
-		if s.config == nil {
-			if _, err := os.Stat(kubeconfig); err != nil {
-				lastErr = err
-				continue
-			}
-			cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-			if err != nil {
-				lastErr = err
-				continue
-			}
-			cfg.QPS, cfg.Burst = benchQPS, benchBurst
-			cfg.UserAgent = "remotesync-bench"
-			client, err := versioned.NewForConfig(cfg)
-			if err != nil {
-				return err
-			}
-			s.config, s.client = cfg, client
-			s.url, s.token = cfg.Host, cfg.BearerToken
-			s.caFile = filepath.Join(s.dataDir, "certificates", "apiserver.crt")
-			if _, err := os.Stat(s.caFile); err != nil {
-				return fmt.Errorf("the serving certificate: %w", err)
-			}
-		}
-		rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
-		body, err := s.client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(rctx)
-		rcancel()
-		if err == nil && strings.TrimSpace(string(body)) == "ok" {
-			return nil
-		}
-		lastErr = fmt.Errorf("/readyz: %v %s", err, body)
-	}
-}
-
-// stop sends SIGTERM to the server's process group, waits up to
-// serverStopGrace, then kills it.
-func (s *apiServer) stop() error {
-	if s == nil || s.cmd == nil || s.cmd.Process == nil {
-		return nil
-	}
-	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(serverStopGrace):
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		<-s.done
-	}
-	var exitErr *exec.ExitError
-	if s.err != nil && !errors.As(s.err, &exitErr) {
-		return fmt.Errorf("waiting for %s: %w", s.name, s.err)
-	}
-	return nil
-}
-
-// tail returns the last n lines of the server's log.
-func (s *apiServer) tail(n int) string {
-	b, err := os.ReadFile(s.logFile)
-	if err != nil {
-		return fmt.Sprintf("(no log: %v)", err)
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return fmt.Sprintf("--- last %d lines of %s ---\n%s", len(lines), s.logFile, strings.Join(lines, "\n"))
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// fixture holds the test binary's two API servers, started on first use
-// and stopped by TestMain.
-type fixture struct {
-	once sync.Once
-	err  error
-	dir  string
-	// a is the local cluster, b the remote one.
-	a, b *apiServer
-}
-
-// shared is the fixture of this test binary.
-var shared fixture
+// shared holds this test binary's two API servers, A (local) and B
+// (remote), started on first use and stopped by TestMain.
+var shared = benchserver.NewPair("meshapi-remotesync-", "remotesync-bench")
 
 // TestMain runs the benchmarks, then stops the API servers they started.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if err := shared.stop(); err != nil {
+	if err := shared.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "stopping the API servers:", err)
 		code = 1
 	}
 	os.Exit(code)
 }
 
-// servers returns the fixture, building meshapi-apiserver and starting A
-// and B the first time.
-func servers(b *testing.B) *fixture {
+// servers returns the API servers, building meshapi-apiserver and starting
+// A and B the first time.
+func servers(b *testing.B) *benchserver.Pair {
 	b.Helper()
-	shared.once.Do(func() { shared.err = shared.start() })
-	if shared.err != nil {
-		b.Fatalf("starting the API servers: %v", shared.err)
+	if err := shared.Start(); err != nil {
+		b.Fatalf("starting the API servers: %v", err)
 	}
-	return &shared
-}
-
-func (f *fixture) start() error {
-	dir, err := os.MkdirTemp("", "meshapi-remotesync-")
-	if err != nil {
-		return err
-	}
-	f.dir = dir
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	bin := filepath.Join(dir, "meshapi-apiserver")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/meshapi-apiserver")
-	build.Dir = repoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("building meshapi-apiserver: %w\n%s", err, out)
-	}
-	var wg sync.WaitGroup
-	var errA, errB error
-	wg.Go(func() { f.a, errA = startAPIServer(ctx, bin, dir, "cluster-a") })
-	wg.Go(func() { f.b, errB = startAPIServer(ctx, bin, dir, "cluster-b") })
-	wg.Wait()
-	return errors.Join(errA, errB)
-}
-
-// stop stops both servers and removes their data.
-func (f *fixture) stop() error {
-	err := errors.Join(f.a.stop(), f.b.stop())
-	if f.dir != "" {
-		_ = os.RemoveAll(f.dir)
-	}
-	return err
+	return shared
 }
