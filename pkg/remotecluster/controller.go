@@ -555,8 +555,36 @@ func (c *Controller) deleteMirror(ctx context.Context, cluster string) error {
 	return errors.Join(errs...)
 }
 
+// inSyncSettle bounds how long a new InSync status waits for the
+// controller's own cache of the mirror (see settling).
+const inSyncSettle = 10 * time.Second
+
+// settling tells whether the InSync status of name should wait a moment:
+// the syncer has written every mirror, but the controller's cache has not
+// seen them all yet, so the counts and the requirements would be computed
+// over part of the mirror (for half a second a user saw InSync with no
+// pools, and RequirementsMet False for "no overlay in common"). A mirror
+// that cannot be written (e.g. its namespace is terminating) never shows
+// up, so the wait ends after inSyncSettle.
+func (c *Controller) settling(name string, st SyncStatus, lastSync *metav1.Time) bool {
+	if st.State != v3.SyncStateInSync || lastSync == nil || time.Since(lastSync.Time) > inSyncSettle {
+		return false
+	}
+	c.mu.Lock()
+	r := c.running[name]
+	c.mu.Unlock()
+	if r == nil || r.syncer == nil {
+		return false
+	}
+	return !slices.Equal(r.syncer.remoteCounts(), c.mirroredCounts(name))
+}
+
 // writeStatus writes the status of rcc if it changed.
 func (c *Controller) writeStatus(ctx context.Context, rcc *v3.RemoteClusterConfiguration, st SyncStatus, lastSync *metav1.Time) error {
+	if c.settling(rcc.Name, st, lastSync) {
+		c.statusQueue.AddAfter(rcc.Name, 100*time.Millisecond)
+		return nil
+	}
 	c.metrics.connectionStatus.WithLabelValues(rcc.Name).Set(ConnectionStatus(st.State))
 	counts := &v3.MirroredObjectCounts{}
 	perKind := c.mirroredCounts(rcc.Name)

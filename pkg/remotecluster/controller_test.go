@@ -408,3 +408,51 @@ func TestMirrorCounts(t *testing.T) {
 		})
 	}
 }
+
+func TestSettling(t *testing.T) {
+	kinds := mirrorKinds()
+	wep := -1
+	for i, k := range kinds {
+		if k.Name() == "WorkloadEndpoint" {
+			wep = i
+		}
+	}
+	remoteWEPs := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	for _, n := range []string{"a", "b"} {
+		if err := remoteWEPs.Add(&v3.WorkloadEndpoint{ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: "ns"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	syncer := &Syncer{kinds: kinds, remoteIndexer: make([]cache.Indexer, len(kinds))}
+	syncer.remoteIndexer[wep] = remoteWEPs
+	recent, old := metav1.Now(), metav1.NewTime(time.Now().Add(-time.Minute))
+	inSync := SyncStatus{State: v3.SyncStateInSync}
+	cases := []struct {
+		name     string
+		st       SyncStatus
+		lastSync *metav1.Time
+		mirrored int32 // mirrored endpoints the controller's cache has seen
+		running  bool
+		want     bool
+	}{
+		{"cache behind a fresh InSync", inSync, &recent, 1, true, true},
+		{"cache caught up", inSync, &recent, 2, true, false},
+		{"cache behind, but InSync is old", inSync, &old, 1, true, false},
+		{"not InSync", SyncStatus{State: v3.SyncStateResyncInProgress}, &recent, 0, true, false},
+		{"no syncer running", inSync, &recent, 0, false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &Controller{kinds: kinds, counts: map[string][]int32{}, running: map[string]*runningSyncer{}}
+			if tc.running {
+				c.running["cluster-b"] = &runningSyncer{syncer: syncer}
+			}
+			for i := int32(0); i < tc.mirrored; i++ {
+				c.count(wep, &v3.WorkloadEndpoint{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{v3.LabelCluster: "cluster-b"}}}, 1)
+			}
+			if got := c.settling("cluster-b", tc.st, tc.lastSync); got != tc.want {
+				t.Errorf("settling = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

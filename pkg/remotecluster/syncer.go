@@ -337,6 +337,20 @@ func (s *Syncer) markInSync(ctx context.Context) {
 	s.report(SyncStatus{State: v3.SyncStateInSync, Reason: "InSync", Message: "the mirror matches the remote cluster"})
 }
 
+// remoteCounts returns, per kind, how many remote objects the syncer
+// mirrors now (0 for a kind it does not mirror).
+func (s *Syncer) remoteCounts() []int32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]int32, len(s.kinds))
+	for i, idx := range s.remoteIndexer {
+		if idx != nil {
+			out[i] = int32(len(idx.ListKeys()))
+		}
+	}
+	return out
+}
+
 // failedSince returns when the connection failed, zero while it works.
 func (s *Syncer) failedSince() time.Time {
 	s.mu.Lock()
