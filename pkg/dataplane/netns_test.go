@@ -19,8 +19,9 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/meshapi/meshapi/pkg/dataplane/internal/netnstest"
 )
 
 // These tests build a two-node VXLAN overlay out of network namespaces they
@@ -111,48 +112,25 @@ func icmpChecksum(b []byte) uint16 {
 }
 
 // run runs a command and fails the test if it fails.
-func run(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := tryRun(name, args...)
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return out
+func run(tb testing.TB, name string, args ...string) string {
+	tb.Helper()
+	return netnstest.Run(tb, name, args...)
 }
 
-func tryRun(name string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
-	return string(out), err
+// tryRun runs a command and returns its combined output.
+func tryRun(name string, args ...string) (string, error) { return netnstest.TryRun(name, args...) }
+
+// newTestNS creates a network namespace for the test, deleted after it.
+func newTestNS(tb testing.TB, name string) *testNS {
+	tb.Helper()
+	n := netnstest.New(tb, name)
+	return &testNS{name: n.Name, h: n.Netlink}
 }
 
 // testNS is a named network namespace the test created.
 type testNS struct {
 	name string
 	h    *netlink.Handle
-}
-
-func newTestNS(t *testing.T, name string) *testNS {
-	t.Helper()
-	run(t, "ip", "netns", "add", name)
-	t.Cleanup(func() {
-		if out, err := tryRun("ip", "netns", "del", name); err != nil {
-			t.Errorf("deleting namespace %s: %v\n%s", name, err, out)
-		}
-	})
-	ns, err := netns.GetFromName(name)
-	if err != nil {
-		t.Fatalf("opening namespace %s: %v", name, err)
-	}
-	t.Cleanup(func() { ns.Close() })
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		t.Fatalf("netlink handle in %s: %v", name, err)
-	}
-	t.Cleanup(h.Close)
-	run(t, "ip", "-n", name, "link", "set", "lo", "up")
-	return &testNS{name: name, h: h}
 }
 
 // ip runs `ip -n <ns> args...`.

@@ -22,6 +22,8 @@ import (
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
 	"github.com/vishvananda/netns"
+
+	"github.com/meshapi/meshapi/pkg/dataplane/internal/netnstest"
 )
 
 // These tests build a node out of network namespaces they create (and
@@ -41,43 +43,25 @@ const (
 )
 
 // run runs a command and fails the test if it fails.
-func run(t testing.TB, name string, args ...string) string {
-	t.Helper()
-	out, err := tryRun(name, args...)
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return out
+func run(tb testing.TB, name string, args ...string) string {
+	tb.Helper()
+	return netnstest.Run(tb, name, args...)
 }
 
-func tryRun(name string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
-	return string(out), err
+// tryRun runs a command and returns its combined output.
+func tryRun(name string, args ...string) (string, error) { return netnstest.TryRun(name, args...) }
+
+// newTestNS creates a network namespace for the test, deleted after it.
+func newTestNS(tb testing.TB, name string) *testNS {
+	tb.Helper()
+	n := netnstest.New(tb, name)
+	return &testNS{name: n.Name, h: n.Handle}
 }
 
 // testNS is a named network namespace the test created.
 type testNS struct {
 	name string
 	h    netns.NsHandle
-}
-
-func newTestNS(t testing.TB, name string) *testNS {
-	t.Helper()
-	run(t, "ip", "netns", "add", name)
-	t.Cleanup(func() {
-		if out, err := tryRun("ip", "netns", "del", name); err != nil {
-			t.Errorf("deleting namespace %s: %v\n%s", name, err, out)
-		}
-	})
-	h, err := netns.GetFromName(name)
-	if err != nil {
-		t.Fatalf("opening namespace %s: %v", name, err)
-	}
-	t.Cleanup(func() { h.Close() })
-	run(t, "ip", "-n", name, "link", "set", "lo", "up")
-	return &testNS{name: name, h: h}
 }
 
 func (n *testNS) ip(t testing.TB, args ...string) string {

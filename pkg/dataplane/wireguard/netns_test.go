@@ -3,7 +3,6 @@
 package wireguard
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -17,68 +16,35 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	"github.com/meshapi/meshapi/pkg/dataplane"
+	"github.com/meshapi/meshapi/pkg/dataplane/internal/netnstest"
 )
 
-// These tests build nodes out of network namespaces they create (and
-// delete, also on failure), with addresses in 198.18.0.0/15 only; nothing
-// changes in the namespace the test runs in.
-//
-//	underlay namespace: bridge br0
-//	node i: ul0 198.18.0.i/24 (veth into br0), 198.18.(7+i).10/32 on lo,
-//	        WireGuard address 198.18.100.i, VXLAN VTEP 198.18.200.i
-//
-// A "pod" is that address: pings are sent from it (ping -I), so they
-// follow the routing of traffic between pods of the two nodes.
-
+// run runs a command and fails the test if it fails.
 func run(tb testing.TB, name string, args ...string) string {
 	tb.Helper()
-	out, err := tryRun(name, args...)
-	if err != nil {
-		tb.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return out
+	return netnstest.Run(tb, name, args...)
 }
 
-func tryRun(name string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
-	return string(out), err
+// tryRun runs a command and returns its combined output.
+func tryRun(name string, args ...string) (string, error) { return netnstest.TryRun(name, args...) }
+
+// newTestNS creates a network namespace for the test, deleted after it.
+func newTestNS(tb testing.TB, name string) *testNS {
+	tb.Helper()
+	n := netnstest.New(tb, name)
+	return &testNS{name: n.Name, ns: n.Handle, h: n.Netlink}
 }
 
 type testNS struct {
 	name string
 	ns   netns.NsHandle
 	h    *netlink.Handle
-}
-
-func newTestNS(tb testing.TB, name string) *testNS {
-	tb.Helper()
-	run(tb, "ip", "netns", "add", name)
-	tb.Cleanup(func() {
-		if out, err := tryRun("ip", "netns", "del", name); err != nil {
-			tb.Errorf("deleting namespace %s: %v\n%s", name, err, out)
-		}
-	})
-	ns, err := netns.GetFromName(name)
-	if err != nil {
-		tb.Fatalf("opening namespace %s: %v", name, err)
-	}
-	tb.Cleanup(func() { ns.Close() })
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		tb.Fatalf("netlink handle in %s: %v", name, err)
-	}
-	tb.Cleanup(h.Close)
-	run(tb, "ip", "-n", name, "link", "set", "lo", "up")
-	return &testNS{name: name, ns: ns, h: h}
 }
 
 func (n *testNS) ip(tb testing.TB, args ...string) string {
