@@ -53,8 +53,8 @@ func BenchmarkServerMemory(b *testing.B) {
 	n, conc := *objectsFlag, *concurrencyFlag
 	const set = "mem"
 	pending := false
-	cleanupPools(b, f.client, set, n, &pending)
-	cleanupWEPs(b, f.client, set, n, &pending)
+	cleanup(b, f.client, ipPools, set, n, &pending)
+	cleanup(b, f.client, workloadEndpoints, set, n, &pending)
 	ctx := b.Context()
 	var before, after memStats
 	b.ResetTimer()
@@ -104,57 +104,35 @@ func BenchmarkServerMemory(b *testing.B) {
 // of 198.18.0.0/15) from -meshapi.concurrency goroutines and reports
 // creates/s, overall and for the first and last tenth: each create lists
 // the stored pools to refuse overlaps, so it slows down as pools pile up.
-func BenchmarkCreateIPPools(b *testing.B) {
-	f := startServer(b)
-	n, conc := *objectsFlag, *concurrencyFlag
-	const set = "create"
-	pending := false
-	cleanupPools(b, f.client, set, n, &pending)
-	ctx := b.Context()
-	var tenths [10]time.Duration
-	b.ResetTimer()
-	for range b.N {
-		pending = true
-		p, err := createPools(ctx, f.client, set, n, conc)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
-		addTenths(&tenths, p)
-		b.Logf("creates/s per tenth of the %d pools: %s", n, p.String(n))
-		if err := deletePools(ctx, f.client, set, n, conc); err != nil {
-			b.Fatal(err)
-		}
-		pending = false
-		b.StartTimer()
-	}
-	b.StopTimer()
-	reportRates(b, "creates/s", n, tenths)
-	logLoad(b)
-}
+func BenchmarkCreateIPPools(b *testing.B) { benchmarkCreate(b, ipPools) }
 
 // BenchmarkCreateWorkloadEndpoints creates -meshapi.objects
 // WorkloadEndpoints over 20 namespaces and 100 nodes from
 // -meshapi.concurrency goroutines and reports creates/s.
-func BenchmarkCreateWorkloadEndpoints(b *testing.B) {
+func BenchmarkCreateWorkloadEndpoints(b *testing.B) { benchmarkCreate(b, workloadEndpoints) }
+
+// benchmarkCreate creates -meshapi.objects objects of kind from
+// -meshapi.concurrency goroutines per iteration, deletes them untimed,
+// and reports creates/s.
+func benchmarkCreate(b *testing.B, kind objectKind) {
 	f := startServer(b)
 	n, conc := *objectsFlag, *concurrencyFlag
 	const set = "create"
 	pending := false
-	cleanupWEPs(b, f.client, set, n, &pending)
+	cleanup(b, f.client, kind, set, n, &pending)
 	ctx := b.Context()
 	var tenths [10]time.Duration
 	b.ResetTimer()
 	for range b.N {
 		pending = true
-		p, err := createWEPs(ctx, f.client, set, n, conc, nil)
+		p, err := kind.create(ctx, f.client, set, n, conc)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
 		addTenths(&tenths, p)
-		b.Logf("creates/s per tenth of the %d WorkloadEndpoints: %s", n, p.String(n))
-		if err := deleteWEPs(ctx, f.client, set, n, conc); err != nil {
+		b.Logf("creates/s per tenth of the %d %s: %s", n, kind.name, p.String(n))
+		if err := kind.delete(ctx, f.client, set, n, conc); err != nil {
 			b.Fatal(err)
 		}
 		pending = false
@@ -173,7 +151,7 @@ func BenchmarkListIPPools(b *testing.B) {
 	n, conc := *objectsFlag, *concurrencyFlag
 	const set = "list"
 	pending := true
-	cleanupPools(b, f.client, set, n, &pending)
+	cleanup(b, f.client, ipPools, set, n, &pending)
 	if _, err := createPools(b.Context(), f.client, set, n, conc); err != nil {
 		b.Fatal(err)
 	}
@@ -214,7 +192,7 @@ func BenchmarkListWorkloadEndpoints(b *testing.B) {
 	n, conc := *objectsFlag, *concurrencyFlag
 	const set = "list"
 	pending := true
-	cleanupWEPs(b, f.client, set, n, &pending)
+	cleanup(b, f.client, workloadEndpoints, set, n, &pending)
 	if _, err := createWEPs(b.Context(), f.client, set, n, conc, nil); err != nil {
 		b.Fatal(err)
 	}
@@ -271,7 +249,7 @@ func BenchmarkWatchWorkloadEndpoints(b *testing.B) {
 	n, conc := *objectsFlag, *concurrencyFlag
 	const set = "watch"
 	pending := true
-	cleanupWEPs(b, f.client, set, n, &pending)
+	cleanup(b, f.client, workloadEndpoints, set, n, &pending)
 	weps := make([]*v3.WorkloadEndpoint, n)
 	if _, err := createWEPs(b.Context(), f.client, set, n, conc, weps); err != nil {
 		b.Fatal(err)
@@ -521,33 +499,18 @@ func reportRates(b *testing.B, unit string, n int, tenths [10]time.Duration) {
 	b.ReportMetric(tenth(9), "last10%-"+unit)
 }
 
-// cleanupPools deletes pools 0..n-1 of a set when the benchmark ends if
-// *pending is then true (it failed before its own deletes), so that the
-// next benchmark starts clean.
-func cleanupPools(b *testing.B, cs versioned.Interface, set string, n int, pending *bool) {
+// cleanup deletes objects 0..n-1 of a set of kind when the benchmark
+// ends if *pending is then true (it failed before its own deletes), so
+// that the next benchmark starts clean.
+func cleanup(b *testing.B, cs versioned.Interface, kind objectKind, set string, n int, pending *bool) {
 	b.Cleanup(func() {
 		if !*pending {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 		defer cancel()
-		if err := deletePools(ctx, cs, set, n, *concurrencyFlag); err != nil {
-			b.Errorf("cleaning up IPPools of set %q: %v", set, err)
-		}
-	})
-}
-
-// cleanupWEPs deletes WorkloadEndpoints 0..n-1 of a set when the benchmark
-// ends if *pending is then true.
-func cleanupWEPs(b *testing.B, cs versioned.Interface, set string, n int, pending *bool) {
-	b.Cleanup(func() {
-		if !*pending {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
-		defer cancel()
-		if err := deleteWEPs(ctx, cs, set, n, *concurrencyFlag); err != nil {
-			b.Errorf("cleaning up WorkloadEndpoints of set %q: %v", set, err)
+		if err := kind.delete(ctx, cs, set, n, *concurrencyFlag); err != nil {
+			b.Errorf("cleaning up %s of set %q: %v", kind.name, set, err)
 		}
 	})
 }

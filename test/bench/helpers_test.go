@@ -269,6 +269,26 @@ func newWEP(set string, i int) *v3.WorkloadEndpoint {
 	}
 }
 
+// objectKind creates and deletes the numbered objects of one kind that the
+// benchmarks use.
+type objectKind struct {
+	// name is the kind's plural, for messages.
+	name string
+	// create creates objects 0..n-1 of a set from conc goroutines.
+	create func(ctx context.Context, cs versioned.Interface, set string, n, conc int) (progress, error)
+	// delete deletes objects 0..n-1 of a set; missing ones are fine.
+	delete func(ctx context.Context, cs versioned.Interface, set string, n, conc int) error
+}
+
+// ipPools and workloadEndpoints are the benchmarks' two kinds.
+var (
+	ipPools           = objectKind{name: "IPPools", create: createPools, delete: deletePools}
+	workloadEndpoints = objectKind{name: "WorkloadEndpoints", delete: deleteWEPs,
+		create: func(ctx context.Context, cs versioned.Interface, set string, n, conc int) (progress, error) {
+			return createWEPs(ctx, cs, set, n, conc, nil)
+		}}
+)
+
 // createPools creates pools 0..n-1 of a set.
 func createPools(ctx context.Context, cs versioned.Interface, set string, n, conc int) (progress, error) {
 	pools := cs.ProjectcalicoV3().IPPools()
