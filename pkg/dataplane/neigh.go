@@ -113,15 +113,7 @@ func (d *Dataplane) delNeigh(linkIndex int, o neighOp, dev string, st *Stats) er
 // setFDB adds the permanent FDB entry MAC -> node IP, replacing the remote
 // of an existing entry for that MAC.
 func (d *Dataplane) setFDB(linkIndex int, o fdbOp, mac net.HardwareAddr, dev string, st *Stats) error {
-	n := &netlink.Neigh{
-		LinkIndex:    linkIndex,
-		Family:       unix.AF_BRIDGE,
-		State:        netlink.NUD_PERMANENT,
-		Flags:        netlink.NTF_SELF,
-		IP:           net.IP(o.ip.AsSlice()),
-		HardwareAddr: mac,
-	}
-	if err := d.h.NeighSet(n); err != nil {
+	if err := d.h.NeighSet(fdbEntry(linkIndex, o.ip, mac)); err != nil {
 		return fmt.Errorf("setting FDB entry %s dst %s dev %s: %w", o.mac, o.ip, dev, err)
 	}
 	if o.update {
@@ -133,21 +125,25 @@ func (d *Dataplane) setFDB(linkIndex int, o fdbOp, mac net.HardwareAddr, dev str
 	return nil
 }
 
+// fdbEntry is the permanent FDB entry mac -> the node IP ip on our device.
+func fdbEntry(linkIndex int, ip netip.Addr, mac net.HardwareAddr) *netlink.Neigh {
+	return &netlink.Neigh{
+		LinkIndex:    linkIndex,
+		Family:       unix.AF_BRIDGE,
+		State:        netlink.NUD_PERMANENT,
+		Flags:        netlink.NTF_SELF,
+		IP:           net.IP(ip.AsSlice()),
+		HardwareAddr: mac,
+	}
+}
+
 // delFDB deletes the FDB entry MAC -> IP (only that remote of the MAC).
 func (d *Dataplane) delFDB(linkIndex int, o fdbOp, dev string, st *Stats) error {
 	hw, err := net.ParseMAC(o.mac)
 	if err != nil {
 		return fmt.Errorf("deleting FDB entry %s dst %s dev %s: %w", o.mac, o.ip, dev, err)
 	}
-	n := &netlink.Neigh{
-		LinkIndex:    linkIndex,
-		Family:       unix.AF_BRIDGE,
-		State:        netlink.NUD_PERMANENT,
-		Flags:        netlink.NTF_SELF,
-		IP:           net.IP(o.ip.AsSlice()),
-		HardwareAddr: hw,
-	}
-	err = d.h.NeighDel(n)
+	err = d.h.NeighDel(fdbEntry(linkIndex, o.ip, hw))
 	switch {
 	case err == nil:
 		st.FDBRemoved++
