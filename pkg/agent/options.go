@@ -245,7 +245,7 @@ func (o *Options) Run(ctx context.Context) error {
 			return fmt.Errorf("opening the policy filter: %w", err)
 		}
 		defer f.Close()
-		policy = &PolicyConfig{Filter: f, NetNS: nsFD}
+		policy = &PolicyConfig{Filter: f}
 	} else if err := teardownPolicy(ctx, nsFD, log); err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/nftables"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/meshapi/meshapi/pkg/agent/policyfilter"
@@ -22,9 +21,6 @@ type PolicyConfig struct {
 	// Filter is the nftables filter of the namespace the agent programs,
 	// created with the default table name.
 	Filter *filter.Filter
-	// NetNS is the descriptor of that namespace (0: the agent's own); the
-	// agent reads the size of the filter's table there for its metrics.
-	NetNS int
 }
 
 // policyEnforcer feeds a policyfilter.Syncer from the agent's informers and
@@ -37,11 +33,9 @@ type policyEnforcer struct {
 	resync  time.Duration
 	kick    chan struct{}
 
-	// Set by run: whether a sync succeeded yet, and the filter's size as
-	// last read from the kernel plus the changes committed since.
-	mu             sync.Mutex
-	synced         bool
-	sets, elements int
+	// Set by run: whether a sync succeeded yet.
+	mu     sync.Mutex
+	synced bool
 }
 
 func newPolicyEnforcer(cfg PolicyConfig, nodeName string, m *Metrics, log *slog.Logger, resync time.Duration) (*policyEnforcer, error) {
@@ -152,18 +146,12 @@ func (p *policyEnforcer) run(ctx context.Context) {
 	}
 }
 
-// committed records a sync's outcome in the metrics; the first successful
-// one reads the table's size from the kernel.
+// committed records a sync's outcome in the metrics.
 func (p *policyEnforcer) committed(st filter.Stats, took time.Duration, err error) {
 	p.mu.Lock()
-	first := !p.synced && err == nil
 	p.synced = p.synced || err == nil
 	p.mu.Unlock()
-	if first {
-		p.readSize()
-	} else {
-		p.add(st)
-	}
+	p.publishSize()
 	m := p.metrics
 	if m == nil {
 		return
@@ -192,7 +180,7 @@ func (p *policyEnforcer) resyncFilter(ctx context.Context) {
 	if p.metrics != nil {
 		p.metrics.DriftRepairs.WithLabelValues("policy").Add(float64(changes(st)))
 	}
-	p.readSize()
+	p.publishSize()
 }
 
 // changes counts the kernel objects a filter call changed.
@@ -200,73 +188,14 @@ func changes(st filter.Stats) int {
 	return st.SetsCreated + st.SetsDeleted + st.ElementsAdded + st.ElementsDeleted + st.ChainsWritten + st.ChainsDeleted
 }
 
-// add counts a commit's set and element changes into the size.
-func (p *policyEnforcer) add(st filter.Stats) {
-	p.mu.Lock()
-	p.sets += st.SetsCreated - st.SetsDeleted
-	p.elements += st.ElementsAdded - st.ElementsDeleted
-	sets, elements := p.sets, p.elements
-	p.mu.Unlock()
-	p.publishSize(sets, elements)
-}
-
-// readSize reads the number of sets and set elements (intervals) of the
-// filter's table from the kernel.
-func (p *policyEnforcer) readSize() {
-	sets, elements, err := tableSize(p.cfg.NetNS, filter.DefaultTableName)
-	if err != nil {
-		p.log.Warn("reading the size of the policy table", "err", err)
-		return
-	}
-	p.mu.Lock()
-	p.sets, p.elements = sets, elements
-	p.mu.Unlock()
-	p.publishSize(sets, elements)
-}
-
-func (p *policyEnforcer) publishSize(sets, elements int) {
-	if m := p.metrics; m != nil {
+// publishSize sets the size metrics from the filter's own account of the
+// table, which every commit and resync keeps: no extra kernel read.
+func (p *policyEnforcer) publishSize() {
+	sets, elements, ok := p.cfg.Filter.Size()
+	if m := p.metrics; m != nil && ok {
 		m.PolicySets.Set(float64(sets))
 		m.PolicySetElements.Set(float64(elements))
 	}
-}
-
-// tableSize counts the sets of the inet table name in the namespace netNS
-// (0: our own) and their elements, an interval counting once; a missing
-// table is empty.
-func tableSize(netNS int, name string) (sets, elements int, err error) {
-	var opts []nftables.ConnOption
-	if netNS != 0 {
-		opts = append(opts, nftables.WithNetNSFd(netNS))
-	}
-	conn, err := nftables.New(opts...)
-	if err != nil {
-		return 0, 0, fmt.Errorf("nftables connection: %w", err)
-	}
-	t := &nftables.Table{Name: name, Family: nftables.TableFamilyINet}
-	all, err := conn.GetSets(t)
-	if err != nil {
-		if _, lerr := conn.ListTableOfFamily(name, nftables.TableFamilyINet); lerr != nil {
-			return 0, 0, nil // no table (yet)
-		}
-		return 0, 0, fmt.Errorf("listing the sets of table %s: %w", name, err)
-	}
-	for _, s := range all {
-		if s.Anonymous {
-			continue
-		}
-		sets++
-		els, err := conn.GetSetElements(s)
-		if err != nil {
-			return 0, 0, fmt.Errorf("listing the elements of set %s: %w", s.Name, err)
-		}
-		for _, e := range els {
-			if !e.IntervalEnd {
-				elements++
-			}
-		}
-	}
-	return sets, elements, nil
 }
 
 // teardownPolicy deletes the filter's table in the namespace netNS (0: our

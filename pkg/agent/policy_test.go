@@ -148,7 +148,7 @@ func TestPolicyEnforcerProgramsNamespace(t *testing.T) {
 	}
 	defer f.Close()
 	m := NewMetrics(prometheus.NewRegistry())
-	p, err := newPolicyEnforcer(PolicyConfig{Filter: f, NetNS: int(ns)}, "node-1", m, slog.New(slog.DiscardHandler), time.Hour)
+	p, err := newPolicyEnforcer(PolicyConfig{Filter: f}, "node-1", m, slog.New(slog.DiscardHandler), time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,4 +215,42 @@ func TestPolicyEnforcerProgramsNamespace(t *testing.T) {
 	if tables, err := conn.ListTables(); err != nil || len(tables) != 0 {
 		t.Errorf("tables left after teardown: %v, %v", tables, err)
 	}
+}
+
+// tableSize counts the sets of the inet table name in the namespace netNS
+// (0: our own) and their elements, an interval counting once; a missing
+// table is empty.
+func tableSize(netNS int, name string) (sets, elements int, err error) {
+	var opts []nftables.ConnOption
+	if netNS != 0 {
+		opts = append(opts, nftables.WithNetNSFd(netNS))
+	}
+	conn, err := nftables.New(opts...)
+	if err != nil {
+		return 0, 0, fmt.Errorf("nftables connection: %w", err)
+	}
+	t := &nftables.Table{Name: name, Family: nftables.TableFamilyINet}
+	all, err := conn.GetSets(t)
+	if err != nil {
+		if _, lerr := conn.ListTableOfFamily(name, nftables.TableFamilyINet); lerr != nil {
+			return 0, 0, nil // no table (yet)
+		}
+		return 0, 0, fmt.Errorf("listing the sets of table %s: %w", name, err)
+	}
+	for _, s := range all {
+		if s.Anonymous {
+			continue
+		}
+		sets++
+		els, err := conn.GetSetElements(s)
+		if err != nil {
+			return 0, 0, fmt.Errorf("listing the elements of set %s: %w", s.Name, err)
+		}
+		for _, e := range els {
+			if !e.IntervalEnd {
+				elements++
+			}
+		}
+	}
+	return sets, elements, nil
 }

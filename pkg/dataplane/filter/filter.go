@@ -371,6 +371,23 @@ func (f *Filter) Commit(ctx context.Context) (Stats, error) {
 	return st, err
 }
 
+// Size is the number of sets and of set elements (an interval counting
+// once) in the table as the Filter last read or wrote it; ok is false
+// while it does not know the kernel's state (before the first Commit,
+// Apply or Resync, and after a failed one).
+func (f *Filter) Size() (sets, elements int, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.known {
+		return 0, 0, false
+	}
+	for _, els := range f.kSets {
+		sets++
+		elements += len(els)
+	}
+	return sets, elements, true
+}
+
 // Resync reads the table back from the kernel and repairs any drift from
 // the desired state: missing, extra or altered chains, rules, sets and set
 // elements, or a missing table. It returns what it had to change.

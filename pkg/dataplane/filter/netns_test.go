@@ -614,6 +614,17 @@ func TestLargeSet(t *testing.T) {
 	n := newTestNS(t, "meshapi-nftl-"+hex.EncodeToString(rnd[:]))
 	f := newFilter(t, n)
 	ctx := context.Background()
+	if _, _, ok := f.Size(); ok {
+		t.Error("Size known before anything was read or written")
+	}
+	// wantSize checks Size against the stats' account of the kernel: the
+	// set is a v4 and a v6 set.
+	wantSize := func(elements int) {
+		t.Helper()
+		if sets, els, ok := f.Size(); !ok || sets != 2 || els != elements {
+			t.Errorf("Size = %d sets, %d elements, %v; want 2, %d, true", sets, els, ok, elements)
+		}
+	}
 	members := make([]netip.Prefix, 30000)
 	for i := range members {
 		members[i] = benchAddr(i)
@@ -629,6 +640,7 @@ func TestLargeSet(t *testing.T) {
 	if st, err := f.Resync(ctx); err != nil || st.Changed() {
 		t.Fatalf("resync after load: %+v, %v; want no drift", st, err)
 	}
+	wantSize(len(members))
 	if err := f.UpdateSet("big", members[30000:], members[:10000]); err != nil {
 		t.Fatal(err)
 	}
@@ -639,4 +651,5 @@ func TestLargeSet(t *testing.T) {
 	if st, err := f.Resync(ctx); err != nil || st.Changed() {
 		t.Fatalf("resync after update: %+v, %v; want no drift", st, err)
 	}
+	wantSize(len(members) - 10000)
 }
