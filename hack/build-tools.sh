@@ -8,6 +8,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 out="$root/bin"
 mkdir -p "$out"
 cd "$root/hack/tools"
+# shellcheck source=hack/lib.sh
+source "$root/hack/lib.sh"
+# Download the tools module's dependencies first so that a refused download
+# names itself instead of failing inside a build.
+echo "hack/build-tools.sh: downloading the modules of hack/tools (cold: about a minute)"
+hack::download_modules
 # Stamp the binaries with the version they are built from, as the upstream
 # release does, so that version skew checks and discovery report v1.37.2.
 k8s_version=$(go list -m -f '{{.Version}}' k8s.io/kubernetes)

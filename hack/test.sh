@@ -8,7 +8,9 @@ set -o errexit -o nounset -o pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-step() { printf '\n==> %s\n' "$*"; }
+t0=$(date +%s)
+# step NAME prints the time since the start of the test run and NAME.
+step() { printf '\n==> [%ds] %s\n' "$(( $(date +%s) - t0 ))" "$*"; }
 
 step "building kube-apiserver, kube-controller-manager and kubectl (hack/build-tools.sh)"
 hack/build-tools.sh
@@ -25,3 +27,4 @@ go vet ./...
 step "go test"
 export KUBECTL="$root/bin/kubectl"
 go test -count=1 -timeout 30m "$@" ./...
+step "done"

@@ -7,7 +7,11 @@ set -o errexit -o nounset -o pipefail
 
 SCRIPT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "${SCRIPT_ROOT}"
-CODEGEN_PKG=$(go list -m -f '{{.Dir}}' k8s.io/code-generator)
+# shellcheck source=hack/lib.sh
+source "${SCRIPT_ROOT}/hack/lib.sh"
+# Download before asking where it is: on a cold module cache `go list -m`
+# prints an empty directory.
+CODEGEN_PKG=$(hack::module_dir k8s.io/code-generator)
 # kube_codegen.sh installs its generators with `go install`; keep them in a
 # private GOBIN so that they never shadow a user's tools.
 export GOBIN="${SCRIPT_ROOT}/_output/codegen-bin"
