@@ -100,14 +100,22 @@ func MirrorIPPool(cluster string, remote *v3.IPPool) *v3.IPPool {
 }
 
 // MirrorIPAMBlock returns the local mirror of a remote block, its affinity
-// naming the remote node "host:<cluster>/<node>".
+// naming the remote node "host:<cluster>/<node>". The mirror carries what
+// routing needs, not the remote's allocation record: that changes with every
+// pod the remote starts, and who holds which address is the remote's own
+// business (its WorkloadEndpoints are mirrored on their own).
 func MirrorIPAMBlock(cluster string, remote *v3.IPAMBlock) *v3.IPAMBlock {
-	m := &v3.IPAMBlock{ObjectMeta: mirrorMeta(cluster, remote.ObjectMeta), Spec: *remote.Spec.DeepCopy()}
+	m := &v3.IPAMBlock{ObjectMeta: mirrorMeta(cluster, remote.ObjectMeta), Spec: v3.IPAMBlockSpec{
+		CIDR:           remote.Spec.CIDR,
+		StrictAffinity: remote.Spec.StrictAffinity,
+		Deleted:        remote.Spec.Deleted,
+	}}
 	if a := remote.Spec.Affinity; a != nil {
-		if node, ok := strings.CutPrefix(*a, "host:"); ok {
-			prefixed := "host:" + RemoteName(cluster, node)
-			m.Spec.Affinity = &prefixed
+		affinity := *a
+		if node, ok := strings.CutPrefix(affinity, "host:"); ok {
+			affinity = "host:" + RemoteName(cluster, node)
 		}
+		m.Spec.Affinity = &affinity
 	}
 	return m
 }

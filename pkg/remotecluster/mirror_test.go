@@ -331,7 +331,10 @@ func TestMirrorIPAMBlock(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			remote := &v3.IPAMBlock{ObjectMeta: remoteMeta("10-244-1-0-26", "", nil),
-				Spec: v3.IPAMBlockSpec{CIDR: "10.244.1.0/26", Affinity: tc.affinity, StrictAffinity: true}}
+				Spec: v3.IPAMBlockSpec{CIDR: "10.244.1.0/26", Affinity: tc.affinity, StrictAffinity: true,
+					// The allocation record stays in the remote cluster.
+					Allocations: make([]*int, 64), Unallocated: []int{0, 1, 2}, SequenceNumber: 7,
+					Attributes: []v3.AllocationAttribute{{HandleID: ptr("k8s-pod-network.c1"), Secondary: map[string]string{"pod": "p"}}}}}
 			before := remote.DeepCopy()
 			got := MirrorIPAMBlock(testCluster, remote)
 

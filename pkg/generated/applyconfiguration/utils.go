@@ -32,6 +32,8 @@ import (
 func ForKind(kind schema.GroupVersionKind) interface{} {
 	switch kind {
 	// Group=projectcalico.org, Version=v3
+	case v3.SchemeGroupVersion.WithKind("AllocationAttribute"):
+		return &projectcalicov3.AllocationAttributeApplyConfiguration{}
 	case v3.SchemeGroupVersion.WithKind("EndpointPort"):
 		return &projectcalicov3.EndpointPortApplyConfiguration{}
 	case v3.SchemeGroupVersion.WithKind("EntityRule"):

@@ -34,6 +34,7 @@ import (
 
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	return map[string]common.OpenAPIDefinition{
+		v3.AllocationAttribute{}.OpenAPIModelName():                schema_pkg_apis_projectcalico_v3_AllocationAttribute(ref),
 		v3.EndpointPort{}.OpenAPIModelName():                       schema_pkg_apis_projectcalico_v3_EndpointPort(ref),
 		v3.EntityRule{}.OpenAPIModelName():                         schema_pkg_apis_projectcalico_v3_EntityRule(ref),
 		v3.EtcdConfig{}.OpenAPIModelName():                         schema_pkg_apis_projectcalico_v3_EtcdConfig(ref),
@@ -390,6 +391,41 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		runtime.TypeMeta{}.OpenAPIModelName():                      schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
 		runtime.Unknown{}.OpenAPIModelName():                       schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
 		version.Info{}.OpenAPIModelName():                          schema_k8sio_apimachinery_pkg_version_Info(ref),
+	}
+}
+
+func schema_pkg_apis_projectcalico_v3_AllocationAttribute(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "AllocationAttribute records one allocation of an IPAMBlock.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"handle_id": {
+						SchemaProps: spec.SchemaProps{
+							Description: "HandleID names the allocation, \"<network>.<containerID>\" for a pod or \"vxlan-tunnel-addr-<node>\" for a node's VXLAN tunnel address; it releases the address.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"secondary": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Secondary holds who the address is for: \"namespace\", \"pod\", \"node\" and \"type\" (\"pod\" or \"vxlanTunnelAddress\"), \"timestamp\".",
+							Type:        []string{"object"},
+							AdditionalProperties: &spec.SchemaOrBool{
+								Allows: true,
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
 	}
 }
 
@@ -1299,7 +1335,7 @@ func schema_pkg_apis_projectcalico_v3_IPAMBlock(ref common.ReferenceCallback) co
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "IPAMBlock is a block of a pool handed to one node (its affinity). meshapi keeps what routing needs (the block's CIDR and owner); per-address allocation records stay with the cluster's IPAM.",
+				Description: "IPAMBlock is a block of a pool handed to one node (its affinity), with the allocation record of each of its addresses, as Calico's IPAM keeps it: the node's CNI plugin allocates pod addresses from its own blocks and the agent routes each block to its node. Every change to a block is a compare-and-swap on its resourceVersion, so two allocations never get the same address.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"kind": {
@@ -1410,11 +1446,80 @@ func schema_pkg_apis_projectcalico_v3_IPAMBlockSpec(ref common.ReferenceCallback
 							Format:      "",
 						},
 					},
+					"affinityClaimTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "AffinityClaimTime is when the node claimed the block.",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
+						},
+					},
 					"strictAffinity": {
 						SchemaProps: spec.SchemaProps{
 							Description: "StrictAffinity forbids borrowing addresses from this block.",
 							Type:        []string{"boolean"},
 							Format:      "",
+						},
+					},
+					"allocations": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Allocations has one entry per address of the block, by ordinal (the address's offset from the block's first address): null for a free address, else the index in attributes of the allocation that holds it. Empty for a block that records no allocations (a block mirrored from a remote cluster, or one made by hand).",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"integer"},
+										Format: "int32",
+									},
+								},
+							},
+						},
+					},
+					"unallocated": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Unallocated lists the ordinals of the free addresses, in the order they are handed out (a released address goes to the end, so it is reused last).",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"integer"},
+										Format: "int32",
+									},
+								},
+							},
+						},
+					},
+					"attributes": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Attributes are the allocations' records: the handle that allocated (and releases) the address and who holds it.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v3.AllocationAttribute{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"sequenceNumber": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SequenceNumber increases with every change of the block's allocations.",
+							Type:        []string{"integer"},
+							Format:      "int64",
 						},
 					},
 					"deleted": {
@@ -1428,6 +1533,8 @@ func schema_pkg_apis_projectcalico_v3_IPAMBlockSpec(ref common.ReferenceCallback
 				Required: []string{"cidr"},
 			},
 		},
+		Dependencies: []string{
+			v3.AllocationAttribute{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
 	}
 }
 

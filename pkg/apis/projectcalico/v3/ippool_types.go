@@ -116,9 +116,12 @@ type IPPoolList struct {
 // +genclient:nonNamespaced
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
 
-// IPAMBlock is a block of a pool handed to one node (its affinity). meshapi
-// keeps what routing needs (the block's CIDR and owner); per-address
-// allocation records stay with the cluster's IPAM.
+// IPAMBlock is a block of a pool handed to one node (its affinity), with the
+// allocation record of each of its addresses, as Calico's IPAM keeps it:
+// the node's CNI plugin allocates pod addresses from its own blocks and the
+// agent routes each block to its node. Every change to a block is a
+// compare-and-swap on its resourceVersion, so two allocations never get the
+// same address.
 type IPAMBlock struct {
 	metav1.TypeMeta `json:",inline"`
 	// Standard object metadata.
@@ -137,12 +140,55 @@ type IPAMBlockSpec struct {
 	// Affinity is the owner of the block, "host:<node name>".
 	// +optional
 	Affinity *string `json:"affinity,omitempty"`
+	// AffinityClaimTime is when the node claimed the block.
+	// +optional
+	AffinityClaimTime *metav1.Time `json:"affinityClaimTime,omitempty"`
 	// StrictAffinity forbids borrowing addresses from this block.
 	// +optional
 	StrictAffinity bool `json:"strictAffinity,omitempty"`
+	// Allocations has one entry per address of the block, by ordinal (the
+	// address's offset from the block's first address): null for a free
+	// address, else the index in attributes of the allocation that holds
+	// it. Empty for a block that records no allocations (a block mirrored
+	// from a remote cluster, or one made by hand).
+	// +optional
+	// +listType=atomic
+	Allocations Allocations `json:"allocations,omitempty"`
+	// Unallocated lists the ordinals of the free addresses, in the order
+	// they are handed out (a released address goes to the end, so it is
+	// reused last).
+	// +optional
+	// +listType=atomic
+	Unallocated []int `json:"unallocated,omitempty"`
+	// Attributes are the allocations' records: the handle that allocated
+	// (and releases) the address and who holds it.
+	// +optional
+	// +listType=atomic
+	Attributes []AllocationAttribute `json:"attributes,omitempty"`
+	// SequenceNumber increases with every change of the block's
+	// allocations.
+	// +optional
+	SequenceNumber int64 `json:"sequenceNumber,omitempty"`
 	// Deleted marks a block that is being released.
 	// +optional
 	Deleted bool `json:"deleted,omitempty"`
+}
+
+// Allocations is an IPAMBlock's allocation table: per ordinal, nil (free)
+// or the index of the allocation's attribute.
+type Allocations []*int
+
+// AllocationAttribute records one allocation of an IPAMBlock.
+type AllocationAttribute struct {
+	// HandleID names the allocation, "<network>.<containerID>" for a pod
+	// or "vxlan-tunnel-addr-<node>" for a node's VXLAN tunnel address; it
+	// releases the address.
+	// +optional
+	HandleID *string `json:"handle_id,omitempty"`
+	// Secondary holds who the address is for: "namespace", "pod", "node"
+	// and "type" ("pod" or "vxlanTunnelAddress"), "timestamp".
+	// +optional
+	Secondary map[string]string `json:"secondary,omitempty"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

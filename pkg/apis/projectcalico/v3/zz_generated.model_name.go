@@ -22,6 +22,11 @@ limitations under the License.
 package v3
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in AllocationAttribute) OpenAPIModelName() string {
+	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.AllocationAttribute"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in EndpointPort) OpenAPIModelName() string {
 	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.EndpointPort"
 }

@@ -248,15 +248,75 @@ func ValidateIPPoolOverlap(pool *v3.IPPool, others []v3.IPPool) field.ErrorList 
 	return errs
 }
 
+// maxBlockAddresses is the most addresses an IPAMBlock that records its
+// allocations may have (a /20 of IPv4, Calico's smallest blockSize).
+const maxBlockAddresses = 4096
+
 // ValidateIPAMBlock validates an IPAMBlock: spec.cidr is a strictly masked
-// CIDR and spec.affinity, if set, is "host:<node name>" with a non-empty
-// node name.
+// CIDR, spec.affinity, if set, is "host:<node name>" with a non-empty node
+// name, and the allocation record, if any, is consistent: one allocations
+// entry per address, each naming an attribute, and unallocated listing
+// exactly the free ordinals once each.
 func ValidateIPAMBlock(block *v3.IPAMBlock) field.ErrorList {
 	specPath := field.NewPath("spec")
-	_, _, errs := validateMaskedCIDR(specPath.Child("cidr"), block.Spec.CIDR)
+	cidr, ok, errs := validateMaskedCIDR(specPath.Child("cidr"), block.Spec.CIDR)
 	if a := block.Spec.Affinity; a != nil {
 		if node, ok := strings.CutPrefix(*a, "host:"); !ok || node == "" {
 			errs = append(errs, field.Invalid(specPath.Child("affinity"), *a, `must be "host:<node name>"`))
+		}
+	}
+	if ok && len(errs) == 0 {
+		errs = append(errs, validateAllocations(specPath, cidr, &block.Spec)...)
+	}
+	return errs
+}
+
+// validateAllocations checks the allocation record of a block of cidr.
+func validateAllocations(specPath *field.Path, cidr netip.Prefix, spec *v3.IPAMBlockSpec) field.ErrorList {
+	var errs field.ErrorList
+	if len(spec.Allocations) == 0 {
+		if len(spec.Unallocated) > 0 || len(spec.Attributes) > 0 {
+			errs = append(errs, field.Required(specPath.Child("allocations"), "a block with unallocated or attributes must list allocations, one entry per address"))
+		}
+		return errs
+	}
+	hostBits := cidr.Addr().BitLen() - cidr.Bits()
+	if hostBits > 12 {
+		return append(errs, field.Invalid(specPath.Child("cidr"), spec.CIDR,
+			fmt.Sprintf("a block that records allocations has at most %d addresses (a /%d)", maxBlockAddresses, cidr.Addr().BitLen()-12)))
+	}
+	size := 1 << hostBits
+	allocPath := specPath.Child("allocations")
+	if len(spec.Allocations) != size {
+		return append(errs, field.Invalid(allocPath, len(spec.Allocations), fmt.Sprintf("must have one entry per address of %s (%d)", spec.CIDR, size)))
+	}
+	free := make([]bool, size)
+	for i, a := range spec.Allocations {
+		switch {
+		case a == nil:
+			free[i] = true
+		case *a < 0 || *a >= len(spec.Attributes):
+			errs = append(errs, field.Invalid(allocPath.Index(i), *a, fmt.Sprintf("must be the index of one of the %d attributes", len(spec.Attributes))))
+		}
+	}
+	unallocPath := specPath.Child("unallocated")
+	seen := make([]bool, size)
+	for i, o := range spec.Unallocated {
+		switch {
+		case o < 0 || o >= size:
+			errs = append(errs, field.Invalid(unallocPath.Index(i), o, fmt.Sprintf("must be an ordinal of the block, 0 to %d", size-1)))
+		case seen[o]:
+			errs = append(errs, field.Duplicate(unallocPath.Index(i), o))
+		case !free[o]:
+			errs = append(errs, field.Invalid(unallocPath.Index(i), o, fmt.Sprintf("is allocated (allocations[%d] = %d)", o, *spec.Allocations[o])))
+		default:
+			seen[o] = true
+		}
+	}
+	for o := range size {
+		if free[o] && !seen[o] {
+			errs = append(errs, field.Invalid(allocPath.Index(o), nil, fmt.Sprintf("is free but not listed in spec.unallocated (ordinal %d)", o)))
+			break
 		}
 	}
 	return errs

@@ -1,6 +1,7 @@
 package validation
 
 import (
+	"fmt"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -447,6 +448,51 @@ func TestValidateIPAMBlock(t *testing.T) {
 			mut:  func(b *v3.IPAMBlock) { b.Spec.Affinity = ptr("") },
 			want: []want{invalid("spec.affinity", `""`)},
 		},
+		{name: "allocation record", mut: func(b *v3.IPAMBlock) { recordAllocations(b, 64, 0, 5) }},
+		{name: "IPv6 allocation record", mut: func(b *v3.IPAMBlock) { b.Spec.CIDR = "fd00:10:244::40/122"; recordAllocations(b, 64, 3) }},
+		{
+			name: "allocations of the wrong length",
+			mut:  func(b *v3.IPAMBlock) { recordAllocations(b, 32) },
+			want: []want{invalid("spec.allocations", "one entry per address of 10.244.1.0/26 (64)")},
+		},
+		{
+			name: "allocation naming no attribute",
+			mut:  func(b *v3.IPAMBlock) { recordAllocations(b, 64, 2); b.Spec.Allocations[2] = ptr(7) },
+			want: []want{invalid("spec.allocations[2]", "index of one of the 1 attributes")},
+		},
+		{
+			name: "allocated ordinal listed as free",
+			mut: func(b *v3.IPAMBlock) {
+				recordAllocations(b, 64, 4)
+				b.Spec.Unallocated = append(b.Spec.Unallocated, 4)
+			},
+			want: []want{invalid("spec.unallocated[63]", "is allocated (allocations[4] = 0)")},
+		},
+		{
+			name: "free ordinal listed twice",
+			mut: func(b *v3.IPAMBlock) {
+				recordAllocations(b, 64)
+				b.Spec.Unallocated[1] = b.Spec.Unallocated[0]
+			},
+			want: []want{duplicate("spec.unallocated[1]", ""), invalid("spec.allocations[1]", "free but not listed")},
+		},
+		{
+			name: "ordinal outside the block",
+			mut:  func(b *v3.IPAMBlock) { recordAllocations(b, 64); b.Spec.Unallocated[0] = 64 },
+			want: []want{invalid("spec.unallocated[0]", "0 to 63"), invalid("spec.allocations[0]", "free but not listed")},
+		},
+		{
+			name: "attributes without allocations",
+			mut: func(b *v3.IPAMBlock) {
+				b.Spec.Attributes = []v3.AllocationAttribute{{HandleID: ptr("k8s-pod-network.c1")}}
+			},
+			want: []want{required("spec.allocations", "one entry per address")},
+		},
+		{
+			name: "block too large to record",
+			mut:  func(b *v3.IPAMBlock) { b.Spec.CIDR = "10.240.0.0/19"; recordAllocations(b, 8192) },
+			want: []want{invalid("spec.cidr", "at most 4096 addresses")},
+		},
 	})
 }
 
@@ -479,4 +525,20 @@ func TestValidateIPPoolStatus(t *testing.T) {
 			},
 		},
 	})
+}
+
+// recordAllocations gives b an allocation record of size addresses in which
+// the ordinals used are allocated, each to an attribute of its own.
+func recordAllocations(b *v3.IPAMBlock, size int, used ...int) {
+	b.Spec.Allocations = make([]*int, size)
+	b.Spec.Attributes, b.Spec.Unallocated = nil, nil
+	for _, o := range used {
+		b.Spec.Allocations[o] = ptr(len(b.Spec.Attributes))
+		b.Spec.Attributes = append(b.Spec.Attributes, v3.AllocationAttribute{HandleID: ptr(fmt.Sprintf("k8s-pod-network.c%d", o))})
+	}
+	for o := range size {
+		if b.Spec.Allocations[o] == nil {
+			b.Spec.Unallocated = append(b.Spec.Unallocated, o)
+		}
+	}
 }

@@ -39,6 +39,17 @@ func Parser() *typed.Parser {
 var parserOnce sync.Once
 var parser *typed.Parser
 var schemaYAML = typed.YAMLObject(`types:
+- name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.AllocationAttribute
+  map:
+    fields:
+    - name: handle_id
+      type:
+        scalar: string
+    - name: secondary
+      type:
+        map:
+          elementType:
+            scalar: string
 - name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.EndpointPort
   map:
     fields:
@@ -317,6 +328,21 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: affinity
       type:
         scalar: string
+    - name: affinityClaimTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: allocations
+      type:
+        list:
+          elementType:
+            scalar: numeric
+          elementRelationship: atomic
+    - name: attributes
+      type:
+        list:
+          elementType:
+            namedType: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.AllocationAttribute
+          elementRelationship: atomic
     - name: cidr
       type:
         scalar: string
@@ -324,9 +350,18 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: deleted
       type:
         scalar: boolean
+    - name: sequenceNumber
+      type:
+        scalar: numeric
     - name: strictAffinity
       type:
         scalar: boolean
+    - name: unallocated
+      type:
+        list:
+          elementType:
+            scalar: numeric
+          elementRelationship: atomic
 - name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.IPPool
   map:
     fields:

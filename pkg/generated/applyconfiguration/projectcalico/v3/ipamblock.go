@@ -30,9 +30,12 @@ import (
 // IPAMBlockApplyConfiguration represents a declarative configuration of the IPAMBlock type for use
 // with apply.
 //
-// IPAMBlock is a block of a pool handed to one node (its affinity). meshapi
-// keeps what routing needs (the block's CIDR and owner); per-address
-// allocation records stay with the cluster's IPAM.
+// IPAMBlock is a block of a pool handed to one node (its affinity), with the
+// allocation record of each of its addresses, as Calico's IPAM keeps it:
+// the node's CNI plugin allocates pod addresses from its own blocks and the
+// agent routes each block to its node. Every change to a block is a
+// compare-and-swap on its resourceVersion, so two allocations never get the
+// same address.
 type IPAMBlockApplyConfiguration struct {
 	v1.TypeMetaApplyConfiguration `json:""`
 	// Standard object metadata.

@@ -18,6 +18,11 @@ limitations under the License.
 
 package v3
 
+import (
+	projectcalicov3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
+	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
 // IPAMBlockSpecApplyConfiguration represents a declarative configuration of the IPAMBlockSpec type for use
 // with apply.
 //
@@ -27,8 +32,26 @@ type IPAMBlockSpecApplyConfiguration struct {
 	CIDR *string `json:"cidr,omitempty"`
 	// Affinity is the owner of the block, "host:<node name>".
 	Affinity *string `json:"affinity,omitempty"`
+	// AffinityClaimTime is when the node claimed the block.
+	AffinityClaimTime *v1.Time `json:"affinityClaimTime,omitempty"`
 	// StrictAffinity forbids borrowing addresses from this block.
 	StrictAffinity *bool `json:"strictAffinity,omitempty"`
+	// Allocations has one entry per address of the block, by ordinal (the
+	// address's offset from the block's first address): null for a free
+	// address, else the index in attributes of the allocation that holds
+	// it. Empty for a block that records no allocations (a block mirrored
+	// from a remote cluster, or one made by hand).
+	Allocations *projectcalicov3.Allocations `json:"allocations,omitempty"`
+	// Unallocated lists the ordinals of the free addresses, in the order
+	// they are handed out (a released address goes to the end, so it is
+	// reused last).
+	Unallocated []int `json:"unallocated,omitempty"`
+	// Attributes are the allocations' records: the handle that allocated
+	// (and releases) the address and who holds it.
+	Attributes []AllocationAttributeApplyConfiguration `json:"attributes,omitempty"`
+	// SequenceNumber increases with every change of the block's
+	// allocations.
+	SequenceNumber *int64 `json:"sequenceNumber,omitempty"`
 	// Deleted marks a block that is being released.
 	Deleted *bool `json:"deleted,omitempty"`
 }
@@ -55,11 +78,58 @@ func (b *IPAMBlockSpecApplyConfiguration) WithAffinity(value string) *IPAMBlockS
 	return b
 }
 
+// WithAffinityClaimTime sets the AffinityClaimTime field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the AffinityClaimTime field is set to the value of the last call.
+func (b *IPAMBlockSpecApplyConfiguration) WithAffinityClaimTime(value v1.Time) *IPAMBlockSpecApplyConfiguration {
+	b.AffinityClaimTime = &value
+	return b
+}
+
 // WithStrictAffinity sets the StrictAffinity field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
 // If called multiple times, the StrictAffinity field is set to the value of the last call.
 func (b *IPAMBlockSpecApplyConfiguration) WithStrictAffinity(value bool) *IPAMBlockSpecApplyConfiguration {
 	b.StrictAffinity = &value
+	return b
+}
+
+// WithAllocations sets the Allocations field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Allocations field is set to the value of the last call.
+func (b *IPAMBlockSpecApplyConfiguration) WithAllocations(value projectcalicov3.Allocations) *IPAMBlockSpecApplyConfiguration {
+	b.Allocations = &value
+	return b
+}
+
+// WithUnallocated adds the given value to the Unallocated field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the Unallocated field.
+func (b *IPAMBlockSpecApplyConfiguration) WithUnallocated(values ...int) *IPAMBlockSpecApplyConfiguration {
+	for i := range values {
+		b.Unallocated = append(b.Unallocated, values[i])
+	}
+	return b
+}
+
+// WithAttributes adds the given value to the Attributes field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the Attributes field.
+func (b *IPAMBlockSpecApplyConfiguration) WithAttributes(values ...*AllocationAttributeApplyConfiguration) *IPAMBlockSpecApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithAttributes")
+		}
+		b.Attributes = append(b.Attributes, *values[i])
+	}
+	return b
+}
+
+// WithSequenceNumber sets the SequenceNumber field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the SequenceNumber field is set to the value of the last call.
+func (b *IPAMBlockSpecApplyConfiguration) WithSequenceNumber(value int64) *IPAMBlockSpecApplyConfiguration {
+	b.SequenceNumber = &value
 	return b
 }
 
