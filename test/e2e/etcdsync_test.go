@@ -34,7 +34,8 @@ func TestRemoteSyncFromEtcd(t *testing.T) {
 	grantSecretAccess(t, a)
 	kubectl(t, a, "", "delete", "secret", "remote-cluster-secret-cluster-c", "-n", "calico-system", "--ignore-not-found")
 	kubectl(t, a, "", "create", "secret", "generic", "remote-cluster-secret-cluster-c", "-n", "calico-system",
-		"--from-literal=datastoreType=etcdv3", "--from-literal=etcdEndpoints="+c.MeshapiEtcdURL())
+		"--from-literal=datastoreType=etcdv3", "--from-literal=etcdEndpoints="+c.MeshapiEtcdURL(),
+		"--from-file=etcdCACert="+c.MeshapiEtcdCAFile, "--from-file=etcdCert="+c.MeshapiEtcdCertFile, "--from-file=etcdKey="+c.MeshapiEtcdKeyFile)
 	kubectl(t, a, strings.Replace(rccYAML(c.Name), "Enabled", "Disabled", 1), "apply", "-f", "-")
 	defer kubectl(t, a, "", "delete", "rcc", c.Name, "--ignore-not-found")
 	waitSyncState(t, a, csA, c.Name, v3.SyncStateInSync, time.Minute)

@@ -2,7 +2,8 @@
 // meshapi's end-to-end tests. A cluster is an etcd, the upstream
 // kube-apiserver with the aggregation layer configured, the upstream
 // kube-controller-manager (namespace, service account and token
-// controllers), and a meshapi-apiserver process with its own etcd,
+// controllers), and a meshapi-apiserver process with its own etcd (https
+// with client certificate authentication, as artifacts/deploy runs it),
 // registered with the APIService v3.projectcalico.org and a real caBundle,
 // authenticating and authorizing by delegation to kube-apiserver. Every
 // cluster listens on loopback ports of its own, so several run side by side.
@@ -53,6 +54,14 @@ type Cluster struct {
 	Config *rest.Config
 	// MeshapiPort is the port meshapi-apiserver serves on, on 127.0.0.1.
 	MeshapiPort int
+	// MeshapiEtcdCAFile is the PEM CA of the etcd behind meshapi-apiserver:
+	// it signed etcd's serving certificate and every client certificate
+	// etcd accepts. That etcd serves https only and requires a client
+	// certificate, as artifacts/deploy/20-etcd.yaml does.
+	MeshapiEtcdCAFile string
+	// MeshapiEtcdCertFile and MeshapiEtcdKeyFile are a PEM client
+	// certificate and key that etcd accepts (meshapi-apiserver's own).
+	MeshapiEtcdCertFile, MeshapiEtcdKeyFile string
 
 	bins        Binaries
 	pki         clusterPKI
@@ -74,6 +83,9 @@ type clusterPKI struct {
 	frontProxyClient keyPair
 	meshapi          keyPair
 	saKey, saPub     string
+	// etcdCA signs meshapi's etcd's serving certificate and its client.
+	etcdCA                 *ca
+	etcdServer, etcdClient keyPair
 }
 
 // Meshapi's names in the cluster, as in artifacts/deploy.
@@ -107,7 +119,10 @@ func StartCluster(ctx context.Context, name, dir string, bins Binaries) (c *Clus
 	if c.kubeEtcd, err = embeddedetcd.Start(ctx, filepath.Join(dir, "kube-etcd"), filepath.Join(dir, "logs", "kube-etcd.log")); err != nil {
 		return c, err
 	}
-	if c.meshapiEtcd, err = embeddedetcd.Start(ctx, filepath.Join(dir, "meshapi-etcd"), filepath.Join(dir, "logs", "meshapi-etcd.log")); err != nil {
+	if c.meshapiEtcd, err = embeddedetcd.StartWithOptions(ctx, embeddedetcd.Options{
+		DataDir: filepath.Join(dir, "meshapi-etcd"), LogFile: filepath.Join(dir, "logs", "meshapi-etcd.log"),
+		TLS: &embeddedetcd.TLS{CertFile: c.pki.etcdServer.CertFile, KeyFile: c.pki.etcdServer.KeyFile, TrustedCAFile: c.pki.etcdCA.CertFile},
+	}); err != nil {
 		return c, err
 	}
 	kubePort, err := freePort()
@@ -157,6 +172,11 @@ func (c *Cluster) makePKI() error {
 	if p.frontProxyCA, err = newCA(dir, "front-proxy-ca", c.Name+"-front-proxy-ca"); err != nil {
 		return err
 	}
+	// meshapi's etcd has a CA of its own, as the install step makes it:
+	// etcd trusts every client certificate that CA signs.
+	if p.etcdCA, err = newCA(dir, "meshapi-etcd-ca", c.Name+"-meshapi-etcd-ca"); err != nil {
+		return err
+	}
 	loopback := []net.IP{net.ParseIP("127.0.0.1")}
 	for _, s := range []struct {
 		dst *keyPair
@@ -171,11 +191,15 @@ func (c *Cluster) makePKI() error {
 		// <service>.<namespace>.svc of the APIService's service.
 		{&p.meshapi, p.ca, certRequest{file: "meshapi-apiserver", commonName: MeshapiService, server: true, ips: loopback,
 			dnsNames: []string{MeshapiService + "." + MeshapiNamespace + ".svc", "localhost"}}},
+		{&p.etcdServer, p.etcdCA, certRequest{file: "meshapi-etcd-server", commonName: "meshapi-etcd", server: true, ips: loopback,
+			dnsNames: []string{"localhost"}}},
+		{&p.etcdClient, p.etcdCA, certRequest{file: "meshapi-etcd-client", commonName: MeshapiService, client: true}},
 	} {
 		if *s.dst, err = s.by.sign(dir, s.req); err != nil {
 			return err
 		}
 	}
+	c.MeshapiEtcdCAFile, c.MeshapiEtcdCertFile, c.MeshapiEtcdKeyFile = p.etcdCA.CertFile, p.etcdClient.CertFile, p.etcdClient.KeyFile
 	p.saKey, p.saPub, err = writeServiceAccountKey(dir)
 	return err
 }
@@ -235,6 +259,9 @@ func (c *Cluster) controllerManagerArgs() []string {
 func (c *Cluster) meshapiArgs(kubeconfig string) []string {
 	return []string{
 		"--etcd-servers=" + c.meshapiEtcd.ClientURL,
+		"--etcd-cafile=" + c.pki.etcdCA.CertFile,
+		"--etcd-certfile=" + c.pki.etcdClient.CertFile,
+		"--etcd-keyfile=" + c.pki.etcdClient.KeyFile,
 		"--bind-address=127.0.0.1",
 		"--secure-port=" + strconv.Itoa(c.MeshapiPort),
 		"--tls-cert-file=" + c.pki.meshapi.CertFile,
@@ -423,7 +450,9 @@ func waitReadyz(ctx context.Context, cfg *rest.Config, p *process, timeout time.
 }
 
 // MeshapiEtcdURL is the client URL of the etcd behind meshapi-apiserver,
-// for remote clusters that sync with datastoreType etcdv3.
+// for remote clusters that sync with datastoreType etcdv3: https, reached
+// with MeshapiEtcdCAFile and the client certificate MeshapiEtcdCertFile,
+// MeshapiEtcdKeyFile.
 func (c *Cluster) MeshapiEtcdURL() string { return c.meshapiEtcd.ClientURL }
 
 // StopKubeAPIServer stops kube-apiserver, leaving the rest running.
