@@ -18,7 +18,7 @@ func TestArtifactsApplyCleanly(t *testing.T) {
 	c := clusters[1]
 	deploy := filepath.Join(framework.ArtifactsDir(), "deploy")
 	files, err := filepath.Glob(filepath.Join(deploy, "*.yaml"))
-	if err != nil || len(files) != 7 {
+	if err != nil || len(files) != 8 {
 		t.Fatalf("artifacts/deploy: %v %v", files, err)
 	}
 	args := []string{"apply", "--dry-run=server"}
@@ -34,6 +34,7 @@ func TestArtifactsApplyCleanly(t *testing.T) {
 	out += kubectl(t, c, "", args...)
 	for _, want := range []string{
 		"statefulset.apps/meshapi-etcd", "deployment.apps/meshapi-apiserver", "service/meshapi-apiserver",
+		"networkpolicy.networking.k8s.io/meshapi-etcd",
 		"clusterrole.rbac.authorization.k8s.io/tigera-federation-remote-cluster", "serviceaccount/tigera-federation-remote-cluster",
 		"daemonset.apps/meshapi-agent", "clusterrole.rbac.authorization.k8s.io/meshapi-agent", "serviceaccount/meshapi-agent",
 	} {
