@@ -162,8 +162,8 @@ func TestNewPlan(t *testing.T) {
 		wantRelease: []string{"vxlan-tunnel-addr-n2"},
 		wantDelete:  []string{"b2"},
 	}, {
-		name: "empty block of a node gone just now waits",
-		state: State{Blocks: []v3.IPAMBlock{block("b2", "198.18.0.8/29", "n2", true)}},
+		name:        "empty block of a node gone just now waits",
+		state:       State{Blocks: []v3.IPAMBlock{block("b2", "198.18.0.8/29", "n2", true)}},
 		wantWaiting: 1, wantNext: t0.Add(grace),
 	}}
 	for _, tc := range tests {
