@@ -14,20 +14,21 @@ import (
 	"time"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
+	"github.com/meshapi/meshapi/pkg/ipam"
 )
 
-// Attribute keys and values of an allocation's secondary attributes, as
-// pkg/ipam and Calico's IPAM write them.
+// Attribute keys and values of an allocation's secondary attributes: the
+// ones pkg/ipam writes, as Calico's IPAM does.
 const (
-	AttrNamespace = "namespace"
-	AttrPod       = "pod"
-	AttrNode      = "node"
-	AttrType      = "type"
-	AttrTimestamp = "timestamp"
+	AttrNamespace = ipam.AttrNamespace
+	AttrPod       = ipam.AttrPod
+	AttrNode      = ipam.AttrNode
+	AttrType      = ipam.AttrType
+	AttrTimestamp = ipam.AttrTimestamp
 	// TypePod marks a pod's address.
-	TypePod = "pod"
+	TypePod = ipam.TypePod
 	// TypeVXLANTunnel marks a node's VXLAN tunnel (VTEP) address.
-	TypeVXLANTunnel = "vxlanTunnelAddress"
+	TypeVXLANTunnel = ipam.TypeVXLANTunnel
 )
 
 // Reason says why an allocation or block is leaked.
