@@ -272,21 +272,35 @@ func (c *Controller) apply(ctx context.Context, plan *Plan) error {
 	return errors.Join(errs...)
 }
 
-// deleteBlock deletes an empty block of a gone node if it is still the
-// version the plan saw: an allocation made since wins.
+// deleteBlock deletes an empty block of a gone node, logging it.
 func (c *Controller) deleteBlock(ctx context.Context, b *v3.IPAMBlock) error {
 	logger := klog.FromContext(ctx)
+	deleted, err := DeleteEmptyBlock(ctx, c.local, b)
+	switch {
+	case err != nil:
+		return err
+	case deleted:
+		logger.Info("Deleted empty IPAM block of a gone node", "block", b.Name, "cidr", b.Spec.CIDR,
+			"node", BlockNode(b), "reason", ReasonNodeGone)
+	default:
+		logger.V(2).Info("Empty IPAM block changed or went before its deletion; looking again next pass", "block", b.Name)
+	}
+	return nil
+}
+
+// DeleteEmptyBlock deletes block b if it is still the version given (its
+// resourceVersion and UID as preconditions), so that an allocation made
+// since b was read wins. It reports false, without error, when the block
+// changed or is already gone.
+func DeleteEmptyBlock(ctx context.Context, cs versioned.Interface, b *v3.IPAMBlock) (bool, error) {
 	rv, uid := b.ResourceVersion, b.UID
-	err := c.local.ProjectcalicoV3().IPAMBlocks().Delete(ctx, b.Name, metav1.DeleteOptions{
+	err := cs.ProjectcalicoV3().IPAMBlocks().Delete(ctx, b.Name, metav1.DeleteOptions{
 		Preconditions: &metav1.Preconditions{ResourceVersion: &rv, UID: &uid}})
 	switch {
 	case err == nil:
-		logger.Info("Deleted empty IPAM block of a gone node", "block", b.Name, "cidr", b.Spec.CIDR,
-			"node", BlockNode(b), "reason", ReasonNodeGone)
-		return nil
+		return true, nil
 	case apierrors.IsNotFound(err), apierrors.IsConflict(err):
-		logger.V(2).Info("Empty IPAM block changed or went before its deletion; looking again next pass", "block", b.Name, "err", err)
-		return nil
+		return false, nil
 	}
-	return fmt.Errorf("deleting empty IPAMBlock %q (resourceVersion %s) of gone node %q: %w", b.Name, rv, BlockNode(b), err)
+	return false, fmt.Errorf("deleting empty IPAMBlock %q (resourceVersion %s) of node %q: %w", b.Name, rv, BlockNode(b), err)
 }

@@ -93,7 +93,7 @@ func (l Leak) Describe() string {
 	case ReasonPodOnOtherNode:
 		return fmt.Sprintf("pod %s was allocated on node %s but now runs on another node", l.Pod(), l.Attrs[AttrNode])
 	default:
-		return fmt.Sprintf("node %s of the %s address no longer exists", l.Attrs[AttrNode], cmp.Or(l.Attrs[AttrType], "untyped"))
+		return fmt.Sprintf("node %s, whose VXLAN tunnel address this is, no longer exists", l.Attrs[AttrNode])
 	}
 }
 
