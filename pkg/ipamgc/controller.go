@@ -87,7 +87,10 @@ type Controller struct {
 // kube, Nodes and IPAMBlocks through local, and releases through r.
 func NewController(kube kubernetes.Interface, local versioned.Interface, r Releaser, cfg Config) *Controller {
 	kf := informers.NewSharedInformerFactoryWithOptions(kube, 0, informers.WithTransform(slimPod))
-	cf := calicoinformers.NewSharedInformerFactory(local, 0)
+	// Mirrored Nodes and blocks are other clusters': never in the cache.
+	cf := calicoinformers.NewSharedInformerFactoryWithOptions(local, 0, calicoinformers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.LabelSelector = "!" + v3.LabelCluster
+	}))
 	c := &Controller{
 		local: local, releaser: r, cfg: cfg, kubeFactory: kf, calicoFactory: cf,
 		pods: kf.Core().V1().Pods().Lister(), kubeNodes: kf.Core().V1().Nodes().Lister(),

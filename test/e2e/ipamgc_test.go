@@ -35,14 +35,16 @@ const (
 	gcGoneNode  = "ipamgc-n2"
 	gcLive      = "k8s-pod-network.ipamgc-live"
 	gcGone      = "k8s-pod-network.ipamgc-gone"
+	gcDoomed    = "k8s-pod-network.ipamgc-doomed"
 )
 
 // The IPAM garbage collector on a real cluster, as meshapi-controller's
 // service account: the address of a pod that exists stays; the address of
 // a pod that does not, and the VXLAN tunnel address of a deleted node, are
 // released after the grace period, each logged; the deleted node's block,
-// empty then, is deleted. meshctl ipam show and check see the same state
-// before and after.
+// empty then, is deleted. With a ten-minute interval, the address of a pod
+// deleted later is released by the pass the deletion starts. meshctl ipam
+// show and check see the same state before and after.
 func TestIPAMGarbageCollection(t *testing.T) {
 	ctx := ctxT(t)
 	c := clusters[2]
@@ -64,15 +66,16 @@ func TestIPAMGarbageCollection(t *testing.T) {
 	}
 	live := assign(gcLive, gcLiveNode, map[string]string{ipam.AttrNamespace: gcNamespace, ipam.AttrPod: "live"})
 	gone := assign(gcGone, gcLiveNode, map[string]string{ipam.AttrNamespace: gcNamespace, ipam.AttrPod: "gone"})
+	doomed := assign(gcDoomed, gcLiveNode, map[string]string{ipam.AttrNamespace: gcNamespace, ipam.AttrPod: "doomed"})
 	vtep := assign(ipam.VXLANTunnelHandle(gcGoneNode), gcGoneNode, nil)
-	t.Logf("allocated live %s, gone %s, VTEP of %s %s", live, gone, gcGoneNode, vtep)
+	t.Logf("allocated live %s, gone %s, doomed %s, VTEP of %s %s", live, gone, doomed, gcGoneNode, vtep)
 
 	env := newMeshctlEnv(t)
 	show := ipamShow(t, env, c)
-	if p := findPool(show, gcPool); p == nil || p.Blocks != 2 || p.Used != 3 || p.Size != 256 || p.Free != 253 {
-		t.Errorf("ipam show: pool %s = %+v, want 2 blocks, 3 used of 256", gcPool, p)
+	if p := findPool(show, gcPool); p == nil || p.Blocks != 2 || p.Used != 4 || p.Size != 256 || p.Free != 252 {
+		t.Errorf("ipam show: pool %s = %+v, want 2 blocks, 4 used of 256", gcPool, p)
 	}
-	wantNodes := map[string]meshctl.IPAMNodeUsage{gcLiveNode: {Node: gcLiveNode, Blocks: 1, Used: 2}, gcGoneNode: {Node: gcGoneNode, Blocks: 1, Used: 1}}
+	wantNodes := map[string]meshctl.IPAMNodeUsage{gcLiveNode: {Node: gcLiveNode, Blocks: 1, Used: 3}, gcGoneNode: {Node: gcGoneNode, Blocks: 1, Used: 1}}
 	for _, n := range show.Nodes {
 		if w, ok := wantNodes[n.Node]; ok && n != w {
 			t.Errorf("ipam show: node %+v, want %+v", n, w)
@@ -93,12 +96,20 @@ func TestIPAMGarbageCollection(t *testing.T) {
 	logs := runIPAMGC(t, c)
 	waitFor(t, c, 2*time.Minute, "leaked addresses released and the gone node's block deleted", func() (bool, string) {
 		held, blocks := gcHoldings(ctx, t, client, cs)
-		return slices.Equal(held, []string{gcLive + " " + live.String()}) && slices.Equal(blocks, []string{gcLiveNode}),
+		return slices.Equal(held, []string{gcDoomed + " " + doomed.String(), gcLive + " " + live.String()}) && slices.Equal(blocks, []string{gcLiveNode}),
 			fmt.Sprintf("held %q, blocks of %q", held, blocks)
+	})
+	if err := kube.CoreV1().Pods(gcNamespace).Delete(ctx, "doomed", metav1.DeleteOptions{GracePeriodSeconds: new(int64)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, c, 2*time.Minute, "the deleted pod's address released", func() (bool, string) {
+		held, _ := gcHoldings(ctx, t, client, cs)
+		return slices.Equal(held, []string{gcLive + " " + live.String()}), fmt.Sprintf("held %q", held)
 	})
 	for _, w := range []string{
 		fmt.Sprintf(`"msg"="Released leaked IPAM allocation" "handle"=%q "addresses"=[%q]`, gcGone, gone),
 		`"reason"="PodGone"`,
+		fmt.Sprintf(`"msg"="Released leaked IPAM allocation" "handle"=%q "addresses"=[%q] "pod"="ipamgc/doomed"`, gcDoomed, doomed),
 		fmt.Sprintf(`"msg"="Released leaked IPAM allocation" "handle"=%q "addresses"=[%q]`, ipam.VXLANTunnelHandle(gcGoneNode), vtep),
 		`"reason"="NodeGone"`,
 		`"msg"="Deleted empty IPAM block of a gone node" "block"=`,
@@ -132,18 +143,20 @@ func setUpIPAMGC(t *testing.T, c *framework.Cluster, kube kubernetes.Interface, 
 		}
 	}
 	kubectl(t, c, "", "create", "namespace", gcNamespace)
-	pod := fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata:\n  name: live\n  namespace: %s\nspec:\n  nodeName: %s\n  containers:\n  - name: c\n    image: registry.k8s.io/pause:3.10\n", gcNamespace, gcLiveNode)
-	waitFor(t, c, 30*time.Second, "pod created", func() (bool, string) { // once the default ServiceAccount exists
-		_, err := c.Kubectl(ctx, pod, "apply", "-f", "-")
-		return err == nil, fmt.Sprint(err)
-	})
+	for _, name := range []string{"live", "doomed"} {
+		pod := fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\n  namespace: %s\nspec:\n  nodeName: %s\n  containers:\n  - name: c\n    image: registry.k8s.io/pause:3.10\n", name, gcNamespace, gcLiveNode)
+		waitFor(t, c, 30*time.Second, "pod created", func() (bool, string) { // once the default ServiceAccount exists
+			_, err := c.Kubectl(ctx, pod, "apply", "-f", "-")
+			return err == nil, fmt.Sprint(err)
+		})
+	}
 	if _, err := cs.ProjectcalicoV3().IPPools().Create(ctx, &v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: gcPool},
 		Spec: v3.IPPoolSpec{CIDR: gcPoolCIDR, BlockSize: 29}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx := context.Background()
-		for _, h := range []string{gcLive, gcGone, ipam.VXLANTunnelHandle(gcGoneNode)} {
+		for _, h := range []string{gcLive, gcGone, gcDoomed, ipam.VXLANTunnelHandle(gcGoneNode)} {
 			if _, err := client.ReleaseByHandle(ctx, h); err != nil {
 				t.Error(err)
 			}
@@ -163,7 +176,9 @@ func setUpIPAMGC(t *testing.T, c *framework.Cluster, kube kubernetes.Interface, 
 }
 
 // runIPAMGC runs the collector until the test ends, as meshapi-controller
-// runs it but with a grace of two seconds, as calico-system/calico-typha
+// runs it but with a grace of two seconds and an interval of ten minutes
+// (passes come from the start, graces ending and deletions), as
+// calico-system/calico-typha
 // (so with 50-controller.yaml's RBAC), logging into the returned buffer.
 func runIPAMGC(t *testing.T, c *framework.Cluster) *syncBuffer {
 	t.Helper()
@@ -184,7 +199,7 @@ func runIPAMGC(t *testing.T, c *framework.Cluster) *syncBuffer {
 	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), logger))
 	done := make(chan error, 1)
 	gc := ipamgc.NewController(kube, local, ipam.NewClient(local),
-		ipamgc.Config{Grace: 2 * time.Second, Interval: time.Second, Debounce: 100 * time.Millisecond})
+		ipamgc.Config{Grace: 2 * time.Second, Interval: 10 * time.Minute, Debounce: 100 * time.Millisecond})
 	go func() { done <- gc.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
