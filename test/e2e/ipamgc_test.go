@@ -93,6 +93,15 @@ func TestIPAMGarbageCollection(t *testing.T) {
 		t.Errorf("ipam check after the node's deletion: %q, want %q", got, want)
 	}
 
+	// meshapi-controller runs the collector too (five-minute grace): with
+	// 50-controller.yaml's RBAC its caches sync, so it starts.
+	if err := c.StartController(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, c, time.Minute, "meshapi-controller's IPAM garbage collector started", func() (bool, string) {
+		log := c.ControllerLog()
+		return strings.Contains(log, "IPAM garbage collector started"), lastLines(log, 5)
+	})
 	logs := runIPAMGC(t, c)
 	waitFor(t, c, 2*time.Minute, "leaked addresses released and the gone node's block deleted", func() (bool, string) {
 		held, blocks := gcHoldings(ctx, t, client, cs)
@@ -129,6 +138,12 @@ func TestIPAMGarbageCollection(t *testing.T) {
 	if !strings.Contains(out, fmt.Sprintf("%s  %s", gcPool, gcPoolCIDR)) {
 		t.Errorf("ipam show table lacks the pool:\n%s", out)
 	}
+}
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // setUpIPAMGC applies meshapi-controller's RBAC and makes the test's
