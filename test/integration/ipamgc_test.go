@@ -46,7 +46,9 @@ func TestDeleteEmptyBlockLosesToAllocation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cs.ProjectcalicoV3().IPAMBlocks().Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = cs.ProjectcalicoV3().IPAMBlocks().Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
 	if got := ipamgc.EmptyBlocksOfGoneNodes(&ipamgc.State{Blocks: []v3.IPAMBlock{*empty}}); len(got) != 1 {
 		t.Fatalf("block %s after release is not an empty block of a gone node: %+v", name, empty.Spec)
 	}
