@@ -71,16 +71,7 @@ func TestIPAMGarbageCollection(t *testing.T) {
 	t.Logf("allocated live %s, gone %s, doomed %s, VTEP of %s %s", live, gone, doomed, gcGoneNode, vtep)
 
 	env := newMeshctlEnv(t)
-	show := ipamShow(t, env, c)
-	if p := findPool(show, gcPool); p == nil || p.Blocks != 2 || p.Used != 4 || p.Size != 256 || p.Free != 252 {
-		t.Errorf("ipam show: pool %s = %+v, want 2 blocks, 4 used of 256", gcPool, p)
-	}
-	wantNodes := map[string]meshctl.IPAMNodeUsage{gcLiveNode: {Node: gcLiveNode, Blocks: 1, Used: 3}, gcGoneNode: {Node: gcGoneNode, Blocks: 1, Used: 1}}
-	for _, n := range show.Nodes {
-		if w, ok := wantNodes[n.Node]; ok && n != w {
-			t.Errorf("ipam show: node %+v, want %+v", n, w)
-		}
-	}
+	checkShowBeforeGC(t, env, c)
 	if got := ipamCheck(t, env, c, true); !slices.Equal(got, []string{"leaked " + gcGone + " " + gone.String()}) {
 		t.Errorf("ipam check before the node's deletion: %q, want only the gone pod's address", got)
 	}
@@ -93,15 +84,7 @@ func TestIPAMGarbageCollection(t *testing.T) {
 		t.Errorf("ipam check after the node's deletion: %q, want %q", got, want)
 	}
 
-	// meshapi-controller runs the collector too (five-minute grace): with
-	// 50-controller.yaml's RBAC its caches sync, so it starts.
-	if err := c.StartController(ctx); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, c, time.Minute, "meshapi-controller's IPAM garbage collector started", func() (bool, string) {
-		log := c.ControllerLog()
-		return strings.Contains(log, "IPAM garbage collector started"), lastLines(log, 5)
-	})
+	waitControllerGC(t, c)
 	logs := runIPAMGC(t, c)
 	waitFor(t, c, 2*time.Minute, "leaked addresses released and the gone node's block deleted", func() (bool, string) {
 		held, blocks := gcHoldings(ctx, t, client, cs)
@@ -115,19 +98,13 @@ func TestIPAMGarbageCollection(t *testing.T) {
 		held, _ := gcHoldings(ctx, t, client, cs)
 		return slices.Equal(held, []string{gcLive + " " + live.String()}), fmt.Sprintf("held %q", held)
 	})
-	for _, w := range []string{
+	checkLog(t, logs.String(),
 		fmt.Sprintf(`"msg"="Released leaked IPAM allocation" "handle"=%q "addresses"=[%q]`, gcGone, gone),
 		`"reason"="PodGone"`,
 		fmt.Sprintf(`"msg"="Released leaked IPAM allocation" "handle"=%q "addresses"=[%q] "pod"="ipamgc/doomed"`, gcDoomed, doomed),
 		fmt.Sprintf(`"msg"="Released leaked IPAM allocation" "handle"=%q "addresses"=[%q]`, ipam.VXLANTunnelHandle(gcGoneNode), vtep),
 		`"reason"="NodeGone"`,
-		`"msg"="Deleted empty IPAM block of a gone node" "block"=`,
-	} {
-		if !strings.Contains(logs.String(), w) {
-			t.Errorf("the collector's log lacks %s:\n%s", w, logs.String())
-		}
-	}
-	t.Logf("the collector's log:\n%s", logs.String())
+		`"msg"="Deleted empty IPAM block of a gone node" "block"=`)
 	if got := ipamCheck(t, env, c, false); len(got) != 0 {
 		t.Errorf("ipam check after collection: %q, want nothing about %s", got, gcPool)
 	}
@@ -137,6 +114,47 @@ func TestIPAMGarbageCollection(t *testing.T) {
 	out := env.must(t, "--context", c.Name, "ipam", "show")
 	if !strings.Contains(out, fmt.Sprintf("%s  %s", gcPool, gcPoolCIDR)) {
 		t.Errorf("ipam show table lacks the pool:\n%s", out)
+	}
+}
+
+// checkShowBeforeGC checks meshctl ipam show -o json with the four
+// allocations in place.
+func checkShowBeforeGC(t *testing.T, env *meshctlEnv, c *framework.Cluster) {
+	t.Helper()
+	show := ipamShow(t, env, c)
+	if p := findPool(show, gcPool); p == nil || p.Blocks != 2 || p.Used != 4 || p.Size != 256 || p.Free != 252 {
+		t.Errorf("ipam show: pool %s = %+v, want 2 blocks, 4 used of 256", gcPool, p)
+	}
+	wantNodes := map[string]meshctl.IPAMNodeUsage{gcLiveNode: {Node: gcLiveNode, Blocks: 1, Used: 3}, gcGoneNode: {Node: gcGoneNode, Blocks: 1, Used: 1}}
+	for _, n := range show.Nodes {
+		if w, ok := wantNodes[n.Node]; ok && n != w {
+			t.Errorf("ipam show: node %+v, want %+v", n, w)
+		}
+	}
+}
+
+// waitControllerGC starts meshapi-controller, which runs the collector
+// too (five-minute grace), and waits until the collector starts: with
+// 50-controller.yaml's RBAC its caches sync.
+func waitControllerGC(t *testing.T, c *framework.Cluster) {
+	t.Helper()
+	if err := c.StartController(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, c, time.Minute, "meshapi-controller's IPAM garbage collector started", func() (bool, string) {
+		log := c.ControllerLog()
+		return strings.Contains(log, "IPAM garbage collector started"), lastLines(log, 5)
+	})
+}
+
+// checkLog fails the test for each wanted line missing from the log.
+func checkLog(t *testing.T, log string, want ...string) {
+	t.Helper()
+	t.Logf("the collector's log:\n%s", log)
+	for _, w := range want {
+		if !strings.Contains(log, w) {
+			t.Errorf("the collector's log lacks %s", w)
+		}
 	}
 }
 
