@@ -46,12 +46,13 @@ func NewPlan(s *State, seen map[string]time.Time, now time.Time, grace time.Dura
 	if err != nil {
 		return nil, err
 	}
-	held, err := handleCounts(s)
+	groups := groupByHandle(leaks)
+	held, err := handleCounts(s, groups)
 	if err != nil {
 		return nil, err
 	}
 	p := &Plan{Seen: map[string]time.Time{}}
-	for _, group := range groupByHandle(leaks) {
+	for _, group := range groups {
 		h := group[0].Handle
 		if len(group) != held[h] {
 			continue // the handle still holds a live address
@@ -118,9 +119,13 @@ func groupByHandle(leaks []Leak) [][]Leak {
 	return out
 }
 
-// handleCounts counts the allocations each handle holds in local blocks.
-func handleCounts(s *State) (map[string]int, error) {
-	held := map[string]int{}
+// handleCounts counts the allocations each leaked handle holds in local
+// blocks.
+func handleCounts(s *State, leaked [][]Leak) (map[string]int, error) {
+	held := make(map[string]int, len(leaked))
+	for _, g := range leaked {
+		held[g[0].Handle] = 0
+	}
 	for i := range s.Blocks {
 		if !IsLocal(&s.Blocks[i]) {
 			continue
@@ -130,7 +135,9 @@ func handleCounts(s *State) (map[string]int, error) {
 			return nil, err
 		}
 		for _, a := range allocs {
-			held[a.Handle]++
+			if n, ok := held[a.Handle]; ok {
+				held[a.Handle] = n + 1
+			}
 		}
 	}
 	return held, nil
