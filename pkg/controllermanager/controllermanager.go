@@ -153,6 +153,7 @@ func (o *Options) Run(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := remotecluster.NewMetrics(reg)
+	gcMetrics := ipamgc.NewMetrics(reg)
 	var leading atomic.Bool
 
 	ln, err := net.Listen("tcp", o.MetricsBindAddress)
@@ -210,7 +211,7 @@ func (o *Options) Run(ctx context.Context) error {
 		}()
 		go func() {
 			defer wg.Done()
-			if err := ipamgc.NewController(kube, local, ipam.NewClient(local), o.IPAMGC).Run(ctx); err != nil {
+			if err := ipamgc.NewController(kube, local, ipam.NewClient(local), o.IPAMGC, gcMetrics).Run(ctx); err != nil {
 				logger.Error(err, "IPAM garbage collector stopped")
 			}
 		}()

@@ -71,6 +71,7 @@ type Controller struct {
 	local    versioned.Interface
 	releaser Releaser
 	cfg      Config
+	metrics  *Metrics
 
 	kubeFactory   informers.SharedInformerFactory
 	calicoFactory calicoinformers.SharedInformerFactory
@@ -84,15 +85,16 @@ type Controller struct {
 }
 
 // NewController returns a controller that reads Pods and Nodes through
-// kube, Nodes and IPAMBlocks through local, and releases through r.
-func NewController(kube kubernetes.Interface, local versioned.Interface, r Releaser, cfg Config) *Controller {
+// kube, Nodes and IPAMBlocks through local, releases through r and counts
+// in m.
+func NewController(kube kubernetes.Interface, local versioned.Interface, r Releaser, cfg Config, m *Metrics) *Controller {
 	kf := informers.NewSharedInformerFactoryWithOptions(kube, 0, informers.WithTransform(slimPod))
 	// Mirrored Nodes and blocks are other clusters': never in the cache.
 	cf := calicoinformers.NewSharedInformerFactoryWithOptions(local, 0, calicoinformers.WithTweakListOptions(func(o *metav1.ListOptions) {
 		o.LabelSelector = "!" + v3.LabelCluster
 	}))
 	c := &Controller{
-		local: local, releaser: r, cfg: cfg, kubeFactory: kf, calicoFactory: cf,
+		local: local, releaser: r, cfg: cfg, metrics: m, kubeFactory: kf, calicoFactory: cf,
 		pods: kf.Core().V1().Pods().Lister(), kubeNodes: kf.Core().V1().Nodes().Lister(),
 		nodes: cf.Projectcalico().V3().Nodes().Lister(), blocks: cf.Projectcalico().V3().IPAMBlocks().Lister(),
 		trigger: make(chan struct{}, 1),
@@ -159,6 +161,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		wait := c.cfg.Interval
 		next, err := c.pass(klog.NewContext(ctx, logger), seen)
 		if err != nil {
+			c.metrics.errors.Inc()
 			logger.Error(err, "IPAM garbage collection pass failed")
 			wait = min(wait, 5*time.Second)
 		}
@@ -205,6 +208,7 @@ func (c *Controller) pass(ctx context.Context, seen map[string]time.Time) (passR
 		return passResult{}, err
 	}
 	res := passResult{seen: plan.Seen, at: plan.Next}
+	c.metrics.waiting.Set(float64(plan.Waiting))
 	errs := c.apply(ctx, plan)
 	if len(plan.Releases) > 0 {
 		// Released addresses may leave blocks of gone nodes empty: look
@@ -264,6 +268,7 @@ func (c *Controller) apply(ctx context.Context, plan *Plan) error {
 			continue
 		}
 		l := r.Leaks[0]
+		c.metrics.released.WithLabelValues(string(l.Reason)).Add(float64(len(addrs)))
 		logger.Info("Released leaked IPAM allocation", "handle", r.Handle, "addresses", addrs,
 			"pod", l.Pod(), "node", l.Attrs[AttrNode], "block", l.Block, "reason", l.Reason, "detail", l.Describe())
 	}
@@ -283,6 +288,7 @@ func (c *Controller) deleteBlock(ctx context.Context, b *v3.IPAMBlock) error {
 	case err != nil:
 		return err
 	case deleted:
+		c.metrics.blocksDeleted.Inc()
 		logger.Info("Deleted empty IPAM block of a gone node", "block", b.Name, "cidr", b.Spec.CIDR,
 			"node", BlockNode(b), "reason", ReasonNodeGone)
 	default:

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/netip"
 	"path/filepath"
 	"slices"
@@ -12,6 +14,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr/funcr"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -85,7 +89,7 @@ func TestIPAMGarbageCollection(t *testing.T) {
 	}
 
 	waitControllerGC(t, c)
-	logs := runIPAMGC(t, c)
+	logs, reg := runIPAMGC(t, c)
 	waitFor(t, c, 2*time.Minute, "leaked addresses released and the gone node's block deleted", func() (bool, string) {
 		held, blocks := gcHoldings(ctx, t, client, cs)
 		return slices.Equal(held, []string{gcDoomed + " " + doomed.String(), gcLive + " " + live.String()}) && slices.Equal(blocks, []string{gcLiveNode}),
@@ -105,6 +109,14 @@ func TestIPAMGarbageCollection(t *testing.T) {
 		fmt.Sprintf(`"msg"="Released leaked IPAM allocation" "handle"=%q "addresses"=[%q]`, ipam.VXLANTunnelHandle(gcGoneNode), vtep),
 		`"reason"="NodeGone"`,
 		`"msg"="Deleted empty IPAM block of a gone node" "block"=`)
+	for _, m := range []struct {
+		name, reason string
+		want         float64
+	}{{"ipam_gc_released_addresses_total", "PodGone", 2}, {"ipam_gc_released_addresses_total", "NodeGone", 1}, {"ipam_gc_deleted_blocks_total", "", 1}} {
+		if got := gcCounter(t, reg, m.name, m.reason); got != m.want {
+			t.Errorf("%s{reason=%q} = %g, want %g", m.name, m.reason, got, m.want)
+		}
+	}
 	if got := ipamCheck(t, env, c, false); len(got) != 0 {
 		t.Errorf("ipam check after collection: %q, want nothing about %s", got, gcPool)
 	}
@@ -134,8 +146,8 @@ func checkShowBeforeGC(t *testing.T, env *meshctlEnv, c *framework.Cluster) {
 }
 
 // waitControllerGC starts meshapi-controller, which runs the collector
-// too (five-minute grace), and waits until the collector starts: with
-// 50-controller.yaml's RBAC its caches sync.
+// too (five-minute grace), and waits until the collector starts (with
+// 50-controller.yaml's RBAC its caches sync) and serves its metrics.
 func waitControllerGC(t *testing.T, c *framework.Cluster) {
 	t.Helper()
 	if err := c.StartController(ctxT(t)); err != nil {
@@ -145,6 +157,15 @@ func waitControllerGC(t *testing.T, c *framework.Cluster) {
 		log := c.ControllerLog()
 		return strings.Contains(log, "IPAM garbage collector started"), lastLines(log, 5)
 	})
+	resp, err := http.Get("http://" + c.ControllerMetrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || metricValue(string(body), "ipam_gc_deleted_blocks_total") == "" {
+		t.Errorf("meshapi-controller's /metrics lacks ipam_gc_deleted_blocks_total (%v)", err)
+	}
 }
 
 // checkLog fails the test for each wanted line missing from the log.
@@ -213,7 +234,7 @@ func setUpIPAMGC(t *testing.T, c *framework.Cluster, kube kubernetes.Interface, 
 // (passes come from the start, graces ending and deletions), as
 // calico-system/calico-typha
 // (so with 50-controller.yaml's RBAC), logging into the returned buffer.
-func runIPAMGC(t *testing.T, c *framework.Cluster) *syncBuffer {
+func runIPAMGC(t *testing.T, c *framework.Cluster) (*syncBuffer, *prometheus.Registry) {
 	t.Helper()
 	cfg, err := c.ServiceAccountConfig(ctxT(t), "calico-system", "calico-typha")
 	if err != nil {
@@ -231,8 +252,9 @@ func runIPAMGC(t *testing.T, c *framework.Cluster) *syncBuffer {
 	logger := funcr.New(func(prefix, args string) { fmt.Fprintln(logs, prefix, args) }, funcr.Options{})
 	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), logger))
 	done := make(chan error, 1)
+	reg := prometheus.NewRegistry()
 	gc := ipamgc.NewController(kube, local, ipam.NewClient(local),
-		ipamgc.Config{Grace: 2 * time.Second, Interval: 10 * time.Minute, Debounce: 100 * time.Millisecond})
+		ipamgc.Config{Grace: 2 * time.Second, Interval: 10 * time.Minute, Debounce: 100 * time.Millisecond}, ipamgc.NewMetrics(reg))
 	go func() { done <- gc.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
@@ -240,7 +262,28 @@ func runIPAMGC(t *testing.T, c *framework.Cluster) *syncBuffer {
 			t.Errorf("the IPAM garbage collector: %v", err)
 		}
 	})
-	return logs
+	return logs, reg
+}
+
+// gcCounter returns the value of the counter name (with label reason,
+// if not empty) in reg, 0 if absent.
+func gcCounter(t *testing.T, reg *prometheus.Registry, name, reason string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if reason == "" || slices.ContainsFunc(m.GetLabel(), func(l *dto.LabelPair) bool { return l.GetName() == "reason" && l.GetValue() == reason }) {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
 
 // gcBlocks lists the blocks of the test's pool and their nodes.
