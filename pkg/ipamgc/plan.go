@@ -20,10 +20,15 @@ import (
 // Attribute keys and values of an allocation's secondary attributes: the
 // ones pkg/ipam writes, as Calico's IPAM does.
 const (
+	// AttrNamespace is the pod's namespace.
 	AttrNamespace = ipam.AttrNamespace
-	AttrPod       = ipam.AttrPod
-	AttrNode      = ipam.AttrNode
-	AttrType      = ipam.AttrType
+	// AttrPod is the pod's name.
+	AttrPod = ipam.AttrPod
+	// AttrNode is the node that allocated the address.
+	AttrNode = ipam.AttrNode
+	// AttrType is TypePod or TypeVXLANTunnel.
+	AttrType = ipam.AttrType
+	// AttrTimestamp is when the address was allocated (RFC 3339).
 	AttrTimestamp = ipam.AttrTimestamp
 	// TypePod marks a pod's address.
 	TypePod = ipam.TypePod

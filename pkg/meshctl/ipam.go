@@ -71,9 +71,13 @@ type IPAMProblem struct {
 
 // Checks of ipam check.
 const (
-	IPAMCheckLeaked        = "leaked"
-	IPAMCheckDuplicate     = "duplicate-address"
-	IPAMCheckOutsidePools  = "outside-pools"
+	// IPAMCheckLeaked: an allocation whose pod (or node) is gone.
+	IPAMCheckLeaked = "leaked"
+	// IPAMCheckDuplicate: an address allocated in two blocks.
+	IPAMCheckDuplicate = "duplicate-address"
+	// IPAMCheckOutsidePools: a block no IPPool contains.
+	IPAMCheckOutsidePools = "outside-pools"
+	// IPAMCheckInconsistency: a block whose allocation record is broken.
 	IPAMCheckInconsistency = "inconsistent-record"
 )
 
