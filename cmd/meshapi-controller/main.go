@@ -2,7 +2,10 @@
 // RemoteClusterConfiguration it connects to the remote cluster and mirrors
 // its endpoints, profiles and (with overlay routing) nodes, IP pools and
 // IPAM blocks into the local projectcalico.org/v3 API, and reports the
-// sync on the RemoteClusterConfiguration's status.
+// sync on the RemoteClusterConfiguration's status. It also keeps
+// WorkloadEndpoints in step with Pods and collects IPAM's garbage:
+// addresses of pods and nodes that are gone, and empty blocks of deleted
+// nodes (--ipam-gc-grace-period).
 package main
 
 import (
@@ -45,6 +48,10 @@ Check a connection with:
 
   kubectl get remoteclusterconfigurations
   kubectl logs deployment/calico-typha -n calico-system | grep "Sending in-sync update"
+
+It also releases the IPAM addresses whose pod (or, for a VXLAN tunnel
+address, node) is gone, and deletes the empty blocks of deleted nodes,
+after --ipam-gc-grace-period; "meshctl ipam check" lists what is leaked.
 
 Run several replicas: one leads (a Lease in --leader-election-namespace),
 the others stand by.`,

@@ -1,6 +1,7 @@
 // Package controllermanager runs meshapi's controllers in one process (the
-// remote cluster sync, federated Services, and WorkloadEndpoints and
-// namespace Profiles from Pods and Namespaces):
+// remote cluster sync, federated Services, WorkloadEndpoints and
+// namespace Profiles from Pods and Namespaces, and the IPAM garbage
+// collector):
 // leader election on a Lease, /healthz, /readyz and Prometheus /metrics,
 // and graceful shutdown.
 package controllermanager
@@ -29,6 +30,8 @@ import (
 
 	"github.com/meshapi/meshapi/pkg/federation"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
+	"github.com/meshapi/meshapi/pkg/ipam"
+	"github.com/meshapi/meshapi/pkg/ipamgc"
 	"github.com/meshapi/meshapi/pkg/podendpoints"
 	"github.com/meshapi/meshapi/pkg/remotecluster"
 )
@@ -56,6 +59,8 @@ type Options struct {
 	// FederationGracePeriod is how long a failed remote cluster's addresses
 	// stay in federated Services; 0 keeps them, as the original does.
 	FederationGracePeriod time.Duration
+	// IPAMGC tunes the IPAM garbage collector.
+	IPAMGC ipamgc.Config
 }
 
 // NewOptions returns the defaults.
@@ -77,6 +82,7 @@ func NewOptions() *Options {
 		KubeAPIQPS:         5000,
 		KubeAPIBurst:       10000,
 		SecretResyncPeriod: 30 * time.Second,
+		IPAMGC:             ipamgc.DefaultConfig(),
 	}
 }
 
@@ -96,6 +102,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.SecretResyncPeriod, "secret-resync-period", o.SecretResyncPeriod, "How often each RemoteClusterConfiguration's access Secret is read again, to pick up changed credentials.")
 	fs.DurationVar(&o.FederationGracePeriod, "federation-remote-grace-period", o.FederationGracePeriod,
 		"How long the addresses of a remote cluster whose connection failed stay in federated Services. 0 (the default, as the original) keeps them until the cluster is back or its RemoteClusterConfiguration is deleted.")
+	fs.DurationVar(&o.IPAMGC.Grace, "ipam-gc-grace-period", o.IPAMGC.Grace,
+		"How long an IPAM allocation whose pod (or, for a VXLAN tunnel address, node) is gone must be seen leaked, and be old by its timestamp, before the IPAM garbage collector releases it; also how long an empty block of a gone node waits before it is deleted.")
+	fs.DurationVar(&o.IPAMGC.Interval, "ipam-gc-interval", o.IPAMGC.Interval,
+		"Time between IPAM garbage collection passes; pod and node deletions also start one.")
 }
 
 // Validate checks the options.
@@ -115,6 +125,9 @@ func (o *Options) Validate() error {
 	}
 	if o.FederationGracePeriod < 0 {
 		errs = append(errs, fmt.Errorf("--federation-remote-grace-period must not be negative, not %s", o.FederationGracePeriod))
+	}
+	if err := o.IPAMGC.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if o.SecretResyncPeriod < time.Second {
 		errs = append(errs, fmt.Errorf("--secret-resync-period must be at least 1s, not %s", o.SecretResyncPeriod))
@@ -140,6 +153,7 @@ func (o *Options) Run(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := remotecluster.NewMetrics(reg)
+	gcMetrics := ipamgc.NewMetrics(reg)
 	var leading atomic.Bool
 
 	ln, err := net.Listen("tcp", o.MetricsBindAddress)
@@ -173,7 +187,7 @@ func (o *Options) Run(ctx context.Context) error {
 	run := func(ctx context.Context) {
 		leading.Store(true)
 		var wg sync.WaitGroup
-		wg.Add(3)
+		wg.Add(4)
 		remotes := remotecluster.NewController(local, kube, metrics, o.Workers, o.SecretResyncPeriod)
 		federated := federation.NewController(kube, remotes, o.FederationGracePeriod)
 		remotes.OnServicesChanged(federated.ClusterChanged)
@@ -193,6 +207,12 @@ func (o *Options) Run(ctx context.Context) error {
 			defer wg.Done()
 			if err := podendpoints.NewController(kube, local).Run(ctx, 2); err != nil {
 				logger.Error(err, "Pod endpoint controller stopped")
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if err := ipamgc.NewController(kube, local, ipam.NewClient(local), o.IPAMGC, gcMetrics).Run(ctx); err != nil {
+				logger.Error(err, "IPAM garbage collector stopped")
 			}
 		}()
 		wg.Wait()

@@ -24,6 +24,9 @@ func TestOptionsValidate(t *testing.T) {
 		{name: "leader election out of order", args: []string{"--leader-election-renew-deadline=20s"},
 			want: []string{"lease duration > renew deadline > retry period, not 15s > 20s > 2s"}},
 		{name: "leader election off skips its check", args: []string{"--leader-elect=false", "--leader-election-renew-deadline=20s"}},
+		{name: "ipam gc tuned", args: []string{"--ipam-gc-grace-period=0s", "--ipam-gc-interval=10s"}},
+		{name: "negative ipam gc grace", args: []string{"--ipam-gc-grace-period=-1m"}, want: []string{"--ipam-gc-grace-period must not be negative, not -1m0s"}},
+		{name: "ipam gc too often", args: []string{"--ipam-gc-interval=100ms"}, want: []string{"--ipam-gc-interval must be at least 1s, not 100ms"}},
 		{name: "every error at once", args: []string{"--workers=0", "--kube-api-qps=-1"},
 			want: []string{"--workers must be at least 1", "--kube-api-qps must be positive, not -1"}},
 	}

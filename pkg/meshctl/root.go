@@ -73,6 +73,7 @@ original product's troubleshooting guide in one command each:
   check               the troubleshooting steps, each a PASS/FAIL line with the fix
   eval                the local and remote endpoints a selector matches (calicoq eval)
   policy              the endpoints a policy applies to and those its rules select
+  ipam show, check    address usage per pool and node; leaked or broken allocations
   install-certs       create or rotate the certificates of meshapi's etcd
 
 It reads the clusters named by kubeconfig contexts (--kubeconfig, --context;
@@ -88,7 +89,7 @@ install-plugin) it is also "kubectl mesh".`,
 	root.PersistentFlags().StringSliceVar(&o.contexts, "context", nil, "Kubeconfig context of a cluster; repeat for several clusters.")
 	root.PersistentFlags().StringVarP(&o.output, "output", "o", "table", "Output format: table, yaml or json.")
 	root.AddCommand(newEvalCommand(o), newStatusCommand(o), newKubeconfigCommand(o), newConnectCommand(o),
-		newDisconnectCommand(o), newCheckCommand(o), newPolicyCommand(o), newInstallPluginCommand(o),
+		newDisconnectCommand(o), newCheckCommand(o), newPolicyCommand(o), newIPAMCommand(o), newInstallPluginCommand(o),
 		newInstallCertsCommand(o))
 	rename(root, name)
 	return root
