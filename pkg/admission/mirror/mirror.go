@@ -1,7 +1,9 @@
 // Package mirror holds the admission plugins that protect the mirror of
 // remote clusters: objects labelled projectcalico.org/cluster are written
-// only by meshapi-controller, and are admitted without their namespace
-// existing locally (a remote endpoint's namespace is its own cluster's).
+// only by meshapi-controller, which writes nothing else of the group but
+// the status of RemoteClusterConfigurations, and are admitted without their
+// namespace existing locally (a remote endpoint's namespace is its own
+// cluster's).
 package mirror
 
 import (
@@ -78,14 +80,18 @@ func clusterOf(obj runtime.Object) (string, bool) {
 }
 
 // Validate rejects the write of a mirrored object, or the marking of an
-// object as mirrored, by anyone but the writers.
+// object as mirrored, by anyone but the writers, and the write of anything
+// else by a writer (see validateWriter).
 func (p *Protection) Validate(_ context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
-	if a.GetResource().Group != v3.GroupName || p.isWriter(a) {
+	if a.GetResource().Group != v3.GroupName {
 		return nil
 	}
 	user := ""
 	if u := a.GetUserInfo(); u != nil {
 		user = u.GetName()
+	}
+	if p.isWriter(a) {
+		return validateWriter(a, user)
 	}
 	if oldCluster, ok := clusterOf(a.GetOldObject()); ok {
 		if a.GetOperation() == admission.Delete && slices.Contains(deleters(), user) {
@@ -99,6 +105,49 @@ func (p *Protection) Validate(_ context.Context, a admission.Attributes, _ admis
 	}
 	return nil
 }
+
+// validateWriter lets a mirror writer write only mirrored objects: the
+// object it creates, and both the old and the new object of an update or
+// a delete, carry the label; besides those, the status of
+// RemoteClusterConfigurations, which it reports on. A writer in
+// system:masters may write anything: that group passes every
+// authorization, and the standalone mode's single user is both.
+func validateWriter(a admission.Attributes, user string) error {
+	if a.GetResource().Resource == "remoteclusterconfigurations" && a.GetSubresource() == "status" && a.GetOperation() == admission.Update {
+		return nil
+	}
+	if u := a.GetUserInfo(); u != nil && slices.Contains(u.GetGroups(), userSystemMasters) {
+		return nil
+	}
+	var unlabelled string
+	switch a.GetOperation() {
+	case admission.Create:
+		if _, ok := clusterOf(a.GetObject()); !ok {
+			unlabelled = "the object"
+		}
+	case admission.Update:
+		_, oldOK := clusterOf(a.GetOldObject())
+		_, newOK := clusterOf(a.GetObject())
+		switch {
+		case !oldOK:
+			unlabelled = "the stored object"
+		case !newOK:
+			unlabelled = "the updated object"
+		}
+	case admission.Delete:
+		if _, ok := clusterOf(a.GetOldObject()); !ok {
+			unlabelled = "the stored object"
+		}
+	}
+	if unlabelled == "" {
+		return nil
+	}
+	return admission.NewForbidden(a, fmt.Errorf("%s %q: %s does not carry the label %s, and the mirror writer %q may write only objects mirrored from remote clusters (and the status of RemoteClusterConfigurations)",
+		a.GetKind().Kind, a.GetName(), unlabelled, v3.LabelCluster, user))
+}
+
+// userSystemMasters is the group that passes every authorization.
+const userSystemMasters = "system:masters"
 
 // NamespaceLifecycle is the upstream NamespaceLifecycle plugin, except that
 // it admits the writers' mirrored objects into namespaces that do not exist
