@@ -48,11 +48,19 @@ func StripInlineCredentials(spec *v3.RemoteClusterConfigurationSpec) {
 }
 
 // strip returns obj, or a copy without inline credentials when the user of
-// ctx may not read them. obj may be a RemoteClusterConfiguration or a list
-// of them; anything else is returned as is. Objects from the watch cache
-// are shared, so they are never changed in place.
+// ctx may not read them. obj may be a RemoteClusterConfiguration, a list of
+// them, or the watch cache's wrapper of one (runtime.CacheableObject);
+// anything else is returned as is. Objects from the watch cache are
+// shared, so they are never changed in place.
 func (p CredentialPolicy) strip(ctx context.Context, obj runtime.Object) runtime.Object {
 	if p.mayRead(ctx) {
+		return obj
+	}
+	if c, ok := obj.(runtime.CacheableObject); ok {
+		if inner, ok := c.GetObject().(*v3.RemoteClusterConfiguration); ok && HasInlineCredentials(&inner.Spec) {
+			StripInlineCredentials(&inner.Spec) // GetObject returns a copy
+			return inner
+		}
 		return obj
 	}
 	switch o := obj.(type) {
