@@ -132,6 +132,8 @@ subjects:
 func TestCredentialsLeastPrivilege(t *testing.T) {
 	a := clusters[0]
 	ctx := ctxT(t)
+	// The controller's namespace, ServiceAccount and RBAC.
+	kubectl(t, a, "", "apply", "-f", filepath.Join(framework.ArtifactsDir(), "deploy", "50-controller.yaml"))
 
 	out, _ := a.Kubectl(ctx, "", "auth", "can-i", "get", "secrets", "-n", "kube-system", "--as=system:serviceaccount:meshapi-system:meshapi-apiserver")
 	if strings.TrimSpace(out) != "no" {
@@ -188,7 +190,6 @@ func testNoConfusedDeputy(t *testing.T, a *framework.Cluster) {
 // IPPools, is refused a local one by admission and admitted a mirrored one.
 func testMirrorWriterScope(t *testing.T, a *framework.Cluster) {
 	ctx := ctxT(t)
-	kubectl(t, a, "", "apply", "-f", filepath.Join(framework.ArtifactsDir(), "deploy", "50-controller.yaml"))
 	cfg, err := a.ServiceAccountConfig(ctx, "calico-system", "calico-typha")
 	if err != nil {
 		t.Fatal(err)
