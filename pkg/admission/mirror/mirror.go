@@ -1,7 +1,8 @@
 // Package mirror holds the admission plugins that protect the mirror of
 // remote clusters: objects labelled projectcalico.org/cluster are written
 // only by meshapi-controller, which writes nothing else of the group but
-// the status of RemoteClusterConfigurations, and are admitted without their
+// its pod endpoint controller's WorkloadEndpoints and Profiles and the
+// status of RemoteClusterConfigurations, and are admitted without their
 // namespace existing locally (a remote endpoint's namespace is its own
 // cluster's).
 package mirror
@@ -106,44 +107,64 @@ func (p *Protection) Validate(_ context.Context, a admission.Attributes, _ admis
 	return nil
 }
 
-// validateWriter lets a mirror writer write only mirrored objects: the
-// object it creates, and both the old and the new object of an update or
-// a delete, carry the label; besides those, the status of
+// validateWriter lets a mirror writer write only what is its own (see
+// writerOwns): the object it creates, and both the old and the new object
+// of an update or a delete; besides those, the status of
 // RemoteClusterConfigurations, which it reports on. A writer in
 // system:masters may write anything: that group passes every
 // authorization, and the standalone mode's single user is both.
 func validateWriter(a admission.Attributes, user string) error {
-	if a.GetResource().Resource == "remoteclusterconfigurations" && a.GetSubresource() == "status" && a.GetOperation() == admission.Update {
+	resource := a.GetResource().Resource
+	if resource == "remoteclusterconfigurations" && a.GetSubresource() == "status" && a.GetOperation() == admission.Update {
 		return nil
 	}
 	if u := a.GetUserInfo(); u != nil && slices.Contains(u.GetGroups(), userSystemMasters) {
 		return nil
 	}
-	var unlabelled string
+	var notOwned string
 	switch a.GetOperation() {
 	case admission.Create:
-		if _, ok := clusterOf(a.GetObject()); !ok {
-			unlabelled = "the object"
+		if !writerOwns(resource, a.GetObject()) {
+			notOwned = "the object"
 		}
 	case admission.Update:
-		_, oldOK := clusterOf(a.GetOldObject())
-		_, newOK := clusterOf(a.GetObject())
 		switch {
-		case !oldOK:
-			unlabelled = "the stored object"
-		case !newOK:
-			unlabelled = "the updated object"
+		case !writerOwns(resource, a.GetOldObject()):
+			notOwned = "the stored object"
+		case !writerOwns(resource, a.GetObject()):
+			notOwned = "the updated object"
 		}
 	case admission.Delete:
-		if _, ok := clusterOf(a.GetOldObject()); !ok {
-			unlabelled = "the stored object"
+		if !writerOwns(resource, a.GetOldObject()) {
+			notOwned = "the stored object"
 		}
 	}
-	if unlabelled == "" {
+	if notOwned == "" {
 		return nil
 	}
-	return admission.NewForbidden(a, fmt.Errorf("%s %q: %s does not carry the label %s, and the mirror writer %q may write only objects mirrored from remote clusters (and the status of RemoteClusterConfigurations)",
-		a.GetKind().Kind, a.GetName(), unlabelled, v3.LabelCluster, user))
+	return admission.NewForbidden(a, fmt.Errorf("%s %q: %s does not carry the label %s (nor, for a WorkloadEndpoint or Profile, %s=%s), and the mirror writer %q may write only objects mirrored from remote clusters, the pod endpoint controller's endpoints and profiles, and the status of RemoteClusterConfigurations",
+		a.GetKind().Kind, a.GetName(), notOwned, v3.LabelCluster, labelOrchestrator, orchestratorK8s, user))
+}
+
+// The label the pod endpoint controller (pkg/podendpoints, in the same
+// process and with the same identity as the mirror writer) puts on the
+// WorkloadEndpoints and Profiles it keeps for local Pods and Namespaces.
+const (
+	labelOrchestrator = "projectcalico.org/orchestrator"
+	orchestratorK8s   = "k8s"
+)
+
+// writerOwns reports whether obj is the mirror writer's own: a mirrored
+// object, or a WorkloadEndpoint or Profile of the pod endpoint controller.
+func writerOwns(resource string, obj runtime.Object) bool {
+	if _, ok := clusterOf(obj); ok {
+		return true
+	}
+	if obj == nil || (resource != "workloadendpoints" && resource != "profiles") {
+		return false
+	}
+	o, err := meta.Accessor(obj)
+	return err == nil && o.GetLabels()[labelOrchestrator] == orchestratorK8s
 }
 
 // userSystemMasters is the group that passes every authorization.

@@ -18,6 +18,7 @@ import (
 	kubefake "k8s.io/client-go/kubernetes/fake"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
+	"github.com/meshapi/meshapi/pkg/podendpoints"
 )
 
 const (
@@ -105,6 +106,9 @@ func TestProtectionValidate(t *testing.T) {
 	rccStatus := request{obj: rcc, old: rcc, kind: v3.SchemeGroupVersion.WithKind("RemoteClusterConfiguration"),
 		resource: v3.SchemeGroupVersion.WithResource("remoteclusterconfigurations"), subresource: "status", name: "cluster-b", op: admission.Update, user: writer}
 	rccSpec := rccStatus
+	podWEP := wep("default", "node1-k8s-web--0-eth0", map[string]string{"projectcalico.org/orchestrator": "k8s"})
+	gnpWithOrchestrator := gnpRequest(writer)
+	gnpWithOrchestrator.obj.(*v3.GlobalNetworkPolicy).Labels = map[string]string{"projectcalico.org/orchestrator": "k8s"}
 	mastersWriter := wepRequest(admission.Create, writer, local, nil)
 	mastersWriter.groups = []string{"system:masters"}
 	rccSpec.subresource = ""
@@ -136,6 +140,13 @@ func TestProtectionValidate(t *testing.T) {
 		{name: "writer may not update the spec of a RemoteClusterConfiguration", req: rccSpec,
 			wantForbidden: []string{`RemoteClusterConfiguration "cluster-b": the stored object does not carry the label`}},
 		{name: "a writer in system:masters may write a local object", req: mastersWriter},
+		{name: "writer creates a pod endpoint", req: wepRequest(admission.Create, writer, podWEP, nil)},
+		{name: "writer updates a pod endpoint", req: wepRequest(admission.Update, writer, podWEP, podWEP)},
+		{name: "writer deletes a pod endpoint", req: wepRequest(admission.Delete, writer, nil, podWEP)},
+		{name: "writer may not take over a local endpoint as a pod endpoint", req: wepRequest(admission.Update, writer, podWEP, local),
+			wantForbidden: []string{"the stored object does not carry the label"}},
+		{name: "writer may not write a local policy with the orchestrator label", req: gnpWithOrchestrator,
+			wantForbidden: []string{"the object does not carry the label"}},
 		{name: "user creates a labelled object", req: wepRequest(admission.Create, someUser, mirror, nil),
 			wantForbidden: []string{labelMsg, `"alice"`}},
 		{name: "user creates an unlabelled object", req: wepRequest(admission.Create, someUser, local, nil)},
@@ -385,5 +396,13 @@ func TestRegister(t *testing.T) {
 	}
 	if calls != 2 {
 		t.Errorf("the writers were read %d times, want once per plugin built (2)", calls)
+	}
+}
+
+// The writer's own endpoints and profiles are recognised by the label the
+// pod endpoint controller really writes.
+func TestOrchestratorLabelMatchesPodEndpoints(t *testing.T) {
+	if labelOrchestrator != podendpoints.LabelOrchestrator || orchestratorK8s != podendpoints.OrchestratorK8s {
+		t.Errorf("%s=%s here, %s=%s in pkg/podendpoints", labelOrchestrator, orchestratorK8s, podendpoints.LabelOrchestrator, podendpoints.OrchestratorK8s)
 	}
 }
