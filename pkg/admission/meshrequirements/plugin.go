@@ -225,6 +225,11 @@ func (p *Plugin) checkRemoteCluster(ctx context.Context, rcc *v3.RemoteClusterCo
 // fetch reads the remote cluster's view through its access, reading an
 // access Secret only if requester may.
 func (p *Plugin) fetch(ctx context.Context, rcc *v3.RemoteClusterConfiguration, requester user.Info) (meshcheck.ClusterView, error) {
+	if s := rcc.Spec; s.ClusterAccessSecret == nil && (s.Kubeconfig != "" || s.K8sCAFile != "") {
+		// Files on meshapi-controller's host: meshapi-apiserver does not
+		// open files of its own host for whoever writes an RCC.
+		return meshcheck.ClusterView{}, fmt.Errorf("spec.kubeconfig and spec.k8sCAFile name files on meshapi-controller's host, which meshapi-apiserver does not read")
+	}
 	if ref := rcc.Spec.ClusterAccessSecret; ref != nil {
 		if p.kube == nil {
 			return meshcheck.ClusterView{}, fmt.Errorf("this server cannot read Secrets (standalone mode)")
