@@ -45,14 +45,26 @@ func (e *Env) Add(ctx context.Context, args *skel.CmdArgs, parse AnnotationParse
 	if err != nil {
 		return nil, err
 	}
+	// The pod's annotations and the MTU are independent reads: in
+	// parallel, both before anything is allocated.
+	type mtuResult struct {
+		mtu int
+		err error
+	}
+	mtuCh := make(chan mtuResult, 1)
+	go func() {
+		m, err := e.mtu(ctx)
+		mtuCh <- mtuResult{m, err}
+	}()
 	req, err := e.request(ctx, pod, Handle(e.Conf.Name, args.ContainerID), parse)
+	m := <-mtuCh
 	if err != nil {
 		return nil, err
 	}
-	mtu, err := e.mtu(ctx)
-	if err != nil {
-		return nil, err
+	if m.err != nil {
+		return nil, m.err
 	}
+	mtu := m.mtu
 	addrs, err := e.IPAM.Assign(ctx, req)
 	if err != nil {
 		return nil, IPAMError(err, e.Conf.NodeName)
