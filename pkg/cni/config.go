@@ -114,5 +114,8 @@ func Handle(network, containerID string) string {
 // whether the handle belongs to network at all.
 func ContainerOfHandle(network, handle string) (string, bool) {
 	id, ok := strings.CutPrefix(handle, network+".")
-	return id, ok && id != ""
+	if !ok || id == "" {
+		return "", false
+	}
+	return id, true
 }
