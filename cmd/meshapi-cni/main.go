@@ -49,6 +49,7 @@ func runInstall(args []string) error {
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "path (on the node) of an existing kubeconfig for the conflist, instead of --kubeconfig-from-serviceaccount")
 	fs.StringVar(&o.ServiceAccountDir, "serviceaccount-dir", install.ServiceAccountDir, "where the ServiceAccount token and ca.crt are mounted")
 	fs.StringVar(&o.NodeName, "nodename", os.Getenv("NODENAME"), "node name written into the conflist (default $NODENAME; empty: the plugin uses the hostname)")
+	fs.StringVar(&o.CNIVersion, "cni-version", "1.1.0", "cniVersion of the conflist: 1.1.0 (GC and STATUS), or 1.0.0 / 0.4.0 for older runtimes")
 	fs.IntVar(&o.MTU, "mtu", 0, "pod MTU written into the conflist (0: from the default FelixConfiguration)")
 	if err := fs.Parse(args); err != nil {
 		return err
