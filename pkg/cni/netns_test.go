@@ -275,3 +275,34 @@ func handleAddrs(t *testing.T, e *env, rt *libcni.RuntimeConf) []netip.Addr {
 	}
 	return addrs
 }
+
+func TestOlderSpecVersions(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	for _, v := range []string{"0.4.0", "1.0.0"} {
+		t.Run(v, func(t *testing.T) {
+			raw := strings.Replace(string(e.node.Conflist.Bytes), `"cniVersion": "1.1.0"`, `"cniVersion": "`+v+`"`, 1)
+			list, err := libcni.ConfListFromBytes([]byte(raw))
+			if err != nil || list.CNIVersion != v {
+				t.Fatalf("conflist at %s: %v (version %q)", v, err, list.CNIVersion)
+			}
+			node := *e.node
+			node.Conflist = list
+			rt := e.pod(t, "v"+strings.ReplaceAll(v, ".", ""))
+			res, err := node.Add(ctx, rt)
+			if err != nil {
+				t.Fatalf("ADD at %s: %v", v, err)
+			}
+			addr := podAddr(t, res)
+			if err := node.Check(ctx, rt); err != nil {
+				t.Fatalf("CHECK at %s: %v", v, err)
+			}
+			if err := node.Del(ctx, rt); err != nil {
+				t.Fatalf("DEL at %s: %v", v, err)
+			}
+			if held := handleAddrs(t, e, rt); len(held) != 0 {
+				t.Errorf("handle still holds %v after DEL (had %s)", held, addr)
+			}
+		})
+	}
+}
