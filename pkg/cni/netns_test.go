@@ -12,6 +12,7 @@ import (
 	current "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
@@ -85,6 +86,17 @@ func TestPluginThroughLibcni(t *testing.T) {
 
 	if err := e.node.Check(ctx, a); err != nil {
 		t.Fatalf("CHECK of pod a: %v", err)
+	}
+	// The kubelet copies the result's IPs to status.podIPs; the endpoint
+	// the controller derives from that Pod names the plugin's interface.
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "a"},
+		Spec:       corev1.PodSpec{NodeName: "node-a"},
+		Status:     corev1.PodStatus{Phase: corev1.PodRunning, PodIPs: []corev1.PodIP{{IP: addrA.String()}}, PodIP: addrA.String()},
+	}
+	wep := podendpoints.WorkloadEndpoint(pod)
+	if wep.Spec.InterfaceName != resA.Interfaces[0].Name || len(wep.Spec.IPNetworks) != 1 || wep.Spec.IPNetworks[0] != addrA.String()+"/32" {
+		t.Errorf("derived endpoint: interface %q networks %v; want %q [%s/32]", wep.Spec.InterfaceName, wep.Spec.IPNetworks, resA.Interfaces[0].Name, addrA)
 	}
 	// The node reaches its pod, and the pods reach their node and each
 	// other, through proxy ARP and the host routes.
