@@ -10,6 +10,7 @@ import (
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/containernetworking/plugins/pkg/ns"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -44,6 +45,9 @@ func (e *Env) Add(ctx context.Context, args *skel.CmdArgs, parse AnnotationParse
 	pod, err := ParseArgs(args.Args)
 	if err != nil {
 		return nil, err
+	}
+	if err := ns.IsNSorErr(args.Netns); err != nil {
+		return nil, types.NewError(types.ErrInvalidNetNS, fmt.Sprintf("CNI_NETNS %q: %v", args.Netns, err), "")
 	}
 	// The pod's annotations and the MTU are independent reads: in
 	// parallel, both before anything is allocated.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/containernetworking/cni/libcni"
+	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -163,6 +164,10 @@ func TestGCAndStatus(t *testing.T) {
 	}{
 		{"STATUS without an enabled pool", func() error { return e.node.Status(ctx) }, 50, "no enabled IPPool"},
 		{"ADD without an enabled pool", func() error { _, err := e.node.Add(ctx, e.pod(t, "c")); return err }, cni.ErrNoPool, "node-a"},
+		{"ADD without the sandbox's namespace", func() error {
+			_, err := e.node.Add(ctx, cnitest.Runtime("ctr-gone", "/var/run/netns/"+e.pfx+"-gone", "default", "gone"))
+			return err
+		}, types.ErrInvalidNetNS, "CNI_NETNS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
