@@ -21,13 +21,8 @@ import (
 // already released is success.
 func (e *Env) Del(ctx context.Context, args *skel.CmdArgs) error {
 	w := Wiring{Netns: args.Netns, IfName: args.IfName}
-	if pod, err := ParseArgs(args.Args); err == nil {
-		w.HostIf = podendpoints.InterfaceName(pod.Namespace, pod.Name)
-	}
-	if w.HostIf != "" || w.Netns != "" {
-		if err := w.Teardown(); err != nil {
-			return types.NewError(types.ErrInternal, fmt.Sprintf("removing interface %s: %v", w.HostIf, err), "")
-		}
+	if err := w.Teardown(); err != nil {
+		return types.NewError(types.ErrInternal, fmt.Sprintf("container %s: removing interface %s: %v", args.ContainerID, args.IfName, err), "")
 	}
 	handle := Handle(e.Conf.Name, args.ContainerID)
 	if _, err := e.IPAM.ReleaseByHandle(ctx, handle); err != nil {

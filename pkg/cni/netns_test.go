@@ -323,3 +323,29 @@ func TestOlderSpecVersions(t *testing.T) {
 		})
 	}
 }
+
+func TestNewSandboxOfSamePod(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	old := e.pod(t, "r1")
+	old.Args[2][1] = "r" // K8S_POD_NAME: both sandboxes are pod default/r
+	mustAdd(t, e, old)
+	cur := e.pod(t, "r2")
+	cur.Args[2][1] = "r"
+	res := mustAdd(t, e, cur)
+	// The runtime deletes the old sandbox after the new one is up: the
+	// host-side name is the pod's, and the DEL must not take the new
+	// sandbox's interface with it.
+	if err := e.node.Del(ctx, old); err != nil {
+		t.Fatalf("DEL of the old sandbox: %v", err)
+	}
+	if err := e.node.Check(ctx, cur); err != nil {
+		t.Fatalf("CHECK of the new sandbox after the old one's DEL: %v", err)
+	}
+	if held := handleAddrs(t, e, cur); len(held) != 1 || held[0] != podAddr(t, res) {
+		t.Errorf("new sandbox's handle holds %v, want %s", held, podAddr(t, res))
+	}
+	if held := handleAddrs(t, e, old); len(held) != 0 {
+		t.Errorf("old sandbox's handle still holds %v", held)
+	}
+}

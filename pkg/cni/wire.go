@@ -155,15 +155,13 @@ func (w Wiring) configurePod(podH *netlink.Handle, pod netlink.Link) error {
 	return nil
 }
 
-// Teardown deletes the pod's veth (both sides go with either) and with
-// it the host route. A missing namespace or link is not an error.
+// Teardown deletes the pod's veth from inside the pod's namespace (the
+// host side goes with it, and the host route with that). It never
+// deletes by the host-side name: that name is the pod's, not the
+// sandbox's, and may already belong to a newer sandbox of the same pod.
+// A missing namespace or link is not an error (a veth dies with its
+// namespace).
 func (w Wiring) Teardown() error {
-	if l, err := netlink.LinkByName(w.HostIf); err == nil {
-		if err := netlink.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
-			return fmt.Errorf("deleting host interface %s: %w", w.HostIf, err)
-		}
-		return nil
-	}
 	if w.Netns == "" {
 		return nil
 	}
