@@ -35,7 +35,9 @@ const (
 // AnnotationParser turns the two pod annotations into an AssignRequest's
 // Pools and Requested (pkg/ipam's parsers).
 type AnnotationParser struct {
+	// Pools parses cni.projectcalico.org/ipv4pools.
 	Pools func(string) ([]string, error)
+	// Addrs parses cni.projectcalico.org/ipAddrs.
 	Addrs func(string) ([]netip.Addr, error)
 }
 

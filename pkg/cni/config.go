@@ -35,8 +35,11 @@ type NetConf struct {
 // K8sArgs are the CNI_ARGS a Kubernetes runtime passes.
 type K8sArgs struct {
 	types.CommonArgs
-	K8S_POD_NAMESPACE          types.UnmarshallableString //nolint:revive // the runtime's names
-	K8S_POD_NAME               types.UnmarshallableString //nolint:revive
+	// K8S_POD_NAMESPACE is the pod's namespace.
+	K8S_POD_NAMESPACE types.UnmarshallableString //nolint:revive // the runtime's names
+	// K8S_POD_NAME is the pod's name.
+	K8S_POD_NAME types.UnmarshallableString //nolint:revive
+	// K8S_POD_INFRA_CONTAINER_ID is the sandbox's container ID.
 	K8S_POD_INFRA_CONTAINER_ID types.UnmarshallableString //nolint:revive
 }
 
@@ -87,6 +90,7 @@ func (c *NetConf) check() error {
 
 // PodRef is the pod an invocation is for.
 type PodRef struct {
+	// Namespace and Name name the pod; InfraContainerID is its sandbox.
 	Namespace, Name, InfraContainerID string
 }
 
