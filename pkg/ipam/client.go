@@ -147,7 +147,7 @@ func (c *Client) assignRequested(ctx context.Context, r request, want []netip.Ad
 			}
 			ch, held, err := planAddr(s, r, a, c.opts.Config, c.opts.Now())
 			if err != nil || held {
-				return false, err
+				return held, err
 			}
 			return c.write(ctx, ch)
 		})
