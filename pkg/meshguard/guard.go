@@ -262,8 +262,18 @@ func (g *Guard) PrefixString(cluster, kind, name, field, s string) (netip.Prefix
 }
 
 // AdmitNode checks the remote node n and, if admitted, remembers it so
-// that later nodes may not collide with it.
+// that later nodes of other clusters may not collide with it.
 func (g *Guard) AdmitNode(n NodeID) *Refusal {
+	r := g.CheckNode(n)
+	if r == nil {
+		g.nodes = append(g.nodes, n)
+	}
+	return r
+}
+
+// CheckNode checks the remote node n without remembering it; it does not
+// change g, so concurrent calls are safe.
+func (g *Guard) CheckNode(n NodeID) *Refusal {
 	refuse := func(reason, format string, args ...any) *Refusal {
 		return &Refusal{Cluster: n.Cluster, Kind: "Node", Name: n.Name, Reason: reason, Detail: fmt.Sprintf(format, args...)}
 	}
@@ -294,7 +304,6 @@ func (g *Guard) AdmitNode(n NodeID) *Refusal {
 			return refuse(ReasonNodeCollision, "%s equals that of %s %q", what, where, o.Name)
 		}
 	}
-	g.nodes = append(g.nodes, n)
 	return nil
 }
 
