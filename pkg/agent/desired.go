@@ -59,6 +59,9 @@ type Result struct {
 	// Problems are objects that could not be used, with the reason: an
 	// invalid CIDR, a node without underlay address, ...
 	Problems []string
+	// Refused are the mirrored objects left out because they claim what
+	// their remote cluster does not own (see admitRemote).
+	Refused []string
 }
 
 // ClusterResult is what the desired state holds towards one remote
@@ -191,6 +194,10 @@ func Compute(in Inputs) Result {
 	}
 	overlayTo := func(cluster string) bool {
 		return cluster == "" || modes[cluster] == v3.OverlayRoutingModeEnabled
+	}
+	in, refused := admitRemote(in, modes)
+	for _, r := range refused {
+		res.Refused = append(res.Refused, r.Error())
 	}
 
 	// Pools: local ones decide which local blocks the overlay routes and
