@@ -85,6 +85,9 @@ type Agent struct {
 	policy *policyEnforcer // nil: enforcement off
 
 	wg *wgRuntime // nil: WireGuard off; used by the Run loop only
+	// wgSwept: the leftovers of an earlier run were looked for (once, at
+	// the first reconcile with WireGuard off); used by the Run loop only.
+	wgSwept bool
 
 	// warned holds the refusals and route conflicts already logged, so
 	// that each is logged once while it lasts; used by the Run loop only.
@@ -387,7 +390,7 @@ func (a *Agent) reconcile(ctx context.Context) (again time.Duration, err error) 
 		for _, p := range wgState.Problems {
 			a.log.Debug("ignoring a WireGuard value", "problem", p)
 		}
-		wgErr = a.reconcileWireGuard(ctx, wgState)
+		wgErr = a.reconcileWireGuard(ctx, wgState, in.FelixConfiguration)
 	}
 	node, nodeErr := a.registerNode(ctx, res)
 	if nodeErr == nil {
