@@ -90,3 +90,33 @@ func TestComputeDisabledOverlayEndpoints(t *testing.T) {
 		t.Errorf("the admitted remote endpoint is no NAT exemption: %v", got.NAT.Destinations)
 	}
 }
+
+// TestComputeWireGuardRefusesHostileMirrors: a hostile mirrored block or
+// endpoint never becomes a WireGuard AllowedIP (a route in table 1, looked
+// up before the main table), nor a hostile node a peer.
+func TestComputeWireGuardRefusesHostileMirrors(t *testing.T) {
+	on := true
+	fc := &v3.FelixConfiguration{}
+	fc.Name = "default"
+	fc.Spec.WireguardEnabled = &on
+	base := baseInputs()
+	base.FelixConfiguration = fc
+	want := ComputeWireGuard(base, netip.MustParseAddr("198.18.64.0"), netip.Addr{})
+	if len(want.Nodes) == 0 {
+		t.Fatal("no WireGuard nodes from the base inputs")
+	}
+	in := baseInputs()
+	in.FelixConfiguration = fc
+	in.Blocks = append(in.Blocks, remotecluster.MirrorIPAMBlock("cluster-b", block("b1", "0.0.0.0/1")))
+	in.Endpoints = append(in.Endpoints, remotecluster.MirrorWorkloadEndpoint("cluster-b", wep("ns", "evil", "b1", "198.18.64.70/32")))
+	in.Nodes = append(in.Nodes, remotecluster.MirrorNode("cluster-b", node("b3", "198.18.0.2", "198.18.65.128", "66:00:00:00:00:b3")))
+	got := ComputeWireGuard(in, netip.MustParseAddr("198.18.64.0"), netip.Addr{})
+	if len(got.Nodes) != len(want.Nodes) {
+		t.Fatalf("WireGuard nodes: got %d, want %d", len(got.Nodes), len(want.Nodes))
+	}
+	for i := range want.Nodes {
+		if got.Nodes[i].Name != want.Nodes[i].Name || !slices.Equal(got.Nodes[i].AllowedIPs, want.Nodes[i].AllowedIPs) {
+			t.Errorf("node %d: got %s %v, want %s %v", i, got.Nodes[i].Name, got.Nodes[i].AllowedIPs, want.Nodes[i].Name, want.Nodes[i].AllowedIPs)
+		}
+	}
+}

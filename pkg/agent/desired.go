@@ -184,14 +184,7 @@ func Compute(in Inputs) Result {
 
 	// Remote clusters and their modes; an RCC without a mode (never stored
 	// so by the API server, which defaults it) counts as Disabled.
-	modes := map[string]v3.OverlayRoutingMode{}
-	for _, rcc := range in.RCCs {
-		mode := rcc.Spec.SyncOptions.OverlayRoutingMode
-		if mode != v3.OverlayRoutingModeEnabled {
-			mode = v3.OverlayRoutingModeDisabled
-		}
-		modes[rcc.Name] = mode
-	}
+	modes := overlayModes(in.RCCs)
 	overlayTo := func(cluster string) bool {
 		return cluster == "" || modes[cluster] == v3.OverlayRoutingModeEnabled
 	}
@@ -371,6 +364,21 @@ func Compute(in Inputs) Result {
 	}
 	res.Clusters = sortedClusters(clusters)
 	return res
+}
+
+// overlayModes returns the overlay routing mode of every remote cluster;
+// an RCC without a mode (never stored so by the API server, which
+// defaults it) counts as Disabled.
+func overlayModes(rccs []*v3.RemoteClusterConfiguration) map[string]v3.OverlayRoutingMode {
+	modes := map[string]v3.OverlayRoutingMode{}
+	for _, rcc := range rccs {
+		mode := rcc.Spec.SyncOptions.OverlayRoutingMode
+		if mode != v3.OverlayRoutingModeEnabled {
+			mode = v3.OverlayRoutingModeDisabled
+		}
+		modes[rcc.Name] = mode
+	}
+	return modes
 }
 
 // chooseVTEP picks this node's VTEP address: the configured one; else the

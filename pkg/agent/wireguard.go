@@ -110,6 +110,9 @@ func ComputeWireGuard(in Inputs, vtep, address netip.Addr) WireGuardState {
 	}
 	st.Device = d
 	st.Policy = wireguard.Policy{VXLANEnabled: vxlanEnabled(fc, in.Pools)}
+	// A hostile mirror never becomes a peer or an AllowedIP (a route in
+	// the WireGuard table, looked up before the main one).
+	in, _ = admitRemote(in, overlayModes(in.RCCs))
 
 	enabled := map[string]bool{}
 	for _, rcc := range in.RCCs {

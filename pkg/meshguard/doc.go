@@ -11,8 +11,9 @@
 // another remote cluster. A remote block or endpoint address must lie inside
 // one of that remote's admitted pools (when its pools are known) and obey
 // the same exclusions. A remote Node is refused when its address, VTEP
-// address or VTEP MAC equals a local node's or another remote node's, or its
-// VTEP or address falls in a reserved range or a local pool.
+// address, WireGuard interface address or VTEP MAC equals a local node's or
+// another remote node's, or one of those addresses falls in a reserved range
+// or a local pool.
 //
 // Every refusal is a *Refusal, naming the object and a CamelCase reason.
 // The controller uses it at mirror time, the agent again at program time.

@@ -81,6 +81,9 @@ type NodeID struct {
 	VTEP netip.Addr
 	// MAC is its VTEP MAC, lower case ("" if none).
 	MAC string
+	// WireGuard is its WireGuard interface address (invalid if none),
+	// which becomes an AllowedIP (a route) towards it.
+	WireGuard netip.Addr
 }
 
 // Guard holds what the local cluster and the admitted remote clusters own.
@@ -140,6 +143,11 @@ func NodeOf(cluster, name string, n *v3.Node) NodeID {
 	}
 	if mac, err := net.ParseMAC(n.Spec.VXLANTunnelMACAddr); err == nil {
 		id.MAC = mac.String()
+	}
+	if w := n.Spec.Wireguard; w != nil {
+		if a, err := netip.ParseAddr(w.InterfaceIPv4Address); err == nil {
+			id.WireGuard = a.Unmap()
+		}
 	}
 	return id
 }
@@ -281,8 +289,10 @@ func (g *Guard) CheckNode(n NodeID) *Refusal {
 	for _, a := range n.Addrs {
 		own = append(own, netip.PrefixFrom(a.Addr(), a.Addr().BitLen()))
 	}
-	if n.VTEP.IsValid() {
-		own = append(own, netip.PrefixFrom(n.VTEP, n.VTEP.BitLen()))
+	for _, a := range []netip.Addr{n.VTEP, n.WireGuard} {
+		if a.IsValid() {
+			own = append(own, netip.PrefixFrom(a, a.BitLen()))
+		}
 	}
 	for _, a := range own {
 		if q, ok := overlapping(a, reserved); ok {
@@ -317,8 +327,10 @@ func collides(n, o NodeID) (string, bool) {
 		for _, a := range id.Addrs {
 			out = append(out, a.Addr())
 		}
-		if id.VTEP.IsValid() {
-			out = append(out, id.VTEP)
+		for _, a := range []netip.Addr{id.VTEP, id.WireGuard} {
+			if a.IsValid() {
+				out = append(out, a)
+			}
 		}
 		return out
 	}

@@ -157,6 +157,28 @@ func TestAdmitNode(t *testing.T) {
 		{"loopback address", "127.0.0.1/8", "198.18.5.0", "66:00:00:00:00:02", ReasonReserved, ""},
 		{"link-local VTEP", "198.18.0.2/24", "169.254.0.1", "66:00:00:00:00:02", ReasonReserved, ""},
 	}
+	wg := []struct {
+		name, addr, reason string
+	}{
+		{"WireGuard address of its own", "198.18.5.1", ""},
+		{"WireGuard address on a local pod", "198.18.4.10", ReasonLocalPool},
+		{"WireGuard address on the metadata service", "169.254.169.254", ReasonReserved},
+		{"WireGuard address of a local node", "198.18.0.1", ReasonNodeCollision},
+	}
+	for _, tt := range wg {
+		t.Run(tt.name, func(t *testing.T) {
+			n := node("east.e1", "198.18.0.2/24", "198.18.5.0", "66:00:00:00:00:02")
+			n.Spec.Wireguard = &v3.NodeWireguardSpec{InterfaceIPv4Address: tt.addr}
+			r := newTestGuard(t).AdmitNode(NodeOf("east", "e1", n))
+			got := ""
+			if r != nil {
+				got = r.Reason
+			}
+			if got != tt.reason {
+				t.Fatalf("reason %q, want %q (%v)", got, tt.reason, r)
+			}
+		})
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			g := newTestGuard(t)
