@@ -90,6 +90,36 @@ func TestHostileRemote(t *testing.T) {
 	if got := httpGet(t, "http://"+a1.agent.Metrics+"/metrics"); !strings.Contains(got, "meshapi_agent_remote_objects_refused 0") {
 		t.Errorf("a1 saw refused mirrors, the controller should have kept them out:\n%s", grepLines(got, "refused"))
 	}
+	foreignRouteConflict(t, topo, a1, b1)
+}
+
+// foreignRouteConflict: a legitimate remote block whose destination a
+// route of another owner holds on a1 is skipped and reported (metric,
+// status.dataplane), the foreign route stays, and a1 stays healthy.
+func foreignRouteConflict(t *testing.T, topo *topology, a1, b1 *topoNode) {
+	t.Helper()
+	contested := netip.MustParsePrefix("198.18.77.192/26")
+	if err := a1.node.NS.IP("route", "add", contested.String(), "dev", "eth0"); err != nil {
+		t.Fatal(err)
+	}
+	createBlock(t, topo, topo.b, "hr-contested", contested, b1.name)
+	topo.eventually("a1 reports the route conflict", func() (bool, string) {
+		n, err := topo.cs[topo.a].ProjectcalicoV3().Nodes().Get(ctxT(t), a1.name, metav1.GetOptions{})
+		if err != nil || n.Status.Dataplane == nil {
+			return false, fmt.Sprint(err)
+		}
+		return strings.Contains(n.Status.Dataplane.LastError, contested.String()), n.Status.Dataplane.LastError
+	})
+	if got := httpGet(t, "http://"+a1.agent.Metrics+"/metrics"); !strings.Contains(got, "meshapi_agent_route_conflicts 1") {
+		t.Errorf("a1 metrics:\n%s", grepLines(got, "conflicts"))
+	}
+	if got := httpGet(t, "http://"+a1.agent.Metrics+"/healthz"); got != "ok" {
+		t.Errorf("a1 /healthz with a route conflict: %q", got)
+	}
+	out, err := a1.node.NS.IPOutput("route", "show", contested.String())
+	if err != nil || !strings.Contains(out, "dev eth0") || strings.Contains(out, "proto 82") {
+		t.Errorf("the foreign route to %s changed: %q, %v", contested, out, err)
+	}
 }
 
 // writeHostile writes the hostile objects into cluster b, affine to (or
