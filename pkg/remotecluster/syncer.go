@@ -418,7 +418,13 @@ func (s *Syncer) admitted(it queueItem, remote cache.Indexer) bool {
 	if changed && s.onRefused != nil {
 		s.onRefused(r)
 	}
-	return r == nil
+	// A refused pool is still mirrored, as the inert record it is (always
+	// disabled, never NAT-outgoing, selecting no node), so that the mesh's
+	// requirements report the overlap; nothing routes by it: blocks and
+	// endpoints are admitted only inside admitted pools, and the agents
+	// refuse it again (no NAT exemption).
+	_, pool := obj.(*v3.IPPool)
+	return r == nil || pool
 }
 
 // admission returns the admission of this cluster's objects, built again
