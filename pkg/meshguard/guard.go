@@ -90,7 +90,12 @@ type NodeID struct {
 // Build it with New, then admit each remote's pools with AdmitPools.
 type Guard struct {
 	localPools []netip.Prefix
-	nodes      []NodeID
+	// localNets are the local nodes' addresses and subnets, by node name.
+	localNets prefixSet
+	// addrOwners and macOwners index the known nodes (local and admitted
+	// remote ones) by address (underlay, VTEP, WireGuard) and VTEP MAC.
+	addrOwners map[netip.Addr][]NodeID
+	macOwners  map[string][]NodeID
 	// remotePools holds the admitted pools per remote cluster; a cluster
 	// is present once its pools are known (possibly none).
 	remotePools map[string][]netip.Prefix
@@ -100,7 +105,7 @@ type Guard struct {
 // (objects without the cluster label); mirrors are ignored here and added
 // with AdmitPools and AdmitNode.
 func New(pools []*v3.IPPool, nodes []*v3.Node) *Guard {
-	g := &Guard{remotePools: map[string][]netip.Prefix{}}
+	g := &Guard{remotePools: map[string][]netip.Prefix{}, addrOwners: map[netip.Addr][]NodeID{}, macOwners: map[string][]NodeID{}}
 	for _, p := range pools {
 		if isMirror(p.Labels) {
 			continue
@@ -111,10 +116,38 @@ func New(pools []*v3.IPPool, nodes []*v3.Node) *Guard {
 	}
 	for _, n := range nodes {
 		if !isMirror(n.Labels) {
-			g.nodes = append(g.nodes, NodeOf("", n.Name, n))
+			id := NodeOf("", n.Name, n)
+			for _, a := range id.Addrs {
+				g.localNets.add(a, n.Name)
+			}
+			g.remember(id)
 		}
 	}
 	return g
+}
+
+// remember indexes node n by its addresses and MAC.
+func (g *Guard) remember(n NodeID) {
+	for _, a := range n.ownAddrs() {
+		g.addrOwners[a] = append(g.addrOwners[a], n)
+	}
+	if n.MAC != "" {
+		g.macOwners[n.MAC] = append(g.macOwners[n.MAC], n)
+	}
+}
+
+// ownAddrs are the node's underlay, VTEP and WireGuard addresses.
+func (n NodeID) ownAddrs() []netip.Addr {
+	out := make([]netip.Addr, 0, len(n.Addrs)+2)
+	for _, a := range n.Addrs {
+		out = append(out, a.Addr())
+	}
+	for _, a := range []netip.Addr{n.VTEP, n.WireGuard} {
+		if a.IsValid() {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func isMirror(labels map[string]string) bool {
@@ -228,13 +261,8 @@ func (g *Guard) exclusions(cluster, kind, name, field string, p netip.Prefix) *R
 	if q, ok := overlapping(p, g.localPools); ok {
 		return refuse(ReasonLocalPool, "%s %s overlaps the local IPPool %s", field, p, q)
 	}
-	for _, n := range g.nodes {
-		if n.Cluster != "" {
-			continue
-		}
-		if q, ok := overlapping(p, n.Addrs); ok {
-			return refuse(ReasonLocalNode, "%s %s overlaps local node %q's address or subnet %s", field, p, n.Name, q)
-		}
+	if q, node, ok := g.localNets.overlapping(p); ok {
+		return refuse(ReasonLocalNode, "%s %s overlaps local node %q's address or subnet %s", field, p, node, q)
 	}
 	for other, pools := range g.remotePools {
 		if other == cluster {
@@ -274,7 +302,7 @@ func (g *Guard) PrefixString(cluster, kind, name, field, s string) (netip.Prefix
 func (g *Guard) AdmitNode(n NodeID) *Refusal {
 	r := g.CheckNode(n)
 	if r == nil {
-		g.nodes = append(g.nodes, n)
+		g.remember(n)
 	}
 	return r
 }
@@ -285,62 +313,40 @@ func (g *Guard) CheckNode(n NodeID) *Refusal {
 	refuse := func(reason, format string, args ...any) *Refusal {
 		return &Refusal{Cluster: n.Cluster, Kind: "Node", Name: n.Name, Reason: reason, Detail: fmt.Sprintf(format, args...)}
 	}
-	var own []netip.Prefix
-	for _, a := range n.Addrs {
-		own = append(own, netip.PrefixFrom(a.Addr(), a.Addr().BitLen()))
-	}
-	for _, a := range []netip.Addr{n.VTEP, n.WireGuard} {
-		if a.IsValid() {
-			own = append(own, netip.PrefixFrom(a, a.BitLen()))
+	addrs := n.ownAddrs()
+	for _, a := range addrs {
+		p := netip.PrefixFrom(a, a.BitLen())
+		if q, ok := overlapping(p, reserved); ok {
+			return refuse(ReasonReserved, "address %s is in the reserved range %s", a, q)
+		}
+		if q, ok := overlapping(p, g.localPools); ok {
+			return refuse(ReasonLocalPool, "address %s is in the local IPPool %s", a, q)
 		}
 	}
-	for _, a := range own {
-		if q, ok := overlapping(a, reserved); ok {
-			return refuse(ReasonReserved, "address %s is in the reserved range %s", a.Addr(), q)
-		}
-		if q, ok := overlapping(a, g.localPools); ok {
-			return refuse(ReasonLocalPool, "address %s is in the local IPPool %s", a.Addr(), q)
-		}
-	}
-	for _, o := range g.nodes {
-		if o.Cluster == n.Cluster {
-			continue
-		}
-		if what, ok := collides(n, o); ok {
+	collision := func(what string, owners []NodeID) *Refusal {
+		for _, o := range owners {
+			if o.Cluster == n.Cluster {
+				continue
+			}
 			where := "local node"
 			if o.Cluster != "" {
 				where = fmt.Sprintf("node of remote cluster %q", o.Cluster)
 			}
 			return refuse(ReasonNodeCollision, "%s equals that of %s %q", what, where, o.Name)
 		}
+		return nil
+	}
+	if n.MAC != "" {
+		if r := collision("VTEP MAC "+n.MAC, g.macOwners[n.MAC]); r != nil {
+			return r
+		}
+	}
+	for _, a := range addrs {
+		if r := collision("address "+a.String(), g.addrOwners[a]); r != nil {
+			return r
+		}
 	}
 	return nil
-}
-
-// collides says whether n and o share an address, VTEP or MAC.
-func collides(n, o NodeID) (string, bool) {
-	if n.MAC != "" && n.MAC == o.MAC {
-		return "VTEP MAC " + n.MAC, true
-	}
-	addrs := func(id NodeID) []netip.Addr {
-		out := make([]netip.Addr, 0, len(id.Addrs)+1)
-		for _, a := range id.Addrs {
-			out = append(out, a.Addr())
-		}
-		for _, a := range []netip.Addr{id.VTEP, id.WireGuard} {
-			if a.IsValid() {
-				out = append(out, a)
-			}
-		}
-		return out
-	}
-	theirs := addrs(o)
-	for _, a := range addrs(n) {
-		if slices.Contains(theirs, a) {
-			return "address " + a.String(), true
-		}
-	}
-	return "", false
 }
 
 // overlapping returns the first prefix of in that overlaps p.
