@@ -85,6 +85,13 @@ type Agent struct {
 	policy *policyEnforcer // nil: enforcement off
 
 	wg *wgRuntime // nil: WireGuard off; used by the Run loop only
+	// wgSwept: the leftovers of an earlier run were looked for (once, at
+	// the first reconcile with WireGuard off); used by the Run loop only.
+	wgSwept bool
+
+	// warned holds the refusals and route conflicts already logged, so
+	// that each is logged once while it lasts; used by the Run loop only.
+	warned map[string]bool
 
 	mu        sync.Mutex
 	synced    bool
@@ -290,7 +297,8 @@ func (a *Agent) Run(ctx context.Context) error {
 
 // resyncKernel re-reads the kernel and repairs drift.
 func (a *Agent) resyncKernel(ctx context.Context) {
-	if err := a.cfg.Dataplane.Resync(ctx); err != nil && ctx.Err() == nil {
+	_, err := dataplane.SplitConflicts(a.cfg.Dataplane.Resync(ctx))
+	if err != nil && ctx.Err() == nil {
 		a.log.Error("dataplane resync failed", "err", err)
 		a.count("resync")
 	}
@@ -364,6 +372,11 @@ func (a *Agent) reconcile(ctx context.Context) (again time.Duration, err error) 
 	m := a.cfg.Metrics
 
 	dst, dpErr := a.cfg.Dataplane.Apply(ctx, res.Dataplane)
+	// A foreign route at one of our destinations is reported, not a
+	// failure: the node's health must not depend on what a remote cluster
+	// claims or what another owner routes.
+	conflicts, dpErr := dataplane.SplitConflicts(dpErr)
+	reported := a.reportSkipped(res, conflicts)
 	if dpErr != nil {
 		a.count("dataplane")
 		dpErr = fmt.Errorf("programming the VXLAN overlay: %w", dpErr)
@@ -377,7 +390,7 @@ func (a *Agent) reconcile(ctx context.Context) (again time.Duration, err error) 
 		for _, p := range wgState.Problems {
 			a.log.Debug("ignoring a WireGuard value", "problem", p)
 		}
-		wgErr = a.reconcileWireGuard(ctx, wgState)
+		wgErr = a.reconcileWireGuard(ctx, wgState, in.FelixConfiguration)
 	}
 	node, nodeErr := a.registerNode(ctx, res)
 	if nodeErr == nil {
@@ -409,7 +422,7 @@ func (a *Agent) reconcile(ctx context.Context) (again time.Duration, err error) 
 		a.log.Info("programmed the node", "routes", res.Routes(), "dataplane", dst, "nat", nst)
 	}
 	applyErr := errors.Join(dpErr, wgErr, natErr)
-	again, statusErr := a.writeStatus(ctx, node, res, applyErr)
+	again, statusErr := a.writeStatus(ctx, node, res, errors.Join(applyErr, reported))
 	if statusErr != nil {
 		a.count("status")
 	}

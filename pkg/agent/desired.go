@@ -59,6 +59,9 @@ type Result struct {
 	// Problems are objects that could not be used, with the reason: an
 	// invalid CIDR, a node without underlay address, ...
 	Problems []string
+	// Refused are the mirrored objects left out because they claim what
+	// their remote cluster does not own (see admitRemote).
+	Refused []string
 }
 
 // ClusterResult is what the desired state holds towards one remote
@@ -181,16 +184,13 @@ func Compute(in Inputs) Result {
 
 	// Remote clusters and their modes; an RCC without a mode (never stored
 	// so by the API server, which defaults it) counts as Disabled.
-	modes := map[string]v3.OverlayRoutingMode{}
-	for _, rcc := range in.RCCs {
-		mode := rcc.Spec.SyncOptions.OverlayRoutingMode
-		if mode != v3.OverlayRoutingModeEnabled {
-			mode = v3.OverlayRoutingModeDisabled
-		}
-		modes[rcc.Name] = mode
-	}
+	modes := overlayModes(in.RCCs)
 	overlayTo := func(cluster string) bool {
 		return cluster == "" || modes[cluster] == v3.OverlayRoutingModeEnabled
+	}
+	in, refused := admitRemote(in, modes)
+	for _, r := range refused {
+		res.Refused = append(res.Refused, r.Error())
 	}
 
 	// Pools: local ones decide which local blocks the overlay routes and
@@ -364,6 +364,21 @@ func Compute(in Inputs) Result {
 	}
 	res.Clusters = sortedClusters(clusters)
 	return res
+}
+
+// overlayModes returns the overlay routing mode of every remote cluster;
+// an RCC without a mode (never stored so by the API server, which
+// defaults it) counts as Disabled.
+func overlayModes(rccs []*v3.RemoteClusterConfiguration) map[string]v3.OverlayRoutingMode {
+	modes := map[string]v3.OverlayRoutingMode{}
+	for _, rcc := range rccs {
+		mode := rcc.Spec.SyncOptions.OverlayRoutingMode
+		if mode != v3.OverlayRoutingModeEnabled {
+			mode = v3.OverlayRoutingModeDisabled
+		}
+		modes[rcc.Name] = mode
+	}
+	return modes
 }
 
 // chooseVTEP picks this node's VTEP address: the configured one; else the

@@ -35,6 +35,13 @@ type Metrics struct {
 	// overlay their traffic takes (via: wireguard, vxlan, none) while
 	// WireGuard is enabled; all 0 otherwise.
 	WireGuardPeers *prometheus.GaugeVec
+	// RemoteObjectsRefused is the number of mirrored objects the last
+	// reconcile left out because they claim what their remote cluster
+	// does not own.
+	RemoteObjectsRefused prometheus.Gauge
+	// RouteConflicts is the number of routes the last reconcile skipped
+	// because a route of another owner holds the destination.
+	RouteConflicts prometheus.Gauge
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -85,6 +92,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "meshapi_agent_wireguard_peers",
 			Help: "The mesh's other nodes by the overlay their traffic takes (wireguard, vxlan: fallback, none) while WireGuard is enabled.",
 		}, []string{"via"}),
+		RemoteObjectsRefused: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "meshapi_agent_remote_objects_refused",
+			Help: "Mirrored pools, blocks, endpoints and nodes left out of the dataplane because they claim addresses their remote cluster does not own.",
+		}),
+		RouteConflicts: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "meshapi_agent_route_conflicts",
+			Help: "Routes not programmed because a route not owned by meshapi holds the destination (reported, not retried as a failure).",
+		}),
 	}
 	for _, stage := range []string{"dataplane", "nat", "policy", "node", "status", "resync", "wireguard"} {
 		m.Errors.WithLabelValues(stage)
@@ -95,6 +110,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m.Changes.WithLabelValues("wireguard")
 	reg.MustRegister(m.RoutesProgrammed, m.ClusterRoutes, m.ClusterNodes, m.ApplyDuration, m.Applies, m.Errors, m.DriftRepairs, m.Changes,
-		m.PolicySets, m.PolicySetElements, m.WireGuardPeers)
+		m.PolicySets, m.PolicySetElements, m.WireGuardPeers, m.RemoteObjectsRefused, m.RouteConflicts)
 	return m
 }

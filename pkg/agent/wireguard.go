@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -109,6 +110,9 @@ func ComputeWireGuard(in Inputs, vtep, address netip.Addr) WireGuardState {
 	}
 	st.Device = d
 	st.Policy = wireguard.Policy{VXLANEnabled: vxlanEnabled(fc, in.Pools)}
+	// A hostile mirror never becomes a peer or an AllowedIP (a route in
+	// the WireGuard table, looked up before the main one).
+	in, _ = admitRemote(in, overlayModes(in.RCCs))
 
 	enabled := map[string]bool{}
 	for _, rcc := range in.RCCs {
@@ -191,9 +195,15 @@ func (a *Agent) wireguardEnabled(st WireGuardState) bool {
 }
 
 // reconcileWireGuard starts, reconfigures or stops the WireGuard overlay
-// after a reconcile computed st.
-func (a *Agent) reconcileWireGuard(ctx context.Context, st WireGuardState) error {
+// after a reconcile computed st from fc (the "default"
+// FelixConfiguration, nil if absent).
+func (a *Agent) reconcileWireGuard(ctx context.Context, st WireGuardState, fc *v3.FelixConfiguration) error {
 	if !a.wireguardEnabled(st) {
+		if a.wg == nil && !a.wgSwept && a.cfg.WireGuard != nil {
+			if err := a.removeWireGuardLeftover(fc); err != nil {
+				return err
+			}
+		}
 		if a.wg != nil {
 			a.log.Info("WireGuard disabled; removing the device", "device", a.wg.state.Device.Name)
 			err := a.wg.dev.Close()
@@ -220,6 +230,34 @@ func (a *Agent) reconcileWireGuard(ctx context.Context, st WireGuardState) error
 	}
 	a.wg.state = st
 	return a.applyWireGuard(ctx)
+}
+
+// removeWireGuardLeftover removes, once per start while WireGuard is off,
+// the kernel device, table routes and rule an earlier run left behind (it
+// stopped while WireGuard ran, and wireguardEnabled was switched off
+// before this start). The device's name is fc's wireguardInterfaceName,
+// else the default.
+func (a *Agent) removeWireGuardLeftover(fc *v3.FelixConfiguration) error {
+	name := v3.DefaultWireguardInterfaceName
+	if fc != nil && fc.Spec.WireguardInterfaceName != "" {
+		name = fc.Spec.WireguardInterfaceName
+	}
+	dev, err := wireguard.New(a.cfg.WireGuard.NetNS, wireguard.Options{Logger: a.log.With("component", "wireguard")})
+	if err != nil {
+		return fmt.Errorf("looking for a leftover WireGuard device %s: %w", name, err)
+	}
+	st, err := dev.RemoveLeftover(name, 0)
+	err = errors.Join(err, dev.Close())
+	if err != nil {
+		a.count("wireguard")
+		return fmt.Errorf("removing what WireGuard left from an earlier run: %w", err)
+	}
+	a.wgSwept = true
+	if n := st.Changes(); n > 0 {
+		a.log.Info("WireGuard is disabled; removed what an earlier run left", "device", name, "deviceRemoved", st.DeviceRemoved,
+			"routesRemoved", st.RoutesRemoved, "rulesRemoved", st.RulesRemoved)
+	}
+	return nil
 }
 
 // applyWireGuard reads the peers' handshakes, decides per node between

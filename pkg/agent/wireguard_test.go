@@ -111,7 +111,7 @@ node cluster-b/b2 key=none ip=198.18.0.4 allowed=[198.18.65.64/26]
 			in := withKeys(baseInputs(), "a2", "b1", "b2")
 			in.FelixConfiguration = felix(&on, &on)
 			in.Endpoints = append(in.Endpoints, wep("ns", "a2-extra", "a2", "198.18.66.5/32"),
-				remotecluster.MirrorWorkloadEndpoint("cluster-b", wep("ns", "b2-extra", "b2", "198.18.67.9")))
+				remotecluster.MirrorWorkloadEndpoint("cluster-b", wep("ns", "b2-extra", "b2", "198.18.65.200")))
 			for _, n := range in.Nodes {
 				switch n.Name {
 				case "a2":
@@ -126,7 +126,7 @@ node cluster-b/b2 key=none ip=198.18.0.4 allowed=[198.18.65.64/26]
 		}, want: `device wireguard.cali port=51820 mtu=0 addr=198.18.64.0 prio=99 vxlan=true
 node a2 key=a2 ip=198.18.0.2 allowed=[198.18.64.64/26 198.18.66.5/32]
 node cluster-b/b1 key=b1 ip=198.18.0.3 allowed=[198.18.65.0/26 198.18.68.1/32]
-node cluster-b/b2 key=b2 ip=198.18.0.4 allowed=[198.18.65.64/26 198.18.67.9/32]
+node cluster-b/b2 key=b2 ip=198.18.0.4 allowed=[198.18.65.64/26 198.18.65.200/32]
 problem Node "cluster-b.b2": spec.wireguard.interfaceIPv4Address "bogus" is not an IPv4 address
 `},
 		{name: "overlay routing Disabled: no remote peers", vtep: "198.18.64.0", in: func() Inputs {

@@ -116,7 +116,7 @@ func (d *Dataplane) addRoute(r kernelRoute, dev string, replace bool, st *Stats)
 		if err := d.h.RouteAdd(nr); err != nil {
 			if errors.Is(err, unix.EEXIST) {
 				st.Conflicts++
-				return fmt.Errorf("adding route %s: a route not tagged with protocol %d holds the destination: %w", d.describeRoute(r, dev), d.proto, err)
+				return &RouteConflictError{Dst: r.dst, msg: fmt.Sprintf("adding route %s: a route not tagged with protocol %d holds the destination", d.describeRoute(r, dev), d.proto), err: err}
 			}
 			return fmt.Errorf("adding route %s: %w", d.describeRoute(r, dev), err)
 		}
@@ -144,4 +144,43 @@ func (d *Dataplane) delRoute(r kernelRoute, dev string, st *Stats) error {
 		d.known.delRoute(r)
 	}
 	return nil
+}
+
+// RouteConflictError says a route was not added because a route of
+// another owner (not tagged with our protocol) holds its destination. The
+// foreign route is left alone; a later Apply or Resync tries again.
+type RouteConflictError struct {
+	// Dst is the destination both routes claim.
+	Dst netip.Prefix
+	msg string
+	err error
+}
+
+// Error implements error.
+func (e *RouteConflictError) Error() string { return e.msg + ": " + e.err.Error() }
+
+// Unwrap returns the netlink error (EEXIST).
+func (e *RouteConflictError) Unwrap() error { return e.err }
+
+// SplitConflicts separates, in an error of Apply or Resync, the route
+// conflicts from the other failures: a conflict is a fact about the node
+// to report, not a failure of the dataplane.
+func SplitConflicts(err error) (conflicts []*RouteConflictError, rest error) {
+	switch e := err.(type) {
+	case nil:
+		return nil, nil
+	case *RouteConflictError:
+		return []*RouteConflictError{e}, nil
+	case interface{ Unwrap() []error }:
+		var others []error
+		for _, x := range e.Unwrap() {
+			c, r := SplitConflicts(x)
+			conflicts = append(conflicts, c...)
+			if r != nil {
+				others = append(others, r)
+			}
+		}
+		return conflicts, errors.Join(others...)
+	}
+	return nil, err
 }

@@ -34,7 +34,10 @@ const AnnotationError = "projectcalico.org/federation-error"
 // RemoteSource gives the Services and EndpointSlices of remote clusters;
 // remotecluster.Controller is one.
 type RemoteSource interface {
+	// RemoteServices returns every remote cluster, synced or not.
 	RemoteServices() []remotecluster.RemoteServices
+	// HasSynced reports whether RemoteServices knows every remote cluster.
+	HasSynced() bool
 }
 
 // Controller writes the EndpointSlices and Endpoints of every federated
@@ -149,7 +152,9 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 	defer c.events.Shutdown()
 	c.factory.Start(ctx.Done())
 	defer c.factory.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+	// The remote clusters must be known too: a cluster missing from
+	// RemoteServices has its addresses removed.
+	if !cache.WaitForCacheSync(ctx.Done(), append(c.synced, c.remotes.HasSynced)...) {
 		return fmt.Errorf("service caches did not sync")
 	}
 	klog.FromContext(ctx).Info("Federated service controller started", "remoteGracePeriod", c.grace)
@@ -217,7 +222,14 @@ func (c *Controller) reconcile(ctx context.Context, key string) error {
 			backings = append(backings, Backing{Service: b, Slices: slicesOf(c.slices, ns, b.Name)})
 		}
 	}
+	var kept []*discoveryv1.EndpointSlice
 	for _, r := range c.remotes.RemoteServices() {
+		if !r.Synced {
+			// Not listed yet since its syncer (re)started: keep what
+			// was written from it rather than act on an empty cache.
+			kept = append(kept, keptSlices(slicesOfManaged(c.slices, fed), r.Cluster)...)
+			continue
+		}
 		if c.grace > 0 && !r.FailedSince.IsZero() {
 			if left := c.grace - time.Since(r.FailedSince); left <= 0 {
 				continue // failed for longer than the grace period
@@ -235,7 +247,7 @@ func (c *Controller) reconcile(ctx context.Context, key string) error {
 			}
 		}
 	}
-	want := Slices(fed, backings)
+	want := append(Slices(fed, backings), kept...)
 	return c.apply(ctx, fed, want, Endpoints(fed, want))
 }
 

@@ -281,3 +281,17 @@ func Endpoints(fed *corev1.Service, endpointSlices []*discoveryv1.EndpointSlice)
 	}
 	return ep
 }
+
+// keptSlices returns copies of the slices of managed (the ones meshapi
+// wrote for a federated Service) that hold cluster's addresses, to be
+// written again unchanged while cluster's cache has not synced.
+func keptSlices(managed []*discoveryv1.EndpointSlice, cluster string) []*discoveryv1.EndpointSlice {
+	var out []*discoveryv1.EndpointSlice
+	for _, s := range managed {
+		if s.Labels[v3.LabelCluster] == cluster {
+			out = append(out, s.DeepCopy())
+		}
+	}
+	slices.SortFunc(out, func(a, b *discoveryv1.EndpointSlice) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -16,13 +17,17 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
+	kuberecord "k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
+	clientsetscheme "github.com/meshapi/meshapi/pkg/generated/clientset/versioned/scheme"
+	"github.com/meshapi/meshapi/pkg/meshguard"
 )
 
 // ClusterIndex indexes mirrored objects by the cluster they come from.
@@ -73,6 +78,10 @@ type Controller struct {
 	counts map[string][]int32
 	// servicesChanged is told when a remote cluster's Services change.
 	servicesChanged func(cluster string)
+
+	// events records refusals of remote objects as Events on the RCC.
+	events   kuberecord.EventBroadcaster
+	recorder kuberecord.EventRecorder
 }
 
 // runningSyncer is a Syncer and what it was started from.
@@ -97,7 +106,9 @@ func NewController(local versioned.Interface, kube kubernetes.Interface, metrics
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "remoteclusterconfiguration-status"}),
 		running: map[string]*runningSyncer{},
 		counts:  map[string][]int32{},
+		events:  kuberecord.NewBroadcaster(),
 	}
+	c.recorder = c.events.NewRecorder(clientsetscheme.Scheme, corev1.EventSource{Component: FieldManager})
 	rccInformer := cache.NewSharedIndexInformer(&cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			return local.ProjectcalicoV3().RemoteClusterConfigurations().List(ctx, o)
@@ -125,15 +136,18 @@ func NewController(local versioned.Interface, kube kubernetes.Interface, metrics
 			AddFunc: func(obj any) {
 				c.count(kind, obj, 1)
 				c.mirrorChanged(kind, obj)
+				c.guardInputChanged(kind, obj)
 			},
 			UpdateFunc: func(old, obj any) {
 				c.count(kind, old, -1)
 				c.count(kind, obj, 1)
 				c.mirrorChanged(kind, obj)
+				c.guardInputChanged(kind, obj)
 			},
 			DeleteFunc: func(obj any) {
 				c.count(kind, obj, -1)
 				c.mirrorChanged(kind, obj)
+				c.guardInputChanged(kind, obj)
 			},
 		})
 		if requirementKinds[k.Name()] {
@@ -261,6 +275,8 @@ func (c *Controller) mirrorChanged(kind int, obj any) {
 func (c *Controller) Run(ctx context.Context, workers int) error {
 	defer c.queue.ShutDown()
 	defer c.statusQueue.ShutDown()
+	c.events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.kube.CoreV1().Events("")})
+	defer c.events.Shutdown()
 	logger := klog.FromContext(ctx)
 	var synced []cache.InformerSynced
 	for _, inf := range c.informer {
@@ -489,6 +505,8 @@ func (c *Controller) start(ctx context.Context, rcc *v3.RemoteClusterConfigurati
 	overlay := rcc.Spec.SyncOptions.OverlayRoutingMode == v3.OverlayRoutingModeEnabled
 	r.syncer = newSyncer(name, overlay, remote, c.local, c.mirrors, c.kinds, c.metrics, report)
 	r.syncer.etcd = etcd
+	r.syncer.newGuard = c.newGuard
+	r.syncer.onRefused = func(refusal *meshguard.Refusal) { c.refused(ctx, name, refusal) }
 	if remote != nil && c.servicesChanged != nil {
 		kube, err := kubernetes.NewForConfig(remoteRESTConfig(access))
 		if err == nil {
@@ -630,6 +648,7 @@ func (c *Controller) writeStatus(ctx context.Context, rcc *v3.RemoteClusterConfi
 	setCondition(&want.Conditions, v3.RemoteClusterConditionConnected, connected, st.Reason, st.Message, rcc.Generation)
 	setCondition(&want.Conditions, v3.RemoteClusterConditionSynced, synced, st.Reason, st.Message, rcc.Generation)
 	c.setRequirementsMet(ctx, rcc, want)
+	c.refusalCondition(rcc, want)
 	if apiequality.Semantic.DeepEqual(&rcc.Status, want) {
 		return nil
 	}

@@ -160,10 +160,11 @@ func (c *Controller) watchRequirementInputs() {
 			continue
 		}
 		inf := cache.NewSharedIndexInformer(k.RemoteListWatch(c.local), k.Example(), 0, cache.Indexers{})
+		kind := i
 		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(any) { c.recheckRequirements() },
-			UpdateFunc: func(any, any) { c.recheckRequirements() },
-			DeleteFunc: func(any) { c.recheckRequirements() },
+			AddFunc:    func(obj any) { c.recheckRequirements(); c.guardInputChanged(kind, obj) },
+			UpdateFunc: func(_, obj any) { c.recheckRequirements(); c.guardInputChanged(kind, obj) },
+			DeleteFunc: func(obj any) { c.recheckRequirements(); c.guardInputChanged(kind, obj) },
 		})
 		c.own[i] = inf.GetIndexer()
 		c.informer = append(c.informer, inf)

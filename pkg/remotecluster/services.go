@@ -19,6 +19,12 @@ const SliceServiceIndex = "service"
 type RemoteServices struct {
 	// Cluster is the RemoteClusterConfiguration's name.
 	Cluster string
+	// Synced is false while the cluster's Services and EndpointSlices have
+	// not been listed since its syncer (re)started, or no syncer runs for
+	// its RCC (just created, restarting, misconfigured): what was written
+	// from the cluster before must then be kept, not taken for empty.
+	// Services and Slices are nil then.
+	Synced bool
 	// Services indexes the remote Services by namespace.
 	Services cache.Indexer
 	// Slices indexes the remote EndpointSlices by SliceServiceIndex.
@@ -56,25 +62,45 @@ func startServiceInformers(ctx context.Context, kube kubernetes.Interface, chang
 }
 
 // RemoteServices returns the Services and EndpointSlices of every remote
-// cluster whose syncer reads them.
+// cluster with an RCC: Synced once its syncer's informers have listed
+// them, not Synced while no syncer (or one that has not listed yet) reads
+// them. Clusters whose syncer reads no Services (etcdv3) are left out.
 func (c *Controller) RemoteServices() []RemoteServices {
+	names := c.rccs.ListKeys()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out []RemoteServices
-	for name, r := range c.running {
-		if r.syncer == nil {
+	out := make([]RemoteServices, 0, len(names))
+	for _, name := range names {
+		r := c.running[name]
+		if r == nil || r.syncer == nil {
+			out = append(out, RemoteServices{Cluster: name})
 			continue
 		}
+		if r.syncer.kube == nil {
+			continue // no Kubernetes API to read Services from
+		}
 		inf := r.syncer.serviceInformers()
-		if inf == nil {
+		if inf == nil || !inf.services.HasSynced() || !inf.slices.HasSynced() {
+			out = append(out, RemoteServices{Cluster: name})
 			continue
 		}
 		out = append(out, RemoteServices{
-			Cluster: name, Services: inf.services.GetIndexer(), Slices: inf.slices.GetIndexer(),
+			Cluster: name, Synced: true, Services: inf.services.GetIndexer(), Slices: inf.slices.GetIndexer(),
 			FailedSince: r.syncer.failedSince(),
 		})
 	}
 	return out
+}
+
+// HasSynced reports whether the controller's caches (the RCCs and the
+// mirror) have listed once, so that RemoteServices names every cluster.
+func (c *Controller) HasSynced() bool {
+	for _, inf := range c.informer {
+		if !inf.HasSynced() {
+			return false
+		}
+	}
+	return true
 }
 
 // OnServicesChanged sets the function called, with the cluster's name,

@@ -1,8 +1,10 @@
 package remotecluster
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
+	"github.com/meshapi/meshapi/pkg/meshguard"
 )
 
 // SyncStatus is what a Syncer reports about its remote cluster.
@@ -64,7 +67,21 @@ type Syncer struct {
 
 	queue workqueue.TypedRateLimitingInterface[queueItem]
 
-	mu            sync.Mutex
+	// newGuard returns the guard of what this cluster may not claim (local
+	// pools and nodes, other remote clusters'); nil admits everything.
+	newGuard func(cluster string) *meshguard.Guard
+	// onRefused is told of every new or changed refusal, and (with nil) of
+	// a refusal that went away.
+	onRefused func(*meshguard.Refusal)
+
+	// admMu guards adm, the cached admission, rebuilt when stale.
+	admMu    sync.Mutex
+	adm      *admission
+	admStale bool
+
+	mu sync.Mutex
+	// refused holds the remote objects not mirrored, and why.
+	refused       map[queueItem]*meshguard.Refusal
 	remoteIndexer []cache.Indexer // nil for a kind not mirrored now
 	// listedOK says, per kind, that its last list or watch succeeded.
 	listedOK []bool
@@ -86,6 +103,7 @@ func newSyncer(cluster string, overlay bool, remote, local versioned.Interface, 
 			workqueue.TypedRateLimitingQueueConfig[queueItem]{Name: "remote-" + cluster}),
 		remoteIndexer: make([]cache.Indexer, len(kinds)),
 		listedOK:      make([]bool, len(kinds)),
+		refused:       map[queueItem]*meshguard.Refusal{},
 	}
 }
 
@@ -121,10 +139,11 @@ func (s *Syncer) Run(ctx context.Context, workers int) {
 			logger.Error(err, "Setting the watch error handler")
 		}
 		kind := i
+		pools := k.Name() == "IPPool"
 		if _, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(obj any) { s.enqueueRemote(kind, obj) },
-			UpdateFunc: func(_, obj any) { s.enqueueRemote(kind, obj) },
-			DeleteFunc: func(obj any) { s.enqueueRemote(kind, obj) },
+			AddFunc:    func(obj any) { s.remoteEvent(kind, obj, pools) },
+			UpdateFunc: func(_, obj any) { s.remoteEvent(kind, obj, pools) },
+			DeleteFunc: func(obj any) { s.remoteEvent(kind, obj, pools) },
 		}); err != nil {
 			logger.Error(err, "Adding an event handler", "kind", k.Name())
 		}
@@ -235,6 +254,9 @@ func (s *Syncer) process(ctx context.Context, it queueItem) {
 	remote := s.remoteIndexer[it.kind]
 	s.mu.Unlock()
 	k := s.kinds[it.kind]
+	if remote != nil && !s.admitted(it, remote) {
+		remote = nil // refused: no mirror, and an existing one goes
+	}
 	err := k.Reconcile(ctx, s.cluster, it.key, remote, s.localIndexers[it.kind], s.local)
 	s.mu.Lock()
 	if _, ok := s.initial[it]; ok {
@@ -250,6 +272,15 @@ func (s *Syncer) process(ctx context.Context, it queueItem) {
 	klog.FromContext(ctx).Error(err, "Mirroring", "remoteCluster", s.cluster, "kind", k.Name(), "key", it.key)
 	s.report(SyncStatus{Message: err.Error()})
 	s.queue.AddRateLimited(it)
+}
+
+// remoteEvent queues a remote object after an informer event; a change of
+// the remote's own pools also makes every refusal be checked again.
+func (s *Syncer) remoteEvent(kind int, obj any, pools bool) {
+	if pools {
+		s.invalidateAdmission()
+	}
+	s.enqueueRemote(kind, obj)
 }
 
 // enqueueRemote queues a remote object after an informer event.
@@ -364,4 +395,91 @@ func (s *Syncer) notifyServices() {
 	if s.servicesChanged != nil {
 		s.servicesChanged()
 	}
+}
+
+// admitted checks the remote object of it against the admission and
+// records the outcome; an object that is gone counts as admitted (its
+// refusal, if any, goes with it).
+func (s *Syncer) admitted(it queueItem, remote cache.Indexer) bool {
+	obj, exists, err := remote.GetByKey(it.key)
+	var r *meshguard.Refusal
+	if err == nil && exists && s.newGuard != nil {
+		r = s.admission().admit(s.cluster, obj)
+	}
+	s.mu.Lock()
+	old := s.refused[it]
+	if r == nil {
+		delete(s.refused, it)
+	} else {
+		s.refused[it] = r
+	}
+	s.mu.Unlock()
+	changed := (old == nil) != (r == nil) || (r != nil && old.Error() != r.Error())
+	if changed && s.onRefused != nil {
+		s.onRefused(r)
+	}
+	// A refused pool is still mirrored, as the inert record it is (always
+	// disabled, never NAT-outgoing, selecting no node), so that the mesh's
+	// requirements report the overlap; nothing routes by it: blocks and
+	// endpoints are admitted only inside admitted pools, and the agents
+	// refuse it again (no NAT exemption).
+	_, pool := obj.(*v3.IPPool)
+	return r == nil || pool
+}
+
+// admission returns the admission of this cluster's objects, built again
+// after invalidateAdmission.
+func (s *Syncer) admission() *admission {
+	s.admMu.Lock()
+	defer s.admMu.Unlock()
+	if s.adm != nil && !s.admStale {
+		return s.adm
+	}
+	adm := &admission{guard: s.newGuard(s.cluster), refusedPools: map[string]*meshguard.Refusal{}}
+	s.mu.Lock()
+	var poolIdx cache.Indexer
+	if i := kindIndex(s.kinds, "IPPool"); i >= 0 {
+		poolIdx = s.remoteIndexer[i]
+	}
+	s.mu.Unlock()
+	if poolIdx != nil {
+		// Overlay routing: the pools are mirrored, and blocks and
+		// endpoints must lie inside the admitted ones.
+		for _, r := range adm.guard.AdmitPools(s.cluster, typed[*v3.IPPool](poolIdx.List())) {
+			adm.refusedPools[r.Name] = r
+		}
+	}
+	s.adm, s.admStale = adm, false
+	return adm
+}
+
+// invalidateAdmission makes the next check rebuild the admission, and
+// queues every refused object to be checked again.
+func (s *Syncer) invalidateAdmission() {
+	s.admMu.Lock()
+	s.admStale = true
+	s.admMu.Unlock()
+	s.mu.Lock()
+	items := make([]queueItem, 0, len(s.refused))
+	for it := range s.refused {
+		items = append(items, it)
+	}
+	s.mu.Unlock()
+	for _, it := range items {
+		s.queue.Add(it)
+	}
+}
+
+// refusals returns the current refusals, ordered by kind and name.
+func (s *Syncer) refusals() []*meshguard.Refusal {
+	s.mu.Lock()
+	out := make([]*meshguard.Refusal, 0, len(s.refused))
+	for _, r := range s.refused {
+		out = append(out, r)
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b *meshguard.Refusal) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name))
+	})
+	return out
 }

@@ -56,9 +56,10 @@ spec:
 		_, err := b.Kubectl(ctx, pod, "apply", "-f", "-")
 		return err == nil, fmt.Sprint(err)
 	})
-	// No kubelet runs here: the pod gets its IP as a kubelet would report it.
+	// No kubelet runs here: the pod gets its IP as a kubelet would report it,
+	// one in B's own pool (a remote endpoint elsewhere is refused).
 	kubectl(t, b, "", "patch", "pod", "api-7d4b9", "-n", "shop", "--subresource=status", "--type=merge",
-		"-p", `{"status":{"phase":"Running","podIP":"198.18.5.10","podIPs":[{"ip":"198.18.5.10"}]}}`)
+		"-p", `{"status":{"phase":"Running","podIP":"198.18.201.10","podIPs":[{"ip":"198.18.201.10"}]}}`)
 
 	const wepName = "node--1-k8s-api--7d4b9-eth0"
 	waitFor(t, b, 30*time.Second, "the pod's WorkloadEndpoint", func() (bool, string) {
@@ -66,7 +67,7 @@ spec:
 		if err != nil {
 			return false, err.Error()
 		}
-		return w.Spec.IPNetworks[0] == "198.18.5.10/32" && w.Labels["app"] == "api" && w.Labels["projectcalico.org/namespace"] == "shop" &&
+		return w.Spec.IPNetworks[0] == "198.18.201.10/32" && w.Labels["app"] == "api" && w.Labels["projectcalico.org/namespace"] == "shop" &&
 			w.Spec.Profiles[0] == "kns.shop" && len(w.Spec.Ports) == 1 && w.Spec.Ports[0].Port == 8080, fmt.Sprintf("%+v %v", w.Spec, w.Labels)
 	})
 	waitFor(t, b, 30*time.Second, "the namespace's profile", func() (bool, string) {

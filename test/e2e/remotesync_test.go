@@ -168,7 +168,9 @@ func TestRemoteSyncFullMesh(t *testing.T) {
 			if _, err := cs[cl].ProjectcalicoV3().WorkloadEndpoints("demo").Create(ctx, &v3.WorkloadEndpoint{
 				ObjectMeta: metav1.ObjectMeta{Name: "host-1-k8s-" + name + "-eth0", Labels: map[string]string{"app": "web", "from": cl.Name}},
 				Spec: v3.WorkloadEndpointSpec{Node: "host-1", Orchestrator: "k8s", Pod: name, Endpoint: "eth0",
-					IPNetworks: []string{fmt.Sprintf("198.18.%d.%d/32", map[*framework.Cluster]int{b: 2, c: 3}[cl], len(name)+strings.Count(name, "2"))},
+					// Inside each cluster's own pool (B's pool-b, C's VXLAN
+					// pool): a remote endpoint elsewhere is refused.
+					IPNetworks: []string{fmt.Sprintf("198.18.%d.%d/32", map[*framework.Cluster]int{b: 2, c: 202}[cl], len(name)+strings.Count(name, "2"))},
 					Profiles:   []string{"kns.demo"}},
 			}, metav1.CreateOptions{}); err != nil {
 				t.Fatal(err)

@@ -166,13 +166,15 @@ type Stats struct {
 	RoutesAdded, RoutesRemoved int
 	// RulesAdded, RulesRemoved count routing rules.
 	RulesAdded, RulesRemoved int
+	// DeviceRemoved: RemoveLeftover deleted a leftover device.
+	DeviceRemoved bool
 }
 
 // Changes is the number of changes the Apply made, counting the device as
 // one.
 func (s Stats) Changes() int {
 	n := s.PeersAdded + s.PeersUpdated + s.PeersRemoved + s.RoutesAdded + s.RoutesRemoved + s.RulesAdded + s.RulesRemoved
-	if s.DeviceCreated || s.DeviceUpdated {
+	if s.DeviceCreated || s.DeviceUpdated || s.DeviceRemoved {
 		n++
 	}
 	return n
@@ -785,4 +787,64 @@ func (w *WireGuard) removeAll() error {
 func isNotFound(err error) bool {
 	var lnf netlink.LinkNotFoundError
 	return errors.As(err, &lnf) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENODEV)
+}
+
+// RemoveLeftover removes what an earlier run of the agent may have left
+// in the namespace although WireGuard is now off: the kernel WireGuard
+// device named name (a link of another type by that name is left alone),
+// the routes carrying our protocol in table (0: DefaultTable), and the
+// routing rules carrying our protocol. A kernel device outlives the agent
+// that made it; when wireguardEnabled is switched off while no agent runs,
+// nothing else would remove it, and its rule (priority 99, before the main
+// table) would keep steering traffic into it. Call it before the first
+// Apply, only while WireGuard is disabled; it fails after Close.
+func (w *WireGuard) RemoveLeftover(name string, table int) (Stats, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var st Stats
+	if w.closed {
+		return st, fmt.Errorf("WireGuard device %s: RemoveLeftover after Close", name)
+	}
+	if w.device != "" {
+		return st, fmt.Errorf("WireGuard device %s: RemoveLeftover while device %s is managed", name, w.device)
+	}
+	if name == "" {
+		name = DefaultDeviceName
+	}
+	if table == 0 {
+		table = DefaultTable
+	}
+	var errs []error
+	rs, err := w.ourRoutes(table)
+	errs = append(errs, err)
+	for _, r := range rs {
+		if err := w.h.RouteDel(&r); err != nil && !isNotFound(err) {
+			errs = append(errs, fmt.Errorf("removing leftover route %s from table %d: %w", r.Dst, table, err))
+			continue
+		}
+		st.RoutesRemoved++
+	}
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		rules, err := w.ourRules(fam)
+		errs = append(errs, err)
+		for _, r := range rules {
+			if err := w.h.RuleDel(&r); err != nil && !isNotFound(err) {
+				errs = append(errs, fmt.Errorf("removing leftover rule %s: %w", r, err))
+				continue
+			}
+			st.RulesRemoved++
+		}
+	}
+	link, err := w.h.LinkByName(name)
+	switch {
+	case err == nil && link.Type() == "wireguard":
+		if err := w.h.LinkDel(link); err != nil {
+			errs = append(errs, fmt.Errorf("deleting leftover WireGuard device %s: %w", name, err))
+		} else {
+			st.DeviceRemoved = true
+		}
+	case err != nil && !isNotFound(err):
+		errs = append(errs, fmt.Errorf("looking for a leftover WireGuard device %s: %w", name, err))
+	}
+	return st, errors.Join(errs...)
 }

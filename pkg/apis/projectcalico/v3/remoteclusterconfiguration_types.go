@@ -163,6 +163,11 @@ const (
 	// requirements (non-overlapping pools, equal overlay settings, unique
 	// node names) hold between this cluster and the remote one.
 	RemoteClusterConditionRequirementsMet = "RequirementsMet"
+	// RemoteClusterConditionMirrorRefused is True while remote objects are
+	// not mirrored because they claim addresses the remote cluster does
+	// not own (outside its pools, or a local pool, node or reserved
+	// range); its message names them and why.
+	RemoteClusterConditionMirrorRefused = "MirrorRefused"
 )
 
 // RemoteClusterConfigurationStatus is the observed state of the sync.
