@@ -123,3 +123,9 @@ func (c *Client) Handles(ctx context.Context, node string) ([]Allocation, error)
 	}
 	return allocations(blocks, ""), nil
 }
+
+// HandleAddrs lists the addresses handle holds in blocks (read from an
+// informer, say), without asking the API.
+func HandleAddrs(blocks []*v3.IPAMBlock, handle string) []netip.Addr {
+	return addrsOf(holdings(blocks, handle))
+}
