@@ -37,7 +37,9 @@ func VXLANTunnelHandle(node string) string { return "vxlan-tunnel-addr-" + node 
 
 // ClientOptions configure a Client.
 type ClientOptions struct {
-	// Config is the IPAM configuration (strict affinity, block limits).
+	// Config is the IPAM configuration (strict affinity, block limits)
+	// used while the cluster has no IPAMConfiguration "default"; when it
+	// has one, that one rules.
 	Config Config
 	// MaxAttempts bounds the rounds of one change lost to a concurrent
 	// writer (Conflict, AlreadyExists); 0 is DefaultMaxAttempts.
@@ -102,8 +104,8 @@ type Allocation struct {
 
 // Assign allocates one IPv4 address for args.Handle (returns the existing
 // ones if the handle already holds addresses), or exactly args.Requested.
-// Each attempt reads the Node, the IPPools and every IPAMBlock, and writes
-// one block.
+// Each attempt reads the IPAMConfiguration, the IPPools, every IPAMBlock
+// and (for pools with a nodeSelector) the Node, and writes one block.
 func (c *Client) Assign(ctx context.Context, args AssignArgs) ([]netip.Addr, error) {
 	if args.Handle == "" || args.Node == "" {
 		return nil, fmt.Errorf("ipam: assign: handle %q and node %q must not be empty", args.Handle, args.Node)
@@ -121,7 +123,7 @@ func (c *Client) Assign(ctx context.Context, args AssignArgs) ([]netip.Addr, err
 		if got = addrsOf(holdings(s.blocks, r.handle)); len(got) > 0 {
 			return true, nil
 		}
-		ch, err := planAuto(s, r, c.opts.Config, c.opts.Now())
+		ch, err := planAuto(s, r, s.cfg, c.opts.Now())
 		if err != nil {
 			return false, err
 		}
@@ -145,7 +147,7 @@ func (c *Client) assignRequested(ctx context.Context, r request, want []netip.Ad
 			if err != nil {
 				return false, err
 			}
-			ch, held, err := planAddr(s, r, a, c.opts.Config, c.opts.Now())
+			ch, held, err := planAddr(s, r, a, s.cfg, c.opts.Now())
 			if err != nil || held {
 				return held, err
 			}

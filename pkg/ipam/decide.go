@@ -10,7 +10,7 @@ import (
 )
 
 // Config tunes the allocator as the fields of Calico's IPAMConfiguration
-// do. The zero Config is Calico's default.
+// do (see ConfigFrom). The zero Config is Calico's default.
 type Config struct {
 	// StrictAffinity forbids borrowing from another node's block, and
 	// marks the blocks this client claims as strict.
@@ -24,6 +24,7 @@ type Config struct {
 
 // snapshot is what one allocation decision reads.
 type snapshot struct {
+	cfg    Config
 	labels map[string]string
 	pools  []*v3.IPPool
 	blocks []*v3.IPAMBlock

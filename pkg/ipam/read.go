@@ -12,11 +12,16 @@ import (
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 )
 
-// read takes the snapshot one decision needs: the IPPools, every
-// IPAMBlock and, when a pool has a nodeSelector, the labels of node's
-// projectcalico.org/v3 Node (a missing Node has no labels).
+// read takes the snapshot one decision needs: the IPAMConfiguration, the
+// IPPools, every IPAMBlock and, when a pool has a nodeSelector, the
+// labels of node's projectcalico.org/v3 Node (a missing Node has no
+// labels).
 func (c *Client) read(ctx context.Context, node string) (snapshot, error) {
 	var s snapshot
+	var err error
+	if s.cfg, err = c.config(ctx); err != nil {
+		return s, err
+	}
 	pools, err := c.cs.ProjectcalicoV3().IPPools().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return s, fmt.Errorf("listing IPPools: %w", err)
@@ -38,6 +43,28 @@ func (c *Client) read(ctx context.Context, node string) (snapshot, error) {
 		return s, fmt.Errorf("reading Node %s for the IPPools' nodeSelector: %w", node, err)
 	}
 	return s, nil
+}
+
+// config is the IPAMConfiguration "default" as a Config, or the Client's
+// own Config when there is none.
+func (c *Client) config(ctx context.Context) (Config, error) {
+	ic, err := c.cs.ProjectcalicoV3().IPAMConfigurations().Get(ctx, v3.IPAMConfigurationName, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return c.opts.Config, nil
+	case err != nil:
+		return Config{}, fmt.Errorf("reading IPAMConfiguration %s: %w", v3.IPAMConfigurationName, err)
+	}
+	return ConfigFrom(&ic.Spec), nil
+}
+
+// ConfigFrom is the Config an IPAMConfiguration's spec sets.
+func ConfigFrom(spec *v3.IPAMConfigurationSpec) Config {
+	return Config{
+		StrictAffinity:            spec.StrictAffinity,
+		DisableAutoAllocateBlocks: spec.AutoAllocateBlocks != nil && !*spec.AutoAllocateBlocks,
+		MaxBlocksPerHost:          int(spec.MaxBlocksPerHost),
+	}
 }
 
 func hasNodeSelector(p *v3.IPPool) bool {

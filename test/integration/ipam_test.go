@@ -425,3 +425,59 @@ func TestIPAMBlockClaimRace(t *testing.T) {
 		}
 	}
 }
+
+// TestIPAMConfiguration: the IPAMConfiguration "default" applies with
+// kubectl, defaults autoAllocateBlocks to true, shows its columns, refuses
+// another name, and rules the allocator: strict affinity stops borrowing,
+// maxBlocksPerHost stops claiming.
+func TestIPAMConfiguration(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cs := ipamClientset(t)
+	configs := cs.ProjectcalicoV3().IPAMConfigurations()
+	kubectl(t, "apiVersion: projectcalico.org/v3\nkind: IPAMConfiguration\nmetadata:\n  name: default\nspec:\n  maxBlocksPerHost: 1\n", "apply", "-f", "-")
+	t.Cleanup(func() { _ = configs.Delete(context.Background(), "default", metav1.DeleteOptions{}) })
+	got, err := configs.Get(ctx, "default", metav1.GetOptions{})
+	if err != nil || got.Spec.AutoAllocateBlocks == nil || !*got.Spec.AutoAllocateBlocks || got.Spec.MaxBlocksPerHost != 1 {
+		t.Fatalf("stored IPAMConfiguration %+v, %v; want autoAllocateBlocks defaulted to true, maxBlocksPerHost 1", got, err)
+	}
+	out := kubectl(t, "", "get", "ipamconfigurations")
+	if h := header(out); h != "NAME STRICT AFFINITY AUTO ALLOCATE BLOCKS MAX BLOCKS PER HOST AGE" || !strings.Contains(out, "false") {
+		t.Errorf("kubectl get ipamconfigurations:\n%s", out)
+	}
+	bad := &v3.IPAMConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "other"}}
+	if _, err := configs.Create(ctx, bad, metav1.CreateOptions{}); err == nil || !strings.Contains(err.Error(), "metadata.name") {
+		t.Errorf("IPAMConfiguration named other: %v, want refused naming metadata.name", err)
+	}
+
+	ipamPool(ctx, t, cs, "ipam-config", "198.18.236.0/27", 28)
+	c := ipam.NewClient(cs)
+	assign := func(h, node string) ([]netip.Addr, error) {
+		return c.Assign(ctx, ipam.AssignArgs{Handle: h, Node: node, Pools: []string{"ipam-config"}})
+	}
+	// One block per host: cfg-a fills its block, then borrows from cfg-b's.
+	if _, err := assign("cfg.b0", "cfg-b"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 17 {
+		if _, err := assign(fmt.Sprintf("cfg.a%d", i), "cfg-a"); err != nil {
+			t.Fatalf("assign %d on cfg-a: %v", i, err)
+		}
+	}
+	owners := map[string]int{}
+	for _, b := range poolBlocks(ctx, t, cs, netip.MustParsePrefix("198.18.236.0/27")) {
+		owners[*b.Spec.Affinity]++
+	}
+	if owners["host:cfg-a"] != 1 || owners["host:cfg-b"] != 1 {
+		t.Fatalf("block owners %v, want one block each (maxBlocksPerHost 1)", owners)
+	}
+	// Strict affinity: no more borrowing.
+	got.Spec.StrictAffinity = true
+	if _, err := configs.Update(ctx, got, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var exhausted *ipam.PoolsExhaustedError
+	if _, err := assign("cfg.a17", "cfg-a"); !errors.As(err, &exhausted) {
+		t.Fatalf("strict affinity, own block full, one block per host: %v, want *PoolsExhaustedError", err)
+	}
+}
