@@ -24,10 +24,12 @@ type Config struct {
 
 // snapshot is what one allocation decision reads.
 type snapshot struct {
-	cfg    Config
-	labels map[string]string
-	pools  []*v3.IPPool
-	blocks []*v3.IPAMBlock
+	loaded  bool   // cfg, labels and pools are read
+	refetch string // the block a concurrent writer changed: read it again, not every block
+	cfg     Config
+	labels  map[string]string
+	pools   []*v3.IPPool
+	blocks  []*v3.IPAMBlock
 }
 
 // request is one address wanted by a handle.
