@@ -271,3 +271,26 @@ func TestConfigFrom(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanAutoIPv6(t *testing.T) {
+	pools := []*v3.IPPool{testPool("v4", "198.18.4.0/24", 26), testPool("v6", "fd00:18::/120", 122)}
+	for _, tc := range []struct {
+		name   string
+		blocks []*v3.IPAMBlock
+		addr   string
+		create bool
+	}{
+		{"claims the first IPv6 block", nil, "fd00:18::", true},
+		{"own IPv6 block first", []*v3.IPAMBlock{testBlock("n2", "fd00:18::/122"), testBlock("n1", "fd00:18::40/122", 0, 1)}, "fd00:18::42", false},
+		{"next IPv6 block", []*v3.IPAMBlock{full("n1", "fd00:18::/122")}, "fd00:18::40", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := request{handle: "net.c1", node: "n1", use: v3.IPPoolAllowedUseWorkload, family: 6}
+			ch, err := planAuto(snapshot{pools: pools, blocks: tc.blocks}, r, Config{}, testNow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkChange(t, ch, tc.addr, tc.create, r.handle)
+		})
+	}
+}

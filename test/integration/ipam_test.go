@@ -548,3 +548,27 @@ func BenchmarkIPAMAssign(b *testing.B) {
 		})
 	}
 }
+
+// TestIPAMDualStack: with IPv6 a handle gets one address of each family,
+// the same again on a second Assign, and both go on release.
+func TestIPAMDualStack(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cs := ipamClientset(t)
+	ipamPool(ctx, t, cs, "ipam-dual-v4", "198.18.237.0/24", 26)
+	v6 := ipamPool(ctx, t, cs, "ipam-dual-v6", "fd00:198:18::/120", 122)
+	c := ipam.NewClient(cs)
+	args := ipam.AssignArgs{Handle: "dual.c1", Node: "dual-n", Pools: []string{"ipam-dual-v4"}, IPv6: true, IPv6Pools: []string{"ipam-dual-v6"}}
+	got, err := c.Assign(ctx, args)
+	if err != nil || len(got) != 2 || !got[0].Is4() || !v6.Contains(got[1]) {
+		t.Fatalf("dual-stack Assign = %v, %v, want an IPv4 and an address of %s", got, err, v6)
+	}
+	again, err := c.Assign(ctx, args)
+	if err != nil || !slices.Equal(again, got) {
+		t.Fatalf("second Assign = %v, %v, want %v", again, err, got)
+	}
+	rel, err := c.ReleaseByHandle(ctx, "dual.c1")
+	if err != nil || len(rel) != 2 {
+		t.Fatalf("release = %v, %v, want both addresses", rel, err)
+	}
+}
