@@ -12,7 +12,8 @@ import (
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 )
 
-// refresh reads s for an attempt: every IPAMBlock each time; the
+// refresh reads s for an attempt: every IPAMBlock each time (after a
+// lost compare-and-swap only the contested block, see refetch); the
 // IPAMConfiguration, the IPPools and, when a pool has a nodeSelector, the
 // labels of node's projectcalico.org/v3 Node (a missing Node has no
 // labels) only the first time. Those change rarely, and a decision taken
