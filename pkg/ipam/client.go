@@ -37,7 +37,9 @@ func VXLANTunnelHandle(node string) string { return "vxlan-tunnel-addr-" + node 
 
 // ClientOptions configure a Client.
 type ClientOptions struct {
-	// Config is the IPAM configuration (strict affinity, block limits).
+	// Config is the IPAM configuration (strict affinity, block limits)
+	// used while the cluster has no IPAMConfiguration "default"; when it
+	// has one, that one rules.
 	Config Config
 	// MaxAttempts bounds the rounds of one change lost to a concurrent
 	// writer (Conflict, AlreadyExists); 0 is DefaultMaxAttempts.
@@ -86,6 +88,11 @@ type AssignArgs struct {
 	// Requested are exact addresses wanted (ipAddrs annotation); they
 	// override Pools.
 	Requested []netip.Addr
+	// IPv6 also allocates one IPv6 address, from IPv6Pools (names or
+	// CIDRs; empty: every enabled IPv6 pool that admits Node).
+	IPv6 bool
+	// IPv6Pools restrict the IPv6 allocation (ipv6pools annotation).
+	IPv6Pools []string
 }
 
 // Allocation is one address held by a handle.
@@ -100,10 +107,12 @@ type Allocation struct {
 	Attrs map[string]string
 }
 
-// Assign allocates one IPv4 address for args.Handle (returns the existing
-// ones if the handle already holds addresses), or exactly args.Requested.
-// Each attempt reads the Node, the IPPools and every IPAMBlock, and writes
-// one block.
+// Assign allocates one IPv4 address for args.Handle (and, with
+// args.IPv6, one IPv6 address), returning those the handle already holds
+// instead of new ones; or exactly args.Requested. It reads the
+// IPAMConfiguration, the IPPools and (for pools with a nodeSelector) the
+// Node once, then each attempt lists every IPAMBlock (after a lost
+// compare-and-swap: reads that block only) and writes one block.
 func (c *Client) Assign(ctx context.Context, args AssignArgs) ([]netip.Addr, error) {
 	if args.Handle == "" || args.Node == "" {
 		return nil, fmt.Errorf("ipam: assign: handle %q and node %q must not be empty", args.Handle, args.Node)
@@ -112,40 +121,65 @@ func (c *Client) Assign(ctx context.Context, args AssignArgs) ([]netip.Addr, err
 	if len(args.Requested) > 0 {
 		return c.assignRequested(ctx, r, args.Requested)
 	}
-	var got []netip.Addr
-	err := c.retry(ctx, func() (bool, error) {
-		s, err := c.read(ctx, r.node)
-		if err != nil {
-			return false, err
-		}
-		if got = addrsOf(holdings(s.blocks, r.handle)); len(got) > 0 {
-			return true, nil
-		}
-		ch, err := planAuto(s, r, c.opts.Config, c.opts.Now())
-		if err != nil {
-			return false, err
-		}
-		got = []netip.Addr{ch.addr}
-		return c.write(ctx, ch)
-	})
+	var s snapshot
+	got, err := c.assignFamily(ctx, r, &s)
 	if err != nil {
-		return nil, fmt.Errorf("ipam: assigning an address to handle %q on node %q: %w", args.Handle, args.Node, err)
+		return nil, fmt.Errorf("ipam: assigning an IPv4 address to handle %q on node %q: %w", args.Handle, args.Node, err)
 	}
-	return got, nil
+	if !args.IPv6 {
+		return []netip.Addr{got}, nil
+	}
+	r.family, r.pools = 6, args.IPv6Pools
+	got6, err := c.assignFamily(ctx, r, &s)
+	if err != nil {
+		if _, rerr := c.ReleaseByHandle(ctx, r.handle); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return nil, fmt.Errorf("ipam: assigning an IPv6 address to handle %q on node %q: %w", args.Handle, args.Node, err)
+	}
+	return []netip.Addr{got, got6}, nil
+}
+
+// assignFamily allocates one address of r's family, or returns the one
+// the handle holds.
+func (c *Client) assignFamily(ctx context.Context, r request, s *snapshot) (netip.Addr, error) {
+	var got netip.Addr
+	err := c.retry(ctx, func() (bool, error) {
+		if err := c.refresh(ctx, r.node, s); err != nil {
+			return false, err
+		}
+		for _, a := range holdings(s.blocks, r.handle) {
+			if familyOf(a.Addr) == r.family {
+				got = a.Addr
+				return true, nil
+			}
+		}
+		ch, err := planAuto(*s, r, s.cfg, c.opts.Now())
+		if err != nil {
+			return false, err
+		}
+		got = ch.addr
+		done, err := c.write(ctx, ch)
+		if !done && err == nil {
+			s.refetch = ch.block.Name
+		}
+		return done, err
+	})
+	return got, err
 }
 
 // assignRequested allocates each requested address in its own change; if
 // one fails, those already allocated for the handle are released.
 func (c *Client) assignRequested(ctx context.Context, r request, want []netip.Addr) ([]netip.Addr, error) {
 	out := make([]netip.Addr, 0, len(want))
+	var s snapshot
 	for _, a := range want {
 		a = a.Unmap()
 		err := c.retry(ctx, func() (bool, error) {
-			s, err := c.read(ctx, r.node)
-			if err != nil {
+			if err := c.refresh(ctx, r.node, &s); err != nil {
 				return false, err
 			}
-			ch, held, err := planAddr(s, r, a, c.opts.Config, c.opts.Now())
+			ch, held, err := planAddr(s, r, a, s.cfg, c.opts.Now())
 			if err != nil || held {
 				return held, err
 			}

@@ -253,3 +253,44 @@ func TestAllocateRelease(t *testing.T) {
 		t.Errorf("unallocated = %v, want %v", b.Spec.Unallocated, want)
 	}
 }
+
+func TestConfigFrom(t *testing.T) {
+	yes, no := true, false
+	for _, tc := range []struct {
+		name string
+		spec v3.IPAMConfigurationSpec
+		want Config
+	}{
+		{"defaults", v3.IPAMConfigurationSpec{}, Config{}},
+		{"autoAllocateBlocks true", v3.IPAMConfigurationSpec{AutoAllocateBlocks: &yes}, Config{}},
+		{"autoAllocateBlocks false", v3.IPAMConfigurationSpec{AutoAllocateBlocks: &no}, Config{DisableAutoAllocateBlocks: true}},
+		{"strict, 3 blocks", v3.IPAMConfigurationSpec{StrictAffinity: true, MaxBlocksPerHost: 3}, Config{StrictAffinity: true, MaxBlocksPerHost: 3}},
+	} {
+		if got := ConfigFrom(&tc.spec); got != tc.want {
+			t.Errorf("%s: ConfigFrom = %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestPlanAutoIPv6(t *testing.T) {
+	pools := []*v3.IPPool{testPool("v4", "198.18.4.0/24", 26), testPool("v6", "fd00:18::/120", 122)}
+	for _, tc := range []struct {
+		name   string
+		blocks []*v3.IPAMBlock
+		addr   string
+		create bool
+	}{
+		{"claims the first IPv6 block", nil, "fd00:18::", true},
+		{"own IPv6 block first", []*v3.IPAMBlock{testBlock("n2", "fd00:18::/122"), testBlock("n1", "fd00:18::40/122", 0, 1)}, "fd00:18::42", false},
+		{"next IPv6 block", []*v3.IPAMBlock{full("n1", "fd00:18::/122")}, "fd00:18::40", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := request{handle: "net.c1", node: "n1", use: v3.IPPoolAllowedUseWorkload, family: 6}
+			ch, err := planAuto(snapshot{pools: pools, blocks: tc.blocks}, r, Config{}, testNow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkChange(t, ch, tc.addr, tc.create, r.handle)
+		})
+	}
+}
