@@ -13,9 +13,10 @@ import (
 	"github.com/meshapi/meshapi/pkg/ipam"
 )
 
-// NewIPAM is meshapi's IPAM (pkg/ipam) on cs, as the plugin's IPAM.
+// NewIPAM is meshapi's IPAM (pkg/ipam) on cs, as the plugin's IPAM, its
+// address changes serialized on this host by IPAMLockFile.
 func NewIPAM(cs versioned.Interface) IPAM {
-	return meshIPAM{c: ipam.NewClient(cs)}
+	return lockedIPAM{IPAM: meshIPAM{c: ipam.NewClient(cs)}, path: IPAMLockFile}
 }
 
 // Annotations parses Calico's pod annotations with pkg/ipam's parsers.
