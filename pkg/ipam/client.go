@@ -156,7 +156,7 @@ func (c *Client) assignFamily(ctx context.Context, r request, s *snapshot) (neti
 		}
 		ch, err := planAuto(*s, r, s.cfg, c.opts.Now())
 		if err != nil {
-			return false, err
+			return false, ignoreIf(confirmPools(s, err), err)
 		}
 		got = ch.addr
 		done, err := c.write(ctx, ch)
@@ -180,8 +180,11 @@ func (c *Client) assignRequested(ctx context.Context, r request, want []netip.Ad
 				return false, err
 			}
 			ch, held, err := planAddr(s, r, a, s.cfg, c.opts.Now())
-			if err != nil || held {
-				return held, err
+			if err != nil {
+				return false, ignoreIf(confirmPools(&s, err), err)
+			}
+			if held {
+				return true, nil
 			}
 			return c.write(ctx, ch)
 		})
@@ -262,4 +265,12 @@ func (c *Client) retry(ctx context.Context, step func() (bool, error)) error {
 		}
 	}
 	return fmt.Errorf("gave up after %d attempts lost to concurrent writers", c.opts.MaxAttempts)
+}
+
+// ignoreIf is nil when retry is true (the step is taken again), else err.
+func ignoreIf(retry bool, err error) error {
+	if retry {
+		return nil
+	}
+	return err
 }

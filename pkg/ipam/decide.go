@@ -24,12 +24,16 @@ type Config struct {
 
 // snapshot is what one allocation decision reads.
 type snapshot struct {
-	loaded  bool   // cfg, labels and pools are read
-	refetch string // the block a concurrent writer changed: read it again, not every block
-	cfg     Config
-	labels  map[string]string
-	pools   []*v3.IPPool
-	blocks  []*v3.IPAMBlock
+	loaded bool // cfg, labels and pools are read
+	// freshPools: the pools were read with a consistent list, not from the
+	// API server's watch cache (which may not show a pool created a moment
+	// ago).
+	freshPools bool
+	refetch    string // the block a concurrent writer changed: read it again, not every block
+	cfg        Config
+	labels     map[string]string
+	pools      []*v3.IPPool
+	blocks     []*v3.IPAMBlock
 }
 
 // request is one address wanted by a handle.

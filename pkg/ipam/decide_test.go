@@ -2,6 +2,7 @@ package ipam
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"testing"
@@ -291,6 +292,34 @@ func TestPlanAutoIPv6(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkChange(t, ch, tc.addr, tc.create, r.handle)
+		})
+	}
+}
+
+// TestConfirmPools: only "no pool" and "pools exhausted" decided on cached
+// pools are taken again, once, on a consistent list.
+func TestConfirmPools(t *testing.T) {
+	cases := []struct {
+		name  string
+		fresh bool
+		err   error
+		want  bool
+	}{
+		{name: "no pool, cached pools", err: &NoPoolError{Node: "n"}, want: true},
+		{name: "exhausted, cached pools", err: fmt.Errorf("wrapped: %w", &PoolsExhaustedError{Node: "n", Pools: []string{"p"}}), want: true},
+		{name: "no pool, consistent pools", fresh: true, err: &NoPoolError{Node: "n"}},
+		{name: "address in use", err: &AddressInUseError{Handle: "h"}},
+		{name: "API error", err: errors.New("connection refused")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &snapshot{loaded: true, freshPools: tc.fresh}
+			if got := confirmPools(s, tc.err); got != tc.want {
+				t.Fatalf("confirmPools = %v, want %v", got, tc.want)
+			}
+			if tc.want && (!s.freshPools || s.loaded) {
+				t.Errorf("snapshot after confirmPools: freshPools %v loaded %v, want true false", s.freshPools, s.loaded)
+			}
 		})
 	}
 }

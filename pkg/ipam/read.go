@@ -2,6 +2,7 @@ package ipam
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -35,8 +36,14 @@ func (c *Client) refresh(ctx context.Context, node string, s *snapshot) error {
 	}
 	// From the watch cache (resourceVersion "0"): a consistent list waits
 	// for the cache to catch up with writes to other resources, up to
-	// ~100ms, and a pool list a moment old decides no less safely.
-	pools, err := c.cs.ProjectcalicoV3().IPPools().List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+	// ~100ms, and a pool list a moment old decides no less safely. Only a
+	// decision that found no pool, or no free address, is taken again on
+	// a consistent list (see confirmPools).
+	rv := "0"
+	if s.freshPools {
+		rv = ""
+	}
+	pools, err := c.cs.ProjectcalicoV3().IPPools().List(ctx, metav1.ListOptions{ResourceVersion: rv})
 	if err != nil {
 		return fmt.Errorf("listing IPPools: %w", err)
 	}
@@ -192,4 +199,18 @@ func (c *Client) Handles(ctx context.Context, node string) ([]Allocation, error)
 // informer, say), without asking the API.
 func HandleAddrs(blocks []*v3.IPAMBlock, handle string) []netip.Addr {
 	return addrsOf(holdings(blocks, handle))
+}
+
+// confirmPools reports whether err (from a decision on pools read from the
+// watch cache) should be confirmed on a consistent list of the pools: no
+// pool admitted the node, or every pool was full, and the cache may not
+// show a pool created a moment ago. It marks s to read the pools again.
+func confirmPools(s *snapshot, err error) bool {
+	var noPool *NoPoolError
+	var exhausted *PoolsExhaustedError
+	if s.freshPools || !(errors.As(err, &noPool) || errors.As(err, &exhausted)) {
+		return false
+	}
+	s.freshPools, s.loaded = true, false
+	return true
 }
