@@ -110,7 +110,8 @@ func (p *Protection) Validate(_ context.Context, a admission.Attributes, _ admis
 // validateWriter lets a mirror writer write only what is its own (see
 // writerOwns): the object it creates, and both the old and the new object
 // of an update or a delete; besides those, the status of
-// RemoteClusterConfigurations, which it reports on. A writer in
+// RemoteClusterConfigurations, which it reports on, and updates and
+// deletes of IPAMBlocks, which its IPAM garbage collector makes. A writer in
 // system:masters may write anything: that group passes every
 // authorization, and the standalone mode's single user is both.
 func validateWriter(a admission.Attributes, user string) error {
@@ -119,6 +120,13 @@ func validateWriter(a admission.Attributes, user string) error {
 		return nil
 	}
 	if u := a.GetUserInfo(); u != nil && slices.Contains(u.GetGroups(), userSystemMasters) {
+		return nil
+	}
+	// meshapi-controller's IPAM garbage collector (pkg/ipamgc, same process
+	// and identity) releases leaked allocations and deletes the empty blocks
+	// of deleted nodes: it updates and deletes local IPAMBlocks, and never
+	// creates one.
+	if resource == "ipamblocks" && (a.GetOperation() == admission.Update || a.GetOperation() == admission.Delete) {
 		return nil
 	}
 	var notOwned string

@@ -115,6 +115,19 @@ func TestProtectionValidate(t *testing.T) {
 	hepDelete := request{old: hep("cluster-b.host-1-eth0", mirrored()), kind: v3.SchemeGroupVersion.WithKind("HostEndpoint"),
 		resource: v3.SchemeGroupVersion.WithResource("hostendpoints"), name: "cluster-b.host-1-eth0", op: admission.Delete, user: someUser}
 
+	block := &v3.IPAMBlock{ObjectMeta: metav1.ObjectMeta{Name: "198-18-0-0-26"}, Spec: v3.IPAMBlockSpec{CIDR: "198.18.0.0/26"}}
+	blockRequest := func(op admission.Operation, obj, old *v3.IPAMBlock) request {
+		r := request{kind: v3.SchemeGroupVersion.WithKind("IPAMBlock"), resource: v3.SchemeGroupVersion.WithResource("ipamblocks"),
+			name: block.Name, op: op, user: writer}
+		if obj != nil {
+			r.obj = obj
+		}
+		if old != nil {
+			r.old = old
+		}
+		return r
+	}
+
 	cases := []struct {
 		name string
 		req  request
@@ -140,6 +153,10 @@ func TestProtectionValidate(t *testing.T) {
 		{name: "writer may not update the spec of a RemoteClusterConfiguration", req: rccSpec,
 			wantForbidden: []string{`RemoteClusterConfiguration "cluster-b": the stored object does not carry the label`}},
 		{name: "a writer in system:masters may write a local object", req: mastersWriter},
+		{name: "writer's IPAM garbage collector releases a local block's allocation", req: blockRequest(admission.Update, block, block)},
+		{name: "writer's IPAM garbage collector deletes a local block", req: blockRequest(admission.Delete, nil, block)},
+		{name: "writer may not create a local block", req: blockRequest(admission.Create, block, nil),
+			wantForbidden: []string{`IPAMBlock "198-18-0-0-26": the object does not carry the label`}},
 		{name: "writer creates a pod endpoint", req: wepRequest(admission.Create, writer, podWEP, nil)},
 		{name: "writer updates a pod endpoint", req: wepRequest(admission.Update, writer, podWEP, podWEP)},
 		{name: "writer deletes a pod endpoint", req: wepRequest(admission.Delete, writer, nil, podWEP)},
