@@ -33,6 +33,8 @@ const FieldManager = "meshapi-agent"
 type Config struct {
 	// NodeName is the name of this node's Node object.
 	NodeName string
+	// KubernetesNodeName, if set, is recorded in the Node's spec.orchRefs.
+	KubernetesNodeName string
 	// NodeIP is this node's underlay address with its prefix length, as
 	// published in spec.bgp.ipv4Address (e.g. 198.18.0.1/24).
 	NodeIP netip.Prefix
@@ -510,6 +512,9 @@ func (a *Agent) registerNode(ctx context.Context, res Result) (*v3.Node, error) 
 // nodeSpec sets the fields of spec this agent owns.
 func (a *Agent) nodeSpec(spec *v3.NodeSpec, res Result) {
 	a.wireguardSpec(spec)
+	if a.cfg.KubernetesNodeName != "" {
+		spec.OrchRefs = []v3.OrchRef{{Orchestrator: v3.OrchestratorK8s, NodeName: a.cfg.KubernetesNodeName}}
+	}
 	if spec.BGP == nil {
 		spec.BGP = &v3.NodeBGPSpec{}
 	}

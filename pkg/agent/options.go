@@ -35,6 +35,10 @@ type Options struct {
 	Kubeconfig string
 	// NodeName is this node's Node name.
 	NodeName string
+	// KubernetesNodeName, if set, is the Kubernetes Node this node is: the
+	// agent records it in its Node's spec.orchRefs, which tells the IPAM
+	// garbage collector that the node is gone once that Kubernetes Node is.
+	KubernetesNodeName string
 	// NodeIP is this node's underlay address, "198.18.0.1/24" or
 	// "198.18.0.1" (taken as /32).
 	NodeIP string
@@ -90,6 +94,7 @@ func NewOptions() *Options {
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Kubeconfig of the local cluster; empty means the in-cluster service account.")
 	fs.StringVar(&o.NodeName, "node-name", o.NodeName, "Name of this node's projectcalico.org/v3 Node (default $NODENAME, else the host name).")
+	fs.StringVar(&o.KubernetesNodeName, "kubernetes-node-name", o.KubernetesNodeName, "The Kubernetes Node this node is, recorded in the Node's spec.orchRefs (orchestrator k8s) so that meshapi-controller's IPAM garbage collector frees its addresses once that Kubernetes Node is deleted; empty records none (a node outside Kubernetes).")
 	fs.StringVar(&o.NodeIP, "node-ip", o.NodeIP, "This node's underlay IPv4 address with prefix length, e.g. 198.18.0.1/24 (default $NODE_IP); the source of VXLAN packets.")
 	fs.StringVar(&o.VXLANTunnelAddress, "vxlan-tunnel-address", o.VXLANTunnelAddress, "This node's VTEP address; empty means the address IPAM allocates to the handle vxlan-tunnel-addr-<node> (kept across restarts).")
 	fs.StringVar(&o.NetNS, "netns", o.NetNS, "Network namespace to program (a path, or a name under /var/run/netns); empty means the agent's own.")
@@ -250,7 +255,7 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	a, err := New(Config{
-		NodeName: o.NodeName, NodeIP: nodeIP, VTEP: vtep, Client: client,
+		NodeName: o.NodeName, KubernetesNodeName: o.KubernetesNodeName, NodeIP: nodeIP, VTEP: vtep, Client: client,
 		Dataplane: dp, NAT: nat.New(nft, nat.Options{Logger: log.With("component", "nat")}),
 		Policy: policy, Metrics: metrics,
 		WireGuard: &WireGuardConfig{NetNS: nsHandle, KeyFile: o.WireGuardKeyFile, InterfaceAddress: wgAddr, WithholdKey: !o.WireGuardPublishKey}, ResyncPeriod: o.ResyncPeriod, Debounce: o.Debounce, StatusInterval: o.StatusInterval,

@@ -4,10 +4,6 @@ import (
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 )
 
-// OrchestratorK8s is the orchestrator name of a Kubernetes node in a
-// Node's spec.orchRefs.
-const OrchestratorK8s = "k8s"
-
 // LiveNodes returns the names of the nodes that exist: every Kubernetes
 // Node, and every local projectcalico Node (the agent registers one per
 // node, also where no kubelet runs) unless it names a Kubernetes node in
@@ -38,7 +34,7 @@ func LiveNodes(kubeNodes []string, nodes []v3.Node) map[string]bool {
 // k8sRef returns the Kubernetes node a Node names in spec.orchRefs.
 func k8sRef(n *v3.Node) (string, bool) {
 	for _, r := range n.Spec.OrchRefs {
-		if r.Orchestrator == OrchestratorK8s {
+		if r.Orchestrator == v3.OrchestratorK8s {
 			if r.NodeName == "" {
 				return n.Name, true
 			}

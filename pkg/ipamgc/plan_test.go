@@ -223,7 +223,7 @@ func TestLiveNodes(t *testing.T) {
 			n.Labels = map[string]string{v3.LabelCluster: cluster}
 		}
 		if k8s != "" {
-			n.Spec.OrchRefs = []v3.OrchRef{{Orchestrator: OrchestratorK8s, NodeName: k8s}}
+			n.Spec.OrchRefs = []v3.OrchRef{{Orchestrator: v3.OrchestratorK8s, NodeName: k8s}}
 		}
 		return n
 	}

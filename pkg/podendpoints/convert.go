@@ -28,7 +28,7 @@ const (
 	NamespaceLabelPrefix = "pcns."
 	NamespaceProfile     = "kns."
 	ServiceAccountPrefix = "ksa."
-	OrchestratorK8s      = "k8s"
+	OrchestratorK8s      = v3.OrchestratorK8s
 	endpointName         = "eth0"
 )
 

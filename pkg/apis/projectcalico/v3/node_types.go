@@ -93,6 +93,10 @@ const (
 	CalicoNodeIP NodeAddressType = "CalicoNodeIP"
 )
 
+// OrchestratorK8s is the orchestrator name of Kubernetes, in a Node's
+// spec.orchRefs and a WorkloadEndpoint's spec.orchestrator.
+const OrchestratorK8s = "k8s"
+
 // OrchRef names the orchestrator object for a node.
 type OrchRef struct {
 	// NodeName is the node's name in the orchestrator.
