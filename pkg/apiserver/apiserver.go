@@ -20,6 +20,7 @@ import (
 	"github.com/meshapi/meshapi/pkg/registry/projectcalico/globalnetworkpolicy"
 	"github.com/meshapi/meshapi/pkg/registry/projectcalico/hostendpoint"
 	"github.com/meshapi/meshapi/pkg/registry/projectcalico/ipamblock"
+	"github.com/meshapi/meshapi/pkg/registry/projectcalico/ipamconfiguration"
 	"github.com/meshapi/meshapi/pkg/registry/projectcalico/ippool"
 	"github.com/meshapi/meshapi/pkg/registry/projectcalico/networkpolicy"
 	"github.com/meshapi/meshapi/pkg/registry/projectcalico/node"
@@ -126,6 +127,7 @@ func newStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, cr
 
 	for resource, build := range map[string]func(runtime.ObjectTyper, generic.RESTOptionsGetter) (*registry.REST, error){
 		"ipamblocks":            ipamblock.NewREST,
+		"ipamconfigurations":    ipamconfiguration.NewREST,
 		"hostendpoints":         hostendpoint.NewREST,
 		"profiles":              profile.NewREST,
 		"tiers":                 tier.NewREST,

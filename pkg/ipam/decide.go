@@ -10,7 +10,7 @@ import (
 )
 
 // Config tunes the allocator as the fields of Calico's IPAMConfiguration
-// do. The zero Config is Calico's default.
+// do (see ConfigFrom). The zero Config is Calico's default.
 type Config struct {
 	// StrictAffinity forbids borrowing from another node's block, and
 	// marks the blocks this client claims as strict.
@@ -24,9 +24,12 @@ type Config struct {
 
 // snapshot is what one allocation decision reads.
 type snapshot struct {
-	labels map[string]string
-	pools  []*v3.IPPool
-	blocks []*v3.IPAMBlock
+	loaded  bool   // cfg, labels and pools are read
+	refetch string // the block a concurrent writer changed: read it again, not every block
+	cfg     Config
+	labels  map[string]string
+	pools   []*v3.IPPool
+	blocks  []*v3.IPAMBlock
 }
 
 // request is one address wanted by a handle.

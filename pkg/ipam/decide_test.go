@@ -253,3 +253,21 @@ func TestAllocateRelease(t *testing.T) {
 		t.Errorf("unallocated = %v, want %v", b.Spec.Unallocated, want)
 	}
 }
+
+func TestConfigFrom(t *testing.T) {
+	yes, no := true, false
+	for _, tc := range []struct {
+		name string
+		spec v3.IPAMConfigurationSpec
+		want Config
+	}{
+		{"defaults", v3.IPAMConfigurationSpec{}, Config{}},
+		{"autoAllocateBlocks true", v3.IPAMConfigurationSpec{AutoAllocateBlocks: &yes}, Config{}},
+		{"autoAllocateBlocks false", v3.IPAMConfigurationSpec{AutoAllocateBlocks: &no}, Config{DisableAutoAllocateBlocks: true}},
+		{"strict, 3 blocks", v3.IPAMConfigurationSpec{StrictAffinity: true, MaxBlocksPerHost: 3}, Config{StrictAffinity: true, MaxBlocksPerHost: 3}},
+	} {
+		if got := ConfigFrom(&tc.spec); got != tc.want {
+			t.Errorf("%s: ConfigFrom = %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,7 +22,7 @@ import (
 
 // ipamClientset is a clientset without client-side rate limit: each
 // goroutine stands for a CNI plugin process, which has its own.
-func ipamClientset(t *testing.T) versioned.Interface {
+func ipamClientset(t testing.TB) versioned.Interface {
 	t.Helper()
 	cfg := rest.CopyConfig(server.Config)
 	cfg.QPS, cfg.Burst = -1, 0
@@ -423,5 +424,127 @@ func TestIPAMBlockClaimRace(t *testing.T) {
 		if n != 1 {
 			t.Errorf("%s owns %d blocks, want 1", o, n)
 		}
+	}
+}
+
+// TestIPAMConfiguration: the IPAMConfiguration "default" applies with
+// kubectl, defaults autoAllocateBlocks to true, shows its columns, refuses
+// another name, and rules the allocator: strict affinity stops borrowing,
+// maxBlocksPerHost stops claiming.
+func TestIPAMConfiguration(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cs := ipamClientset(t)
+	configs := cs.ProjectcalicoV3().IPAMConfigurations()
+	kubectl(t, "apiVersion: projectcalico.org/v3\nkind: IPAMConfiguration\nmetadata:\n  name: default\nspec:\n  maxBlocksPerHost: 1\n", "apply", "-f", "-")
+	t.Cleanup(func() { _ = configs.Delete(context.Background(), "default", metav1.DeleteOptions{}) })
+	got, err := configs.Get(ctx, "default", metav1.GetOptions{})
+	if err != nil || got.Spec.AutoAllocateBlocks == nil || !*got.Spec.AutoAllocateBlocks || got.Spec.MaxBlocksPerHost != 1 {
+		t.Fatalf("stored IPAMConfiguration %+v, %v; want autoAllocateBlocks defaulted to true, maxBlocksPerHost 1", got, err)
+	}
+	out := kubectl(t, "", "get", "ipamconfigurations")
+	if h := header(out); h != "NAME STRICT AFFINITY AUTO ALLOCATE BLOCKS MAX BLOCKS PER HOST AGE" || !strings.Contains(out, "false") {
+		t.Errorf("kubectl get ipamconfigurations:\n%s", out)
+	}
+	bad := &v3.IPAMConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "other"}}
+	if _, err := configs.Create(ctx, bad, metav1.CreateOptions{}); err == nil || !strings.Contains(err.Error(), "metadata.name") {
+		t.Errorf("IPAMConfiguration named other: %v, want refused naming metadata.name", err)
+	}
+
+	ipamPool(ctx, t, cs, "ipam-config", "198.18.236.0/27", 28)
+	c := ipam.NewClient(cs)
+	assign := func(h, node string) ([]netip.Addr, error) {
+		return c.Assign(ctx, ipam.AssignArgs{Handle: h, Node: node, Pools: []string{"ipam-config"}})
+	}
+	// One block per host: cfg-a fills its block, then borrows from cfg-b's.
+	if _, err := assign("cfg.b0", "cfg-b"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 17 {
+		if _, err := assign(fmt.Sprintf("cfg.a%d", i), "cfg-a"); err != nil {
+			t.Fatalf("assign %d on cfg-a: %v", i, err)
+		}
+	}
+	owners := map[string]int{}
+	for _, b := range poolBlocks(ctx, t, cs, netip.MustParsePrefix("198.18.236.0/27")) {
+		owners[*b.Spec.Affinity]++
+	}
+	if owners["host:cfg-a"] != 1 || owners["host:cfg-b"] != 1 {
+		t.Fatalf("block owners %v, want one block each (maxBlocksPerHost 1)", owners)
+	}
+	// Strict affinity: no more borrowing.
+	got.Spec.StrictAffinity = true
+	if _, err := configs.Update(ctx, got, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var exhausted *ipam.PoolsExhaustedError
+	if _, err := assign("cfg.a17", "cfg-a"); !errors.As(err, &exhausted) {
+		t.Fatalf("strict affinity, own block full, one block per host: %v, want *PoolsExhaustedError", err)
+	}
+}
+
+// BenchmarkIPAMAssign measures Assign against the real API server, from
+// 1 and 8 goroutines over 5 nodes, with latency percentiles and
+// allocations per second; the addresses are released (untimed) after
+// each run. Run with a fixed count so that the block count, which every
+// Assign lists, is the same from run to run:
+//
+//	go test ./test/integration/ -run '^$' -bench BenchmarkIPAMAssign -benchtime 400x
+func BenchmarkIPAMAssign(b *testing.B) {
+	for _, workers := range []int{1, 8} {
+		b.Run(fmt.Sprintf("concurrency=%d", workers), func(b *testing.B) {
+			ctx := context.Background()
+			cs := ipamClientset(b)
+			pool := fmt.Sprintf("ipam-bench-%d", workers)
+			if _, err := cs.ProjectcalicoV3().IPPools().Create(ctx, &v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: pool},
+				Spec: v3.IPPoolSpec{CIDR: "198.18.240.0/20", BlockSize: 26}}, metav1.CreateOptions{}); err != nil {
+				b.Fatal(err)
+			}
+			defer func() { _ = cs.ProjectcalicoV3().IPPools().Delete(ctx, pool, metav1.DeleteOptions{}) }()
+			c := ipam.NewClient(cs)
+			lat := make([]time.Duration, b.N)
+			work := make(chan int)
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			start := time.Now()
+			for range workers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range work {
+						t0 := time.Now()
+						if _, err := c.Assign(ctx, ipam.AssignArgs{Handle: fmt.Sprintf("bench%d.c%d", workers, i), Node: fmt.Sprintf("bench-n%d", i%5), Pools: []string{pool}}); err != nil {
+							b.Error(err)
+						}
+						lat[i] = time.Since(t0)
+					}
+				}()
+			}
+			for i := range b.N {
+				work <- i
+			}
+			close(work)
+			wg.Wait()
+			elapsed := time.Since(start)
+			b.StopTimer()
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "allocs/s")
+			for i := range b.N {
+				if _, err := c.ReleaseByHandle(ctx, fmt.Sprintf("bench%d.c%d", workers, i)); err != nil {
+					b.Error(err)
+				}
+			}
+			list, err := cs.ProjectcalicoV3().IPAMBlocks().List(ctx, metav1.ListOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, blk := range list.Items {
+				if c, err := netip.ParsePrefix(blk.Spec.CIDR); err == nil && netip.MustParsePrefix("198.18.240.0/20").Overlaps(c) {
+					_ = cs.ProjectcalicoV3().IPAMBlocks().Delete(ctx, blk.Name, metav1.DeleteOptions{})
+				}
+			}
+		})
 	}
 }
