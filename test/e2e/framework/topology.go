@@ -185,6 +185,13 @@ func (t *Topology) machines(ctx context.Context) error {
 	}
 	t.Underlay = u
 	t.push("deleting the underlay", func(context.Context) error { return u.NS.Delete() })
+	// The underlay's gateway: every node has a default route, as a real
+	// node has. The plugin's pods reach their gateway 169.254.1.1 by
+	// proxy ARP on the host side of their veth, which answers only for
+	// addresses the node routes through another interface.
+	if err := u.NS.IP("addr", "add", UnderlayGateway+"/24", "dev", "br0"); err != nil {
+		return err
+	}
 	for _, n := range t.Nodes {
 		// Registered before the agent starts, so it runs after the agent
 		// stopped: a running agent would register its Node again.
@@ -193,6 +200,9 @@ func (t *Topology) machines(ctx context.Context) error {
 			return err
 		}
 		nsNode := n.Node
+		if err := nsNode.NS.IP("route", "add", "default", "via", UnderlayGateway, "dev", "eth0"); err != nil {
+			return err
+		}
 		t.push("deleting node namespace "+nsNode.NS.Name, func(context.Context) error { return nsNode.NS.Delete() })
 		if err := t.installCNI(ctx, n); err != nil {
 			return err
@@ -209,6 +219,10 @@ func (t *Topology) machines(ctx context.Context) error {
 	}
 	return u.CountUDP(uint16(t.cfg.VXLANPort))
 }
+
+// UnderlayGateway is the underlay's address in the nodes' default route.
+// It forwards nothing: traffic nothing else routes ends there.
+const UnderlayGateway = "198.18.0.254"
 
 // StartAgent starts n's agent with the topology's flags and extra ones.
 // Close stops whichever agent n has then.
