@@ -39,20 +39,20 @@ type hostileObject struct {
 // the RCC, and leaves the local agent healthy.
 func TestHostileRemote(t *testing.T) {
 	ctx := ctxT(t)
-	topo := newTopology(t, topologyConfig{name: "hr", nodes: 1, vxlanPort: hrVXLANPort, namespaces: []string{"hostile-e2e"},
-		pools: [2]netip.Prefix{netip.MustParsePrefix("198.18.76.0/24"), netip.MustParsePrefix("198.18.77.0/24")}})
+	topo := newTopology(t, framework.TopologyConfig{Name: "hr", Nodes: 1, VXLANPort: hrVXLANPort, Namespaces: []string{"hostile-e2e"},
+		Pools: [2]netip.Prefix{netip.MustParsePrefix("198.18.76.0/24"), netip.MustParsePrefix("198.18.77.0/24")}})
 	a, b := topo.a, topo.b
 	a1, b1 := topo.node("a1"), topo.node("b1")
 	podA := topo.addPod(a1, "hostile-e2e", "pod", map[string]string{"app": "hr"})
 	topo.addPod(b1, "hostile-e2e", "pod", map[string]string{"app": "hr"})
 	topo.connect()
 
-	local, err := topo.cs[a].ProjectcalicoV3().Nodes().Get(ctx, a1.name, metav1.GetOptions{})
+	local, err := topo.cs[a].ProjectcalicoV3().Nodes().Get(ctx, a1.Name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if local.Spec.IPv4VXLANTunnelAddr == "" || local.Spec.VXLANTunnelMACAddr == "" {
-		t.Fatalf("node %s publishes no VTEP: %+v", a1.name, local.Spec)
+		t.Fatalf("node %s publishes no VTEP: %+v", a1.Name, local.Spec)
 	}
 	before := nodeState(t, a1)
 
@@ -60,7 +60,7 @@ func TestHostileRemote(t *testing.T) {
 	// A benign block written last: once a1 routes it, the agent has seen
 	// the mirror after every hostile object was processed.
 	canary := netip.MustParsePrefix("198.18.77.128/26")
-	createBlock(t, topo, b, "hr-canary", canary, b1.name)
+	createBlock(t, topo, b, "hr-canary", canary, b1.Name)
 	topo.eventually("a1 routes the canary block", func() (bool, string) { return topo.routed(a1, canary) })
 
 	rcc := waitRefusals(t, topo, hostile)
@@ -81,13 +81,13 @@ func TestHostileRemote(t *testing.T) {
 	after := nodeState(t, a1)
 	for _, k := range slices.Sorted(maps.Keys(before)) {
 		if before[k] != after[k] {
-			t.Errorf("%s on %s changed:\nbefore:\n%s\nafter:\n%s", k, a1.name, before[k], after[k])
+			t.Errorf("%s on %s changed:\nbefore:\n%s\nafter:\n%s", k, a1.Name, before[k], after[k])
 		}
 	}
-	if got := httpGet(t, "http://"+a1.agent.Metrics+"/healthz"); got != "ok" {
+	if got := httpGet(t, "http://"+a1.Agent.Metrics+"/healthz"); got != "ok" {
 		t.Errorf("a1 /healthz: %q", got)
 	}
-	if got := httpGet(t, "http://"+a1.agent.Metrics+"/metrics"); !strings.Contains(got, "meshapi_agent_remote_objects_refused 0") {
+	if got := httpGet(t, "http://"+a1.Agent.Metrics+"/metrics"); !strings.Contains(got, "meshapi_agent_remote_objects_refused 0") {
 		t.Errorf("a1 saw refused mirrors, the controller should have kept them out:\n%s", grepLines(got, "refused"))
 	}
 	foreignRouteConflict(t, topo, a1, b1)
@@ -96,27 +96,27 @@ func TestHostileRemote(t *testing.T) {
 // foreignRouteConflict: a legitimate remote block whose destination a
 // route of another owner holds on a1 is skipped and reported (metric,
 // status.dataplane), the foreign route stays, and a1 stays healthy.
-func foreignRouteConflict(t *testing.T, topo *topology, a1, b1 *topoNode) {
+func foreignRouteConflict(t *testing.T, topo *topology, a1, b1 *framework.TopoNode) {
 	t.Helper()
 	contested := netip.MustParsePrefix("198.18.77.192/26")
-	if err := a1.node.NS.IP("route", "add", contested.String(), "dev", "eth0"); err != nil {
+	if err := a1.Node.NS.IP("route", "add", contested.String(), "dev", "eth0"); err != nil {
 		t.Fatal(err)
 	}
-	createBlock(t, topo, topo.b, "hr-contested", contested, b1.name)
+	createBlock(t, topo, topo.b, "hr-contested", contested, b1.Name)
 	topo.eventually("a1 reports the route conflict", func() (bool, string) {
-		n, err := topo.cs[topo.a].ProjectcalicoV3().Nodes().Get(ctxT(t), a1.name, metav1.GetOptions{})
+		n, err := topo.cs[topo.a].ProjectcalicoV3().Nodes().Get(ctxT(t), a1.Name, metav1.GetOptions{})
 		if err != nil || n.Status.Dataplane == nil {
 			return false, fmt.Sprint(err)
 		}
 		return strings.Contains(n.Status.Dataplane.LastError, contested.String()), n.Status.Dataplane.LastError
 	})
-	if got := httpGet(t, "http://"+a1.agent.Metrics+"/metrics"); !strings.Contains(got, "meshapi_agent_route_conflicts 1") {
+	if got := httpGet(t, "http://"+a1.Agent.Metrics+"/metrics"); !strings.Contains(got, "meshapi_agent_route_conflicts 1") {
 		t.Errorf("a1 metrics:\n%s", grepLines(got, "conflicts"))
 	}
-	if got := httpGet(t, "http://"+a1.agent.Metrics+"/healthz"); got != "ok" {
+	if got := httpGet(t, "http://"+a1.Agent.Metrics+"/healthz"); got != "ok" {
 		t.Errorf("a1 /healthz with a route conflict: %q", got)
 	}
-	out, err := a1.node.NS.IPOutput("route", "show", contested.String())
+	out, err := a1.Node.NS.IPOutput("route", "show", contested.String())
 	if err != nil || !strings.Contains(out, "dev eth0") || strings.Contains(out, "proto 82") {
 		t.Errorf("the foreign route to %s changed: %q, %v", contested, out, err)
 	}
@@ -124,7 +124,7 @@ func foreignRouteConflict(t *testing.T, topo *topology, a1, b1 *topoNode) {
 
 // writeHostile writes the hostile objects into cluster b, affine to (or
 // on) its node b1, and deletes them at cleanup.
-func writeHostile(t *testing.T, topo *topology, b1 *topoNode, local *v3.Node, podIP netip.Addr) []hostileObject {
+func writeHostile(t *testing.T, topo *topology, b1 *framework.TopoNode, local *v3.Node, podIP netip.Addr) []hostileObject {
 	t.Helper()
 	ctx := ctxT(t)
 	b := topo.b
@@ -134,14 +134,14 @@ func writeHostile(t *testing.T, topo *topology, b1 *topoNode, local *v3.Node, po
 		"hr-evil-half": "0.0.0.0/1", "hr-evil-metadata": "169.254.169.254/32",
 		"hr-evil-pod": podIP.String() + "/32", "hr-evil-inpool": "198.18.76.128/26",
 	} {
-		createBlock(t, topo, b, name, netip.MustParsePrefix(cidr), b1.name)
+		createBlock(t, topo, b, name, netip.MustParsePrefix(cidr), b1.Name)
 		out = append(out, hostileObject{kind: "IPAMBlock", name: name})
 	}
 	for pod, ip := range map[string]string{"evil-nodeaddr": "198.18.0.1/32", "evil-podip": podIP.String() + "/32"} {
-		name := podendpoints.EndpointName(b1.name, pod)
+		name := podendpoints.EndpointName(b1.Name, pod)
 		weps := cs.WorkloadEndpoints("hostile-e2e")
 		if _, err := weps.Create(ctx, &v3.WorkloadEndpoint{ObjectMeta: metav1.ObjectMeta{Name: name},
-			Spec: v3.WorkloadEndpointSpec{Node: b1.name, Orchestrator: "k8s", Pod: pod, Endpoint: "eth0", IPNetworks: []string{ip}},
+			Spec: v3.WorkloadEndpointSpec{Node: b1.Name, Orchestrator: "k8s", Pod: pod, Endpoint: "eth0", IPNetworks: []string{ip}},
 		}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -247,7 +247,7 @@ var counters = regexp.MustCompile(`counter packets \d+ bytes \d+|expires \S+`)
 
 // nodeState is what the agent programs on node n: routes of every table,
 // rules, permanent neighbours, the VXLAN device's FDB and nftables.
-func nodeState(t *testing.T, n *topoNode) map[string]string {
+func nodeState(t *testing.T, n *framework.TopoNode) map[string]string {
 	t.Helper()
 	state := map[string]string{}
 	for key, args := range map[string][]string{
@@ -255,9 +255,9 @@ func nodeState(t *testing.T, n *topoNode) map[string]string {
 		"rules":      {"rule", "show"},
 		"neighbours": {"neigh", "show", "nud", "permanent"},
 	} {
-		out, err := n.node.NS.IPOutput(args...)
+		out, err := n.Node.NS.IPOutput(args...)
 		if err != nil {
-			t.Fatalf("%s: ip %s: %v", n.name, strings.Join(args, " "), err)
+			t.Fatalf("%s: ip %s: %v", n.Name, strings.Join(args, " "), err)
 		}
 		state[key] = out
 	}
@@ -265,9 +265,9 @@ func nodeState(t *testing.T, n *topoNode) map[string]string {
 		"fdb":      {"bridge", "fdb", "show", "dev", "vxlan.calico"},
 		"nftables": {"nft", "list", "ruleset"},
 	} {
-		out, err := exec.Command("ip", append([]string{"netns", "exec", n.node.NS.Name}, args...)...).CombinedOutput()
+		out, err := exec.Command("ip", append([]string{"netns", "exec", n.Node.NS.Name}, args...)...).CombinedOutput()
 		if err != nil {
-			t.Fatalf("%s: %s: %v\n%s", n.name, strings.Join(args, " "), err, out)
+			t.Fatalf("%s: %s: %v\n%s", n.Name, strings.Join(args, " "), err, out)
 		}
 		state[key] = counters.ReplaceAllString(string(out), "")
 	}
