@@ -119,12 +119,6 @@ func validateWriter(a admission.Attributes, user string) error {
 	if resource == "remoteclusterconfigurations" && a.GetSubresource() == "status" && a.GetOperation() == admission.Update {
 		return nil
 	}
-	// The IPAM garbage collector (pkg/ipamgc) runs in the same process
-	// with the same identity: it releases allocations in, and deletes,
-	// local IPAMBlocks; it never creates one.
-	if resource == "ipamblocks" && (a.GetOperation() == admission.Update || a.GetOperation() == admission.Delete) {
-		return nil
-	}
 	if u := a.GetUserInfo(); u != nil && slices.Contains(u.GetGroups(), userSystemMasters) {
 		return nil
 	}
