@@ -175,7 +175,7 @@ func takeOver(dir string, out io.Writer) (*state, error) {
 	if prev.PID != 0 && prev.PID != os.Getpid() && strings.Contains(cmdline(prev.PID), "meshapi-demo") {
 		return nil, fmt.Errorf("another meshapi-demo (pid %d) runs from %s: stop it first (Ctrl-C in its terminal, or kill %d)", prev.PID, dir, prev.PID)
 	}
-	if err := removeLeftovers(prev, dir, out); err != nil {
+	if err := removeLeftovers(prev, dir, netnsPrefix, out); err != nil {
 		return nil, err
 	}
 	st := &state{path: statePath(dir), PID: os.Getpid()}
@@ -184,10 +184,11 @@ func takeOver(dir string, out io.Writer) (*state, error) {
 	return st, st.save()
 }
 
-// removeLeftovers removes what the state prev recorded, and every network
-// namespace of the demo's prefix, saying what it found.
-func removeLeftovers(prev *state, dir string, out io.Writer) error {
-	names, err := netnsWithPrefix(netnsPrefix)
+// removeLeftovers removes what the state prev of the demo directory dir
+// recorded, and every network namespace whose name starts with prefix,
+// saying what it found.
+func removeLeftovers(prev *state, dir, prefix string, out io.Writer) error {
+	names, err := netnsWithPrefix(prefix)
 	if err != nil {
 		return err
 	}
