@@ -23,6 +23,7 @@ import (
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
 	informers "github.com/meshapi/meshapi/pkg/generated/informers/externalversions"
 	listers "github.com/meshapi/meshapi/pkg/generated/listers/projectcalico/v3"
+	"github.com/meshapi/meshapi/pkg/ipam"
 )
 
 // FieldManager is the field manager of the agent's writes.
@@ -84,6 +85,8 @@ type Agent struct {
 
 	policy *policyEnforcer // nil: enforcement off
 
+	ipam *ipam.Client // allocates the VTEP address when cfg.VTEP is not set
+
 	wg *wgRuntime // nil: WireGuard off; used by the Run loop only
 
 	mu        sync.Mutex
@@ -123,7 +126,7 @@ func New(cfg Config) (*Agent, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &Agent{cfg: cfg, log: log}
+	a := &Agent{cfg: cfg, log: log, ipam: ipam.NewClient(cfg.Client)}
 	if cfg.Policy != nil {
 		if cfg.Policy.Filter == nil {
 			return nil, errors.New("agent: Policy needs a Filter")
@@ -350,6 +353,39 @@ func (a *Agent) inputs() (Inputs, error) {
 	return in, nil
 }
 
+// tunnelAddress is this node's VTEP address: --vxlan-tunnel-address if
+// given; else the address IPAM records for VXLANTunnelHandle(node), as
+// the informers' blocks show it, or else allocated through pkg/ipam (an
+// Assign with that handle returns the handle's existing allocation, not a
+// new one), so that no pod ever gets it. A failure is logged and leaves
+// the choice to chooseVTEP.
+func (a *Agent) tunnelAddress(ctx context.Context, blocks []*v3.IPAMBlock) netip.Addr {
+	if a.cfg.VTEP.IsValid() {
+		return a.cfg.VTEP
+	}
+	handle := ipam.VXLANTunnelHandle(a.cfg.NodeName)
+	if addr, ok := firstIPv4(ipam.HandleAddrs(blocks, handle)); ok {
+		return addr
+	}
+	addrs, err := a.ipam.Assign(ctx, ipam.AssignArgs{Handle: handle, Node: a.cfg.NodeName})
+	if err != nil {
+		a.log.Warn("allocating the VXLAN tunnel address through IPAM", "handle", handle, "err", err)
+		return netip.Addr{}
+	}
+	addr, _ := firstIPv4(addrs)
+	a.log.Info("allocated the VXLAN tunnel address", "handle", handle, "address", addr)
+	return addr
+}
+
+func firstIPv4(addrs []netip.Addr) (netip.Addr, bool) {
+	for _, a := range addrs {
+		if a.Is4() {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
 // reconcile programs the node once. again > 0 asks for another reconcile
 // after that long (a status write that had to wait).
 func (a *Agent) reconcile(ctx context.Context) (again time.Duration, err error) {
@@ -357,6 +393,7 @@ func (a *Agent) reconcile(ctx context.Context) (again time.Duration, err error) 
 	if err != nil {
 		return 0, err
 	}
+	in.VTEP = a.tunnelAddress(ctx, in.Blocks)
 	res := Compute(in)
 	for _, p := range res.Problems {
 		a.log.Debug("ignoring an object", "problem", p)

@@ -366,11 +366,11 @@ func Compute(in Inputs) Result {
 	return res
 }
 
-// chooseVTEP picks this node's VTEP address: the configured one; else the
-// one its Node already publishes if it is in one of its blocks (stable
-// across restarts); else the first address of its first block, as
-// Calico's IPAM gives the tunnel the first free address of the node's
-// block.
+// chooseVTEP picks this node's VTEP address: in.VTEP, the configured one
+// or the one IPAM allocated to VXLANTunnelHandle(node) (see
+// Agent.tunnelAddress); only when neither is known (IPAM failed) the one
+// its Node already publishes if it is in one of its blocks, else the
+// first address of its first block, which IPAM does not know is taken.
 func chooseVTEP(in Inputs, own []netip.Prefix) netip.Addr {
 	if in.VTEP.IsValid() {
 		return in.VTEP.Unmap()

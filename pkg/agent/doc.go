@@ -29,11 +29,11 @@
 //     WorkloadEndpoint address outside its node's blocks gets a /32 of its
 //     own (remote: always; local: if it lies in a local VXLAN pool).
 //   - This node's VTEP address: --vxlan-tunnel-address if given; else
-//     the address its Node already publishes when it still lies in one of
-//     the node's blocks (stable across restarts); else the first address
-//     of the node's first block (by address), the address Calico's IPAM
-//     gives the tunnel from the node's block. Keep that address out of pod
-//     allocations.
+//     the address pkg/ipam allocates to the handle
+//     "vxlan-tunnel-addr-<node>" (recorded in the node's block, so no pod
+//     gets it, and the same across restarts); only if IPAM fails, the
+//     address its Node already publishes when it still lies in one of the
+//     node's blocks, else the first address of the node's first block.
 //   - NAT-outgoing: sources are the local pools with natOutgoing;
 //     destinations never masqueraded are every pool in the local API
 //     (local ones enabled or disabled, and remote clusters' mirrored

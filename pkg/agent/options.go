@@ -91,7 +91,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Kubeconfig of the local cluster; empty means the in-cluster service account.")
 	fs.StringVar(&o.NodeName, "node-name", o.NodeName, "Name of this node's projectcalico.org/v3 Node (default $NODENAME, else the host name).")
 	fs.StringVar(&o.NodeIP, "node-ip", o.NodeIP, "This node's underlay IPv4 address with prefix length, e.g. 198.18.0.1/24 (default $NODE_IP); the source of VXLAN packets.")
-	fs.StringVar(&o.VXLANTunnelAddress, "vxlan-tunnel-address", o.VXLANTunnelAddress, "This node's VTEP address; empty means the first address of the node's first IPAMBlock (kept across restarts).")
+	fs.StringVar(&o.VXLANTunnelAddress, "vxlan-tunnel-address", o.VXLANTunnelAddress, "This node's VTEP address; empty means the address IPAM allocates to the handle vxlan-tunnel-addr-<node> (kept across restarts).")
 	fs.StringVar(&o.NetNS, "netns", o.NetNS, "Network namespace to program (a path, or a name under /var/run/netns); empty means the agent's own.")
 	fs.BoolVar(&o.PolicyEnforcement, "policy-enforcement", o.PolicyEnforcement, "Enforce network policy (NetworkPolicy, GlobalNetworkPolicy, Profile, Tier) on this node's workload endpoints with nftables (table inet meshapi-filter); false deletes that table and leaves traffic unfiltered.")
 	fs.StringVar(&o.WireGuardKeyFile, "wireguard-key-file", o.WireGuardKeyFile, "File holding this node's WireGuard private key (base64, mode 0600), created when FelixConfiguration's wireguardEnabled is first true; the key never leaves the node.")

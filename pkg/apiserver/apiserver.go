@@ -20,6 +20,7 @@ import (
 	"github.com/meshapi/meshapi/pkg/registry/projectcalico/globalnetworkpolicy"
 	"github.com/meshapi/meshapi/pkg/registry/projectcalico/hostendpoint"
 	"github.com/meshapi/meshapi/pkg/registry/projectcalico/ipamblock"
+	"github.com/meshapi/meshapi/pkg/registry/projectcalico/ipamconfiguration"
 	"github.com/meshapi/meshapi/pkg/registry/projectcalico/ippool"
 	"github.com/meshapi/meshapi/pkg/registry/projectcalico/networkpolicy"
 	"github.com/meshapi/meshapi/pkg/registry/projectcalico/node"
@@ -40,6 +41,9 @@ type Config struct {
 	// MeshInformers are the admission plugins' informers on the server's
 	// own API, started once it serves; nil if no plugin reads it.
 	MeshInformers informers.SharedInformerFactory
+	// Credentials says whether RemoteClusterConfigurations may hold inline
+	// credentials and who reads them back.
+	Credentials remoteclusterconfiguration.CredentialPolicy
 }
 
 // CompletedConfig is a Config whose defaults have been filled.
@@ -48,11 +52,12 @@ type CompletedConfig struct {
 	scheme        *runtime.Scheme
 	codecs        serializer.CodecFactory
 	meshInformers informers.SharedInformerFactory
+	credentials   remoteclusterconfiguration.CredentialPolicy
 }
 
 // Complete fills the generic configuration's defaults.
 func (c *Config) Complete() CompletedConfig {
-	return CompletedConfig{generic: c.GenericConfig.Complete(), scheme: c.Scheme, codecs: c.Codecs, meshInformers: c.MeshInformers}
+	return CompletedConfig{generic: c.GenericConfig.Complete(), scheme: c.Scheme, codecs: c.Codecs, meshInformers: c.MeshInformers, credentials: c.Credentials}
 }
 
 // Server is a meshapi API server.
@@ -67,7 +72,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building the generic API server: %w", err)
 	}
-	storage, err := newStorage(c.scheme, c.generic.RESTOptionsGetter)
+	storage, err := newStorage(c.scheme, c.generic.RESTOptionsGetter, c.credentials)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +94,7 @@ func (c CompletedConfig) New() (*Server, error) {
 }
 
 // newStorage builds the store of every resource of the group.
-func newStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
+func newStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, creds remoteclusterconfiguration.CredentialPolicy) (map[string]rest.Storage, error) {
 	storage := map[string]rest.Storage{}
 	fail := func(resource string, err error) (map[string]rest.Storage, error) {
 		return nil, fmt.Errorf("building storage for %s: %w", resource, err)
@@ -108,7 +113,7 @@ func newStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (m
 	storage["felixconfigurations"] = felix
 
 	rcc, rccStatus, err := remoteclusterconfiguration.NewREST(scheme, optsGetter,
-		&remoteclusterconfiguration.OverlayDefaulter{Pools: pools, Felix: felix})
+		&remoteclusterconfiguration.OverlayDefaulter{Pools: pools, Felix: felix}, creds)
 	if err != nil {
 		return fail("remoteclusterconfigurations", err)
 	}
@@ -122,6 +127,7 @@ func newStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (m
 
 	for resource, build := range map[string]func(runtime.ObjectTyper, generic.RESTOptionsGetter) (*registry.REST, error){
 		"ipamblocks":            ipamblock.NewREST,
+		"ipamconfigurations":    ipamconfiguration.NewREST,
 		"hostendpoints":         hostendpoint.NewREST,
 		"profiles":              profile.NewREST,
 		"tiers":                 tier.NewREST,

@@ -32,6 +32,7 @@ import (
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
 	informers "github.com/meshapi/meshapi/pkg/generated/informers/externalversions"
 	generatedopenapi "github.com/meshapi/meshapi/pkg/generated/openapi"
+	"github.com/meshapi/meshapi/pkg/registry/projectcalico/remoteclusterconfiguration"
 )
 
 // etcdPathPrefix is where meshapi keeps its objects in etcd.
@@ -61,6 +62,11 @@ type Options struct {
 	// MirrorWriters are the user names allowed to write objects mirrored
 	// from remote clusters (meshapi-controller's identity).
 	MirrorWriters []string
+	// AllowInlineRemoteCredentials admits RemoteClusterConfigurations with
+	// inline credentials (k8sAPIToken, kubeconfigInline, etcdPassword) and
+	// files on the controller's host (kubeconfig, k8sCAFile,
+	// etcdCACertFile). Off by default: use spec.clusterAccessSecret.
+	AllowInlineRemoteCredentials bool
 
 	scheme *runtime.Scheme
 	codecs serializer.CodecFactory
@@ -117,7 +123,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS,
 		"Extra DNS names for the generated self-signed serving certificate.")
 	fs.StringSliceVar(&o.MirrorWriters, "mirror-writers", o.MirrorWriters,
-		"User names allowed to write objects mirrored from remote clusters (label projectcalico.org/cluster): meshapi-controller's identity. Everyone else gets 403.")
+		"User names allowed to write objects mirrored from remote clusters (label projectcalico.org/cluster): meshapi-controller's identity. Everyone else gets 403. They may write nothing else but the status of RemoteClusterConfigurations, and are the only users that read inline credentials of RemoteClusterConfigurations back.")
+	fs.BoolVar(&o.AllowInlineRemoteCredentials, "allow-inline-remote-credentials", o.AllowInlineRemoteCredentials,
+		"Admit RemoteClusterConfigurations that hold credentials inline (spec.k8sAPIToken, spec.kubeconfigInline, spec.etcdPassword) or name files on meshapi-controller's host (spec.kubeconfig, spec.k8sCAFile, spec.etcdCACertFile). Off by default: put the connection in a Secret named by spec.clusterAccessSecret. Even when on, inline credentials are returned only to --mirror-writers; client key files, k8sInsecureSkipTLSVerify and http:// endpoints are always refused.")
 }
 
 // Complete fills defaults that depend on other flags.
@@ -261,5 +269,6 @@ func (o *Options) Config() (*Config, error) {
 		requirements.SetMeshInformers(f)
 		serverConfig.AdmissionControl = admission.NewChainHandler(mirror.NewProtection(o.MirrorWriters), requirements)
 	}
-	return &Config{GenericConfig: serverConfig, Scheme: o.scheme, Codecs: o.codecs, MeshInformers: meshInformers}, nil
+	creds := remoteclusterconfiguration.CredentialPolicy{AllowInline: o.AllowInlineRemoteCredentials, Readers: o.MirrorWriters}
+	return &Config{GenericConfig: serverConfig, Scheme: o.scheme, Codecs: o.codecs, MeshInformers: meshInformers, Credentials: creds}, nil
 }

@@ -58,6 +58,8 @@ func TestNewSchemeRecognizesEveryKind(t *testing.T) {
 		{"IPPoolList", &v3.IPPoolList{}},
 		{"IPAMBlock", &v3.IPAMBlock{}},
 		{"IPAMBlockList", &v3.IPAMBlockList{}},
+		{"IPAMConfiguration", &v3.IPAMConfiguration{}},
+		{"IPAMConfigurationList", &v3.IPAMConfigurationList{}},
 		{"FelixConfiguration", &v3.FelixConfiguration{}},
 		{"FelixConfigurationList", &v3.FelixConfigurationList{}},
 		{"Node", &v3.Node{}},

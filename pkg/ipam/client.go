@@ -37,7 +37,9 @@ func VXLANTunnelHandle(node string) string { return "vxlan-tunnel-addr-" + node 
 
 // ClientOptions configure a Client.
 type ClientOptions struct {
-	// Config is the IPAM configuration (strict affinity, block limits).
+	// Config is the IPAM configuration (strict affinity, block limits)
+	// used while the cluster has no IPAMConfiguration "default"; when it
+	// has one, that one rules.
 	Config Config
 	// MaxAttempts bounds the rounds of one change lost to a concurrent
 	// writer (Conflict, AlreadyExists); 0 is DefaultMaxAttempts.
@@ -102,8 +104,9 @@ type Allocation struct {
 
 // Assign allocates one IPv4 address for args.Handle (returns the existing
 // ones if the handle already holds addresses), or exactly args.Requested.
-// Each attempt reads the Node, the IPPools and every IPAMBlock, and writes
-// one block.
+// It reads the IPAMConfiguration, the IPPools and (for pools with a
+// nodeSelector) the Node once, then each attempt lists every IPAMBlock
+// and writes one block.
 func (c *Client) Assign(ctx context.Context, args AssignArgs) ([]netip.Addr, error) {
 	if args.Handle == "" || args.Node == "" {
 		return nil, fmt.Errorf("ipam: assign: handle %q and node %q must not be empty", args.Handle, args.Node)
@@ -113,20 +116,24 @@ func (c *Client) Assign(ctx context.Context, args AssignArgs) ([]netip.Addr, err
 		return c.assignRequested(ctx, r, args.Requested)
 	}
 	var got []netip.Addr
+	var s snapshot
 	err := c.retry(ctx, func() (bool, error) {
-		s, err := c.read(ctx, r.node)
-		if err != nil {
+		if err := c.refresh(ctx, r.node, &s); err != nil {
 			return false, err
 		}
 		if got = addrsOf(holdings(s.blocks, r.handle)); len(got) > 0 {
 			return true, nil
 		}
-		ch, err := planAuto(s, r, c.opts.Config, c.opts.Now())
+		ch, err := planAuto(s, r, s.cfg, c.opts.Now())
 		if err != nil {
 			return false, err
 		}
 		got = []netip.Addr{ch.addr}
-		return c.write(ctx, ch)
+		done, err := c.write(ctx, ch)
+		if !done && err == nil {
+			s.refetch = ch.block.Name
+		}
+		return done, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ipam: assigning an address to handle %q on node %q: %w", args.Handle, args.Node, err)
@@ -138,16 +145,16 @@ func (c *Client) Assign(ctx context.Context, args AssignArgs) ([]netip.Addr, err
 // one fails, those already allocated for the handle are released.
 func (c *Client) assignRequested(ctx context.Context, r request, want []netip.Addr) ([]netip.Addr, error) {
 	out := make([]netip.Addr, 0, len(want))
+	var s snapshot
 	for _, a := range want {
 		a = a.Unmap()
 		err := c.retry(ctx, func() (bool, error) {
-			s, err := c.read(ctx, r.node)
-			if err != nil {
+			if err := c.refresh(ctx, r.node, &s); err != nil {
 				return false, err
 			}
-			ch, held, err := planAddr(s, r, a, c.opts.Config, c.opts.Now())
+			ch, held, err := planAddr(s, r, a, s.cfg, c.opts.Now())
 			if err != nil || held {
-				return false, err
+				return held, err
 			}
 			return c.write(ctx, ch)
 		})

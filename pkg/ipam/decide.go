@@ -10,7 +10,7 @@ import (
 )
 
 // Config tunes the allocator as the fields of Calico's IPAMConfiguration
-// do. The zero Config is Calico's default.
+// do (see ConfigFrom). The zero Config is Calico's default.
 type Config struct {
 	// StrictAffinity forbids borrowing from another node's block, and
 	// marks the blocks this client claims as strict.
@@ -24,9 +24,12 @@ type Config struct {
 
 // snapshot is what one allocation decision reads.
 type snapshot struct {
-	labels map[string]string
-	pools  []*v3.IPPool
-	blocks []*v3.IPAMBlock
+	loaded  bool   // cfg, labels and pools are read
+	refetch string // the block a concurrent writer changed: read it again, not every block
+	cfg     Config
+	labels  map[string]string
+	pools   []*v3.IPPool
+	blocks  []*v3.IPAMBlock
 }
 
 // request is one address wanted by a handle.
@@ -74,6 +77,23 @@ func take(pb parsedBlock, r request) change {
 	return change{block: b, addr: addrAt(pb.cidr, o)}
 }
 
+// adoptable tells whether pb is a local block without an allocation
+// record (made by hand, or before IPAM recorded allocations), which its
+// node may start recording in.
+func adoptable(pb parsedBlock) bool {
+	_, mirrored := pb.b.Labels[v3.LabelCluster]
+	return !mirrored && !pb.b.Spec.Deleted && len(pb.b.Spec.Allocations) == 0 && blockCount(pb.cidr) > 0
+}
+
+// adopt is a copy of pb's block with an empty allocation record; the
+// write that allocates from it is a compare-and-swap like any other.
+func adopt(pb parsedBlock) *v3.IPAMBlock {
+	b := pb.b.DeepCopy()
+	fresh := newBlock(pb.cidr, "", false, time.Time{})
+	b.Spec.Allocations, b.Spec.Unallocated, b.Spec.Attributes = fresh.Spec.Allocations, fresh.Spec.Unallocated, nil
+	return b
+}
+
 // planAuto decides where r's address comes from: the node's own blocks
 // first, then a newly claimed block, then (without strict affinity) a
 // block of another node.
@@ -89,7 +109,13 @@ func planAuto(s snapshot, r request, cfg Config, now time.Time) (change, error) 
 			continue
 		}
 		owned++
-		if records(pb.b, pb.cidr) && inPools(pb.cidr, pools) && len(pb.b.Spec.Unallocated) > 0 {
+		if !inPools(pb.cidr, pools) {
+			continue
+		}
+		if adoptable(pb) {
+			pb.b = adopt(pb)
+		}
+		if records(pb.b, pb.cidr) && len(pb.b.Spec.Unallocated) > 0 {
 			return take(pb, r), nil
 		}
 	}

@@ -32,6 +32,13 @@ func testBlock(node, cidr string, used ...int) *v3.IPAMBlock {
 	return b
 }
 
+// bare is a block of node made by hand, without an allocation record.
+func bare(node, cidr string) *v3.IPAMBlock {
+	b := testBlock(node, cidr)
+	b.Spec.Allocations, b.Spec.Unallocated = nil, nil
+	return b
+}
+
 func full(node, cidr string) *v3.IPAMBlock {
 	n := blockCount(netip.MustParsePrefix(cidr))
 	used := make([]int, n)
@@ -108,6 +115,10 @@ func TestPlanAuto(t *testing.T) {
 		{name: "every pool full", pools: []*v3.IPPool{testPool("a", "198.18.4.0/30", 30), testPool("b", "198.18.6.0/30", 30)},
 			blocks: []*v3.IPAMBlock{full("n2", "198.18.4.0/30"), full("n1", "198.18.6.0/30")},
 			err:    &PoolsExhaustedError{Node: "n1", Pools: []string{"a", "b"}}},
+		{name: "own block without a record is adopted", pools: []*v3.IPPool{testPool("p", "198.18.4.0/24", 26)},
+			blocks: []*v3.IPAMBlock{bare("n1", "198.18.4.64/26")}, addr: "198.18.4.64"},
+		{name: "another node's block without a record is not borrowed", pools: []*v3.IPPool{testPool("p", "198.18.4.0/26", 26)},
+			blocks: []*v3.IPAMBlock{bare("n2", "198.18.4.0/26")}, err: &PoolsExhaustedError{Node: "n1", Pools: []string{"p"}}},
 		{name: "IPv6 pools are not used for IPv4", pools: []*v3.IPPool{testPool("v6", "fd00::/64", 122)},
 			err: &NoPoolError{Node: "n1"}},
 	} {
@@ -240,5 +251,23 @@ func TestAllocateRelease(t *testing.T) {
 	// Released addresses are reused last.
 	if want := []int{4, 5, 6, 7, 0, 2, 3, 1}; !slices.Equal(b.Spec.Unallocated, want) {
 		t.Errorf("unallocated = %v, want %v", b.Spec.Unallocated, want)
+	}
+}
+
+func TestConfigFrom(t *testing.T) {
+	yes, no := true, false
+	for _, tc := range []struct {
+		name string
+		spec v3.IPAMConfigurationSpec
+		want Config
+	}{
+		{"defaults", v3.IPAMConfigurationSpec{}, Config{}},
+		{"autoAllocateBlocks true", v3.IPAMConfigurationSpec{AutoAllocateBlocks: &yes}, Config{}},
+		{"autoAllocateBlocks false", v3.IPAMConfigurationSpec{AutoAllocateBlocks: &no}, Config{DisableAutoAllocateBlocks: true}},
+		{"strict, 3 blocks", v3.IPAMConfigurationSpec{StrictAffinity: true, MaxBlocksPerHost: 3}, Config{StrictAffinity: true, MaxBlocksPerHost: 3}},
+	} {
+		if got := ConfigFrom(&tc.spec); got != tc.want {
+			t.Errorf("%s: ConfigFrom = %+v, want %+v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -12,39 +12,102 @@ import (
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 )
 
-// read takes the snapshot one decision needs: the IPPools, every
-// IPAMBlock and, when a pool has a nodeSelector, the labels of node's
-// projectcalico.org/v3 Node (a missing Node has no labels).
-func (c *Client) read(ctx context.Context, node string) (snapshot, error) {
-	var s snapshot
-	pools, err := c.cs.ProjectcalicoV3().IPPools().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return s, fmt.Errorf("listing IPPools: %w", err)
+// refresh reads s for an attempt: every IPAMBlock each time; the
+// IPAMConfiguration, the IPPools and, when a pool has a nodeSelector, the
+// labels of node's projectcalico.org/v3 Node (a missing Node has no
+// labels) only the first time. Those change rarely, and a decision taken
+// on them while they change is no less safe: every block write is a
+// compare-and-swap.
+func (c *Client) refresh(ctx context.Context, node string, s *snapshot) error {
+	if s.loaded && s.refetch != "" {
+		return c.refetch(ctx, s)
 	}
-	for i := range pools.Items {
-		s.pools = append(s.pools, &pools.Items[i])
-	}
+	var err error
 	if s.blocks, err = c.listBlocks(ctx); err != nil {
-		return s, err
+		return err
 	}
-	if !slices.ContainsFunc(s.pools, hasNodeSelector) {
-		return s, nil
+	if s.loaded {
+		return nil
 	}
-	n, err := c.cs.ProjectcalicoV3().Nodes().Get(ctx, node, metav1.GetOptions{})
+	if s.cfg, err = c.config(ctx); err != nil {
+		return err
+	}
+	// From the watch cache (resourceVersion "0"): a consistent list waits
+	// for the cache to catch up with writes to other resources, up to
+	// ~100ms, and a pool list a moment old decides no less safely.
+	pools, err := c.cs.ProjectcalicoV3().IPPools().List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+	if err != nil {
+		return fmt.Errorf("listing IPPools: %w", err)
+	}
+	s.pools = make([]*v3.IPPool, len(pools.Items))
+	for i := range pools.Items {
+		s.pools[i] = &pools.Items[i]
+	}
+	if slices.ContainsFunc(s.pools, hasNodeSelector) {
+		n, err := c.cs.ProjectcalicoV3().Nodes().Get(ctx, node, metav1.GetOptions{})
+		switch {
+		case err == nil:
+			s.labels = n.Labels
+		case !apierrors.IsNotFound(err):
+			return fmt.Errorf("reading Node %s for the IPPools' nodeSelector: %w", node, err)
+		}
+	}
+	s.loaded = true
+	return nil
+}
+
+// refetch reads again, with a consistent GET, only the block a concurrent
+// writer changed (a lost compare-and-swap) or claimed (AlreadyExists),
+// instead of listing every block.
+func (c *Client) refetch(ctx context.Context, s *snapshot) error {
+	name := s.refetch
+	s.refetch = ""
+	b, err := c.cs.ProjectcalicoV3().IPAMBlocks().Get(ctx, name, metav1.GetOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("reading IPAMBlock %s again: %w", name, err)
+	}
+	i := slices.IndexFunc(s.blocks, func(x *v3.IPAMBlock) bool { return x.Name == name })
 	switch {
+	case err != nil && i >= 0:
+		s.blocks = slices.Delete(s.blocks, i, i+1)
+	case err == nil && i >= 0:
+		s.blocks[i] = b
 	case err == nil:
-		s.labels = n.Labels
-	case !apierrors.IsNotFound(err):
-		return s, fmt.Errorf("reading Node %s for the IPPools' nodeSelector: %w", node, err)
+		s.blocks = append(s.blocks, b)
 	}
-	return s, nil
+	return nil
+}
+
+// config is the IPAMConfiguration "default" as a Config, or the Client's
+// own Config when there is none.
+func (c *Client) config(ctx context.Context) (Config, error) {
+	ic, err := c.cs.ProjectcalicoV3().IPAMConfigurations().Get(ctx, v3.IPAMConfigurationName, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return c.opts.Config, nil
+	case err != nil:
+		return Config{}, fmt.Errorf("reading IPAMConfiguration %s: %w", v3.IPAMConfigurationName, err)
+	}
+	return ConfigFrom(&ic.Spec), nil
+}
+
+// ConfigFrom is the Config an IPAMConfiguration's spec sets.
+func ConfigFrom(spec *v3.IPAMConfigurationSpec) Config {
+	return Config{
+		StrictAffinity:            spec.StrictAffinity,
+		DisableAutoAllocateBlocks: spec.AutoAllocateBlocks != nil && !*spec.AutoAllocateBlocks,
+		MaxBlocksPerHost:          int(spec.MaxBlocksPerHost),
+	}
 }
 
 func hasNodeSelector(p *v3.IPPool) bool {
 	return p.Spec.NodeSelector != "" && p.Spec.NodeSelector != "all()"
 }
 
-// listBlocks lists every IPAMBlock.
+// listBlocks lists every IPAMBlock with a consistent read, so that a
+// handle's allocation just written is seen; the API server serves it from
+// its watch cache once that has caught up, which after writes to other
+// resources can take up to ~100ms.
 func (c *Client) listBlocks(ctx context.Context) ([]*v3.IPAMBlock, error) {
 	list, err := c.cs.ProjectcalicoV3().IPAMBlocks().List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -122,4 +185,10 @@ func (c *Client) Handles(ctx context.Context, node string) ([]Allocation, error)
 		blocks = slices.DeleteFunc(blocks, func(b *v3.IPAMBlock) bool { return blockNode(b) != node })
 	}
 	return allocations(blocks, ""), nil
+}
+
+// HandleAddrs lists the addresses handle holds in blocks (read from an
+// informer, say), without asking the API.
+func HandleAddrs(blocks []*v3.IPAMBlock, handle string) []netip.Addr {
+	return addrsOf(holdings(blocks, handle))
 }

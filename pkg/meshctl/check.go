@@ -113,9 +113,9 @@ func RCCChecks(f RCCFacts) []CheckResult {
 			}
 		}
 		if len(missing) == 0 {
-			out = append(out, line(CheckSecretRBAC, Pass, fmt.Sprintf("%s may get, list and watch secrets in %s", controllerUser, ns), ""))
+			out = append(out, line(CheckSecretRBAC, Pass, fmt.Sprintf("%s may get, list and watch Secret %s/%s", controllerUser, ns, name), ""))
 		} else {
-			out = append(out, line(CheckSecretRBAC, Fail, fmt.Sprintf("%s may not %s secrets in %s (kubectl auth can-i list secrets -n %s --as=%s)", controllerUser, strings.Join(missing, ", "), ns, ns, controllerUser),
+			out = append(out, line(CheckSecretRBAC, Fail, fmt.Sprintf("%s may not %s Secret %s/%s (kubectl auth can-i get secret/%s -n %s --as=%s)", controllerUser, strings.Join(missing, ", "), ns, name, name, ns, controllerUser),
 				fmt.Sprintf("create the Role and RoleBinding %s in %s (meshctl connect --context %s --context %s does)", remoteaccess.SecretAccessName, ns, f.Context, rcc.Name)))
 		}
 	}
@@ -232,7 +232,7 @@ RemoteClusterConfiguration of each cluster (--context, repeatable):
   access-secret   the kubeconfig in the access Secret connects to the remote
                   cluster and lists its nodes (kubectl --kubeconfig=... get nodes)
   secret-rbac     the controller (calico-system/calico-typha) may get, list and
-                  watch the Secret's namespace's secrets, as "kubectl auth can-i"
+                  watch the access Secret, by name, as "kubectl auth can-i"
                   answers (a SubjectAccessReview)
   bidirectional   the remote cluster has a RemoteClusterConfiguration back,
                   named after this cluster's context
@@ -322,8 +322,8 @@ func checkCluster(ctx context.Context, c cluster, given []cluster) ([]CheckResul
 		} else {
 			f.Nodes = len(nodes.Items)
 		}
-		if ns, _ := secretRef(rcc); ns != "" {
-			f.SecretVerbs, f.SARErr = secretVerbs(ctx, c.kube, ns)
+		if ns, name := secretRef(rcc); ns != "" {
+			f.SecretVerbs, f.SARErr = secretVerbs(ctx, c.kube, ns, name)
 		}
 		f.Reverse, f.ReverseErr = reverseOf(ctx, c, rcc, given)
 		out = append(out, RCCChecks(f)...)
@@ -336,14 +336,15 @@ func checkCluster(ctx context.Context, c cluster, given []cluster) ([]CheckResul
 }
 
 // secretVerbs asks the authorizer which of get, list and watch the
-// controller may use on secrets in namespace.
-func secretVerbs(ctx context.Context, kube kubernetes.Interface, namespace string) (map[string]bool, error) {
+// controller may use on the Secret namespace/name (the access Role grants
+// it by name).
+func secretVerbs(ctx context.Context, kube kubernetes.Interface, namespace, name string) (map[string]bool, error) {
 	out := map[string]bool{}
 	for _, verb := range []string{"get", "list", "watch"} {
 		sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 			User:               controllerUser,
 			Groups:             []string{"system:serviceaccounts", "system:serviceaccounts:" + remoteaccess.DefaultNamespace, "system:authenticated"},
-			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: namespace, Verb: verb, Resource: "secrets"},
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: namespace, Verb: verb, Resource: "secrets", Name: name},
 		}}
 		res, err := kube.AuthorizationV1().SubjectAccessReviews().Create(ctx, sar, metav1.CreateOptions{})
 		if err != nil {

@@ -40,7 +40,7 @@ func TestRCCChecks(t *testing.T) {
 	}{
 		{"healthy", func(*RCCFacts) {}, map[string]want{
 			CheckAccessSecret:  {Pass, "the kubeconfig in Secret calico-system/remote-cluster-secret-cluster-b lists 3 nodes of cluster-b", ""},
-			CheckSecretRBAC:    {Pass, "system:serviceaccount:calico-system:calico-typha may get, list and watch secrets in calico-system", ""},
+			CheckSecretRBAC:    {Pass, "system:serviceaccount:calico-system:calico-typha may get, list and watch Secret calico-system/remote-cluster-secret-cluster-b", ""},
 			CheckBidirectional: {Pass, "cluster-b has RemoteClusterConfiguration cluster-a back", ""},
 			CheckRequirements:  {Pass, "met", ""},
 			CheckInSync:        {Pass, "InSync", ""},
@@ -51,7 +51,7 @@ func TestRCCChecks(t *testing.T) {
 			CheckAccessSecret: {Fail, `not found`, "meshctl connect --context cluster-a --context cluster-b"},
 		}},
 		{"missing RoleBinding", func(f *RCCFacts) { f.SecretVerbs = map[string]bool{"get": true} }, map[string]want{
-			CheckSecretRBAC: {Fail, "may not list, watch secrets in calico-system (kubectl auth can-i list secrets -n calico-system --as=system:serviceaccount:calico-system:calico-typha)",
+			CheckSecretRBAC: {Fail, "may not list, watch Secret calico-system/remote-cluster-secret-cluster-b (kubectl auth can-i get secret/remote-cluster-secret-cluster-b -n calico-system --as=system:serviceaccount:calico-system:calico-typha)",
 				"create the Role and RoleBinding remote-cluster-secret-access in calico-system"},
 		}},
 		{"SubjectAccessReview refused", func(f *RCCFacts) { f.SARErr = errors.New("forbidden") }, map[string]want{

@@ -20,6 +20,7 @@ import (
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/remoteaccess"
+	"github.com/meshapi/meshapi/pkg/remotecluster"
 )
 
 // Actions connect and disconnect report for an object.
@@ -149,7 +150,8 @@ cluster, for each other cluster R:
   - the Secret remote-cluster-secret-R in --namespace holds R's kubeconfig
     (datastoreType=kubernetes, kubeconfig);
   - the Role and RoleBinding remote-cluster-secret-access let the controller
-    (calico-system/calico-typha) read it;
+    (calico-system/calico-typha) and meshapi-apiserver read it, by name
+    (resourceNames): no other Secret of the namespace;
   - the RemoteClusterConfiguration R references it with --overlay-routing.
 
 Before it writes a RemoteClusterConfiguration, connect asks each cluster's
@@ -231,6 +233,11 @@ func connect(ctx context.Context, o *options, cs []cluster, namespace string, ov
 		if _, err := verifyKubeconfig(ctx, raw); err != nil {
 			return res, fmt.Errorf("context %q: the remote identity's kubeconfig does not work: %w", c.context, err)
 		}
+		// meshapi-controller refuses what a kubeconfig may not do (e.g.
+		// insecure-skip-tls-verify from an insecure --context): say so now.
+		if _, err := remotecluster.ParseAccessSecret(remoteaccess.AccessSecret(namespace, c.context, raw)); err != nil {
+			return res, fmt.Errorf("context %q: meshapi-controller would refuse the remote identity's kubeconfig: %w", c.context, err)
+		}
 		kubeconfigs[i] = raw
 	}
 	fmt.Fprintf(o.errOut, "Remote identities ready in %d clusters\n", len(cs))
@@ -260,8 +267,12 @@ func connect(ctx context.Context, o *options, cs []cluster, namespace string, ov
 		}
 		written = append(written, ch)
 	}
+	secretNames := make(map[string][]string, len(cs))
+	for _, p := range Pairs(len(cs)) {
+		secretNames[cs[p.Local].context] = append(secretNames[cs[p.Local].context], remoteaccess.AccessSecretName(cs[p.Remote].context))
+	}
 	for _, c := range cs {
-		ch, err := applyRole(ctx, c, remoteaccess.SecretAccessRole(namespace))
+		ch, err := applyRole(ctx, c, remoteaccess.SecretAccessRole(namespace, secretNames[c.context]...))
 		if err != nil {
 			return res, rollback(err)
 		}
@@ -377,8 +388,11 @@ func applySecret(ctx context.Context, c cluster, want *corev1.Secret) (Change, e
 	return ch, nil
 }
 
-// applyRole creates the secret-access Role or brings its rules up to date.
-// An existing Role keeps its labels: meshctl removes only what it made.
+// applyRole creates the secret-access Role or makes it grant the access
+// Secrets want names. A Role meshctl made is rewritten to grant exactly
+// those and the ones it granted by name before (an older, namespace-wide
+// rule is dropped); another Role keeps its rules and labels, and gets a
+// rule for the names it does not grant yet.
 func applyRole(ctx context.Context, c cluster, want *rbacv1.Role) (Change, error) {
 	ch := Change{Context: c.context, Kind: "Role", Name: want.Namespace + "/" + want.Name}
 	roles := c.kube.RbacV1().Roles(want.Namespace)
@@ -393,12 +407,23 @@ func applyRole(ctx context.Context, c cluster, want *rbacv1.Role) (Change, error
 	if err != nil {
 		return ch, fmt.Errorf("context %q: reading Role %s: %w", c.context, ch.Name, err)
 	}
-	if GrantsSecretRead(cur.Rules) {
-		ch.Action = ActionUnchanged
-		return ch, nil
-	}
+	names := remoteaccess.SecretNamesGranted(want.Rules)
 	upd := cur.DeepCopy()
-	upd.Rules = append(upd.Rules, want.Rules...)
+	if cur.Labels[remoteaccess.LabelManagedBy] == remoteaccess.ManagedByMeshctl {
+		merged := remoteaccess.SecretAccessRole(want.Namespace, append(remoteaccess.SecretNamesGranted(cur.Rules), names...)...)
+		if apiequality.Semantic.DeepEqual(cur.Rules, merged.Rules) {
+			ch.Action = ActionUnchanged
+			return ch, nil
+		}
+		upd.Rules = merged.Rules
+	} else {
+		missing := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return GrantsSecretRead(cur.Rules, n) })
+		if len(missing) == 0 {
+			ch.Action = ActionUnchanged
+			return ch, nil
+		}
+		upd.Rules = append(upd.Rules, remoteaccess.SecretAccessRole(want.Namespace, missing...).Rules...)
+	}
 	if _, err := roles.Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
 		return ch, fmt.Errorf("context %q: updating Role %s: %w", c.context, ch.Name, err)
 	}
@@ -406,12 +431,13 @@ func applyRole(ctx context.Context, c cluster, want *rbacv1.Role) (Change, error
 	return ch, nil
 }
 
-// GrantsSecretRead reports whether rules allow get, list and watch of
-// every Secret.
-func GrantsSecretRead(rules []rbacv1.PolicyRule) bool {
+// GrantsSecretRead reports whether rules allow get, list and watch of the
+// Secret name: by a rule naming it in resourceNames, or one for every
+// Secret.
+func GrantsSecretRead(rules []rbacv1.PolicyRule, name string) bool {
 	need := map[string]bool{"get": true, "list": true, "watch": true}
 	for _, r := range rules {
-		if len(r.ResourceNames) > 0 || !anyOf(r.APIGroups, "", "*") || !anyOf(r.Resources, "secrets", "*") {
+		if (len(r.ResourceNames) > 0 && !slices.Contains(r.ResourceNames, name)) || !anyOf(r.APIGroups, "", "*") || !anyOf(r.Resources, "secrets", "*") {
 			continue
 		}
 		for _, v := range r.Verbs {
@@ -434,7 +460,7 @@ func anyOf(have []string, want ...string) bool {
 }
 
 // applyRoleBinding creates the secret-access RoleBinding or adds the
-// controller to its subjects.
+// subjects it lacks (the controller, meshapi-apiserver).
 func applyRoleBinding(ctx context.Context, c cluster, want *rbacv1.RoleBinding) (Change, error) {
 	ch := Change{Context: c.context, Kind: "RoleBinding", Name: want.Namespace + "/" + want.Name}
 	rbs := c.kube.RbacV1().RoleBindings(want.Namespace)
@@ -453,14 +479,18 @@ func applyRoleBinding(ctx context.Context, c cluster, want *rbacv1.RoleBinding) 
 		return ch, fmt.Errorf("context %q: RoleBinding %s binds %s %q, not Role %q (roleRef cannot change): delete it and run connect again",
 			c.context, ch.Name, cur.RoleRef.Kind, cur.RoleRef.Name, want.RoleRef.Name)
 	}
-	for _, s := range cur.Subjects {
-		if s.Kind == "ServiceAccount" && s.Name == want.Subjects[0].Name && s.Namespace == want.Subjects[0].Namespace {
-			ch.Action = ActionUnchanged
-			return ch, nil
+	upd := cur.DeepCopy()
+	for _, w := range want.Subjects {
+		if !slices.ContainsFunc(cur.Subjects, func(s rbacv1.Subject) bool {
+			return s.Kind == w.Kind && s.Name == w.Name && s.Namespace == w.Namespace
+		}) {
+			upd.Subjects = append(upd.Subjects, w)
 		}
 	}
-	upd := cur.DeepCopy()
-	upd.Subjects = append(upd.Subjects, want.Subjects...)
+	if len(upd.Subjects) == len(cur.Subjects) {
+		ch.Action = ActionUnchanged
+		return ch, nil
+	}
 	if _, err := rbs.Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
 		return ch, fmt.Errorf("context %q: updating RoleBinding %s: %w", c.context, ch.Name, err)
 	}

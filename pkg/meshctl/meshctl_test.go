@@ -164,21 +164,23 @@ func TestGrantsSecretRead(t *testing.T) {
 	rule := func(groups, resources, verbs []string, names ...string) rbacv1.PolicyRule {
 		return rbacv1.PolicyRule{APIGroups: groups, Resources: resources, Verbs: verbs, ResourceNames: names}
 	}
-	core, secrets := []string{""}, []string{"secrets"}
+	core, secrets, all := []string{""}, []string{"secrets"}, []string{"get", "list", "watch"}
+	const name = "remote-cluster-secret-b"
 	for _, tc := range []struct {
 		name  string
 		rules []rbacv1.PolicyRule
 		want  bool
 	}{
-		{"the seed's Role", remoteaccess.SecretAccessRole("ns").Rules, true},
-		{"split over rules", []rbacv1.PolicyRule{rule(core, secrets, []string{"get"}), rule(core, secrets, []string{"list", "watch"})}, true},
+		{"meshctl's Role naming it", remoteaccess.SecretAccessRole("ns", name).Rules, true},
+		{"meshctl's Role naming others", remoteaccess.SecretAccessRole("ns", "remote-cluster-secret-c").Rules, false},
+		{"the seed's namespace-wide Role", []rbacv1.PolicyRule{rule(core, secrets, all)}, true},
+		{"split over rules", []rbacv1.PolicyRule{rule(core, secrets, []string{"get"}, name), rule(core, secrets, []string{"list", "watch"})}, true},
 		{"wildcards", []rbacv1.PolicyRule{rule([]string{"*"}, []string{"*"}, []string{"*"})}, true},
-		{"no watch", []rbacv1.PolicyRule{rule(core, secrets, []string{"get", "list"})}, false},
-		{"named secrets only", []rbacv1.PolicyRule{rule(core, secrets, []string{"get", "list", "watch"}, "one")}, false},
-		{"other group", []rbacv1.PolicyRule{rule([]string{"apps"}, secrets, []string{"get", "list", "watch"})}, false},
+		{"no watch", []rbacv1.PolicyRule{rule(core, secrets, []string{"get", "list"}, name)}, false},
+		{"other group", []rbacv1.PolicyRule{rule([]string{"apps"}, secrets, all, name)}, false},
 		{"none", nil, false},
 	} {
-		if got := GrantsSecretRead(tc.rules); got != tc.want {
+		if got := GrantsSecretRead(tc.rules, name); got != tc.want {
 			t.Errorf("%s: GrantsSecretRead = %v, want %v", tc.name, got, tc.want)
 		}
 	}

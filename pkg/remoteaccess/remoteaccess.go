@@ -8,8 +8,9 @@
 //     artifacts/remote-cluster are these objects, which a test verifies;
 //   - the access Secret that holds a remote cluster's kubeconfig, and the
 //     Role and RoleBinding that let the controller (calico-system/calico-typha)
-//     read it, as the seed's "Establish cross-cluster resource
-//     synchronization" steps write them.
+//     and meshapi-apiserver's admission read it, by name, as the seed's
+//     "Establish cross-cluster resource synchronization" steps write them
+//     with resourceNames added.
 package remoteaccess
 
 import (
@@ -39,8 +40,13 @@ const (
 	// ControllerServiceAccount is the controller's ServiceAccount (in
 	// DefaultNamespace), which reads the access Secrets.
 	ControllerServiceAccount = "calico-typha"
+	// APIServerNamespace and APIServerServiceAccount are meshapi-apiserver's
+	// identity (artifacts/deploy/10-apiserver-rbac.yaml), which reads an
+	// access Secret at admission only when the requesting user may.
+	APIServerNamespace      = "meshapi-system"
+	APIServerServiceAccount = "meshapi-apiserver"
 	// SecretAccessName names the Role and RoleBinding that grant the access
-	// Secrets of a namespace to the controller.
+	// Secrets of a namespace to the controller and meshapi-apiserver.
 	SecretAccessName = "remote-cluster-secret-access"
 	// AccessSecretPrefix prefixes a remote cluster's name to name its
 	// access Secret: remote-cluster-secret-<remote>.
@@ -135,27 +141,48 @@ func AccessSecret(namespace, remote string, kubeconfig []byte) *corev1.Secret {
 	}
 }
 
-// SecretAccessRole returns the seed's Role that may read the Secrets of
-// namespace.
-func SecretAccessRole(namespace string) *rbacv1.Role {
+// SecretAccessRole returns the seed's Role that may read Secrets of
+// namespace, narrowed to the access Secrets named (sorted, without
+// duplicates): get, and list and watch of a single one by name.
+func SecretAccessRole(namespace string, secretNames ...string) *rbacv1.Role {
+	names := slices.Clone(secretNames)
+	slices.Sort(names)
 	return &rbacv1.Role{
 		TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "Role"),
 		ObjectMeta: metav1.ObjectMeta{Name: SecretAccessName, Namespace: namespace,
 			Labels: map[string]string{LabelManagedBy: ManagedByMeshctl}},
-		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"watch", "list", "get"}}},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"},
+			ResourceNames: slices.Compact(names), Verbs: []string{"watch", "list", "get"}}},
 	}
 }
 
 // SecretAccessRoleBinding returns the seed's RoleBinding of
-// SecretAccessRole to the controller's ServiceAccount.
+// SecretAccessRole to the controller's ServiceAccount and to
+// meshapi-apiserver's.
 func SecretAccessRoleBinding(namespace string) *rbacv1.RoleBinding {
 	return &rbacv1.RoleBinding{
 		TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "RoleBinding"),
 		ObjectMeta: metav1.ObjectMeta{Name: SecretAccessName, Namespace: namespace,
 			Labels: map[string]string{LabelManagedBy: ManagedByMeshctl}},
-		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: SecretAccessName},
-		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: ControllerServiceAccount, Namespace: DefaultNamespace}},
+		RoleRef: rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: SecretAccessName},
+		Subjects: []rbacv1.Subject{
+			{Kind: "ServiceAccount", Name: ControllerServiceAccount, Namespace: DefaultNamespace},
+			{Kind: "ServiceAccount", Name: APIServerServiceAccount, Namespace: APIServerNamespace},
+		},
 	}
+}
+
+// SecretNamesGranted returns the Secret names that rules grant by
+// resourceNames, sorted and without duplicates.
+func SecretNamesGranted(rules []rbacv1.PolicyRule) []string {
+	var names []string
+	for _, r := range rules {
+		if slices.Contains(r.APIGroups, "") && slices.Contains(r.Resources, "secrets") {
+			names = append(names, r.ResourceNames...)
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 func typeMeta(apiVersion, kind string) metav1.TypeMeta {

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"testing"
 
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -99,10 +100,35 @@ func TestAccessObjects(t *testing.T) {
 		t.Errorf("access Secret: %+v", s)
 	}
 	rb := SecretAccessRoleBinding("ns1")
-	if rb.Namespace != "ns1" || rb.RoleRef.Name != SecretAccessName || rb.Subjects[0].Name != "calico-typha" || rb.Subjects[0].Namespace != "calico-system" {
+	wantSubjects := []rbacv1.Subject{
+		{Kind: "ServiceAccount", Name: "calico-typha", Namespace: "calico-system"},
+		{Kind: "ServiceAccount", Name: "meshapi-apiserver", Namespace: "meshapi-system"},
+	}
+	if rb.Namespace != "ns1" || rb.RoleRef.Name != SecretAccessName || !reflect.DeepEqual(rb.Subjects, wantSubjects) {
 		t.Errorf("RoleBinding: %+v", rb)
 	}
-	if r := SecretAccessRole("ns1"); r.Rules[0].Resources[0] != "secrets" || len(r.Rules[0].Verbs) != 3 {
-		t.Errorf("Role: %+v", r)
+}
+
+// The access Role grants the named Secrets only.
+func TestSecretAccessRole(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		names     []string
+		wantNames []string
+	}{
+		{name: "one", names: []string{"remote-cluster-secret-b"}, wantNames: []string{"remote-cluster-secret-b"}},
+		{name: "sorted without duplicates", names: []string{"remote-cluster-secret-c", "remote-cluster-secret-b", "remote-cluster-secret-c"},
+			wantNames: []string{"remote-cluster-secret-b", "remote-cluster-secret-c"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := SecretAccessRole("ns1", tc.names...)
+			want := []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: tc.wantNames, Verbs: []string{"watch", "list", "get"}}}
+			if r.Namespace != "ns1" || r.Name != SecretAccessName || !reflect.DeepEqual(r.Rules, want) {
+				t.Errorf("Role: %+v, want rules %+v", r, want)
+			}
+			if got := SecretNamesGranted(r.Rules); !reflect.DeepEqual(got, tc.wantNames) {
+				t.Errorf("SecretNamesGranted = %v, want %v", got, tc.wantNames)
+			}
+		})
 	}
 }

@@ -3,11 +3,14 @@ package remotecluster
 import (
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 )
@@ -103,8 +106,8 @@ func ParseAccessSecret(secret *corev1.Secret) (*Access, error) {
 			CertPEM: secret.Data[KeyEtcdCert], KeyPEM: secret.Data[KeyEtcdKey], CACertPEM: secret.Data[KeyEtcdCACert],
 			Prefix: get(KeyEtcdPrefix),
 		}
-		if (len(e.CertPEM) == 0) != (len(e.KeyPEM) == 0) {
-			return nil, configErrorf("SecretKeyMissing", "%s: %q and %q go together; only one is set", where, KeyEtcdCert, KeyEtcdKey)
+		if err := checkEtcdAccess(where, e); err != nil {
+			return nil, err
 		}
 		return &Access{DatastoreType: dt, Etcd: e}, nil
 	default:
@@ -112,10 +115,31 @@ func ParseAccessSecret(secret *corev1.Secret) (*Access, error) {
 	}
 }
 
+// checkEtcdAccess refuses an etcd connection that is not TLS with a CA:
+// plain http:// endpoints, no etcdCACert, half a client certificate.
+func checkEtcdAccess(where string, e *EtcdAccess) error {
+	for _, ep := range e.Endpoints {
+		if u, err := url.Parse(ep); err != nil || u.Scheme != "https" || u.Host == "" {
+			return configErrorf("EtcdEndpointInsecure", "%s key %q: endpoint %q is not an https:// URL: etcd is reached over TLS only (the password and every object would travel in clear); use https:// and put the etcd CA in %q",
+				where, KeyEtcdEndpoints, ep, KeyEtcdCACert)
+		}
+	}
+	if len(e.CACertPEM) == 0 {
+		return configErrorf("SecretKeyMissing", "%s has no %q key: etcd is reached over TLS only and the controller verifies it against this CA (PEM)", where, KeyEtcdCACert)
+	}
+	if (len(e.CertPEM) == 0) != (len(e.KeyPEM) == 0) {
+		return configErrorf("SecretKeyMissing", "%s: %q and %q go together; only one is set", where, KeyEtcdCert, KeyEtcdKey)
+	}
+	return nil
+}
+
 // kubeconfigToRESTConfig parses a kubeconfig and returns the client
 // configuration of its current context, refusing what a controller cannot
-// use: no current context, exec or auth provider plugins (they run commands on the controller's host), and
-// credentials that point at files of the machine the kubeconfig was made on.
+// use or must not trust: no current context, exec or auth provider plugins
+// (they run commands on the controller's host), credentials that point at
+// files of the machine the kubeconfig was made on, insecure-skip-tls-verify
+// (anyone on the path could read the credentials) and proxy-url (it would
+// send them through a third party), and servers that are not https://.
 func kubeconfigToRESTConfig(raw []byte) (*rest.Config, error) {
 	cfg, err := clientcmd.Load(raw)
 	if err != nil {
@@ -135,19 +159,16 @@ func kubeconfigToRESTConfig(raw []byte) (*rest.Config, error) {
 	if cluster.Server == "" {
 		return nil, fmt.Errorf("cluster %q has no server", ctx.Cluster)
 	}
-	if cluster.CertificateAuthority != "" {
-		return nil, fmt.Errorf("cluster %q refers to the file %q: embed it as certificate-authority-data", ctx.Cluster, cluster.CertificateAuthority)
+	if err := checkCluster(ctx.Cluster, cluster); err != nil {
+		return nil, err
 	}
 	user, ok := cfg.AuthInfos[ctx.AuthInfo]
 	if !ok && ctx.AuthInfo != "" {
 		return nil, fmt.Errorf("context %q names user %q, which it does not define", cfg.CurrentContext, ctx.AuthInfo)
 	}
 	if ok {
-		switch {
-		case user.Exec != nil || user.AuthProvider != nil:
-			return nil, fmt.Errorf("user %q uses an exec or auth-provider plugin: use a token or a client certificate", ctx.AuthInfo)
-		case user.TokenFile != "" || user.ClientCertificate != "" || user.ClientKey != "":
-			return nil, fmt.Errorf("user %q refers to files: embed the token or client-certificate-data/client-key-data", ctx.AuthInfo)
+		if err := checkUser(ctx.AuthInfo, user); err != nil {
+			return nil, err
 		}
 	}
 	rc, err := clientcmd.NewDefaultClientConfig(*cfg, &clientcmd.ConfigOverrides{}).ClientConfig()
@@ -155,6 +176,66 @@ func kubeconfigToRESTConfig(raw []byte) (*rest.Config, error) {
 		return nil, err
 	}
 	return rc, nil
+}
+
+// checkCluster refuses a kubeconfig cluster entry that reads files or
+// weakens TLS.
+func checkCluster(name string, c *clientcmdapi.Cluster) error {
+	switch {
+	case c.CertificateAuthority != "":
+		return fmt.Errorf("cluster %q refers to the file %q: embed it as certificate-authority-data", name, c.CertificateAuthority)
+	case c.InsecureSkipTLSVerify:
+		return fmt.Errorf("cluster %q sets insecure-skip-tls-verify, so anyone on the path could read the credentials: remove it and embed the remote API server's CA as certificate-authority-data", name)
+	case c.ProxyURL != "":
+		return fmt.Errorf("cluster %q sets proxy-url %q, which would pass the credentials through a third party: remove it; the controller connects to the server directly", name, c.ProxyURL)
+	}
+	if u, err := url.Parse(c.Server); err != nil || u.Scheme != "https" {
+		return fmt.Errorf("cluster %q has server %q, which is not an https:// URL: the credentials would travel in clear", name, c.Server)
+	}
+	return nil
+}
+
+// checkUser refuses a kubeconfig user entry that runs commands or reads
+// files on the controller's host.
+func checkUser(name string, u *clientcmdapi.AuthInfo) error {
+	switch {
+	case u.Exec != nil || u.AuthProvider != nil:
+		return fmt.Errorf("user %q uses an exec or auth-provider plugin: use a token or a client certificate", name)
+	case u.TokenFile != "" || u.ClientCertificate != "" || u.ClientKey != "":
+		return fmt.Errorf("user %q refers to files: embed the token or client-certificate-data/client-key-data", name)
+	case u.Impersonate != "" || len(u.ImpersonateGroups) > 0 || u.ImpersonateUID != "":
+		return fmt.Errorf("user %q impersonates another identity: use the remote identity's own token", name)
+	}
+	return nil
+}
+
+// KubeconfigFileToRESTConfig reads the kubeconfig file of spec.kubeconfig
+// (a file on the controller's host) and applies the checks of the access
+// Secret's kubeconfig.
+func KubeconfigFileToRESTConfig(path string) (*rest.Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the kubeconfig file: %w", err)
+	}
+	return kubeconfigToRESTConfig(raw)
+}
+
+// EndpointToRESTConfig builds the client configuration of an inline
+// k8sAPIEndpoint: https:// only, a bearer token and a CA file at most. The
+// client certificate and key files and k8sInsecureSkipTLSVerify are not
+// honoured (validation refuses them; objects stored before it did are
+// refused here).
+func EndpointToRESTConfig(s *v3.KubeConfig) (*rest.Config, error) {
+	switch {
+	case s.K8sCertFile != "" || s.K8sKeyFile != "":
+		return nil, fmt.Errorf("spec.k8sCertFile and spec.k8sKeyFile are not honoured: put a kubeconfig with client-certificate-data and client-key-data in the access Secret")
+	case s.K8sInsecureSkipTLSVerify:
+		return nil, fmt.Errorf("spec.k8sInsecureSkipTLSVerify is not honoured: give the remote API server's CA instead")
+	}
+	if u, err := url.Parse(s.K8sAPIEndpoint); err != nil || u.Scheme != "https" {
+		return nil, fmt.Errorf("spec.k8sAPIEndpoint %q is not an https:// URL: the token would travel in clear", s.K8sAPIEndpoint)
+	}
+	return &rest.Config{Host: s.K8sAPIEndpoint, BearerToken: s.K8sAPIToken, TLSClientConfig: rest.TLSClientConfig{CAFile: s.K8sCAFile}}, nil
 }
 
 // splitList splits a comma-separated list, dropping empty elements.

@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -150,10 +152,24 @@ func TestParseAccessSecretErrors(t *testing.T) {
 			wantReason: "SecretKeyMissing", wantKey: KeyEtcdEndpoints, wantInMessage: []string{`"etcdv3"`}},
 		{name: "etcdv3 with only commas in etcdEndpoints", data: map[string]string{KeyDatastoreType: "etcdv3", KeyEtcdEndpoints: " , ,"},
 			wantReason: "SecretKeyMissing", wantKey: KeyEtcdEndpoints},
-		{name: "etcdCert without etcdKey", data: map[string]string{KeyDatastoreType: "etcdv3", KeyEtcdEndpoints: "https://a:2379", KeyEtcdCert: string(caPEM)},
+		{name: "etcdCert without etcdKey", data: map[string]string{KeyDatastoreType: "etcdv3", KeyEtcdEndpoints: "https://a:2379", KeyEtcdCert: string(caPEM), KeyEtcdCACert: string(caPEM)},
 			wantReason: "SecretKeyMissing", wantKey: KeyEtcdCert, wantInMessage: []string{`"etcdKey"`}},
-		{name: "etcdKey without etcdCert", data: map[string]string{KeyDatastoreType: "etcdv3", KeyEtcdEndpoints: "https://a:2379", KeyEtcdKey: string(keyPEM)},
+		{name: "etcdKey without etcdCert", data: map[string]string{KeyDatastoreType: "etcdv3", KeyEtcdEndpoints: "https://a:2379", KeyEtcdKey: string(keyPEM), KeyEtcdCACert: string(caPEM)},
 			wantReason: "SecretKeyMissing", wantKey: KeyEtcdKey, wantInMessage: []string{`"etcdCert"`}},
+		{name: "insecure-skip-tls-verify", data: kube(kubeconfig(func(c *clientcmdapi.Config) {
+			c.Clusters["cluster-b"].CertificateAuthorityData = nil
+			c.Clusters["cluster-b"].InsecureSkipTLSVerify = true
+		})), wantReason: "KubeconfigInvalid", wantKey: KeyKubeconfig, wantInMessage: []string{`cluster "cluster-b" sets insecure-skip-tls-verify`, "remove it and embed", "certificate-authority-data"}},
+		{name: "proxy-url", data: kube(kubeconfig(func(c *clientcmdapi.Config) { c.Clusters["cluster-b"].ProxyURL = "http://198.18.0.99:3128" })),
+			wantReason: "KubeconfigInvalid", wantKey: KeyKubeconfig, wantInMessage: []string{`cluster "cluster-b" sets proxy-url "http://198.18.0.99:3128"`, "remove it"}},
+		{name: "http server", data: kube(kubeconfig(func(c *clientcmdapi.Config) { c.Clusters["cluster-b"].Server = "http://198.18.0.10:8080" })),
+			wantReason: "KubeconfigInvalid", wantKey: KeyKubeconfig, wantInMessage: []string{`server "http://198.18.0.10:8080"`, "https://"}},
+		{name: "impersonation", data: kube(kubeconfig(func(c *clientcmdapi.Config) { c.AuthInfos["remote-sync"].Impersonate = "system:admin" })),
+			wantReason: "KubeconfigInvalid", wantKey: KeyKubeconfig, wantInMessage: []string{`user "remote-sync" impersonates`}},
+		{name: "etcd over http", data: map[string]string{KeyDatastoreType: "etcdv3", KeyEtcdEndpoints: "https://a:2379,http://b:2379", KeyEtcdCACert: string(caPEM)},
+			wantReason: "EtcdEndpointInsecure", wantKey: KeyEtcdEndpoints, wantInMessage: []string{`endpoint "http://b:2379" is not an https:// URL`, `"etcdCACert"`}},
+		{name: "etcd without a CA", data: map[string]string{KeyDatastoreType: "etcdv3", KeyEtcdEndpoints: "https://a:2379", KeyEtcdUsername: "root", KeyEtcdPassword: "secret"},
+			wantReason: "SecretKeyMissing", wantKey: KeyEtcdCACert, wantInMessage: []string{"TLS only"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -284,13 +300,13 @@ func TestParseAccessSecretEtcd(t *testing.T) {
 	}{
 		{
 			name: "two endpoints",
-			data: map[string]string{KeyDatastoreType: "etcdv3", KeyEtcdEndpoints: "https://a:2379, https://b:2379"},
-			want: EtcdAccess{Endpoints: []string{"https://a:2379", "https://b:2379"}},
+			data: map[string]string{KeyDatastoreType: "etcdv3", KeyEtcdEndpoints: "https://a:2379, https://b:2379", KeyEtcdCACert: string(caPEM)},
+			want: EtcdAccess{Endpoints: []string{"https://a:2379", "https://b:2379"}, CACertPEM: caPEM},
 		},
 		{
 			name: "empty elements dropped",
-			data: map[string]string{KeyDatastoreType: "etcdv3\n", KeyEtcdEndpoints: ",https://a:2379,, \n"},
-			want: EtcdAccess{Endpoints: []string{"https://a:2379"}},
+			data: map[string]string{KeyDatastoreType: "etcdv3\n", KeyEtcdEndpoints: ",https://a:2379,, \n", KeyEtcdCACert: string(caPEM)},
+			want: EtcdAccess{Endpoints: []string{"https://a:2379"}, CACertPEM: caPEM},
 		},
 		{
 			name: "credentials and TLS",
@@ -370,5 +386,83 @@ func TestSplitList(t *testing.T) {
 		if got := splitList(tc.in); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("splitList(%q) = %#v, want %#v", tc.in, got, tc.want)
 		}
+	}
+}
+
+// spec.kubeconfig files get the access Secret's refusals.
+func TestKubeconfigFileToRESTConfig(t *testing.T) {
+	caPEM, _ := testCA(t)
+	dir := t.TempDir()
+	write := func(name string, mutate func(*clientcmdapi.Config)) string {
+		cfg := testKubeconfig(caPEM)
+		mutate(cfg)
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, writeKubeconfig(t, cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	cases := []struct {
+		name, path, wantErr string
+	}{
+		{name: "valid", path: write("valid", func(*clientcmdapi.Config) {})},
+		{name: "exec plugin", path: write("exec", func(c *clientcmdapi.Config) {
+			c.AuthInfos["remote-sync"] = &clientcmdapi.AuthInfo{Exec: &clientcmdapi.ExecConfig{Command: "aws", APIVersion: "client.authentication.k8s.io/v1"}}
+		}), wantErr: "exec or auth-provider"},
+		{name: "tokenFile", path: write("tokenfile", func(c *clientcmdapi.Config) {
+			c.AuthInfos["remote-sync"] = &clientcmdapi.AuthInfo{TokenFile: "/var/run/secrets/kubernetes.io/serviceaccount/token"}
+		}), wantErr: "refers to files"},
+		{name: "insecure-skip-tls-verify", path: write("insecure", func(c *clientcmdapi.Config) {
+			c.Clusters["cluster-b"].CertificateAuthorityData = nil
+			c.Clusters["cluster-b"].InsecureSkipTLSVerify = true
+		}), wantErr: "insecure-skip-tls-verify"},
+		{name: "proxy-url", path: write("proxy", func(c *clientcmdapi.Config) { c.Clusters["cluster-b"].ProxyURL = "http://198.18.0.99:3128" }), wantErr: "proxy-url"},
+		{name: "missing file", path: filepath.Join(dir, "missing"), wantErr: "reading the kubeconfig file"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := KubeconfigFileToRESTConfig(tc.path)
+			if tc.wantErr == "" {
+				if err != nil || cfg.Host != testServer || cfg.BearerToken != testToken {
+					t.Fatalf("KubeconfigFileToRESTConfig = %+v, %v; want host %q with the token", cfg, err, testServer)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("KubeconfigFileToRESTConfig = %+v, %v; want an error with %q", cfg, err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// An inline k8sAPIEndpoint is https:// with a token and a CA file at most.
+func TestEndpointToRESTConfig(t *testing.T) {
+	base := v3.KubeConfig{K8sAPIEndpoint: "https://198.18.0.10:6443", K8sAPIToken: "tok", K8sCAFile: "/etc/remote/ca.crt"}
+	cases := []struct {
+		name    string
+		mut     func(*v3.KubeConfig)
+		wantErr string
+	}{
+		{name: "token and CA file", mut: func(*v3.KubeConfig) {}},
+		{name: "client certificate file", mut: func(k *v3.KubeConfig) { k.K8sCertFile = "/etc/c.crt" }, wantErr: "spec.k8sCertFile and spec.k8sKeyFile are not honoured"},
+		{name: "client key file", mut: func(k *v3.KubeConfig) { k.K8sKeyFile = "/etc/c.key" }, wantErr: "spec.k8sCertFile and spec.k8sKeyFile are not honoured"},
+		{name: "insecure", mut: func(k *v3.KubeConfig) { k.K8sInsecureSkipTLSVerify = true }, wantErr: "spec.k8sInsecureSkipTLSVerify is not honoured"},
+		{name: "http", mut: func(k *v3.KubeConfig) { k.K8sAPIEndpoint = "http://198.18.0.10:8080" }, wantErr: `spec.k8sAPIEndpoint "http://198.18.0.10:8080" is not an https:// URL`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			k := base
+			tc.mut(&k)
+			cfg, err := EndpointToRESTConfig(&k)
+			if tc.wantErr == "" {
+				if err != nil || cfg.Host != k.K8sAPIEndpoint || cfg.BearerToken != "tok" || cfg.CAFile != k.K8sCAFile || cfg.Insecure || cfg.CertFile != "" {
+					t.Fatalf("EndpointToRESTConfig = %+v, %v", cfg, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("EndpointToRESTConfig = %+v, %v; want an error with %q", cfg, err, tc.wantErr)
+			}
+		})
 	}
 }

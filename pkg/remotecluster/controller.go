@@ -18,7 +18,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 
@@ -432,16 +431,17 @@ func inlineConfig(rcc *v3.RemoteClusterConfiguration) (*rest.Config, error) {
 		}
 		return cfg, nil
 	case s.Kubeconfig != "":
-		cfg, err := clientcmd.BuildConfigFromFlags("", s.Kubeconfig)
+		cfg, err := KubeconfigFileToRESTConfig(s.Kubeconfig)
 		if err != nil {
 			return nil, configErrorf("KubeconfigInvalid", "spec.kubeconfig %q: %v", s.Kubeconfig, err)
 		}
 		return cfg, nil
 	case s.K8sAPIEndpoint != "":
-		return &rest.Config{
-			Host: s.K8sAPIEndpoint, BearerToken: s.K8sAPIToken,
-			TLSClientConfig: rest.TLSClientConfig{CAFile: s.K8sCAFile, CertFile: s.K8sCertFile, KeyFile: s.K8sKeyFile, Insecure: s.K8sInsecureSkipTLSVerify},
-		}, nil
+		cfg, err := EndpointToRESTConfig(&s.KubeConfig)
+		if err != nil {
+			return nil, configErrorf("ConnectionInsecure", "%v", err)
+		}
+		return cfg, nil
 	}
 	return nil, configErrorf("ConnectionMissing", "set spec.clusterAccessSecret, or an inline kubeconfig or k8sAPIEndpoint")
 }

@@ -172,7 +172,7 @@ func TestInlineConfig(t *testing.T) {
 			wantReason: "KubeconfigInvalid", wantInMsg: []string{"spec.kubeconfig", missing}},
 		{name: "k8sAPIEndpoint with token, insecure", spec: v3.RemoteClusterConfigurationSpec{KubeConfig: v3.KubeConfig{
 			K8sAPIEndpoint: "https://10.0.0.1:6443", K8sAPIToken: "tok", K8sInsecureSkipTLSVerify: true}},
-			want: &want{host: "https://10.0.0.1:6443", token: "tok", insecure: true}},
+			wantReason: "ConnectionInsecure", wantInMsg: []string{"spec.k8sInsecureSkipTLSVerify is not honoured"}},
 		{name: "k8sAPIEndpoint with CA file", spec: v3.RemoteClusterConfigurationSpec{KubeConfig: v3.KubeConfig{
 			K8sAPIEndpoint: "https://10.0.0.1:6443", K8sCAFile: "/etc/remote/ca.crt"}},
 			want: &want{host: "https://10.0.0.1:6443", caFile: "/etc/remote/ca.crt"}},

@@ -36,27 +36,17 @@ type etcdSource struct {
 	decoder runtime.Decoder
 }
 
-// newEtcdSource connects to the etcd of an access.
+// newEtcdSource connects to the etcd of an access, always over TLS and
+// verifying the server against the access's CA.
 func newEtcdSource(e *EtcdAccess) (*etcdSource, error) {
-	cfg := clientv3.Config{Endpoints: e.Endpoints, Username: e.Username, Password: e.Password, DialTimeout: 5 * time.Second}
-	if len(e.CertPEM) > 0 || len(e.CACertPEM) > 0 {
-		tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
-		if len(e.CertPEM) > 0 {
-			cert, err := tls.X509KeyPair(e.CertPEM, e.KeyPEM)
-			if err != nil {
-				return nil, configErrorf("EtcdCertificateInvalid", "etcdCert/etcdKey: %v", err)
-			}
-			tlsCfg.Certificates = []tls.Certificate{cert}
-		}
-		if len(e.CACertPEM) > 0 {
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(e.CACertPEM) {
-				return nil, configErrorf("EtcdCertificateInvalid", "etcdCACert holds no PEM certificate")
-			}
-			tlsCfg.RootCAs = pool
-		}
-		cfg.TLS = tlsCfg
+	if err := checkEtcdAccess("the etcd access", e); err != nil {
+		return nil, err
 	}
+	tlsCfg, err := etcdTLSConfig(e)
+	if err != nil {
+		return nil, err
+	}
+	cfg := clientv3.Config{Endpoints: e.Endpoints, Username: e.Username, Password: e.Password, DialTimeout: 5 * time.Second, TLS: tlsCfg}
 	client, err := clientv3.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to etcd %v: %w", e.Endpoints, err)
@@ -70,6 +60,25 @@ func newEtcdSource(e *EtcdAccess) (*etcdSource, error) {
 		prefix = DefaultEtcdPrefix
 	}
 	return &etcdSource{client: client, prefix: strings.TrimSuffix(prefix, "/"), decoder: serializer.NewCodecFactory(scheme).UniversalDeserializer()}, nil
+}
+
+// etcdTLSConfig is the TLS configuration of an etcd access: its CA and,
+// when set, its client certificate.
+func etcdTLSConfig(e *EtcdAccess) (*tls.Config, error) {
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if len(e.CertPEM) > 0 {
+		cert, err := tls.X509KeyPair(e.CertPEM, e.KeyPEM)
+		if err != nil {
+			return nil, configErrorf("EtcdCertificateInvalid", "etcdCert/etcdKey: %v", err)
+		}
+		tlsCfg.Certificates = []tls.Certificate{cert}
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(e.CACertPEM) {
+		return nil, configErrorf("EtcdCertificateInvalid", "etcdCACert holds no PEM certificate")
+	}
+	tlsCfg.RootCAs = pool
+	return tlsCfg, nil
 }
 
 // close closes the etcd client.

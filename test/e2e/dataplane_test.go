@@ -29,24 +29,35 @@ func TestAgentDataplane(t *testing.T) {
 	// the mesh requires), a natOutgoing VXLAN pool, a block per node; the
 	// machines: underlay, nodes, an agent per node; a pod per node with its
 	// WorkloadEndpoint.
-	topo := newTopology(t, topologyConfig{name: "dp", nodes: 2, vxlanPort: dpVXLANPort, namespaces: []string{"dataplane-e2e"},
-		pools: [2]netip.Prefix{netip.MustParsePrefix("198.18.64.0/24"), netip.MustParsePrefix("198.18.65.0/24")}})
+	pools := [2]netip.Prefix{netip.MustParsePrefix("198.18.64.0/24"), netip.MustParsePrefix("198.18.65.0/24")}
+	topo := newTopology(t, framework.TopologyConfig{Name: "dp", Nodes: 2, VXLANPort: dpVXLANPort, Namespaces: []string{"dataplane-e2e"}, Pools: pools})
 	a, b := topo.a, topo.b
 	cs := topo.cs
 	underlay := topo.underlay
 	a1, a2, b1, b2 := topo.node("a1"), topo.node("a2"), topo.node("b1"), topo.node("b2")
-	pods := map[*topoNode]*topoPod{}
+	pods := map[*framework.TopoNode]*framework.TopoPod{}
 	for _, n := range topo.nodes {
 		pods[n] = topo.addPod(n, "dataplane-e2e", "pod", map[string]string{"app": "dp"})
 	}
-	if a1.block.String() != "198.18.64.0/26" || pods[a1].IP.String() != "198.18.64.10" || b2.block.String() != "198.18.65.64/26" || a1.ip.String() != "198.18.0.1/24" {
-		t.Fatalf("topology addresses: a1 %s %s %s, b2 %s", a1.ip, a1.block, pods[a1].IP, b2.block)
+	// Blocks by IPAM from each cluster's pool, pod addresses by the plugin
+	// from their node's block.
+	for _, n := range topo.nodes {
+		pool := pools[0]
+		if n.Cluster == b {
+			pool = pools[1]
+		}
+		if n.Block.Bits() != 26 || !pool.Contains(n.Block.Addr()) || !n.Block.Contains(pods[n].IP) {
+			t.Fatalf("topology addresses: %s (%s) block %s, pod %s, pool %s", n.Name, n.IP, n.Block, pods[n].IP, pool)
+		}
+	}
+	if a1.IP.String() != "198.18.0.1/24" {
+		t.Fatalf("a1's underlay address %s", a1.IP)
 	}
 	routed, dump, agentLogs, eventually := topo.routed, topo.dump, topo.agentLogs, topo.eventually
 
 	// Each cluster's nodes form an overlay already, before any RCC.
-	eventually("a1 routes a2's block", func() (bool, string) { return routed(a1, a2.block) })
-	eventually("a2 routes a1's block", func() (bool, string) { return routed(a2, a1.block) })
+	eventually("a1 routes a2's block", func() (bool, string) { return routed(a1, a2.Block) })
+	eventually("a2 routes a1's block", func() (bool, string) { return routed(a2, a1.Block) })
 	if got, err := pods[a1].Ping(pods[a2].IP, 3, time.Second); err != nil || got == 0 {
 		t.Fatalf("ping within cluster-a: %d replies, %v\n%s\n%s", got, err, dump(), agentLogs())
 	}
@@ -108,14 +119,14 @@ func TestAgentDataplane(t *testing.T) {
 	if n.Spec.IPv4VXLANTunnelAddr != "198.18.64.0" || n.Spec.VXLANTunnelMACAddr == "" || n.Spec.BGP == nil || n.Spec.BGP.IPv4Address != "198.18.0.1/24" {
 		t.Errorf("registered Node dp-a1: %+v", n.Spec)
 	}
-	metrics := httpGet(t, "http://"+a1.agent.Metrics+"/metrics")
+	metrics := httpGet(t, "http://"+a1.Agent.Metrics+"/metrics")
 	for _, want := range []string{`meshapi_agent_remote_cluster_routes{remote_cluster_name="cluster-b"} 2`, "meshapi_agent_routes_programmed 3",
 		`meshapi_agent_apply_duration_seconds_count{component="dataplane"}`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("agent metrics lack %s", want)
 		}
 	}
-	if got := httpGet(t, "http://"+a1.agent.Metrics+"/healthz"); got != "ok" {
+	if got := httpGet(t, "http://"+a1.Agent.Metrics+"/healthz"); got != "ok" {
 		t.Errorf("/healthz: %q", got)
 	}
 
@@ -126,19 +137,19 @@ func TestAgentDataplane(t *testing.T) {
 		remote := map[*framework.Cluster]string{a: b.Name, b: a.Name}[c]
 		kubectl(t, c, "", "patch", "rcc", remote, "--type=merge", "-p", `{"spec":{"syncOptions":{"overlayRoutingMode":"Disabled"}}}`)
 	}
-	for _, pair := range [][2]*topoNode{{a1, b1}, {a1, b2}, {a2, b1}, {b1, a1}, {b2, a2}} {
-		eventually(fmt.Sprintf("%s's route to %s's block gone", pair[0].name, pair[1].name), func() (bool, string) {
-			ok, state := routed(pair[0], pair[1].block)
+	for _, pair := range [][2]*framework.TopoNode{{a1, b1}, {a1, b2}, {a2, b1}, {b1, a1}, {b2, a2}} {
+		eventually(fmt.Sprintf("%s's route to %s's block gone", pair[0].Name, pair[1].Name), func() (bool, string) {
+			ok, state := routed(pair[0], pair[1].Block)
 			return !ok, state
 		})
 	}
-	eventually("a1 still routes a2's block", func() (bool, string) { return routed(a1, a2.block) })
+	eventually("a1 still routes a2's block", func() (bool, string) { return routed(a1, a2.Block) })
 	if got, err := pods[a1].Ping(pods[b1].IP, 2, time.Second); err != nil || got != 0 {
 		t.Fatalf("ping %s -> %s with overlay Disabled and no underlay route: %d replies, %v", pods[a1].IP, pods[b1].IP, got, err)
 	}
-	underlayRoutes := [][2]*topoNode{{a1, b1}, {b1, a1}}
+	underlayRoutes := [][2]*framework.TopoNode{{a1, b1}, {b1, a1}}
 	for _, r := range underlayRoutes {
-		if err := r[0].node.NS.IP("route", "add", r[1].block.String(), "via", r[1].ip.Addr().String(), "proto", "static"); err != nil {
+		if err := r[0].Node.NS.IP("route", "add", r[1].Block.String(), "via", r[1].IP.Addr().String(), "proto", "static"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -156,7 +167,7 @@ func TestAgentDataplane(t *testing.T) {
 		t.Errorf("VXLAN packets with overlay Disabled: %d, want none (%v)", after-before, err)
 	}
 	for _, r := range underlayRoutes {
-		if err := r[0].node.NS.IP("route", "del", r[1].block.String(), "via", r[1].ip.Addr().String(), "proto", "static"); err != nil {
+		if err := r[0].Node.NS.IP("route", "del", r[1].Block.String(), "via", r[1].IP.Addr().String(), "proto", "static"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -166,8 +177,8 @@ func TestAgentDataplane(t *testing.T) {
 		remote := map[*framework.Cluster]string{a: b.Name, b: a.Name}[c]
 		kubectl(t, c, "", "patch", "rcc", remote, "--type=merge", "-p", `{"spec":{"syncOptions":{"overlayRoutingMode":"Enabled"}}}`)
 	}
-	for _, pair := range [][2]*topoNode{{a1, b1}, {b1, a1}} {
-		eventually(fmt.Sprintf("%s routes %s's block again", pair[0].name, pair[1].name), func() (bool, string) { return routed(pair[0], pair[1].block) })
+	for _, pair := range [][2]*framework.TopoNode{{a1, b1}, {b1, a1}} {
+		eventually(fmt.Sprintf("%s routes %s's block again", pair[0].Name, pair[1].Name), func() (bool, string) { return routed(pair[0], pair[1].Block) })
 	}
 	if got, err := pods[a1].Ping(pods[b1].IP, 3, time.Second); err != nil || got == 0 {
 		t.Fatalf("ping after re-enabling the overlay: %d replies, %v\n%s", got, err, agentLogs())
@@ -176,9 +187,9 @@ func TestAgentDataplane(t *testing.T) {
 	// Deleting the RCC removes cluster-b's routes from cluster-a's nodes,
 	// and the remote cluster from their status.
 	kubectl(t, a, "", "delete", "rcc", b.Name)
-	for _, pair := range [][2]*topoNode{{a1, b1}, {a1, b2}, {a2, b1}, {a2, b2}} {
-		eventually(fmt.Sprintf("%s's route to %s's block gone after the RCC's deletion", pair[0].name, pair[1].name), func() (bool, string) {
-			ok, state := routed(pair[0], pair[1].block)
+	for _, pair := range [][2]*framework.TopoNode{{a1, b1}, {a1, b2}, {a2, b1}, {a2, b2}} {
+		eventually(fmt.Sprintf("%s's route to %s's block gone after the RCC's deletion", pair[0].Name, pair[1].Name), func() (bool, string) {
+			ok, state := routed(pair[0], pair[1].Block)
 			return !ok, state
 		})
 	}
@@ -189,7 +200,7 @@ func TestAgentDataplane(t *testing.T) {
 		}
 		return len(n.Status.Dataplane.RemoteClusters) == 0, fmt.Sprintf("%+v", n.Status.Dataplane.RemoteClusters)
 	})
-	eventually("a1 still routes a2's block", func() (bool, string) { return routed(a1, a2.block) })
+	eventually("a1 still routes a2's block", func() (bool, string) { return routed(a1, a2.Block) })
 }
 
 // httpGet returns the body of a GET.

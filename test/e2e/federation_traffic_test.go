@@ -11,14 +11,14 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
+	"github.com/meshapi/meshapi/test/e2e/framework"
 )
 
 // Issue 8 with the netns dataplane: a pod in cluster A reaches a backend
 // pod in cluster B through the federated Service's endpoints. The backend
-// is a netns pod behind a node of B, with a Pod object carrying its IP, so
+// is a pod behind a node of B wired by the CNI plugin, its Pod object carrying its IP, so
 // B's EndpointSlice controller lists it for the backing Service and B's
 // controller gives it its WorkloadEndpoint; A's federation controller
 // writes the federated EndpointSlice, whose address the client in A
@@ -27,32 +27,23 @@ import (
 func TestFederatedServiceTraffic(t *testing.T) {
 	const ns = "fedtraffic"
 	ctx := ctxT(t)
-	topo := newTopology(t, topologyConfig{name: "ft", nodes: 1, vxlanPort: dpVXLANPort, namespaces: []string{ns},
-		pools: [2]netip.Prefix{netip.MustParsePrefix("198.18.68.0/24"), netip.MustParsePrefix("198.18.69.0/24")}})
+	topo := newTopology(t, framework.TopologyConfig{Name: "ft", Nodes: 1, VXLANPort: dpVXLANPort, Namespaces: []string{ns},
+		Pools: [2]netip.Prefix{netip.MustParsePrefix("198.18.68.0/24"), netip.MustParsePrefix("198.18.69.0/24")}})
 	topo.connect()
 	a, b := topo.a, topo.b
 	a1, b1 := topo.node("a1"), topo.node("b1")
 	client := topo.addPod(a1, ns, "client-0", map[string]string{"app": "client"})
 
-	// The backend in B: a netns pod serving TCP 8080, its Pod object on
-	// node b1 (a Kubernetes Node of that name, so that the EndpointSlice
+	// The backend in B: a pod through the plugin serving TCP 8080 on node
+	// b1 (a Kubernetes Node of that name, so that the EndpointSlice
 	// controller takes the pod), behind the backing Service echo-b.
-	backend := topo.addNetnsPod(b1, ns, "echo-0")
-	server, err := backend.ServeSourceAddress(8080)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { server.Close() })
-	kubeB, err := kubernetes.NewForConfig(b.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := kubeB.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: b1.name}}, metav1.CreateOptions{}); err != nil {
+	kubeB := topo.Kube[b]
+	if _, err := kubeB.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: b1.Name}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := kubeB.CoreV1().Nodes().Delete(context.Background(), b1.name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			t.Errorf("deleting the Kubernetes Node %s: %v", b1.name, err)
+		if err := kubeB.CoreV1().Nodes().Delete(context.Background(), b1.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("deleting the Kubernetes Node %s: %v", b1.Name, err)
 		}
 	})
 	kubectl(t, b, fmt.Sprintf(`apiVersion: v1
@@ -70,41 +61,21 @@ spec:
     port: 8080
     targetPort: 8080
 `, ns), "apply", "-f", "-")
-	pod := fmt.Sprintf(`apiVersion: v1
-kind: Pod
-metadata:
-  name: echo-0
-  namespace: %s
-  labels:
-    app: echo-backend
-spec:
-  nodeName: %s
-  containers:
-  - name: echo
-    image: registry.k8s.io/pause:3.10
-    ports:
-    - name: http
-      containerPort: 8080
-`, ns, b1.name)
-	// The namespace's default ServiceAccount appears a moment after it.
-	waitFor(t, b, 30*time.Second, "backend pod created", func() (bool, string) {
-		_, err := b.Kubectl(ctx, pod, "apply", "-f", "-")
-		return err == nil, fmt.Sprint(err)
+	// AddPodObject reports the pod's IP and readiness as a kubelet would,
+	// and waits for its WorkloadEndpoint on the plugin's veth.
+	backend, err := topo.AddPodObject(ctx, b1, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "echo-0", Namespace: ns, Labels: map[string]string{"app": "echo-backend"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "echo", Image: "registry.k8s.io/pause:3.10",
+			Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}}}},
 	})
-	t.Cleanup(func() {
-		kubectl(t, b, "", "delete", "pod", "echo-0", "-n", ns, "--ignore-not-found", "--grace-period=0", "--force")
-	})
-	// No kubelet runs here: the pod reports its IP and readiness as a
-	// kubelet would.
-	kubectl(t, b, "", "patch", "pod", "echo-0", "-n", ns, "--subresource=status", "--type=merge", "-p",
-		fmt.Sprintf(`{"status":{"phase":"Running","podIP":%q,"podIPs":[{"ip":%q}],"conditions":[{"type":"Ready","status":"True"}]}}`, backend.IP, backend.IP))
-	waitFor(t, b, time.Minute, "the backend's WorkloadEndpoint in B, on its veth", func() (bool, string) {
-		w, err := topo.cs[b].ProjectcalicoV3().WorkloadEndpoints(ns).Get(ctx, backend.wepName(), metav1.GetOptions{})
-		if err != nil {
-			return false, err.Error()
-		}
-		return w.Spec.InterfaceName == backend.Veth && w.Spec.Node == b1.name, fmt.Sprintf("%+v", w.Spec)
-	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, topo.agentLogs())
+	}
+	server, err := backend.ServeSourceAddress(8080)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close() })
 
 	// The federated Service in A.
 	kubectl(t, a, fmt.Sprintf(`apiVersion: v1
@@ -121,10 +92,7 @@ spec:
     protocol: TCP
 `, ns), "apply", "-f", "-")
 	t.Cleanup(func() { kubectl(t, a, "", "delete", "service", "echo", "-n", ns, "--ignore-not-found") })
-	kubeA, err := kubernetes.NewForConfig(a.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kubeA := topo.Kube[a]
 	// remoteEndpoints returns the ready addresses and the http port of A's
 	// federated EndpointSlices for cluster B.
 	remoteEndpoints := func() ([]netip.AddrPort, string) {
@@ -185,8 +153,8 @@ spec:
 		return len(eps) == 0, state
 	})
 	topo.eventually("the backend's endpoint gone from B and its mirror from A", func() (bool, string) {
-		_, errB := topo.cs[b].ProjectcalicoV3().WorkloadEndpoints(ns).Get(context.Background(), backend.wepName(), metav1.GetOptions{})
-		_, errA := topo.cs[a].ProjectcalicoV3().WorkloadEndpoints(ns).Get(context.Background(), b.Name+"."+backend.wepName(), metav1.GetOptions{})
+		_, errB := topo.cs[b].ProjectcalicoV3().WorkloadEndpoints(ns).Get(context.Background(), backend.EndpointName(), metav1.GetOptions{})
+		_, errA := topo.cs[a].ProjectcalicoV3().WorkloadEndpoints(ns).Get(context.Background(), b.Name+"."+backend.EndpointName(), metav1.GetOptions{})
 		return apierrors.IsNotFound(errA) && apierrors.IsNotFound(errB), fmt.Sprint(errA, " ", errB)
 	})
 }

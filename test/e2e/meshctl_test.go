@@ -325,7 +325,7 @@ func TestMeshctl(t *testing.T) {
 		t.Errorf("check of a healthy mesh: %v\n%+v", err, failed(rs))
 	}
 	wantCheck(t, rs, a.Name, b.Name, meshctl.CheckAccessSecret, meshctl.Pass, "lists")
-	wantCheck(t, rs, a.Name, b.Name, meshctl.CheckSecretRBAC, meshctl.Pass, "may get, list and watch secrets in calico-system")
+	wantCheck(t, rs, a.Name, b.Name, meshctl.CheckSecretRBAC, meshctl.Pass, "may get, list and watch Secret calico-system/remote-cluster-secret-"+b.Name)
 	wantCheck(t, rs, c.Name, a.Name, meshctl.CheckBidirectional, meshctl.Pass, "back to this cluster")
 	wantCheck(t, rs, b.Name, c.Name, meshctl.CheckRequirements, meshctl.Pass, "met")
 	wantCheck(t, rs, b.Name, a.Name, meshctl.CheckInSync, meshctl.Pass, "InSync")
@@ -458,8 +458,8 @@ Egress rule 0 (Allow), destination namespace "meshctl-demo" selector "app == \"d
 	// Broken: the RoleBinding missing.
 	kubectl(t, b, "", "delete", "rolebinding", "remote-cluster-secret-access", "-n", "calico-system")
 	rs, _ = e.check(t, "--context", b.Name)
-	wantCheck(t, rs, b.Name, a.Name, meshctl.CheckSecretRBAC, meshctl.Fail, "system:serviceaccount:calico-system:calico-typha may not get, list, watch secrets in calico-system")
-	wantCheck(t, rs, b.Name, c.Name, meshctl.CheckSecretRBAC, meshctl.Fail, "may not get, list, watch secrets")
+	wantCheck(t, rs, b.Name, a.Name, meshctl.CheckSecretRBAC, meshctl.Fail, "system:serviceaccount:calico-system:calico-typha may not get, list, watch Secret calico-system/remote-cluster-secret-"+a.Name)
+	wantCheck(t, rs, b.Name, c.Name, meshctl.CheckSecretRBAC, meshctl.Fail, "may not get, list, watch Secret calico-system/remote-cluster-secret-"+c.Name)
 	out, _, _ = e.run(t, "check", "--context", b.Name)
 	t.Logf("meshctl check with the RoleBinding missing:\n%s", out)
 	out = e.must(t, "connect", "--context", b.Name, "--context", c.Name)

@@ -9,6 +9,9 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/meshapi/meshapi/test/e2e/framework"
 )
 
 // metricValue returns the value of an unlabelled metric in a Prometheus
@@ -30,8 +33,8 @@ func metricValue(exposition, name string) string {
 // default (allow).
 func TestNetworkPolicyAcrossClusters(t *testing.T) {
 	ctx := ctxT(t)
-	topo := newTopology(t, topologyConfig{name: "pol", nodes: 1, vxlanPort: dpVXLANPort, namespaces: []string{"myapp"},
-		pools: [2]netip.Prefix{netip.MustParsePrefix("198.18.66.0/24"), netip.MustParsePrefix("198.18.67.0/24")}})
+	topo := newTopology(t, framework.TopologyConfig{Name: "pol", Nodes: 1, VXLANPort: dpVXLANPort, Namespaces: []string{"myapp"},
+		Pools: [2]netip.Prefix{netip.MustParsePrefix("198.18.66.0/24"), netip.MustParsePrefix("198.18.67.0/24")}})
 	topo.connect()
 	a, b := topo.a, topo.b
 	a1, b1 := topo.node("a1"), topo.node("b1")
@@ -47,7 +50,7 @@ func TestNetworkPolicyAcrossClusters(t *testing.T) {
 	}
 	db, other := netip.AddrPortFrom(pg.IP, 5432), netip.AddrPortFrom(pg.IP, 8080)
 	topo.eventually("postgres mirrored into cluster-a", func() (bool, string) {
-		w, err := topo.cs[a].ProjectcalicoV3().WorkloadEndpoints("myapp").Get(ctx, b.Name+"."+pg.wepName(), metav1.GetOptions{})
+		w, err := topo.cs[a].ProjectcalicoV3().WorkloadEndpoints("myapp").Get(ctx, b.Name+"."+pg.EndpointName(), metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
 		}
@@ -56,15 +59,15 @@ func TestNetworkPolicyAcrossClusters(t *testing.T) {
 
 	// reaches says whether from gets the server's answer, its own address
 	// (no NAT), on a new connection.
-	reaches := func(from *topoPod, to netip.AddrPort) (bool, string) {
+	reaches := func(from *framework.TopoPod, to netip.AddrPort) (bool, string) {
 		seen, err := from.SourceSeen(to, 2*time.Second)
 		return err == nil && seen == from.IP.String(), fmt.Sprintf("%s -> %s: saw %q, %v", from.IP, to, seen, err)
 	}
-	refused := func(from *topoPod, to netip.AddrPort) (bool, string) {
+	refused := func(from *framework.TopoPod, to netip.AddrPort) (bool, string) {
 		err := from.Connect(to, 500*time.Millisecond)
 		return err != nil, fmt.Sprintf("%s -> %s: %v", from.IP, to, err)
 	}
-	pings := func(from *topoPod) int {
+	pings := func(from *framework.TopoPod) int {
 		got, err := from.Ping(pg.IP, 2, 500*time.Millisecond)
 		if err != nil {
 			t.Fatal(err)
@@ -73,14 +76,14 @@ func TestNetworkPolicyAcrossClusters(t *testing.T) {
 	}
 	allowedEverything := func(when string) {
 		t.Helper()
-		for _, p := range []*topoPod{backend, plain} {
+		for _, p := range []*framework.TopoPod{backend, plain} {
 			for _, to := range []netip.AddrPort{db, other} {
-				topo.eventually(fmt.Sprintf("%s: %s reaches %s", when, p.name, to), func() (bool, string) { return reaches(p, to) })
+				topo.eventually(fmt.Sprintf("%s: %s reaches %s", when, p.Name, to), func() (bool, string) { return reaches(p, to) })
 			}
-			topo.eventually(fmt.Sprintf("%s: %s pings postgres", when, p.name), func() (bool, string) { n := pings(p); return n > 0, fmt.Sprint(n, " replies") })
+			topo.eventually(fmt.Sprintf("%s: %s pings postgres", when, p.Name), func() (bool, string) { n := pings(p); return n > 0, fmt.Sprint(n, " replies") })
 		}
 	}
-	agentMetric := func(name string) string { return metricValue(httpGet(t, "http://"+a1.agent.Metrics+"/metrics"), name) }
+	agentMetric := func(name string) string { return metricValue(httpGet(t, "http://"+a1.Agent.Metrics+"/metrics"), name) }
 
 	// Without policy, everything flows.
 	allowedEverything("before the policy")
@@ -113,16 +116,13 @@ func TestNetworkPolicyAcrossClusters(t *testing.T) {
 	// Relabel the postgres pod's endpoint in B; measure when A's
 	// backend-app pod is first refused a new connection. Several rounds,
 	// relabelling back in between, for a spread rather than one sample.
-	weps := topo.cs[b].ProjectcalicoV3().WorkloadEndpoints("myapp")
+	// The endpoint is derived from the Pod (the podendpoints
+	// controller), so the relabel is the Pod's.
+	pods := topo.Kube[b].CoreV1().Pods("myapp")
 	relabel := func(app string) time.Time {
 		t.Helper()
-		w, err := weps.Get(ctx, pg.wepName(), metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Labels["app"] = app
 		sent := time.Now()
-		if _, err := weps.Update(ctx, w, metav1.UpdateOptions{}); err != nil {
+		if _, err := pods.Patch(ctx, pg.Name, types.MergePatchType, []byte(fmt.Sprintf(`{"metadata":{"labels":{"app":%q}}}`, app)), metav1.PatchOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		return sent

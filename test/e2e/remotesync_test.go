@@ -80,6 +80,9 @@ subjects:
 - kind: ServiceAccount
   name: calico-typha
   namespace: calico-system
+- kind: ServiceAccount
+  name: meshapi-apiserver
+  namespace: meshapi-system
 `, "apply", "-f", "-")
 }
 

@@ -32,13 +32,13 @@ func TestWireGuard(t *testing.T) {
 	ctx := ctxT(t)
 	keyDir := t.TempDir()
 	const withheld = "wg-b2"
-	topo := newTopology(t, topologyConfig{name: "wg", nodes: 2, vxlanPort: wgVXLANPort, namespaces: []string{"wireguard-e2e"},
-		pools: [2]netip.Prefix{netip.MustParsePrefix("198.18.72.0/24"), netip.MustParsePrefix("198.18.73.0/24")},
-		felix: func(s *v3.FelixConfigurationSpec) {
+	topo := newTopology(t, framework.TopologyConfig{Name: "wg", Nodes: 2, VXLANPort: wgVXLANPort, Namespaces: []string{"wireguard-e2e"},
+		Pools: [2]netip.Prefix{netip.MustParsePrefix("198.18.72.0/24"), netip.MustParsePrefix("198.18.73.0/24")},
+		Felix: func(s *v3.FelixConfigurationSpec) {
 			on, port := true, wgPort
 			s.WireguardEnabled, s.WireguardListeningPort = &on, &port
 		},
-		nodeArgs: func(node string) []string {
+		NodeArgs: func(node string) []string {
 			args := []string{"--wireguard-key-file=" + filepath.Join(keyDir, node, "wireguard.key")}
 			if node == withheld {
 				args = append(args, "--wireguard-publish-key=false")
@@ -51,7 +51,7 @@ func TestWireGuard(t *testing.T) {
 	if err := underlay.CountUDP(wgPort); err != nil {
 		t.Fatal(err)
 	}
-	pods := map[*topoNode]*topoPod{}
+	pods := map[*framework.TopoNode]*framework.TopoPod{}
 	for _, n := range topo.nodes {
 		pods[n] = topo.addPod(n, "wireguard-e2e", "pod", map[string]string{"app": "wg"})
 	}
@@ -59,14 +59,15 @@ func TestWireGuard(t *testing.T) {
 
 	// Each agent made its key (0600), published its public key and the
 	// device's address (its VTEP address) on its Node, except b2.
+	vtep := map[*framework.TopoNode]string{}
 	for _, n := range topo.nodes {
-		fi, err := os.Stat(filepath.Join(keyDir, n.name, "wireguard.key"))
+		fi, err := os.Stat(filepath.Join(keyDir, n.Name, "wireguard.key"))
 		if err != nil || fi.Mode().Perm() != 0o600 {
-			t.Fatalf("%s's key file: %v, %v", n.name, fi, err)
+			t.Fatalf("%s's key file: %v, %v", n.Name, fi, err)
 		}
 		want := n != b2
-		topo.eventually(n.name+"'s WireGuard key and address on its Node", func() (bool, string) {
-			node, err := cs[n.cluster].ProjectcalicoV3().Nodes().Get(ctx, n.name, metav1.GetOptions{})
+		topo.eventually(n.Name+"'s WireGuard key and address on its Node", func() (bool, string) {
+			node, err := cs[n.Cluster].ProjectcalicoV3().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
 			if err != nil {
 				return false, err.Error()
 			}
@@ -74,17 +75,18 @@ func TestWireGuard(t *testing.T) {
 			if node.Spec.Wireguard != nil {
 				addr = node.Spec.Wireguard.InterfaceIPv4Address
 			}
-			return (node.Status.WireguardPublicKey != "") == want && addr == n.block.Addr().String(),
+			vtep[n] = node.Spec.IPv4VXLANTunnelAddr
+			return (node.Status.WireguardPublicKey != "") == want && addr != "" && addr == vtep[n] && n.Block.Contains(netip.MustParseAddr(addr)),
 				fmt.Sprintf("key %q, address %q", node.Status.WireguardPublicKey, addr)
 		})
 	}
 	// The mirrors carry them to the other cluster.
 	topo.eventually("cluster-b's mirror of wg-a1 carries its key and address", func() (bool, string) {
-		m, err := cs[b].ProjectcalicoV3().Nodes().Get(ctx, a.Name+"."+a1.name, metav1.GetOptions{})
+		m, err := cs[b].ProjectcalicoV3().Nodes().Get(ctx, a.Name+"."+a1.Name, metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
 		}
-		return m.Status.WireguardPublicKey != "" && m.Spec.Wireguard != nil && m.Spec.Wireguard.InterfaceIPv4Address == a1.block.Addr().String(),
+		return m.Status.WireguardPublicKey != "" && m.Spec.Wireguard != nil && m.Spec.Wireguard.InterfaceIPv4Address == vtep[a1],
 			fmt.Sprintf("%+v %+v", m.Spec.Wireguard, m.Status)
 	})
 
@@ -101,7 +103,7 @@ func TestWireGuard(t *testing.T) {
 
 	// flow pings and connects from a1's pod to to's pod and returns how
 	// many packets crossed the underlay as VXLAN and as WireGuard meanwhile.
-	flow := func(to *topoNode) (ok bool, vxlan, wg uint64, state string) {
+	flow := func(to *framework.TopoNode) (ok bool, vxlan, wg uint64, state string) {
 		v0, err1 := underlay.UDPCountPort(wgVXLANPort)
 		w0, err2 := underlay.UDPCountPort(wgPort)
 		got, err3 := pods[a1].Ping(pods[to].IP, 3, time.Second)
@@ -112,8 +114,8 @@ func TestWireGuard(t *testing.T) {
 			got, err3, seen, err4, v1-v0, w1-w0, []error{err1, err2, err5, err6})
 		return got > 0 && seen == pods[a1].IP.String(), v1 - v0, w1 - w0, state
 	}
-	wgRoutes := func(n *topoNode) string {
-		out, _ := n.node.NS.IPOutput("route", "show", "table", "1")
+	wgRoutes := func(n *framework.TopoNode) string {
+		out, _ := n.Node.NS.IPOutput("route", "show", "table", "1")
 		return out
 	}
 
@@ -125,10 +127,10 @@ func TestWireGuard(t *testing.T) {
 	})
 	_, _, _, state := flow(b1)
 	t.Logf("a1 -> b1 with WireGuard: %s", state)
-	if out := wgRoutes(a1); !strings.Contains(out, b1.block.String()+" dev wireguard.cali") {
+	if out := wgRoutes(a1); !strings.Contains(out, b1.Block.String()+" dev wireguard.cali") {
 		t.Errorf("a1's WireGuard table lacks b1's block:\n%s", out)
 	}
-	if out, err := a1.node.NS.IPOutput("rule"); err != nil || !strings.Contains(out, "99:\tfrom all lookup 1") {
+	if out, err := a1.Node.NS.IPOutput("rule"); err != nil || !strings.Contains(out, "99:\tfrom all lookup 1") {
 		t.Errorf("a1's rules: %s %v", out, err)
 	}
 
@@ -139,13 +141,13 @@ func TestWireGuard(t *testing.T) {
 	})
 	_, _, _, state = flow(b2)
 	t.Logf("a1 -> b2 with b2's key withheld: %s", state)
-	if out := wgRoutes(a1); strings.Contains(out, b2.block.String()) {
+	if out := wgRoutes(a1); strings.Contains(out, b2.Block.String()) {
 		t.Errorf("a1 routes b2's block through WireGuard without b2's key:\n%s", out)
 	}
 	// Other tests' Nodes without keys may be in the clusters: at least a2
 	// and b1 through WireGuard, b2 (and those) over VXLAN.
 	topo.eventually("a1's metrics: peers by overlay", func() (bool, string) {
-		m := httpGet(t, "http://"+a1.agent.Metrics+"/metrics")
+		m := httpGet(t, "http://"+a1.Agent.Metrics+"/metrics")
 		wg, vx := metricValue(m, `meshapi_agent_wireguard_peers{via="wireguard"}`), metricValue(m, `meshapi_agent_wireguard_peers{via="vxlan"}`)
 		return wg == "2" && vx != "" && vx != "0", fmt.Sprintf("wireguard %q, vxlan %q", wg, vx)
 	})
@@ -154,7 +156,7 @@ func TestWireGuard(t *testing.T) {
 	// to WireGuard.
 	topo.restartAgent(b2, "--wireguard-publish-key=true")
 	topo.eventually("b2's key mirrored into cluster-a", func() (bool, string) {
-		m, err := cs[a].ProjectcalicoV3().Nodes().Get(ctx, b.Name+"."+b2.name, metav1.GetOptions{})
+		m, err := cs[a].ProjectcalicoV3().Nodes().Get(ctx, b.Name+"."+b2.Name, metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
 		}
@@ -178,10 +180,10 @@ func TestWireGuard(t *testing.T) {
 		kubectl(t, c, "", "patch", "felixconfiguration", "default", "--type=merge", "-p", `{"spec":{"wireguardEnabled":false}}`)
 	}
 	for _, n := range topo.nodes {
-		topo.eventually(n.name+": WireGuard device, rule and key gone", func() (bool, string) {
-			links, _ := n.node.NS.IPOutput("link", "show")
-			rules, _ := n.node.NS.IPOutput("rule")
-			node, err := cs[n.cluster].ProjectcalicoV3().Nodes().Get(ctx, n.name, metav1.GetOptions{})
+		topo.eventually(n.Name+": WireGuard device, rule and key gone", func() (bool, string) {
+			links, _ := n.Node.NS.IPOutput("link", "show")
+			rules, _ := n.Node.NS.IPOutput("rule")
+			node, err := cs[n.Cluster].ProjectcalicoV3().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
 			if err != nil {
 				return false, err.Error()
 			}

@@ -8,10 +8,17 @@
 // RemoteClusterConfiguration that has none yet, from the remote cluster
 // itself with a short timeout. An unreachable remote admits with a warning;
 // the controller then reports the condition RequirementsMet.
+//
+// The plugin reads the access Secret an RCC names only when the requesting
+// user may get that Secret (a SubjectAccessReview on the user's behalf), so
+// that meshapi-apiserver is no confused deputy: a user who may not read it
+// learns nothing about it, not even whether it exists. meshapi-apiserver
+// itself reads only the Secrets the access Role grants it by name.
 package meshrequirements
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -20,6 +27,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/admission"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/warning"
 	"k8s.io/client-go/kubernetes"
 
@@ -27,6 +36,7 @@ import (
 	informers "github.com/meshapi/meshapi/pkg/generated/informers/externalversions"
 	listers "github.com/meshapi/meshapi/pkg/generated/listers/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/meshcheck"
+	"github.com/meshapi/meshapi/pkg/remoteaccess"
 	"github.com/meshapi/meshapi/pkg/remotecluster"
 )
 
@@ -49,6 +59,7 @@ type Plugin struct {
 	nodes listers.NodeLister
 	felix listers.FelixConfigurationLister
 	kube  kubernetes.Interface
+	authz authorizer.Authorizer
 }
 
 var _ admission.ValidationInterface = &Plugin{}
@@ -103,6 +114,10 @@ func (p *Plugin) SetMeshInformers(f informers.SharedInformerFactory) {
 // SetExternalKubeClientSet gives the plugin the client it reads access
 // Secrets with.
 func (p *Plugin) SetExternalKubeClientSet(c kubernetes.Interface) { p.kube = c }
+
+// SetAuthorizer gives the plugin the authorizer it asks whether the
+// requesting user may read an access Secret; without one it reads none.
+func (p *Plugin) SetAuthorizer(a authorizer.Authorizer) { p.authz = a }
 
 // ValidateInitialization checks that the informers were set.
 func (p *Plugin) ValidateInitialization() error {
@@ -161,7 +176,7 @@ func (p *Plugin) Validate(ctx context.Context, a admission.Attributes, _ admissi
 			return admission.NewForbidden(a, fmt.Errorf("not yet ready to check the mesh's requirements"))
 		}
 		var err error
-		errs, err = p.checkRemoteCluster(ctx, obj, a.GetOldObject())
+		errs, err = p.checkRemoteCluster(ctx, obj, a.GetOldObject(), a.GetUserInfo())
 		if err != nil {
 			return apierrors.NewInternalError(err)
 		}
@@ -183,7 +198,7 @@ func (p *Plugin) Validate(ctx context.Context, a admission.Attributes, _ admissi
 
 // checkRemoteCluster compares this cluster with the RCC's remote cluster
 // and the other remote clusters.
-func (p *Plugin) checkRemoteCluster(ctx context.Context, rcc *v3.RemoteClusterConfiguration, old any) (field.ErrorList, error) {
+func (p *Plugin) checkRemoteCluster(ctx context.Context, rcc *v3.RemoteClusterConfiguration, old any, requester user.Info) (field.ErrorList, error) {
 	local, err := p.localView()
 	if err != nil {
 		return nil, err
@@ -200,25 +215,60 @@ func (p *Plugin) checkRemoteCluster(ctx context.Context, rcc *v3.RemoteClusterCo
 		if remote, err = p.mirroredView(rcc.Name); err != nil {
 			return nil, err
 		}
-	} else if remote, err = p.fetch(ctx, rcc); err != nil {
+	} else if remote, err = p.fetch(ctx, rcc, requester); err != nil {
 		warning.AddWarning(ctx, "", fmt.Sprintf("the mesh's requirements were not checked against remote cluster %q: %v; meshapi-controller reports them in status.conditions[RequirementsMet] once it connects", rcc.Name, err))
 		return nil, nil
 	}
 	return meshcheck.CheckRemoteCluster(rcc.Name, local, remote, others), nil
 }
 
-// fetch reads the remote cluster's view through its access.
-func (p *Plugin) fetch(ctx context.Context, rcc *v3.RemoteClusterConfiguration) (meshcheck.ClusterView, error) {
-	if p.kube == nil && rcc.Spec.ClusterAccessSecret != nil {
-		return meshcheck.ClusterView{}, fmt.Errorf("this server cannot read Secrets (standalone mode)")
+// fetch reads the remote cluster's view through its access, reading an
+// access Secret only if requester may.
+func (p *Plugin) fetch(ctx context.Context, rcc *v3.RemoteClusterConfiguration, requester user.Info) (meshcheck.ClusterView, error) {
+	if s := rcc.Spec; s.ClusterAccessSecret == nil && (s.Kubeconfig != "" || s.K8sCAFile != "") {
+		// Files on meshapi-controller's host: meshapi-apiserver does not
+		// open files of its own host for whoever writes an RCC.
+		return meshcheck.ClusterView{}, fmt.Errorf("spec.kubeconfig and spec.k8sCAFile name files on meshapi-controller's host, which meshapi-apiserver does not read")
+	}
+	if ref := rcc.Spec.ClusterAccessSecret; ref != nil {
+		if p.kube == nil {
+			return meshcheck.ClusterView{}, fmt.Errorf("this server cannot read Secrets (standalone mode)")
+		}
+		if err := p.mayReadSecret(ctx, requester, ref.Namespace, ref.Name); err != nil {
+			return meshcheck.ClusterView{}, err
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, FetchTimeout)
 	defer cancel()
 	access, _, err := remotecluster.ReadAccess(ctx, p.kube, rcc)
+	var ce *remotecluster.ConfigError
+	if errors.As(err, &ce) && ce.Reason == "SecretForbidden" {
+		return meshcheck.ClusterView{}, fmt.Errorf("meshapi-apiserver may not read Secret %s/%s: the Role %s in %s must name it in resourceNames and its RoleBinding must bind ServiceAccount %s/%s (meshctl connect does both)",
+			rcc.Spec.ClusterAccessSecret.Namespace, rcc.Spec.ClusterAccessSecret.Name, remoteaccess.SecretAccessName, rcc.Spec.ClusterAccessSecret.Namespace,
+			remoteaccess.APIServerNamespace, remoteaccess.APIServerServiceAccount)
+	}
 	if err != nil {
 		return meshcheck.ClusterView{}, err
 	}
 	return remotecluster.FetchView(ctx, rcc.Name, access)
+}
+
+// mayReadSecret asks the authorizer whether requester may get the Secret
+// namespace/name. The answer does not depend on whether the Secret exists,
+// and neither does the error, so a refusal reveals nothing about it.
+func (p *Plugin) mayReadSecret(ctx context.Context, requester user.Info, namespace, name string) error {
+	notChecked := fmt.Errorf("you may not get Secret %s/%s, which spec.clusterAccessSecret names, so meshapi-apiserver did not read it", namespace, name)
+	if p.authz == nil || requester == nil {
+		return notChecked
+	}
+	decision, _, err := p.authz.Authorize(ctx, authorizer.AttributesRecord{
+		User: requester, Verb: "get", Namespace: namespace, APIGroup: "", APIVersion: "v1",
+		Resource: "secrets", Name: name, ResourceRequest: true,
+	})
+	if err != nil || decision != authorizer.DecisionAllow {
+		return notChecked
+	}
+	return nil
 }
 
 // localView is this cluster's own pools, nodes and settings.

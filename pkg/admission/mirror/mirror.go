@@ -1,7 +1,10 @@
 // Package mirror holds the admission plugins that protect the mirror of
 // remote clusters: objects labelled projectcalico.org/cluster are written
-// only by meshapi-controller, and are admitted without their namespace
-// existing locally (a remote endpoint's namespace is its own cluster's).
+// only by meshapi-controller, which writes nothing else of the group but
+// its pod endpoint controller's WorkloadEndpoints and Profiles and the
+// status of RemoteClusterConfigurations, and are admitted without their
+// namespace existing locally (a remote endpoint's namespace is its own
+// cluster's).
 package mirror
 
 import (
@@ -78,14 +81,18 @@ func clusterOf(obj runtime.Object) (string, bool) {
 }
 
 // Validate rejects the write of a mirrored object, or the marking of an
-// object as mirrored, by anyone but the writers.
+// object as mirrored, by anyone but the writers, and the write of anything
+// else by a writer (see validateWriter).
 func (p *Protection) Validate(_ context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
-	if a.GetResource().Group != v3.GroupName || p.isWriter(a) {
+	if a.GetResource().Group != v3.GroupName {
 		return nil
 	}
 	user := ""
 	if u := a.GetUserInfo(); u != nil {
 		user = u.GetName()
+	}
+	if p.isWriter(a) {
+		return validateWriter(a, user)
 	}
 	if oldCluster, ok := clusterOf(a.GetOldObject()); ok {
 		if a.GetOperation() == admission.Delete && slices.Contains(deleters(), user) {
@@ -99,6 +106,69 @@ func (p *Protection) Validate(_ context.Context, a admission.Attributes, _ admis
 	}
 	return nil
 }
+
+// validateWriter lets a mirror writer write only what is its own (see
+// writerOwns): the object it creates, and both the old and the new object
+// of an update or a delete; besides those, the status of
+// RemoteClusterConfigurations, which it reports on. A writer in
+// system:masters may write anything: that group passes every
+// authorization, and the standalone mode's single user is both.
+func validateWriter(a admission.Attributes, user string) error {
+	resource := a.GetResource().Resource
+	if resource == "remoteclusterconfigurations" && a.GetSubresource() == "status" && a.GetOperation() == admission.Update {
+		return nil
+	}
+	if u := a.GetUserInfo(); u != nil && slices.Contains(u.GetGroups(), userSystemMasters) {
+		return nil
+	}
+	var notOwned string
+	switch a.GetOperation() {
+	case admission.Create:
+		if !writerOwns(resource, a.GetObject()) {
+			notOwned = "the object"
+		}
+	case admission.Update:
+		switch {
+		case !writerOwns(resource, a.GetOldObject()):
+			notOwned = "the stored object"
+		case !writerOwns(resource, a.GetObject()):
+			notOwned = "the updated object"
+		}
+	case admission.Delete:
+		if !writerOwns(resource, a.GetOldObject()) {
+			notOwned = "the stored object"
+		}
+	}
+	if notOwned == "" {
+		return nil
+	}
+	return admission.NewForbidden(a, fmt.Errorf("%s %q: %s does not carry the label %s (nor, for a WorkloadEndpoint or Profile, %s=%s), and the mirror writer %q may write only objects mirrored from remote clusters, the pod endpoint controller's endpoints and profiles, and the status of RemoteClusterConfigurations",
+		a.GetKind().Kind, a.GetName(), notOwned, v3.LabelCluster, labelOrchestrator, orchestratorK8s, user))
+}
+
+// The label the pod endpoint controller (pkg/podendpoints, in the same
+// process and with the same identity as the mirror writer) puts on the
+// WorkloadEndpoints and Profiles it keeps for local Pods and Namespaces.
+const (
+	labelOrchestrator = "projectcalico.org/orchestrator"
+	orchestratorK8s   = "k8s"
+)
+
+// writerOwns reports whether obj is the mirror writer's own: a mirrored
+// object, or a WorkloadEndpoint or Profile of the pod endpoint controller.
+func writerOwns(resource string, obj runtime.Object) bool {
+	if _, ok := clusterOf(obj); ok {
+		return true
+	}
+	if obj == nil || (resource != "workloadendpoints" && resource != "profiles") {
+		return false
+	}
+	o, err := meta.Accessor(obj)
+	return err == nil && o.GetLabels()[labelOrchestrator] == orchestratorK8s
+}
+
+// userSystemMasters is the group that passes every authorization.
+const userSystemMasters = "system:masters"
 
 // NamespaceLifecycle is the upstream NamespaceLifecycle plugin, except that
 // it admits the writers' mirrored objects into namespaces that do not exist

@@ -18,6 +18,7 @@ import (
 	kubefake "k8s.io/client-go/kubernetes/fake"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
+	"github.com/meshapi/meshapi/pkg/podendpoints"
 )
 
 const (
@@ -49,6 +50,7 @@ type request struct {
 	ns, name    string
 	op          admission.Operation
 	user        string
+	groups      []string
 }
 
 func (r request) attributes() admission.Attributes {
@@ -61,7 +63,7 @@ func (r request) attributes() admission.Attributes {
 	case admission.Delete:
 		opts = &metav1.DeleteOptions{}
 	}
-	return admission.NewAttributesRecord(r.obj, r.old, r.kind, r.ns, r.name, r.resource, r.subresource, r.op, opts, false, &user.DefaultInfo{Name: r.user})
+	return admission.NewAttributesRecord(r.obj, r.old, r.kind, r.ns, r.name, r.resource, r.subresource, r.op, opts, false, &user.DefaultInfo{Name: r.user, Groups: r.groups})
 }
 
 // wepRequest is a request on WorkloadEndpoint default/<name>.
@@ -95,6 +97,21 @@ func TestProtectionValidate(t *testing.T) {
 	crdRequest.resource.Group, crdRequest.kind.Group = "crd.projectcalico.org", "crd.projectcalico.org"
 	status := wepRequest(admission.Update, someUser, changed, mirror)
 	status.subresource = "status"
+	gnpRequest := func(u string) request {
+		return request{obj: &v3.GlobalNetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "default.deny-all"}},
+			kind: v3.SchemeGroupVersion.WithKind("GlobalNetworkPolicy"), resource: v3.SchemeGroupVersion.WithResource("globalnetworkpolicies"),
+			name: "default.deny-all", op: admission.Create, user: u}
+	}
+	rcc := &v3.RemoteClusterConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "cluster-b"}}
+	rccStatus := request{obj: rcc, old: rcc, kind: v3.SchemeGroupVersion.WithKind("RemoteClusterConfiguration"),
+		resource: v3.SchemeGroupVersion.WithResource("remoteclusterconfigurations"), subresource: "status", name: "cluster-b", op: admission.Update, user: writer}
+	rccSpec := rccStatus
+	podWEP := wep("default", "node1-k8s-web--0-eth0", map[string]string{"projectcalico.org/orchestrator": "k8s"})
+	gnpWithOrchestrator := gnpRequest(writer)
+	gnpWithOrchestrator.obj.(*v3.GlobalNetworkPolicy).Labels = map[string]string{"projectcalico.org/orchestrator": "k8s"}
+	mastersWriter := wepRequest(admission.Create, writer, local, nil)
+	mastersWriter.groups = []string{"system:masters"}
+	rccSpec.subresource = ""
 	hepDelete := request{old: hep("cluster-b.host-1-eth0", mirrored()), kind: v3.SchemeGroupVersion.WithKind("HostEndpoint"),
 		resource: v3.SchemeGroupVersion.WithResource("hostendpoints"), name: "cluster-b.host-1-eth0", op: admission.Delete, user: someUser}
 
@@ -107,6 +124,29 @@ func TestProtectionValidate(t *testing.T) {
 		{name: "writer creates a mirrored object", req: wepRequest(admission.Create, writer, mirror, nil)},
 		{name: "writer updates a mirrored object", req: wepRequest(admission.Update, writer, changed, mirror)},
 		{name: "writer deletes a mirrored object", req: wepRequest(admission.Delete, writer, nil, mirror)},
+		{name: "writer may not create a local object", req: wepRequest(admission.Create, writer, local, nil),
+			wantForbidden: []string{`WorkloadEndpoint "web-0": the object does not carry the label projectcalico.org/cluster`, `mirror writer "` + writer + `"`}},
+		{name: "writer may not update a local object", req: wepRequest(admission.Update, writer, local, local),
+			wantForbidden: []string{"the stored object does not carry the label"}},
+		{name: "writer may not turn a local object into a mirror", req: wepRequest(admission.Update, writer, wep("default", "web-0", mirrored()), local),
+			wantForbidden: []string{"the stored object does not carry the label"}},
+		{name: "writer may not unmirror an object", req: wepRequest(admission.Update, writer, wep("default", "cluster-b.web-0", unlabelled), mirror),
+			wantForbidden: []string{"the updated object does not carry the label"}},
+		{name: "writer may not delete a local object", req: wepRequest(admission.Delete, writer, nil, local),
+			wantForbidden: []string{"the stored object does not carry the label"}},
+		{name: "writer may not create a local policy", req: gnpRequest(writer),
+			wantForbidden: []string{`GlobalNetworkPolicy "default.deny-all": the object does not carry the label`}},
+		{name: "writer updates the status of a RemoteClusterConfiguration", req: rccStatus},
+		{name: "writer may not update the spec of a RemoteClusterConfiguration", req: rccSpec,
+			wantForbidden: []string{`RemoteClusterConfiguration "cluster-b": the stored object does not carry the label`}},
+		{name: "a writer in system:masters may write a local object", req: mastersWriter},
+		{name: "writer creates a pod endpoint", req: wepRequest(admission.Create, writer, podWEP, nil)},
+		{name: "writer updates a pod endpoint", req: wepRequest(admission.Update, writer, podWEP, podWEP)},
+		{name: "writer deletes a pod endpoint", req: wepRequest(admission.Delete, writer, nil, podWEP)},
+		{name: "writer may not take over a local endpoint as a pod endpoint", req: wepRequest(admission.Update, writer, podWEP, local),
+			wantForbidden: []string{"the stored object does not carry the label"}},
+		{name: "writer may not write a local policy with the orchestrator label", req: gnpWithOrchestrator,
+			wantForbidden: []string{"the object does not carry the label"}},
 		{name: "user creates a labelled object", req: wepRequest(admission.Create, someUser, mirror, nil),
 			wantForbidden: []string{labelMsg, `"alice"`}},
 		{name: "user creates an unlabelled object", req: wepRequest(admission.Create, someUser, local, nil)},
@@ -356,5 +396,13 @@ func TestRegister(t *testing.T) {
 	}
 	if calls != 2 {
 		t.Errorf("the writers were read %d times, want once per plugin built (2)", calls)
+	}
+}
+
+// The writer's own endpoints and profiles are recognised by the label the
+// pod endpoint controller really writes.
+func TestOrchestratorLabelMatchesPodEndpoints(t *testing.T) {
+	if labelOrchestrator != podendpoints.LabelOrchestrator || orchestratorK8s != podendpoints.OrchestratorK8s {
+		t.Errorf("%s=%s here, %s=%s in pkg/podendpoints", labelOrchestrator, orchestratorK8s, podendpoints.LabelOrchestrator, podendpoints.OrchestratorK8s)
 	}
 }

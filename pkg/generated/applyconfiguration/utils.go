@@ -58,6 +58,10 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &projectcalicov3.IPAMBlockApplyConfiguration{}
 	case v3.SchemeGroupVersion.WithKind("IPAMBlockSpec"):
 		return &projectcalicov3.IPAMBlockSpecApplyConfiguration{}
+	case v3.SchemeGroupVersion.WithKind("IPAMConfiguration"):
+		return &projectcalicov3.IPAMConfigurationApplyConfiguration{}
+	case v3.SchemeGroupVersion.WithKind("IPAMConfigurationSpec"):
+		return &projectcalicov3.IPAMConfigurationSpecApplyConfiguration{}
 	case v3.SchemeGroupVersion.WithKind("IPPool"):
 		return &projectcalicov3.IPPoolApplyConfiguration{}
 	case v3.SchemeGroupVersion.WithKind("IPPoolSpec"):

@@ -51,6 +51,9 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v3.IPAMBlock{}.OpenAPIModelName():                          schema_pkg_apis_projectcalico_v3_IPAMBlock(ref),
 		v3.IPAMBlockList{}.OpenAPIModelName():                      schema_pkg_apis_projectcalico_v3_IPAMBlockList(ref),
 		v3.IPAMBlockSpec{}.OpenAPIModelName():                      schema_pkg_apis_projectcalico_v3_IPAMBlockSpec(ref),
+		v3.IPAMConfiguration{}.OpenAPIModelName():                  schema_pkg_apis_projectcalico_v3_IPAMConfiguration(ref),
+		v3.IPAMConfigurationList{}.OpenAPIModelName():              schema_pkg_apis_projectcalico_v3_IPAMConfigurationList(ref),
+		v3.IPAMConfigurationSpec{}.OpenAPIModelName():              schema_pkg_apis_projectcalico_v3_IPAMConfigurationSpec(ref),
 		v3.IPPool{}.OpenAPIModelName():                             schema_pkg_apis_projectcalico_v3_IPPool(ref),
 		v3.IPPoolList{}.OpenAPIModelName():                         schema_pkg_apis_projectcalico_v3_IPPoolList(ref),
 		v3.IPPoolSpec{}.OpenAPIModelName():                         schema_pkg_apis_projectcalico_v3_IPPoolSpec(ref),
@@ -1535,6 +1538,134 @@ func schema_pkg_apis_projectcalico_v3_IPAMBlockSpec(ref common.ReferenceCallback
 		},
 		Dependencies: []string{
 			v3.AllocationAttribute{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_projectcalico_v3_IPAMConfiguration(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "IPAMConfiguration configures IPAM for the whole cluster, as Calico's IPAMConfiguration does. Only the object named \"default\" exists; without it IPAM uses the defaults of its fields.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Specification of the IPAM configuration.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v3.IPAMConfigurationSpec{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v3.IPAMConfigurationSpec{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_projectcalico_v3_IPAMConfigurationList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "IPAMConfigurationList is a list of IPAMConfigurations.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Items is the list of IPAMConfigurations.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v3.IPAMConfiguration{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v3.IPAMConfiguration{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_projectcalico_v3_IPAMConfigurationSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "IPAMConfigurationSpec is the specification of an IPAMConfiguration.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"strictAffinity": {
+						SchemaProps: spec.SchemaProps{
+							Description: "StrictAffinity forbids a node to borrow addresses from another node's block when the pools have no free block left.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"autoAllocateBlocks": {
+						SchemaProps: spec.SchemaProps{
+							Description: "AutoAllocateBlocks lets nodes claim new blocks; false leaves them the blocks they have (and borrowing, without strict affinity).",
+							Default:     true,
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"maxBlocksPerHost": {
+						SchemaProps: spec.SchemaProps{
+							Description: "MaxBlocksPerHost caps the blocks one node claims; 0 is no limit.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+				},
+			},
+		},
 	}
 }
 

@@ -116,7 +116,10 @@ func tryStart(ctx context.Context, bin, dir, name, userAgent string) (*Server, e
 		return nil, err
 	}
 	s.cmd = exec.Command(bin, "--standalone", "--data-dir", s.dataDir, "--secure-port", strconv.Itoa(port),
-		"--kubeconfig-out", s.Kubeconfig, "--mirror-writers="+StandaloneUser)
+		"--kubeconfig-out", s.Kubeconfig, "--mirror-writers="+StandaloneUser,
+		// The benchmarks' RemoteClusterConfigurations reach the other
+		// standalone server by k8sAPIEndpoint, token and CA file.
+		"--allow-inline-remote-credentials")
 	s.cmd.Stdout, s.cmd.Stderr = f, f
 	// Its own process group, so that stopping it never signals the
 	// benchmark; killed with the benchmark if that dies first.

@@ -31,11 +31,34 @@ type Server struct {
 
 	cancel context.CancelFunc
 	done   chan error
+	port   int
+	flags  []string
 }
 
 // StartStandalone starts a server with its data under dataDir, on a free
 // loopback port, and waits until it reports ready.
 func StartStandalone(ctx context.Context, dataDir string, extraFlags ...string) (*Server, error) {
+	return start(ctx, dataDir, "127.0.0.1:0", extraFlags)
+}
+
+// Restart stops the server and starts it again on the same data
+// directory (its etcd data, certificate and token) and the same port, so
+// that clients built from Config reach it again once it is ready. The
+// restarted server runs until Stop, whatever becomes of ctx.
+func (s *Server) Restart(ctx context.Context) error {
+	if err := s.Stop(); err != nil {
+		return fmt.Errorf("stopping for a restart: %w", err)
+	}
+	n, err := start(context.WithoutCancel(ctx), s.DataDir, net.JoinHostPort("127.0.0.1", fmt.Sprint(s.port)), s.flags)
+	if err != nil {
+		return fmt.Errorf("restarting on port %d: %w", s.port, err)
+	}
+	*s = *n
+	return nil
+}
+
+// start starts a server on addr and waits until it reports ready.
+func start(ctx context.Context, dataDir, addr string, extraFlags []string) (*Server, error) {
 	o := apiserver.NewOptions()
 	fs := pflag.NewFlagSet("meshapi-apiserver", pflag.ContinueOnError)
 	o.AddFlags(fs)
@@ -43,9 +66,9 @@ func StartStandalone(ctx context.Context, dataDir string, extraFlags ...string) 
 	if err := fs.Parse(args); err != nil {
 		return nil, fmt.Errorf("parsing flags %v: %w", args, err)
 	}
-	ln, port, err := genericoptions.CreateListener("tcp", "127.0.0.1:0", net.ListenConfig{})
+	ln, port, err := genericoptions.CreateListener("tcp", addr, net.ListenConfig{})
 	if err != nil {
-		return nil, fmt.Errorf("listening on loopback: %w", err)
+		return nil, fmt.Errorf("listening on %s: %w", addr, err)
 	}
 	o.Recommended.SecureServing.Listener = ln
 	o.Recommended.SecureServing.BindPort = port
@@ -56,7 +79,7 @@ func StartStandalone(ctx context.Context, dataDir string, extraFlags ...string) 
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(ctx)
-	s := &Server{Kubeconfig: o.KubeconfigOut, DataDir: dataDir, cancel: cancel, done: make(chan error, 1)}
+	s := &Server{Kubeconfig: o.KubeconfigOut, DataDir: dataDir, cancel: cancel, done: make(chan error, 1), port: port, flags: extraFlags}
 	go func() { s.done <- o.Run(runCtx) }()
 	if err := s.waitReady(ctx, 2*time.Minute); err != nil {
 		s.Stop()

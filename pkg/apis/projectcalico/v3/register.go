@@ -44,6 +44,7 @@ func knownTypes() []runtime.Object {
 		&RemoteClusterConfiguration{}, &RemoteClusterConfigurationList{},
 		&IPPool{}, &IPPoolList{},
 		&IPAMBlock{}, &IPAMBlockList{},
+		&IPAMConfiguration{}, &IPAMConfigurationList{},
 		&FelixConfiguration{}, &FelixConfigurationList{},
 		&Node{}, &NodeList{},
 		&HostEndpoint{}, &HostEndpointList{},

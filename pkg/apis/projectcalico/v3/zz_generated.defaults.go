@@ -31,6 +31,8 @@ import (
 func RegisterDefaults(scheme *runtime.Scheme) error {
 	scheme.AddTypeDefaultingFunc(&GlobalNetworkPolicy{}, func(obj interface{}) { SetObjectDefaults_GlobalNetworkPolicy(obj.(*GlobalNetworkPolicy)) })
 	scheme.AddTypeDefaultingFunc(&GlobalNetworkPolicyList{}, func(obj interface{}) { SetObjectDefaults_GlobalNetworkPolicyList(obj.(*GlobalNetworkPolicyList)) })
+	scheme.AddTypeDefaultingFunc(&IPAMConfiguration{}, func(obj interface{}) { SetObjectDefaults_IPAMConfiguration(obj.(*IPAMConfiguration)) })
+	scheme.AddTypeDefaultingFunc(&IPAMConfigurationList{}, func(obj interface{}) { SetObjectDefaults_IPAMConfigurationList(obj.(*IPAMConfigurationList)) })
 	scheme.AddTypeDefaultingFunc(&IPPool{}, func(obj interface{}) { SetObjectDefaults_IPPool(obj.(*IPPool)) })
 	scheme.AddTypeDefaultingFunc(&IPPoolList{}, func(obj interface{}) { SetObjectDefaults_IPPoolList(obj.(*IPPoolList)) })
 	scheme.AddTypeDefaultingFunc(&NetworkPolicy{}, func(obj interface{}) { SetObjectDefaults_NetworkPolicy(obj.(*NetworkPolicy)) })
@@ -48,6 +50,20 @@ func SetObjectDefaults_GlobalNetworkPolicyList(in *GlobalNetworkPolicyList) {
 	for i := range in.Items {
 		a := &in.Items[i]
 		SetObjectDefaults_GlobalNetworkPolicy(a)
+	}
+}
+
+func SetObjectDefaults_IPAMConfiguration(in *IPAMConfiguration) {
+	if in.Spec.AutoAllocateBlocks == nil {
+		var ptrVar1 bool = true
+		in.Spec.AutoAllocateBlocks = &ptrVar1
+	}
+}
+
+func SetObjectDefaults_IPAMConfigurationList(in *IPAMConfigurationList) {
+	for i := range in.Items {
+		a := &in.Items[i]
+		SetObjectDefaults_IPAMConfiguration(a)
 	}
 }
 

@@ -107,6 +107,21 @@ func (in IPAMBlockSpec) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in IPAMConfiguration) OpenAPIModelName() string {
+	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.IPAMConfiguration"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in IPAMConfigurationList) OpenAPIModelName() string {
+	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.IPAMConfigurationList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in IPAMConfigurationSpec) OpenAPIModelName() string {
+	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.IPAMConfigurationSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in IPPool) OpenAPIModelName() string {
 	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.IPPool"
 }

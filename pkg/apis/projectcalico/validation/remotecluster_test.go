@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 )
@@ -33,9 +34,20 @@ func TestRemoteClusterConfigurationDocumentation(t *testing.T) {
 			if string(rcc.Spec.SyncOptions.OverlayRoutingMode) != mode {
 				t.Fatalf("overlayRoutingMode = %q", rcc.Spec.SyncOptions.OverlayRoutingMode)
 			}
-			checkErrors(t, ValidateRemoteClusterConfiguration(rcc))
+			checkErrors(t, validateStrict(rcc))
 		})
 	}
+}
+
+// validateStrict validates as meshapi-apiserver does by default.
+func validateStrict(r *v3.RemoteClusterConfiguration) field.ErrorList {
+	return ValidateRemoteClusterConfiguration(r, RemoteClusterOptions{})
+}
+
+// validateOptIn validates as meshapi-apiserver
+// --allow-inline-remote-credentials does.
+func validateOptIn(r *v3.RemoteClusterConfiguration) field.ErrorList {
+	return ValidateRemoteClusterConfiguration(r, RemoteClusterOptions{AllowInlineCredentials: true})
 }
 
 func rccWithSecret() *v3.RemoteClusterConfiguration {
@@ -63,13 +75,13 @@ func rccEtcd() *v3.RemoteClusterConfiguration {
 		ObjectMeta: metav1.ObjectMeta{Name: "cluster-c"},
 		Spec: v3.RemoteClusterConfigurationSpec{
 			DatastoreType: v3.DatastoreTypeEtcdV3,
-			EtcdConfig:    v3.EtcdConfig{EtcdEndpoints: "https://10.0.0.1:2379,https://10.0.0.2:2379"},
+			EtcdConfig:    v3.EtcdConfig{EtcdEndpoints: "https://10.0.0.1:2379,https://10.0.0.2:2379", EtcdCACertFile: "/etc/etcd/ca.crt"},
 		},
 	}
 }
 
 func TestValidateRemoteClusterConfigurationSecret(t *testing.T) {
-	runCases(t, rccWithSecret, ValidateRemoteClusterConfiguration, []tcase[v3.RemoteClusterConfiguration]{
+	runCases(t, rccWithSecret, validateStrict, []tcase[v3.RemoteClusterConfiguration]{
 		{name: "secret reference with kind Secret"},
 		{name: "secret reference without kind", mut: func(r *v3.RemoteClusterConfiguration) { r.Spec.ClusterAccessSecret.Kind = "" }},
 		{name: "overlay routing mode unset", mut: func(r *v3.RemoteClusterConfiguration) { r.Spec.SyncOptions.OverlayRoutingMode = "" }},
@@ -199,7 +211,7 @@ func TestValidateRemoteClusterConfigurationSecret(t *testing.T) {
 
 func TestValidateRemoteClusterConfigurationInline(t *testing.T) {
 	t.Run("kubernetes", func(t *testing.T) {
-		runCases(t, rccKubernetes, ValidateRemoteClusterConfiguration, []tcase[v3.RemoteClusterConfiguration]{
+		runCases(t, rccKubernetes, validateOptIn, []tcase[v3.RemoteClusterConfiguration]{
 			{name: "kubeconfig path"},
 			{name: "kubeconfigInline", mut: func(r *v3.RemoteClusterConfiguration) {
 				r.Spec.Kubeconfig, r.Spec.KubeconfigInline = "", "apiVersion: v1\nkind: Config\n"
@@ -210,8 +222,8 @@ func TestValidateRemoteClusterConfigurationInline(t *testing.T) {
 				r.Spec.K8sAPIToken = "token"
 				r.Spec.K8sCAFile = "/etc/ca.crt"
 			}},
-			{name: "API endpoint over http without port", mut: func(r *v3.RemoteClusterConfiguration) {
-				r.Spec.Kubeconfig, r.Spec.K8sAPIEndpoint = "", "http://api.cluster-b.example"
+			{name: "API endpoint without port", mut: func(r *v3.RemoteClusterConfiguration) {
+				r.Spec.Kubeconfig, r.Spec.K8sAPIEndpoint = "", "https://api.cluster-b.example"
 			}},
 			{name: "API endpoint with IPv6 host", mut: func(r *v3.RemoteClusterConfiguration) {
 				r.Spec.K8sAPIEndpoint = "https://[fd00::10]:6443"
@@ -275,12 +287,11 @@ func TestValidateRemoteClusterConfigurationInline(t *testing.T) {
 	})
 
 	t.Run("etcdv3", func(t *testing.T) {
-		runCases(t, rccEtcd, ValidateRemoteClusterConfiguration, []tcase[v3.RemoteClusterConfiguration]{
+		runCases(t, rccEtcd, validateOptIn, []tcase[v3.RemoteClusterConfiguration]{
 			{name: "two endpoints"},
-			{name: "single http endpoint with credentials and TLS files", mut: func(r *v3.RemoteClusterConfiguration) {
-				r.Spec.EtcdEndpoints = "http://etcd.example:2379"
+			{name: "single endpoint with password and CA", mut: func(r *v3.RemoteClusterConfiguration) {
+				r.Spec.EtcdEndpoints = "https://etcd.example:2379"
 				r.Spec.EtcdUsername, r.Spec.EtcdPassword = "root", "secret"
-				r.Spec.EtcdKeyFile, r.Spec.EtcdCertFile, r.Spec.EtcdCACertFile = "/k", "/c", "/ca"
 			}},
 			{
 				name: "endpoints missing",
@@ -342,11 +353,86 @@ func TestValidateRemoteClusterConfigurationInline(t *testing.T) {
 	})
 }
 
+// Inline credentials and controller-host files need the opt-in; client key
+// files, insecure-skip-tls-verify and plain http are refused even with it.
+// Every refusal names the field (and the value, when it is not a secret)
+// and says how to fix it.
+func TestValidateRemoteClusterConfigurationCredentials(t *testing.T) {
+	const secretHint = "spec.clusterAccessSecret"
+	const flag = "--allow-inline-remote-credentials"
+	endpoint := func(r *v3.RemoteClusterConfiguration) {
+		r.Spec.Kubeconfig, r.Spec.K8sAPIEndpoint = "", "https://10.0.0.10:6443"
+	}
+	cases := []struct {
+		name    string
+		base    func() *v3.RemoteClusterConfiguration
+		mut     func(*v3.RemoteClusterConfiguration)
+		strict  []want
+		optedIn []want
+		noOptIn bool // strict and opted in give the same errors
+	}{
+		{name: "access secret alone", base: rccWithSecret, mut: func(*v3.RemoteClusterConfiguration) {}, noOptIn: true},
+		{name: "k8sAPIToken", base: rccKubernetes, mut: func(r *v3.RemoteClusterConfiguration) { endpoint(r); r.Spec.K8sAPIToken = "hunter2" },
+			strict: []want{forbidden("spec.k8sAPIToken", "reference it with "+secretHint+" instead (or run meshapi-apiserver with "+flag+")")}},
+		{name: "kubeconfigInline", base: rccKubernetes, mut: func(r *v3.RemoteClusterConfiguration) {
+			r.Spec.Kubeconfig, r.Spec.KubeconfigInline = "", "apiVersion: v1\nkind: Config\n"
+		}, strict: []want{forbidden("spec.kubeconfigInline", "an inline credential is readable")}},
+		{name: "etcdPassword", base: rccEtcd, mut: func(r *v3.RemoteClusterConfiguration) { r.Spec.EtcdUsername, r.Spec.EtcdPassword = "root", "hunter2" },
+			strict: []want{forbidden("spec.etcdPassword", secretHint), forbidden("spec.etcdCACertFile", "file on meshapi-controller's host")}},
+		{name: "kubeconfig file path", base: rccKubernetes, mut: func(*v3.RemoteClusterConfiguration) {},
+			strict: []want{forbidden("spec.kubeconfig", "names a file on meshapi-controller's host")}},
+		{name: "k8sCAFile", base: rccKubernetes, mut: func(r *v3.RemoteClusterConfiguration) { endpoint(r); r.Spec.K8sCAFile = "/etc/ca.crt" },
+			strict: []want{forbidden("spec.k8sCAFile", flag)}},
+		{name: "k8sCertFile and k8sKeyFile", base: rccKubernetes, mut: func(r *v3.RemoteClusterConfiguration) {
+			endpoint(r)
+			r.Spec.K8sCertFile, r.Spec.K8sKeyFile = "/etc/c.crt", "/etc/c.key"
+		}, noOptIn: true, strict: []want{
+			forbidden("spec.k8sKeyFile", "client-key-data"), forbidden("spec.k8sCertFile", "present a key from its own host"),
+		}},
+		{name: "etcdCertFile and etcdKeyFile", base: rccEtcd, mut: func(r *v3.RemoteClusterConfiguration) {
+			r.Spec.EtcdCertFile, r.Spec.EtcdKeyFile = "/etc/c.crt", "/etc/c.key"
+		}, strict: []want{
+			forbidden("spec.etcdKeyFile", "etcdKey"), forbidden("spec.etcdCertFile", "etcdCert"), forbidden("spec.etcdCACertFile", flag),
+		}, optedIn: []want{forbidden("spec.etcdKeyFile", "etcdKey"), forbidden("spec.etcdCertFile", "etcdCert")}},
+		{name: "k8sInsecureSkipTLSVerify", base: rccKubernetes, mut: func(r *v3.RemoteClusterConfiguration) { endpoint(r); r.Spec.K8sInsecureSkipTLSVerify = true },
+			noOptIn: true, strict: []want{forbidden("spec.k8sInsecureSkipTLSVerify", "certificate-authority-data")}},
+		{name: "http k8sAPIEndpoint", base: rccKubernetes, mut: func(r *v3.RemoteClusterConfiguration) {
+			r.Spec.Kubeconfig, r.Spec.K8sAPIEndpoint = "", "http://10.0.0.10:8080"
+		},
+			noOptIn: true, strict: []want{invalid("spec.k8sAPIEndpoint", `"http://10.0.0.10:8080": plain http:// sends the credentials`)}},
+		{name: "http etcd endpoint", base: rccEtcd, mut: func(r *v3.RemoteClusterConfiguration) {
+			r.Spec.EtcdEndpoints = "https://10.0.0.1:2379,http://10.0.0.2:2379"
+		},
+			strict: []want{
+				invalid("spec.etcdEndpoints", `"http://10.0.0.2:2379": endpoint 2 of 2 in the comma-separated list plain http:// sends`),
+				forbidden("spec.etcdCACertFile", flag),
+			},
+			optedIn: []want{invalid("spec.etcdEndpoints", `"http://10.0.0.2:2379": endpoint 2 of 2 in the comma-separated list plain http:// sends`)}},
+		{name: "etcdv3 without a CA", base: rccEtcd, mut: func(r *v3.RemoteClusterConfiguration) { r.Spec.EtcdCACertFile = "" },
+			noOptIn: true, strict: []want{required("spec.etcdCACertFile", "over TLS only")}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := c.base()
+			c.mut(r)
+			t.Run("default", func(t *testing.T) { checkErrors(t, validateStrict(r), c.strict...) })
+			opted := c.optedIn
+			if c.noOptIn {
+				opted = c.strict
+			}
+			t.Run("opted in", func(t *testing.T) { checkErrors(t, validateOptIn(r), opted...) })
+			if s := validateStrict(r).ToAggregate(); s != nil && strings.Contains(s.Error(), "hunter2") {
+				t.Errorf("error text leaks a credential: %s", s)
+			}
+		})
+	}
+}
+
 func TestRemoteClusterConfigurationSecretsNotEchoed(t *testing.T) {
 	r := rccKubernetes()
 	r.Spec.EtcdPassword = "hunter2"
 	r.Spec.K8sAPIEndpoint = "ftp://admin:hunter2@10.0.0.1:6443"
-	errs := ValidateRemoteClusterConfiguration(r)
+	errs := validateOptIn(r)
 	checkErrors(t, errs,
 		forbidden("spec.etcdPassword", "etcd connection fields"),
 		invalid("spec.k8sAPIEndpoint", "admin:xxxxx@10.0.0.1"),

@@ -362,6 +362,36 @@ var schemaYAML = typed.YAMLObject(`types:
           elementType:
             scalar: numeric
           elementRelationship: atomic
+- name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.IPAMConfiguration
+  map:
+    fields:
+    - name: apiVersion
+      type:
+        scalar: string
+    - name: kind
+      type:
+        scalar: string
+    - name: metadata
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta
+      default: {}
+    - name: spec
+      type:
+        namedType: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.IPAMConfigurationSpec
+      default: {}
+- name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.IPAMConfigurationSpec
+  map:
+    fields:
+    - name: autoAllocateBlocks
+      type:
+        scalar: boolean
+      default: true
+    - name: maxBlocksPerHost
+      type:
+        scalar: numeric
+    - name: strictAffinity
+      type:
+        scalar: boolean
 - name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.IPPool
   map:
     fields:

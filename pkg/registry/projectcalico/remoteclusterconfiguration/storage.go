@@ -1,6 +1,7 @@
 // Package remoteclusterconfiguration stores RemoteClusterConfigurations:
 // validation, the default overlay routing mode, a status subresource the
-// controller writes, and kubectl columns.
+// controller writes, kubectl columns, and inline credentials that only the
+// controller reads back.
 package remoteclusterconfiguration
 
 import (
@@ -21,10 +22,12 @@ import (
 )
 
 // REST is the RemoteClusterConfiguration resource. It fills an unset
-// spec.syncOptions.overlayRoutingMode before the object is validated.
+// spec.syncOptions.overlayRoutingMode before the object is validated, and
+// returns inline credentials only to the readers of its CredentialPolicy.
 type REST struct {
 	*registry.REST
 	defaults *OverlayDefaulter
+	creds    CredentialPolicy
 }
 
 // OverlayDefaulter decides the overlay routing mode of a
@@ -75,38 +78,47 @@ func (d *OverlayDefaulter) apply(ctx context.Context, obj runtime.Object) error 
 	return nil
 }
 
-// Create defaults the overlay routing mode, then stores the object.
+// Create defaults the overlay routing mode, then stores the object and
+// returns it stripped.
 func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
 	if err := r.defaults.apply(ctx, obj); err != nil {
 		return nil, err
 	}
-	return r.REST.Create(ctx, obj, createValidation, options)
+	out, err := r.REST.Create(ctx, obj, createValidation, options)
+	return r.creds.strip(ctx, out), err
 }
 
-// Update defaults the overlay routing mode when the update clears it.
+// Update defaults the overlay routing mode when the update clears it,
+// keeps the inline credentials a user who cannot see them left out, and
+// returns the object stripped.
 func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc,
 	updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	return r.REST.Update(ctx, name, defaultingObjectInfo{objInfo, r.defaults}, createValidation, updateValidation, forceAllowCreate, options)
+	out, created, err := r.REST.Update(ctx, name, defaultingObjectInfo{objInfo, r.defaults, r.creds}, createValidation, updateValidation, forceAllowCreate, options)
+	return r.creds.strip(ctx, out), created, err
 }
 
 // defaultingObjectInfo applies the overlay default to the updated object.
 type defaultingObjectInfo struct {
 	rest.UpdatedObjectInfo
 	defaults *OverlayDefaulter
+	creds    CredentialPolicy
 }
 
-// UpdatedObject returns the updated object with the default applied.
+// UpdatedObject returns the updated object with the default applied and
+// the hidden credentials kept.
 func (i defaultingObjectInfo) UpdatedObject(ctx context.Context, old runtime.Object) (runtime.Object, error) {
 	obj, err := i.UpdatedObjectInfo.UpdatedObject(ctx, old)
 	if err != nil {
 		return nil, err
 	}
+	i.creds.keepHidden(ctx, obj, old)
 	return obj, i.defaults.apply(ctx, obj)
 }
 
 // NewREST returns the RemoteClusterConfiguration resource and its status
-// subresource.
-func NewREST(typer runtime.ObjectTyper, optsGetter generic.RESTOptionsGetter, defaults *OverlayDefaulter) (*REST, *registry.StatusREST, error) {
+// subresource; creds says whether inline credentials are admitted and who
+// reads them back.
+func NewREST(typer runtime.ObjectTyper, optsGetter generic.RESTOptionsGetter, defaults *OverlayDefaulter, creds CredentialPolicy) (*REST, *StatusREST, error) {
 	main, status, err := registry.NewStore(typer, optsGetter, &registry.Kind[*v3.RemoteClusterConfiguration]{
 		Resource:   v3.Resource("remoteclusterconfigurations"),
 		Singular:   v3.Resource("remoteclusterconfiguration"),
@@ -116,7 +128,7 @@ func NewREST(typer runtime.ObjectTyper, optsGetter generic.RESTOptionsGetter, de
 		Spec:       func(r *v3.RemoteClusterConfiguration) any { return &r.Spec },
 		Status:     func(r *v3.RemoteClusterConfiguration) any { return &r.Status },
 		Validate: func(_ context.Context, r *v3.RemoteClusterConfiguration) field.ErrorList {
-			return validation.ValidateRemoteClusterConfiguration(r)
+			return validation.ValidateRemoteClusterConfiguration(r, validation.RemoteClusterOptions{AllowInlineCredentials: creds.AllowInline})
 		},
 		ValidateUpdate: func(_ context.Context, r, old *v3.RemoteClusterConfiguration) field.ErrorList {
 			return validation.ValidateRemoteClusterConfigurationUpdate(r, old)
@@ -145,5 +157,5 @@ func NewREST(typer runtime.ObjectTyper, optsGetter generic.RESTOptionsGetter, de
 	if err != nil {
 		return nil, nil, err
 	}
-	return &REST{REST: main, defaults: defaults}, status, nil
+	return &REST{REST: main, defaults: defaults, creds: creds}, &StatusREST{StatusREST: status, creds: creds}, nil
 }

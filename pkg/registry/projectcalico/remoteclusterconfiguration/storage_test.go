@@ -193,7 +193,7 @@ func TestRESTDefaultsOverlayRoutingMode(t *testing.T) {
 	ctx := genericapirequest.WithNamespace(t.Context(), metav1.NamespaceNone)
 	pools, felix := testStores(t, url, "/rest")
 	scheme, opts := testOptions(t, url, "/rest")
-	rccs, _, err := NewREST(scheme, opts, &OverlayDefaulter{Pools: pools, Felix: felix})
+	rccs, _, err := NewREST(scheme, opts, &OverlayDefaulter{Pools: pools, Felix: felix}, CredentialPolicy{})
 	if err != nil {
 		t.Fatalf("remoteclusterconfiguration store: %v", err)
 	}

@@ -32,6 +32,8 @@ type Interface interface {
 	HostEndpoints() TypedHostEndpointInformer
 	// IPAMBlocks returns a IPAMBlockInformer.
 	IPAMBlocks() TypedIPAMBlockInformer
+	// IPAMConfigurations returns a IPAMConfigurationInformer.
+	IPAMConfigurations() TypedIPAMConfigurationInformer
 	// IPPools returns a IPPoolInformer.
 	IPPools() TypedIPPoolInformer
 	// NetworkPolicies returns a NetworkPolicyInformer.
@@ -77,6 +79,11 @@ func (v *version) HostEndpoints() TypedHostEndpointInformer {
 // IPAMBlocks returns a TypedIPAMBlockInformer.
 func (v *version) IPAMBlocks() TypedIPAMBlockInformer {
 	return &iPAMBlockInformer{factory: v.factory, tweakListOptions: v.tweakListOptions}
+}
+
+// IPAMConfigurations returns a TypedIPAMConfigurationInformer.
+func (v *version) IPAMConfigurations() TypedIPAMConfigurationInformer {
+	return &iPAMConfigurationInformer{factory: v.factory, tweakListOptions: v.tweakListOptions}
 }
 
 // IPPools returns a TypedIPPoolInformer.

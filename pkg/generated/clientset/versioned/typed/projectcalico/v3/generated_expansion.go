@@ -26,6 +26,8 @@ type HostEndpointExpansion interface{}
 
 type IPAMBlockExpansion interface{}
 
+type IPAMConfigurationExpansion interface{}
+
 type IPPoolExpansion interface{}
 
 type NetworkPolicyExpansion interface{}

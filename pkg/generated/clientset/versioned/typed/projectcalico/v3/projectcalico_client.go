@@ -32,6 +32,7 @@ type ProjectcalicoV3Interface interface {
 	GlobalNetworkPoliciesGetter
 	HostEndpointsGetter
 	IPAMBlocksGetter
+	IPAMConfigurationsGetter
 	IPPoolsGetter
 	NetworkPoliciesGetter
 	NodesGetter
@@ -60,6 +61,10 @@ func (c *ProjectcalicoV3Client) HostEndpoints() HostEndpointInterface {
 
 func (c *ProjectcalicoV3Client) IPAMBlocks() IPAMBlockInterface {
 	return newIPAMBlocks(c)
+}
+
+func (c *ProjectcalicoV3Client) IPAMConfigurations() IPAMConfigurationInterface {
+	return newIPAMConfigurations(c)
 }
 
 func (c *ProjectcalicoV3Client) IPPools() IPPoolInterface {

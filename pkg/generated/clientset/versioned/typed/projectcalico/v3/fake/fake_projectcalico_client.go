@@ -44,6 +44,10 @@ func (c *FakeProjectcalicoV3) IPAMBlocks() v3.IPAMBlockInterface {
 	return newFakeIPAMBlocks(c)
 }
 
+func (c *FakeProjectcalicoV3) IPAMConfigurations() v3.IPAMConfigurationInterface {
+	return newFakeIPAMConfigurations(c)
+}
+
 func (c *FakeProjectcalicoV3) IPPools() v3.IPPoolInterface {
 	return newFakeIPPools(c)
 }

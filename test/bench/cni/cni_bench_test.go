@@ -1,0 +1,157 @@
+//go:build linux
+
+// Package cni benchmarks meshapi-cni as a container runtime drives it
+// (libcni, one process per invocation, full ADD with the veth) against
+// the reference plugins of containernetworking/plugins (ptp with
+// host-local IPAM) on the same machine, in one run:
+//
+//	go test ./test/bench/cni/ -run '^$' -bench . -benchtime 200x -count 1
+//
+// It reports ADD and DEL latency (p50, p99, in ms) and ADDs per second at
+// 1 and 8 concurrent invocations. Needs root (network namespaces).
+package cni
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/containernetworking/cni/libcni"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
+	"github.com/meshapi/meshapi/pkg/cni/cnitest"
+	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
+	"github.com/meshapi/meshapi/test/integration/framework"
+)
+
+// pluginsVersion is the containernetworking/plugins release compared.
+const pluginsVersion = "v1.10.0"
+
+// Address ranges: meshapi's pool and host-local's range, both in
+// 198.18.0.0/15, apart from cnitest.NodeAddr.
+const (
+	meshPool  = "198.18.0.0/16"
+	localPool = "198.19.0.0/17"
+)
+
+func BenchmarkCNIAdd(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root for network namespaces")
+	}
+	ctx := b.Context()
+	srv, err := framework.StartStandalone(ctx, b.TempDir())
+	if err != nil {
+		b.Fatalf("starting the API server: %v", err)
+	}
+	b.Cleanup(func() { _ = srv.Stop() })
+	cs, err := versioned.NewForConfig(srv.Config)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pool := &v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: "bench"}, Spec: v3.IPPoolSpec{CIDR: meshPool, BlockSize: 26}}
+	if _, err := cs.ProjectcalicoV3().IPPools().Create(ctx, pool, metav1.CreateOptions{}); err != nil {
+		b.Fatalf("creating IPPool %s: %v", meshPool, err)
+	}
+	pfx := fmt.Sprintf("mcb%d", os.Getpid())
+	mesh := cnitest.NewNode(b, cnitest.BuildPlugin(b, b.TempDir()), "bench-node", pfx+"-node", srv.Kubeconfig)
+	ref := referenceNode(b, mesh)
+
+	for _, c := range []int{1, 8} {
+		for _, p := range []struct {
+			name string
+			node *cnitest.Node
+		}{{"meshapi", mesh}, {"ptp+host-local", ref}} {
+			b.Run(fmt.Sprintf("%s/concurrency=%d", p.name, c), func(b *testing.B) {
+				runBench(b, p.node, fmt.Sprintf("%s-%d-%d", pfx, c, len(p.name)), c)
+			})
+		}
+	}
+}
+
+// referenceNode is mesh's node namespace with ptp and host-local
+// installed (go install) beside meshapi, and their conflist.
+func referenceNode(b *testing.B, mesh *cnitest.Node) *cnitest.Node {
+	b.Helper()
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "bin")
+	for _, p := range []string{"plugins/main/ptp", "plugins/ipam/host-local"} {
+		cmd := exec.Command("go", "install", "github.com/containernetworking/plugins/"+p+"@"+pluginsVersion)
+		cmd.Env = append(os.Environ(), "GOBIN="+bin)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("go install %s@%s: %v\n%s", p, pluginsVersion, err, out)
+		}
+	}
+	conf := fmt.Sprintf(`{"cniVersion": "1.0.0", "name": "reference", "plugins": [{"type": "ptp", "mtu": 1450,
+		"ipam": {"type": "host-local", "ranges": [[{"subnet": %q}]], "dataDir": %q}}]}`, localPool, filepath.Join(dir, "ipam"))
+	list, err := libcni.ConfListFromBytes([]byte(conf))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &cnitest.Node{Name: mesh.Name, Netns: mesh.Netns, BinDir: bin, Conflist: list,
+		CNI: libcni.NewCNIConfigWithCacheDir([]string{bin}, filepath.Join(dir, "cache"), nil)}
+}
+
+// runBench does b.N ADDs, then b.N DELs, with c at a time, each pod in a
+// namespace of its own created beforehand.
+func runBench(b *testing.B, node *cnitest.Node, pfx string, c int) {
+	ctx := b.Context()
+	pods := make([]*libcni.RuntimeConf, b.N)
+	for i := range pods {
+		name := fmt.Sprintf("p%d", i)
+		pods[i] = cnitest.Runtime(fmt.Sprintf("%s-%d", pfx, i), cnitest.Netns(b, pfx+"-"+name), "bench", pfx+"-"+name)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	adds := fanOut(b, pods, c, func(rt *libcni.RuntimeConf) error { _, err := node.Add(ctx, rt); return err })
+	addWall := time.Since(start)
+	dels := fanOut(b, pods, c, func(rt *libcni.RuntimeConf) error { return node.Del(ctx, rt) })
+	b.StopTimer()
+	b.ReportMetric(ms(pct(adds, 50)), "add-p50-ms")
+	b.ReportMetric(ms(pct(adds, 99)), "add-p99-ms")
+	b.ReportMetric(ms(pct(dels, 50)), "del-p50-ms")
+	b.ReportMetric(ms(pct(dels, 99)), "del-p99-ms")
+	b.ReportMetric(float64(b.N)/addWall.Seconds(), "allocs/s")
+}
+
+// fanOut runs call on every pod, c at a time, and returns the latencies.
+func fanOut(b *testing.B, pods []*libcni.RuntimeConf, c int, call func(*libcni.RuntimeConf) error) []time.Duration {
+	lat := make([]time.Duration, len(pods))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, c)
+	for range c {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(pods); i = int(next.Add(1) - 1) {
+				t0 := time.Now()
+				if err := call(pods[i]); err != nil {
+					errs <- fmt.Errorf("%s: %w", pods[i].ContainerID, err)
+					return
+				}
+				lat[i] = time.Since(t0)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	return lat
+}
+
+// pct is the p-th percentile of d (nearest rank).
+func pct(d []time.Duration, p int) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := (len(s)*p + 99) / 100
+	return s[max(i-1, 0)]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
