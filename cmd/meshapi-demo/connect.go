@@ -69,7 +69,7 @@ func (m *mesh) connect(ctx context.Context) error {
 // A sees B's endpoints, and productpage in A gets answers to a ping to
 // reviews-v2 in B.
 func (m *mesh) waitMesh(ctx context.Context) error {
-	if err := m.waitRoutes(ctx, func(from, to *node) bool { return from.ci != to.ci }); err != nil {
+	if err := m.waitRoutes(ctx, func(from, to *framework.TopoNode) bool { return from.Cluster != to.Cluster }); err != nil {
 		return err
 	}
 	var want []string
@@ -79,7 +79,7 @@ func (m *mesh) waitMesh(ctx context.Context) error {
 		}
 	}
 	a := m.clusters[0]
-	if err := waitFor(ctx, 2*time.Minute, "cluster-a: the endpoints of the federated reviews Service", func() (bool, string) {
+	if err := framework.Poll(ctx, 2*time.Minute, "cluster-a: the endpoints of the federated reviews Service", func() (bool, string) {
 		out, err := a.Kubectl(ctx, "", "get", "endpoints", "reviews", "-n", "bookinfo", "-o", "jsonpath={.subsets[*].addresses[*].ip}")
 		got := strings.Fields(out)
 		for _, ip := range want {
@@ -91,8 +91,8 @@ func (m *mesh) waitMesh(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	if err := waitFor(ctx, 2*time.Minute, "cluster-a: cluster-b's WorkloadEndpoints", func() (bool, string) {
-		l, err := m.cs[0].ProjectcalicoV3().WorkloadEndpoints("").List(ctx, metav1.ListOptions{})
+	if err := framework.Poll(ctx, 2*time.Minute, "cluster-a: cluster-b's WorkloadEndpoints", func() (bool, string) {
+		l, err := m.topo.Clients[a].ProjectcalicoV3().WorkloadEndpoints("").List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return false, err.Error()
 		}
@@ -107,7 +107,7 @@ func (m *mesh) waitMesh(ctx context.Context) error {
 		return err
 	}
 	from, to := m.pingPair()
-	return waitFor(ctx, time.Minute, fmt.Sprintf("ping from %s (%s) to %s (%s)", from.name, from.p.IP, to.name, to.p.IP), func() (bool, string) {
+	return framework.Poll(ctx, time.Minute, fmt.Sprintf("ping from %s (%s) to %s (%s)", from.name, from.p.IP, to.name, to.p.IP), func() (bool, string) {
 		n, err := from.p.Ping(to.p.IP, 1, time.Second)
 		return n == 1, fmt.Sprint(n, " replies ", err)
 	})
@@ -117,7 +117,7 @@ func (m *mesh) waitMesh(ctx context.Context) error {
 func (m *mesh) podsIn(ci int) int {
 	n := 0
 	for _, p := range m.pods {
-		if p.node.ci == ci {
+		if p.cluster() == ci {
 			n++
 		}
 	}

@@ -23,8 +23,9 @@ import (
 )
 
 // netnsPrefix starts the name of every network namespace the demo
-// creates; it differs from the prefixes of the end-to-end tests ("m<test>-").
-const netnsPrefix = "meshdemo-"
+// creates (the framework names a topology's namespaces "m<name>-"); the
+// end-to-end tests use other topology names.
+const netnsPrefix = "m" + topologyName + "-"
 
 func main() {
 	dir := flag.String("dir", "meshapi-demo", "Directory of the demo's state, binaries, clusters and kubeconfig.")
@@ -40,6 +41,12 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// A second Ctrl-C while stopping ends the demo at once; the next
+		// run removes what is left.
+		<-ctx.Done()
+		stop()
+	}()
 	if err := run(ctx, abs); err != nil {
 		fmt.Fprintf(os.Stderr, "meshapi-demo: %v\n", err)
 		os.Exit(1)
@@ -55,7 +62,7 @@ func run(ctx context.Context, dir string) (err error) {
 	}
 	m := newMesh(dir, st, os.Stdout)
 	defer func() {
-		fmt.Fprintln(os.Stdout, "\nstopping: removing the namespaces, processes and files the demo created")
+		fmt.Fprintln(os.Stdout, "\nstopping: removing the namespaces, processes and files the demo created (Ctrl-C again quits at once; the next run cleans up)")
 		start := time.Now()
 		err = errors.Join(err, m.teardown())
 		if err == nil {

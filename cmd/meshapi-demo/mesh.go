@@ -9,42 +9,29 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
+	"slices"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
-	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
 	"github.com/meshapi/meshapi/test/e2e/framework"
 )
 
-// The demo's addresses: the underlay's nodes in 198.18.0.0/24, and a /24
-// pool per cluster, a /26 block of it per node.
-var (
-	underlayNet = netip.MustParsePrefix("198.18.0.0/24")
-	pools       = [2]netip.Prefix{netip.MustParsePrefix("198.18.10.0/24"), netip.MustParsePrefix("198.18.20.0/24")}
-)
+// pools are the clusters' pod CIDRs; nodes get /26 blocks of them by IPAM.
+var pools = [2]netip.Prefix{netip.MustParsePrefix("198.18.10.0/24"), netip.MustParsePrefix("198.18.20.0/24")}
 
 // clusterNames are the two clusters, also their kubeconfig contexts.
 var clusterNames = [2]string{"cluster-a", "cluster-b"}
 
+// topologyName names the demo's topology: its nodes are demo-a1, demo-a2,
+// demo-b1, demo-b2, its network namespaces start with netnsPrefix.
+const topologyName = "demo"
+
 // nodesPerCluster is the number of network-namespace nodes of each cluster.
 const nodesPerCluster = 2
-
-// node is a network namespace on the underlay with a meshapi-agent.
-type node struct {
-	ci    int // the cluster's index
-	name  string
-	ip    netip.Prefix
-	block netip.Prefix
-	n     *framework.Node
-	agent *framework.Agent
-	pods  int
-}
 
 // mesh is the demo's two clusters, their nodes and pods.
 type mesh struct {
@@ -54,38 +41,18 @@ type mesh struct {
 	started             time.Time
 
 	bins       framework.Binaries
-	agentBin   string
 	meshctlBin string
 	kubeconfig string
 
 	clusters [2]*framework.Cluster
-	cs       [2]versioned.Interface
-	kube     [2]kubernetes.Interface
-	underlay *framework.Underlay
-	nodes    []*node
+	topo     *framework.Topology
 	pods     []*pod
 }
 
 // newMesh plans the mesh under dir; up starts it.
 func newMesh(dir string, st *state, out io.Writer) *mesh {
-	m := &mesh{dir: dir, runDir: filepath.Join(dir, "run"), binDir: filepath.Join(dir, "bin"), st: st, out: out,
+	return &mesh{dir: dir, runDir: filepath.Join(dir, "run"), binDir: filepath.Join(dir, "bin"), st: st, out: out,
 		kubeconfig: filepath.Join(dir, "kubeconfig")}
-	for ci := range clusterNames {
-		for i := range nodesPerCluster {
-			m.nodes = append(m.nodes, &node{ci: ci, name: fmt.Sprintf("node-%c%d", 'a'+ci, i+1),
-				ip:    netip.PrefixFrom(addrAdd(underlayNet.Addr(), 1+ci*nodesPerCluster+i), underlayNet.Bits()),
-				block: netip.PrefixFrom(addrAdd(pools[ci].Addr(), 64*i), 26)})
-		}
-	}
-	return m
-}
-
-// addrAdd returns a plus n.
-func addrAdd(a netip.Addr, n int) netip.Addr {
-	for range n {
-		a = a.Next()
-	}
-	return a
 }
 
 // step is one timed step of up.
@@ -98,11 +65,10 @@ type step struct {
 func (m *mesh) up(ctx context.Context) error {
 	m.started = time.Now()
 	steps := []step{
-		{"building meshapi-apiserver, meshapi-controller, meshapi-agent and meshctl", m.build},
+		{"building meshapi-apiserver, meshapi-controller and meshctl", m.build},
 		{"starting cluster-a and cluster-b: etcd, kube-apiserver, kube-controller-manager, meshapi-apiserver behind its APIService", m.startClusters},
-		{"starting meshapi-controller; VXLAN, an IP pool per cluster, a block per node", m.controlPlane},
-		{"creating two network-namespace nodes per cluster, a meshapi-agent on each", m.startNodes},
-		{"deploying bookinfo (productpage, reviews-v1 in A; reviews-v2, -v3 in B), the federated reviews Service, default.app-to-db", m.deployBookinfo},
+		{"two network-namespace nodes per cluster: meshapi-controller, VXLAN, an IP pool per cluster, a meshapi-agent and meshapi-cni per node", m.startNodes},
+		{"deploying bookinfo (productpage, reviews-v1 in A; reviews-v2, -v3 in B; pods wired by meshapi-cni), the federated reviews Service, default.app-to-db", m.deployBookinfo},
 		{"connecting the clusters: meshctl connect --context cluster-a --context cluster-b", m.connect},
 		{"waiting for cross-cluster routes, reviews' federated endpoints and a ping from A to B", m.waitMesh},
 	}
@@ -123,9 +89,6 @@ func (m *mesh) build(ctx context.Context) error {
 	if m.bins, err = framework.FindBinaries(ctx, m.binDir); err != nil {
 		return err
 	}
-	if m.agentBin, err = framework.BuildAgent(ctx, m.binDir); err != nil {
-		return err
-	}
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", m.binDir+"/", "./cmd/meshctl")
 	cmd.Dir = framework.RepoRoot()
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -135,13 +98,19 @@ func (m *mesh) build(ctx context.Context) error {
 	return nil
 }
 
-// startClusters starts both clusters side by side.
+// startClusters starts both clusters side by side. Temporary files (the
+// topology's binaries and CNI directories) go under the run directory too,
+// so that everything the demo writes is in one place.
 func (m *mesh) startClusters(ctx context.Context) error {
 	if err := m.st.addDir(m.runDir); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(m.runDir, 0o700); err != nil {
-		return fmt.Errorf("creating %s: %w", m.runDir, err)
+	tmp := filepath.Join(m.runDir, "tmp")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", tmp, err)
+	}
+	if err := os.Setenv("TMPDIR", tmp); err != nil {
+		return fmt.Errorf("TMPDIR=%s: %w", tmp, err)
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(clusterNames))
@@ -154,150 +123,82 @@ func (m *mesh) startClusters(ctx context.Context) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	for i, c := range m.clusters {
-		var err error
-		if m.cs[i], err = versioned.NewForConfig(c.Config); err != nil {
-			return fmt.Errorf("client of %s: %w", c.Name, err)
-		}
-		if m.kube[i], err = kubernetes.NewForConfig(c.Config); err != nil {
-			return fmt.Errorf("client of %s: %w", c.Name, err)
-		}
-	}
 	return m.st.recordChildren(m.runDir)
 }
 
-// controlPlane starts each cluster's meshapi-controller and writes what
-// the agents need: their RBAC, FelixConfiguration "default" with VXLAN,
-// the cluster's IP pool, a block per node, and a Kubernetes Node per node
+// startNodes builds the framework's two-cluster topology (controllers,
+// VXLAN, pools, the underlay, nodes with an agent and meshapi-cni each),
+// records its network namespaces, and gives each node a Kubernetes Node
 // (the EndpointSlice controller skips pods on nodes it does not know).
-func (m *mesh) controlPlane(ctx context.Context) error {
-	for ci, c := range m.clusters {
-		if err := c.StartController(ctx); err != nil {
-			return fmt.Errorf("%s: %w", c.Name, err)
-		}
-		if _, err := c.Kubectl(ctx, "", "apply", "-f", filepath.Join(framework.ArtifactsDir(), "deploy", "60-agent.yaml")); err != nil {
-			return err
-		}
-		on, port := true, v3.DefaultVXLANPort
-		if _, err := m.cs[ci].ProjectcalicoV3().FelixConfigurations().Create(ctx, &v3.FelixConfiguration{
-			ObjectMeta: metav1.ObjectMeta{Name: "default"},
-			Spec:       v3.FelixConfigurationSpec{VXLANEnabled: &on, VXLANPort: &port},
-		}, metav1.CreateOptions{}); err != nil {
-			return fmt.Errorf("%s: FelixConfiguration default: %w", c.Name, err)
-		}
-		if _, err := c.Kubectl(ctx, fmt.Sprintf(`apiVersion: projectcalico.org/v3
-kind: IPPool
-metadata:
-  name: %s-pool
-spec:
-  cidr: %s
-  vxlanMode: Always
-  natOutgoing: true
-  blockSize: 26
-`, c.Name, pools[ci]), "apply", "-f", "-"); err != nil {
-			return err
-		}
+func (m *mesh) startNodes(ctx context.Context) error {
+	topo, err := framework.NewTopology(ctx, m.clusters[0], m.clusters[1], framework.TopologyConfig{
+		Name: topologyName, Nodes: nodesPerCluster, Pools: pools, VXLANPort: v3.DefaultVXLANPort,
+		Namespaces: []string{"bookinfo", "myapp"},
+		Logf:       func(format string, args ...any) { fmt.Fprintf(m.out, "      · "+format+"\n", args...) },
+	})
+	if err := errors.Join(err, m.recordNetns(), m.st.recordChildren(m.runDir)); err != nil {
+		return err
 	}
-	for _, n := range m.nodes {
-		if err := m.registerNode(ctx, n); err != nil {
-			return err
+	m.topo = topo
+	for _, n := range topo.Nodes {
+		if _, err := topo.Kube[n.Cluster].CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.Name}}, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("%s: Kubernetes Node %s: %w", n.Cluster.Name, n.Name, err)
 		}
-	}
-	return m.st.recordChildren(m.runDir)
-}
-
-// registerNode writes node n's IPAM block and Kubernetes Node.
-func (m *mesh) registerNode(ctx context.Context, n *node) error {
-	blockName := strings.NewReplacer(".", "-", "/", "-").Replace(n.block.String())
-	affinity := "host:" + n.name
-	if _, err := m.cs[n.ci].ProjectcalicoV3().IPAMBlocks().Create(ctx, &v3.IPAMBlock{ObjectMeta: metav1.ObjectMeta{Name: blockName},
-		Spec: v3.IPAMBlockSpec{CIDR: n.block.String(), Affinity: &affinity, StrictAffinity: true}}, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("%s: IPAMBlock %s of node %s: %w", clusterNames[n.ci], blockName, n.name, err)
-	}
-	if _, err := m.kube[n.ci].CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.name}}, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("%s: Kubernetes Node %s: %w", clusterNames[n.ci], n.name, err)
 	}
 	return nil
 }
 
-// startNodes creates the underlay and the nodes, starts an agent on each,
-// and waits until each cluster's nodes route each other's blocks.
-func (m *mesh) startNodes(ctx context.Context) error {
-	var err error
-	if m.underlay, err = framework.NewUnderlay(netnsPrefix); err != nil {
+// recordNetns records every network namespace of the demo's prefix.
+func (m *mesh) recordNetns() error {
+	names, err := netnsWithPrefix(netnsPrefix)
+	if err != nil {
 		return err
 	}
-	if err := m.st.addNetns(m.underlay.NS.Name); err != nil {
-		return err
-	}
-	for _, n := range m.nodes {
-		if n.n, err = m.underlay.AddNode(netnsPrefix+n.name+"-", n.ip); err != nil {
-			return fmt.Errorf("node %s: %w", n.name, err)
-		}
-		if err := m.st.addNetns(n.n.NS.Name); err != nil {
-			return err
-		}
-		if n.agent, err = m.clusters[n.ci].StartAgent(ctx, m.agentBin, n.name, n.ip.String(), n.n.NS.Path()); err != nil {
-			return fmt.Errorf("meshapi-agent of %s: %w", n.name, err)
-		}
-		if err := m.st.recordChildren(m.runDir); err != nil {
-			return err
+	for _, n := range names {
+		m.st.mu.Lock()
+		known := slices.Contains(m.st.Netns, n)
+		m.st.mu.Unlock()
+		if !known {
+			if err := m.st.addNetns(n); err != nil {
+				return err
+			}
 		}
 	}
-	return m.waitRoutes(ctx, func(from, to *node) bool { return from.ci == to.ci })
+	return nil
 }
 
 // waitRoutes waits until every node routes the block of every other node
 // that pair selects, with an agent route (protocol 82) via the overlay.
-func (m *mesh) waitRoutes(ctx context.Context, pair func(from, to *node) bool) error {
-	for _, from := range m.nodes {
-		for _, to := range m.nodes {
+func (m *mesh) waitRoutes(ctx context.Context, pair func(from, to *framework.TopoNode) bool) error {
+	for _, from := range m.topo.Nodes {
+		for _, to := range m.topo.Nodes {
 			if from == to || !pair(from, to) {
 				continue
 			}
-			if err := waitFor(ctx, 2*time.Minute, fmt.Sprintf("%s routes %s's block %s", from.name, to.name, to.block), func() (bool, string) {
-				out, err := from.n.NS.IPOutput("route", "show", "proto", "82")
-				if err != nil {
-					return false, err.Error()
-				}
-				return strings.Contains(out, to.block.String()+" via "), out
-			}); err != nil {
-				return fmt.Errorf("%w\n%s", err, from.agent.Log(20))
+			if err := framework.Poll(ctx, 2*time.Minute, fmt.Sprintf("%s routes %s's block %s", from.Name, to.Name, to.Block),
+				func() (bool, string) { return m.topo.Routed(from, to.Block) }); err != nil {
+				return fmt.Errorf("%w\n%s", err, m.topo.AgentLogs())
 			}
 		}
 	}
 	return nil
 }
 
-// waitFor polls cond every 250 ms until it holds, ctx ends, or timeout
-// passes; the error names what it waited for and the last state seen.
-func waitFor(ctx context.Context, timeout time.Duration, what string, cond func() (bool, string)) error {
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for {
-		ok, state := cond()
-		if ok {
-			return nil
-		}
-		last = state
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: not within %s; last seen: %s", what, timeout, last)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: %w", what, ctx.Err())
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-}
-
-// teardown stops the controllers first (each watches the other cluster,
-// which would otherwise hold up both sides' shutdown), then the agents and
-// the clusters, side by side; it deletes every network namespace the demo
-// created, and removes its run directory, kubeconfig and state file.
+// teardown stops the agents, the controllers (each watches the other
+// cluster, which would otherwise hold up both sides' shutdown), then the
+// clusters side by side; it deletes every network namespace the demo
+// created and removes its run directory (clusters, logs, the topology's
+// files), kubeconfig and state file. It does not undo the topology's API
+// objects one by one (Topology.Close): the clusters are discarded whole,
+// and that undo takes 20 s and leaves the API servers slow to stop.
+// The topology's API relays end with the process, which exits next.
 func (m *mesh) teardown() error {
-	errs := m.stopAll(func(c *framework.Cluster) error { return c.StopController() }, func(*node) error { return nil })
-	errs = append(errs, m.stopAll((*framework.Cluster).Stop, func(n *node) error { return n.agent.Stop() })...)
+	var errs []error
+	if m.topo != nil {
+		errs = append(errs, m.timed("stopping the agents", func() error { return m.stopAgents() }))
+	}
+	errs = append(errs, m.timed("stopping meshapi-controller", func() error { return errors.Join(m.stopClusters((*framework.Cluster).StopController)...) }))
+	errs = append(errs, m.timed("stopping the clusters", func() error { return errors.Join(m.stopClusters((*framework.Cluster).Stop)...) }))
 	m.st.mu.Lock()
 	names := append([]string(nil), m.st.Netns...)
 	m.st.mu.Unlock()
@@ -317,27 +218,35 @@ func (m *mesh) teardown() error {
 	return m.st.finish()
 }
 
-// stopAll runs stopCluster on every started cluster and stopNode on every
-// node with an agent, all at once, and returns their errors.
-func (m *mesh) stopAll(stopCluster func(*framework.Cluster) error, stopNode func(*node) error) []error {
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	collect := func(err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		errs = append(errs, err)
-	}
-	for _, c := range m.clusters {
-		if c != nil {
-			wg.Go(func() { collect(stopCluster(c)) })
+// stopAgents stops every node's agent at once.
+func (m *mesh) stopAgents() error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(m.topo.Nodes))
+	for i, n := range m.topo.Nodes {
+		if n.Agent != nil {
+			wg.Go(func() { errs[i] = n.Agent.Stop() })
 		}
 	}
-	for _, n := range m.nodes {
-		if n.agent != nil {
-			wg.Go(func() { collect(stopNode(n)) })
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// timed runs fn, saying what it does and how long it took.
+func (m *mesh) timed(what string, fn func() error) error {
+	start := time.Now()
+	err := fn()
+	fmt.Fprintf(m.out, "      %s: %s\n", what, time.Since(start).Round(100*time.Millisecond))
+	return err
+}
+
+// stopClusters runs stop on every started cluster at once and returns
+// the errors.
+func (m *mesh) stopClusters(stop func(*framework.Cluster) error) []error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(m.clusters))
+	for i, c := range m.clusters {
+		if c != nil {
+			wg.Go(func() { errs[i] = stop(c) })
 		}
 	}
 	wg.Wait()

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +17,7 @@ import (
 )
 
 // demoNetnsPrefix starts the names of the demo's network namespaces.
-const demoNetnsPrefix = "meshdemo-"
+const demoNetnsPrefix = "mdemo-"
 
 // demoRun is a running meshapi-demo whose standard output the test reads
 // line by line.
@@ -123,6 +124,19 @@ func bannerValue(lines []string, key string) string {
 	return ""
 }
 
+// bannerIPs reads "<pod> <address>" pairs from the banner's bookinfo line
+// ("productpage-v1 198.18.10.2 and reviews-v1 ... in cluster-a; ...").
+func bannerIPs(line string) map[string]string {
+	ips := map[string]string{}
+	words := strings.Fields(strings.NewReplacer(";", " ", ",", " ").Replace(line))
+	for i := 0; i+1 < len(words); i++ {
+		if ip, err := netip.ParseAddr(words[i+1]); err == nil {
+			ips[words[i]] = ip.String()
+		}
+	}
+	return ips
+}
+
 // demoCommands returns the banner's commands (the lines "  $ <command>").
 func demoCommands(lines []string) []string {
 	var out []string
@@ -175,8 +189,8 @@ func rootRoutes(t *testing.T) string {
 }
 
 // checkDemoCommand runs one of the banner's commands as printed, from wd,
-// and checks its output.
-func checkDemoCommand(t *testing.T, wd, command string) {
+// and checks its output; ips are the pods' addresses the banner lists.
+func checkDemoCommand(t *testing.T, wd, command string, ips map[string]string) {
 	t.Helper()
 	cmd := exec.CommandContext(ctxT(t), "sh", "-c", command)
 	cmd.Dir = wd
@@ -198,12 +212,12 @@ func checkDemoCommand(t *testing.T, wd, command string) {
 		}
 	case strings.HasSuffix(command, `eval "all()"`):
 		// Local endpoints of A and the mirrors of B's, prefixed.
-		wants = []string{"node-a1/k8s/bookinfo.productpage-v1/eth0", "node-a2/k8s/bookinfo.reviews-v1/eth0",
-			"cluster-b/node-b1/k8s/bookinfo.reviews-v2/eth0", "cluster-b/node-b2/k8s/bookinfo.reviews-v3/eth0", "cluster-b/node-b1/k8s/myapp.postgres/eth0"}
+		wants = []string{"demo-a1/k8s/bookinfo.productpage-v1/eth0", "demo-a2/k8s/bookinfo.reviews-v1/eth0", "demo-a2/k8s/myapp.backend-app/eth0",
+			"cluster-b/demo-b1/k8s/bookinfo.reviews-v2/eth0", "cluster-b/demo-b2/k8s/bookinfo.reviews-v3/eth0", "cluster-b/demo-b1/k8s/myapp.postgres/eth0"}
 	case strings.HasSuffix(command, "get endpoints reviews -n bookinfo"):
-		// reviews-v1 of A and reviews-v2, -v3 of B (B's pool is 198.18.20.0/24).
-		wants = []string{"198.18.10.74:9080", "198.18.20.10:9080", "198.18.20.74:9080"}
-	case strings.HasPrefix(command, "ip netns exec "+demoNetnsPrefix) && strings.Contains(command, " ping -c 3 198.18.20."):
+		// reviews-v1 of A and reviews-v2, -v3 of B.
+		wants = []string{ips["reviews-v1"] + ":9080", ips["reviews-v2"] + ":9080", ips["reviews-v3"] + ":9080"}
+	case strings.HasPrefix(command, "ip netns exec "+demoNetnsPrefix) && strings.HasSuffix(command, " ping -c 3 "+ips["reviews-v2"]):
 		wants = []string{"3 packets transmitted, 3 received, 0% packet loss"}
 	default:
 		t.Errorf("the banner offers a command the test does not know: %s", command)
@@ -249,7 +263,7 @@ func TestMakeRunDemo(t *testing.T) {
 	if out := strings.Join(banner, "\n"); !strings.Contains(out, "cleaning up after an earlier run") {
 		t.Errorf("the second run did not clean up after the first:\n%s", out)
 	}
-	for i, want := range []string{"[1/7]", "[7/7]", "done in "} {
+	for i, want := range []string{"[1/6]", "[6/6]", "done in "} {
 		if !strings.Contains(strings.Join(banner, "\n"), want) {
 			t.Errorf("progress %d: no %q in:\n%s", i, want, strings.Join(banner, "\n"))
 		}
@@ -265,8 +279,14 @@ func TestMakeRunDemo(t *testing.T) {
 	if len(commands) != 5 {
 		t.Fatalf("the banner offers %d commands, want 5:\n%s", len(commands), strings.Join(banner, "\n"))
 	}
+	ips := bannerIPs(bannerValue(banner, "bookinfo"))
+	for _, name := range []string{"productpage-v1", "reviews-v1", "reviews-v2", "reviews-v3"} {
+		if _, ok := ips[name]; !ok {
+			t.Fatalf("the banner lacks the address of %s:\n%s", name, strings.Join(banner, "\n"))
+		}
+	}
 	for _, c := range commands {
-		checkDemoCommand(t, wd, c)
+		checkDemoCommand(t, wd, c, ips)
 	}
 
 	// Ctrl-C: nothing left behind.
