@@ -37,7 +37,7 @@ func TestAgentDataplane(t *testing.T) {
 	a1, a2, b1, b2 := topo.node("a1"), topo.node("a2"), topo.node("b1"), topo.node("b2")
 	pods := map[*framework.TopoNode]*framework.TopoPod{}
 	for _, n := range topo.nodes {
-		pods[n] = topo.addPod(n, "dataplane-e2e", "pod", map[string]string{"app": "dp"})
+		pods[n] = topo.addPod(n, "dataplane-e2e", "pod-"+n.Name, map[string]string{"app": "dp"})
 	}
 	// Blocks by IPAM from each cluster's pool, pod addresses by the plugin
 	// from their node's block.

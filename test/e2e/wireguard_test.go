@@ -53,7 +53,7 @@ func TestWireGuard(t *testing.T) {
 	}
 	pods := map[*framework.TopoNode]*framework.TopoPod{}
 	for _, n := range topo.nodes {
-		pods[n] = topo.addPod(n, "wireguard-e2e", "pod", map[string]string{"app": "wg"})
+		pods[n] = topo.addPod(n, "wireguard-e2e", "pod-"+n.Name, map[string]string{"app": "wg"})
 	}
 	topo.connect()
 

@@ -118,6 +118,12 @@ func validateWriter(a admission.Attributes, user string) error {
 	if resource == "remoteclusterconfigurations" && a.GetSubresource() == "status" && a.GetOperation() == admission.Update {
 		return nil
 	}
+	// The IPAM garbage collector (pkg/ipamgc) runs in the same process
+	// with the same identity: it releases allocations in, and deletes,
+	// local IPAMBlocks; it never creates one.
+	if resource == "ipamblocks" && (a.GetOperation() == admission.Update || a.GetOperation() == admission.Delete) {
+		return nil
+	}
 	if u := a.GetUserInfo(); u != nil && slices.Contains(u.GetGroups(), userSystemMasters) {
 		return nil
 	}
@@ -142,7 +148,7 @@ func validateWriter(a admission.Attributes, user string) error {
 	if notOwned == "" {
 		return nil
 	}
-	return admission.NewForbidden(a, fmt.Errorf("%s %q: %s does not carry the label %s (nor, for a WorkloadEndpoint or Profile, %s=%s), and the mirror writer %q may write only objects mirrored from remote clusters, the pod endpoint controller's endpoints and profiles, and the status of RemoteClusterConfigurations",
+	return admission.NewForbidden(a, fmt.Errorf("%s %q: %s does not carry the label %s (nor, for a WorkloadEndpoint or Profile, %s=%s), and the mirror writer %q may write only objects mirrored from remote clusters, the pod endpoint controller's endpoints and profiles, the status of RemoteClusterConfigurations, and (for the IPAM garbage collector) updates and deletions of IPAMBlocks",
 		a.GetKind().Kind, a.GetName(), notOwned, v3.LabelCluster, labelOrchestrator, orchestratorK8s, user))
 }
 

@@ -112,6 +112,11 @@ func TestProtectionValidate(t *testing.T) {
 	mastersWriter := wepRequest(admission.Create, writer, local, nil)
 	mastersWriter.groups = []string{"system:masters"}
 	rccSpec.subresource = ""
+	block := &v3.IPAMBlock{ObjectMeta: metav1.ObjectMeta{Name: "198-18-0-0-26"}}
+	blockRequest := func(op admission.Operation, obj, old runtime.Object) request {
+		return request{obj: obj, old: old, kind: v3.SchemeGroupVersion.WithKind("IPAMBlock"), resource: v3.SchemeGroupVersion.WithResource("ipamblocks"),
+			name: block.Name, op: op, user: writer}
+	}
 	hepDelete := request{old: hep("cluster-b.host-1-eth0", mirrored()), kind: v3.SchemeGroupVersion.WithKind("HostEndpoint"),
 		resource: v3.SchemeGroupVersion.WithResource("hostendpoints"), name: "cluster-b.host-1-eth0", op: admission.Delete, user: someUser}
 
@@ -167,6 +172,10 @@ func TestProtectionValidate(t *testing.T) {
 			wantForbidden: []string{readOnly}},
 		{name: "garbage collector may not create a labelled object", req: wepRequest(admission.Create, gc, mirror, nil),
 			wantForbidden: []string{labelMsg}},
+		{name: "writer (the IPAM GC) releases addresses in a local IPAMBlock", req: blockRequest(admission.Update, block, block)},
+		{name: "writer (the IPAM GC) deletes a local IPAMBlock", req: blockRequest(admission.Delete, nil, block)},
+		{name: "writer may not create a local IPAMBlock", req: blockRequest(admission.Create, block, nil),
+			wantForbidden: []string{`IPAMBlock "198-18-0-0-26": the object does not carry the label`}},
 		{name: "a labelled Pod is not ours", req: podRequest(admission.Create, pod, nil)},
 		{name: "a labelled Pod's update is not ours", req: podRequest(admission.Update, pod, pod)},
 		{name: "another group's labelled object is not ours", req: crdRequest},

@@ -231,7 +231,7 @@ func (t *Topology) StartAgent(ctx context.Context, n *TopoNode, extra ...string)
 	if t.cfg.NodeArgs != nil {
 		args = append(args, t.cfg.NodeArgs(n.Name)...)
 	}
-	a, err := n.Cluster.StartAgent(ctx, t.agentBin, n.Name, n.IP.Addr().String(), n.Node.NS.Path(), append(args, extra...)...)
+	a, err := n.Cluster.StartAgent(ctx, t.agentBin, n.Name, n.IP.String(), n.Node.NS.Path(), append(args, extra...)...)
 	if err != nil {
 		return fmt.Errorf("starting the agent of %s: %w", n.Name, err)
 	}
