@@ -229,6 +229,32 @@ func checkDemoCommand(t *testing.T, wd, command string, ips map[string]string) {
 	}
 }
 
+// checkDemoBanner checks the banner's kubeconfig (mode 0600) and runs each
+// of its commands as printed.
+func checkDemoBanner(t *testing.T, wd string, banner []string) {
+	t.Helper()
+	kubeconfig := strings.Fields(bannerValue(banner, "kubeconfig"))
+	if len(kubeconfig) == 0 {
+		t.Fatalf("no kubeconfig in the banner:\n%s", strings.Join(banner, "\n"))
+	}
+	if fi, err := os.Stat(filepath.Join(wd, kubeconfig[0])); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("kubeconfig %s: %v %v, want mode 0600", kubeconfig[0], fi, err)
+	}
+	commands := demoCommands(banner)
+	if len(commands) != 5 {
+		t.Fatalf("the banner offers %d commands, want 5:\n%s", len(commands), strings.Join(banner, "\n"))
+	}
+	ips := bannerIPs(bannerValue(banner, "bookinfo"))
+	for _, name := range []string{"productpage-v1", "reviews-v1", "reviews-v2", "reviews-v3"} {
+		if _, ok := ips[name]; !ok {
+			t.Fatalf("the banner lacks the address of %s:\n%s", name, strings.Join(banner, "\n"))
+		}
+	}
+	for _, c := range commands {
+		checkDemoCommand(t, wd, c, ips)
+	}
+}
+
 // `make run`: the demo brings up two connected clusters with pods, prints
 // commands that work as printed, leaves nothing behind after SIGINT, and
 // a run after a killed one removes what that one left first.
@@ -268,26 +294,7 @@ func TestMakeRunDemo(t *testing.T) {
 			t.Errorf("progress %d: no %q in:\n%s", i, want, strings.Join(banner, "\n"))
 		}
 	}
-	kubeconfig := strings.Fields(bannerValue(banner, "kubeconfig"))
-	if len(kubeconfig) == 0 {
-		t.Fatalf("no kubeconfig in the banner:\n%s", strings.Join(banner, "\n"))
-	}
-	if fi, err := os.Stat(filepath.Join(wd, kubeconfig[0])); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("kubeconfig %s: %v %v, want mode 0600", kubeconfig[0], fi, err)
-	}
-	commands := demoCommands(banner)
-	if len(commands) != 5 {
-		t.Fatalf("the banner offers %d commands, want 5:\n%s", len(commands), strings.Join(banner, "\n"))
-	}
-	ips := bannerIPs(bannerValue(banner, "bookinfo"))
-	for _, name := range []string{"productpage-v1", "reviews-v1", "reviews-v2", "reviews-v3"} {
-		if _, ok := ips[name]; !ok {
-			t.Fatalf("the banner lacks the address of %s:\n%s", name, strings.Join(banner, "\n"))
-		}
-	}
-	for _, c := range commands {
-		checkDemoCommand(t, wd, c, ips)
-	}
+	checkDemoBanner(t, wd, banner)
 
 	// Ctrl-C: nothing left behind.
 	if err := second.cmd.Process.Signal(syscall.SIGINT); err != nil {
