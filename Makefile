@@ -1,9 +1,19 @@
 # meshapi — the two commands a newcomer needs are `make run` and `make test`.
 
-.PHONY: run test build tools codegen verify-codegen bench install-plugin
+.PHONY: run run-api test build tools codegen verify-codegen bench install-plugin
 
-## run: serve projectcalico.org/v3 standalone on an embedded etcd (data in ./meshapi-data)
+## run: the mesh on this machine (as root): cluster-a and cluster-b, two network-namespace nodes each, bookinfo, connected; Ctrl-C removes it all
 run:
+	@if [ "$$(id -u)" != 0 ]; then echo "make run: the demo's nodes and pods are network namespaces, which need root: run sudo make run, or make run-api for the API server alone"; exit 1; fi
+	@if [ ! -x bin/kube-apiserver ] || [ ! -x bin/kube-controller-manager ] || [ ! -x bin/kubectl ]; then \
+		echo "make run: first run: building kube-apiserver, kube-controller-manager and kubectl into bin/ (about 12 minutes cold on two cores, once)"; \
+		hack/build-tools.sh; \
+	fi
+	@go build -o meshapi-demo/bin/ ./cmd/meshapi-demo
+	@meshapi-demo/bin/meshapi-demo
+
+## run-api: serve projectcalico.org/v3 standalone on an embedded etcd (data in ./meshapi-data)
+run-api:
 	go run ./cmd/meshapi-apiserver --standalone
 
 ## test: build kube-apiserver/kubectl, gofmt, vet, and run every test

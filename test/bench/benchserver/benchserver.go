@@ -1,6 +1,6 @@
 // Package benchserver runs standalone meshapi-apiservers as child
 // processes, each on its own embedded etcd, for the benchmarks under
-// test/bench: a real server, as users run it with `make run`, on a free
+// test/bench: a real server, as users run it with `make run-api`, on a free
 // loopback port, killed with the benchmark if that dies first.
 package benchserver
 

@@ -495,7 +495,10 @@ func (c *Cluster) waitMeshapiReady(ctx context.Context, timeout time.Duration) e
 // Stop stops every process and etcd of the cluster.
 func (c *Cluster) Stop() error {
 	var errs []string
-	for _, p := range []*process{c.controller, c.meshapi, c.controllerManager, c.kubeAPIServer} {
+	// kube-controller-manager before meshapi-apiserver: its garbage
+	// collector watches meshapi's resources through kube-apiserver, and
+	// both API servers would wait (30 s, then SIGKILL) for those watches.
+	for _, p := range []*process{c.controller, c.controllerManager, c.meshapi, c.kubeAPIServer} {
 		if p == nil {
 			continue
 		}
