@@ -57,33 +57,7 @@ func ensureOverlay(t *testing.T, c *framework.Cluster) {
 // syncer (calico-system/calico-typha) read the access Secrets.
 func grantSecretAccess(t *testing.T, local *framework.Cluster) {
 	t.Helper()
-	kubectl(t, local, `apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata:
-  name: remote-cluster-secret-access
-  namespace: calico-system
-rules:
-- apiGroups: [""]
-  resources: ["secrets"]
-  verbs: ["watch", "list", "get"]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: remote-cluster-secret-access
-  namespace: calico-system
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: Role
-  name: remote-cluster-secret-access
-subjects:
-- kind: ServiceAccount
-  name: calico-typha
-  namespace: calico-system
-- kind: ServiceAccount
-  name: meshapi-apiserver
-  namespace: meshapi-system
-`, "apply", "-f", "-")
+	kubectl(t, local, framework.SecretAccessRBAC, "apply", "-f", "-")
 }
 
 // waitFor polls cond every 250 ms until it holds or timeout passes.

@@ -14,9 +14,10 @@ import (
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 )
 
-// secretAccessRBAC is the seed's Role and RoleBinding that let the syncer
-// (calico-system/calico-typha) read the access Secrets.
-const secretAccessRBAC = `apiVersion: rbac.authorization.k8s.io/v1
+// SecretAccessRBAC is the seed's Role and RoleBinding that let the syncer
+// (calico-system/calico-typha) and meshapi-apiserver read the access
+// Secrets.
+const SecretAccessRBAC = `apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata:
   name: remote-cluster-secret-access
@@ -93,7 +94,7 @@ func (t *Topology) Connect(ctx context.Context) error {
 		for i, args := range steps {
 			stdin := ""
 			if i == 0 {
-				stdin = secretAccessRBAC
+				stdin = SecretAccessRBAC
 			}
 			if _, err := c.Kubectl(ctx, stdin, args...); err != nil {
 				return err
