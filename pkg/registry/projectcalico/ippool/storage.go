@@ -1,10 +1,19 @@
 // Package ippool stores IPPools: validation including overlap with the
 // other local pools, a status subresource, and kubectl columns.
+//
+// The overlap check holds across API server replicas on one etcd: every
+// create and update runs its check and its write under a lock in etcd
+// (package guard), so of two overlapping pools written at the same moment
+// through two replicas exactly one is stored, and the other is refused
+// naming spec.cidr, its value and the stored pool. Deletes need no lock:
+// removing a pool cannot create an overlap. The status subresource does not
+// change the spec and is not locked either.
 package ippool
 
 import (
 	"context"
-	"sync"
+	"fmt"
+	"path"
 
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,34 +22,73 @@ import (
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/apis/projectcalico/validation"
+	"github.com/meshapi/meshapi/pkg/registry/projectcalico/guard"
 	"github.com/meshapi/meshapi/pkg/registry/projectcalico/registry"
 )
 
-// REST is the IPPool resource. Creates and updates are serialized within
-// the server: the overlap check reads a consistent list of the pools, so
-// holding the lock from the check to the write keeps two overlapping pools
-// written at the same moment from both passing it. (Several API server
-// replicas each hold their own lock; a cross-replica race stays possible.)
+// REST is the IPPool resource. Creates and updates hold a lock in etcd
+// from the overlap check, which reads a consistent list of the pools, to
+// the write, so that two overlapping pools written at the same moment, to
+// the same replica or to two, cannot both pass the check.
 type REST struct {
 	*registry.REST
-	writes sync.Mutex
+	writes *guard.Lock
+	etcd   *clientv3.Client
 }
 
-// Create creates a pool, one write at a time.
+// Create creates a pool under the cross-replica lock.
 func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
-	r.writes.Lock()
-	defer r.writes.Unlock()
-	return r.REST.Create(ctx, obj, createValidation, options)
+	var out runtime.Object
+	err := r.writes.Do(ctx, func(ctx context.Context) error {
+		var err error
+		out, err = r.REST.Create(ctx, obj, createValidation, options)
+		return err
+	})
+	return out, err
 }
 
-// Update updates a pool, one write at a time.
+// Update updates a pool under the cross-replica lock.
 func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc,
 	updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	r.writes.Lock()
-	defer r.writes.Unlock()
-	return r.REST.Update(ctx, name, objInfo, createValidation, updateValidation, forceAllowCreate, options)
+	var (
+		out     runtime.Object
+		created bool
+	)
+	err := r.writes.Do(ctx, func(ctx context.Context) error {
+		var err error
+		out, created, err = r.REST.Update(ctx, name, objInfo, createValidation, updateValidation, forceAllowCreate, options)
+		return err
+	})
+	return out, created, err
+}
+
+// Destroy closes the lock's etcd client and the store.
+func (r *REST) Destroy() {
+	_ = r.etcd.Close()
+	r.REST.Destroy()
+}
+
+// newLock returns the overlap lock on the etcd the pools are stored in,
+// under <storage prefix>/meshapi-locks/ippools.
+func newLock(optsGetter generic.RESTOptionsGetter) (*guard.Lock, *clientv3.Client, error) {
+	opts, err := optsGetter.GetRESTOptions(v3.Resource("ippools"), &v3.IPPool{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("storage options of ippools: %w", err)
+	}
+	client, err := guard.NewClient(opts.StorageConfig.Transport)
+	if err != nil {
+		return nil, nil, fmt.Errorf("etcd client for the IPPool overlap lock: %w", err)
+	}
+	lock, err := guard.New(client, path.Join("/", opts.StorageConfig.Prefix, "meshapi-locks", "ippools"), guard.DefaultTTL)
+	if err != nil {
+		_ = client.Close()
+		return nil, nil, err
+	}
+	return lock, client, nil
 }
 
 // NewREST returns the IPPool resource and its status subresource.
@@ -85,5 +133,10 @@ func NewREST(typer runtime.ObjectTyper, optsGetter generic.RESTOptionsGetter) (*
 		}
 		return validation.ValidateIPPoolOverlap(p, list.(*v3.IPPoolList).Items)
 	}
-	return &REST{REST: main}, status, nil
+	lock, client, err := newLock(optsGetter)
+	if err != nil {
+		main.Destroy()
+		return nil, nil, err
+	}
+	return &REST{REST: main, writes: lock, etcd: client}, status, nil
 }
