@@ -9,8 +9,9 @@
 // the same transaction would mean replacing the etcd3 storage of the
 // resource (encoding, encryption at rest, the watch cache above it). The
 // least invasive correct design is therefore a lock in etcd around the
-// whole check-and-write: an etcd lease-based mutex
-// (go.etcd.io/etcd/client/v3/concurrency) under one key per invariant.
+// whole check-and-write: an etcd lease-based mutex (etcd's lock recipe, as
+// go.etcd.io/etcd/client/v3/concurrency, on a concurrency.Session's lease)
+// under one key per invariant.
 // Every writer, in whichever replica, takes the lock, then reads a
 // consistent list (at least at the revision of the previous holder's
 // write, which completed before that holder released the lock), checks,
@@ -82,8 +83,8 @@ func (l *Lock) Do(ctx context.Context, fn func(ctx context.Context) error) error
 		return fmt.Errorf("guard %q: starting an etcd session: %w", l.key, err)
 	}
 	defer session.Close()
-	m := concurrency.NewMutex(session, l.key)
-	if err := m.Lock(ctx); err != nil {
+	m := newMutex(l.client, l.key, session.Lease())
+	if err := m.lock(ctx, session.Lease()); err != nil {
 		return fmt.Errorf("guard %q: acquiring the lock: %w", l.key, err)
 	}
 	defer l.unlock(ctx, m)
@@ -113,9 +114,9 @@ func (l *Lock) bound(ctx context.Context, lease clientv3.LeaseID) (context.Conte
 
 // unlock releases the lock even when the request's context has ended;
 // closing the session then revokes the lease.
-func (l *Lock) unlock(ctx context.Context, m *concurrency.Mutex) {
+func (l *Lock) unlock(ctx context.Context, m *mutex) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
 	// A failed unlock is released by the lease's revocation or expiry.
-	_ = m.Unlock(rctx)
+	_ = m.unlock(rctx)
 }
