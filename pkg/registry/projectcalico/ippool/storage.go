@@ -18,6 +18,7 @@ import (
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -36,6 +37,7 @@ import (
 // the same replica or to two, cannot both pass the check.
 type REST struct {
 	*registry.REST
+	reader *registry.REST
 	writes *guard.Lock
 	etcd   *clientv3.Client
 }
@@ -66,9 +68,10 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 	return out, created, err
 }
 
-// Destroy closes the lock's etcd client and the store.
+// Destroy closes the lock's etcd client and the stores.
 func (r *REST) Destroy() {
 	_ = r.etcd.Close()
+	r.reader.Destroy()
 	r.REST.Destroy()
 }
 
@@ -93,7 +96,54 @@ func newLock(optsGetter generic.RESTOptionsGetter) (*guard.Lock, *clientv3.Clien
 
 // NewREST returns the IPPool resource and its status subresource.
 func NewREST(typer runtime.ObjectTyper, optsGetter generic.RESTOptionsGetter) (*REST, *registry.StatusREST, error) {
-	kind := &registry.Kind[*v3.IPPool]{
+	kind := poolKind()
+	main, status, err := registry.NewStore(typer, optsGetter, kind)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The overlap check lists from etcd, not the watch cache: the lock's
+	// own writes move etcd's revision, and a consistent list from the cache
+	// would wait for the cache's next progress notification to catch up.
+	reader, _, err := registry.NewStore(typer, uncached{optsGetter}, kind)
+	if err != nil {
+		main.Destroy()
+		return nil, nil, fmt.Errorf("building the uncached IPPool reader: %w", err)
+	}
+	kind.Validate = func(ctx context.Context, p *v3.IPPool) field.ErrorList {
+		errs := validation.ValidateIPPool(p)
+		if len(errs) > 0 {
+			return errs
+		}
+		list, err := reader.List(ctx, &metainternalversion.ListOptions{})
+		if err != nil {
+			return field.ErrorList{field.InternalError(field.NewPath("spec", "cidr"), err)}
+		}
+		return validation.ValidateIPPoolOverlap(p, list.(*v3.IPPoolList).Items)
+	}
+	lock, client, err := newLock(optsGetter)
+	if err != nil {
+		reader.Destroy()
+		main.Destroy()
+		return nil, nil, err
+	}
+	return &REST{REST: main, reader: reader, writes: lock, etcd: client}, status, nil
+}
+
+// uncached gives the options of the wrapped getter without the watch
+// cache: a store built on them reads and lists from etcd.
+type uncached struct{ generic.RESTOptionsGetter }
+
+// GetRESTOptions returns the wrapped options with an undecorated storage.
+func (u uncached) GetRESTOptions(resource schema.GroupResource, example runtime.Object) (generic.RESTOptions, error) {
+	opts, err := u.RESTOptionsGetter.GetRESTOptions(resource, example)
+	opts.Decorator = generic.UndecoratedStorage
+	return opts, err
+}
+
+// poolKind describes IPPools to the generic machinery; NewREST adds the
+// validation, which needs the store.
+func poolKind() *registry.Kind[*v3.IPPool] {
+	return &registry.Kind[*v3.IPPool]{
 		Resource:   v3.Resource("ippools"),
 		Singular:   v3.Resource("ippool"),
 		ShortNames: []string{"ippl"},
@@ -118,25 +168,4 @@ func NewREST(typer runtime.ObjectTyper, optsGetter generic.RESTOptionsGetter) (*
 			{Name: "Cluster", Type: "string", Priority: 1, Description: "Remote cluster the pool is mirrored from.", Cell: func(p *v3.IPPool) any { return p.Labels[v3.LabelCluster] }},
 		},
 	}
-	main, status, err := registry.NewStore(typer, optsGetter, kind)
-	if err != nil {
-		return nil, nil, err
-	}
-	kind.Validate = func(ctx context.Context, p *v3.IPPool) field.ErrorList {
-		errs := validation.ValidateIPPool(p)
-		if len(errs) > 0 {
-			return errs
-		}
-		list, err := main.List(ctx, &metainternalversion.ListOptions{})
-		if err != nil {
-			return field.ErrorList{field.InternalError(field.NewPath("spec", "cidr"), err)}
-		}
-		return validation.ValidateIPPoolOverlap(p, list.(*v3.IPPoolList).Items)
-	}
-	lock, client, err := newLock(optsGetter)
-	if err != nil {
-		main.Destroy()
-		return nil, nil, err
-	}
-	return &REST{REST: main, writes: lock, etcd: client}, status, nil
 }
