@@ -44,7 +44,10 @@ func replicaPools(t *testing.T) [2]typedv3.IPPoolInterface {
 				t.Errorf("stopping replica %d: %v", i, err)
 			}
 		})
-		c, err := versioned.NewForConfig(rest.CopyConfig(s.Config))
+		cfg := rest.CopyConfig(s.Config)
+		// No client-side rate limit: both requests of a round leave at once.
+		cfg.QPS = -1
+		c, err := versioned.NewForConfig(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
