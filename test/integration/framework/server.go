@@ -41,6 +41,14 @@ func StartStandalone(ctx context.Context, dataDir string, extraFlags ...string) 
 	return start(ctx, dataDir, "127.0.0.1:0", extraFlags)
 }
 
+// StartOnEtcd starts a server like StartStandalone but on the etcd at
+// etcdURL instead of an embedded one: several servers started on one etcd
+// are replicas of one API, as meshapi-apiserver replicas behind an
+// APIService are. The caller starts and stops that etcd.
+func StartOnEtcd(ctx context.Context, dataDir, etcdURL string, extraFlags ...string) (*Server, error) {
+	return start(ctx, dataDir, "127.0.0.1:0", append([]string{"--etcd-servers", etcdURL}, extraFlags...))
+}
+
 // Restart stops the server and starts it again on the same data
 // directory (its etcd data, certificate and token) and the same port, so
 // that clients built from Config reach it again once it is ready. The

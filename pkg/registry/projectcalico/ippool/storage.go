@@ -1,51 +1,149 @@
 // Package ippool stores IPPools: validation including overlap with the
 // other local pools, a status subresource, and kubectl columns.
+//
+// The overlap check holds across API server replicas on one etcd: every
+// create and update runs its check and its write under a lock in etcd
+// (package guard), so of two overlapping pools written at the same moment
+// through two replicas exactly one is stored, and the other is refused
+// naming spec.cidr, its value and the stored pool. Deletes need no lock:
+// removing a pool cannot create an overlap. The status subresource does not
+// change the spec and is not locked either.
 package ippool
 
 import (
 	"context"
-	"sync"
+	"fmt"
+	"path"
 
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/apis/projectcalico/validation"
+	"github.com/meshapi/meshapi/pkg/registry/projectcalico/guard"
 	"github.com/meshapi/meshapi/pkg/registry/projectcalico/registry"
 )
 
-// REST is the IPPool resource. Creates and updates are serialized within
-// the server: the overlap check reads a consistent list of the pools, so
-// holding the lock from the check to the write keeps two overlapping pools
-// written at the same moment from both passing it. (Several API server
-// replicas each hold their own lock; a cross-replica race stays possible.)
+// REST is the IPPool resource. Creates and updates hold a lock in etcd
+// from the overlap check, which reads a consistent list of the pools, to
+// the write, so that two overlapping pools written at the same moment, to
+// the same replica or to two, cannot both pass the check.
 type REST struct {
 	*registry.REST
-	writes sync.Mutex
+	reader *registry.REST
+	writes *guard.Lock
+	etcd   *clientv3.Client
 }
 
-// Create creates a pool, one write at a time.
+// Create creates a pool under the cross-replica lock.
 func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
-	r.writes.Lock()
-	defer r.writes.Unlock()
-	return r.REST.Create(ctx, obj, createValidation, options)
+	var out runtime.Object
+	err := r.writes.Do(ctx, func(ctx context.Context) error {
+		var err error
+		out, err = r.REST.Create(ctx, obj, createValidation, options)
+		return err
+	})
+	return out, err
 }
 
-// Update updates a pool, one write at a time.
+// Update updates a pool under the cross-replica lock.
 func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc,
 	updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	r.writes.Lock()
-	defer r.writes.Unlock()
-	return r.REST.Update(ctx, name, objInfo, createValidation, updateValidation, forceAllowCreate, options)
+	var (
+		out     runtime.Object
+		created bool
+	)
+	err := r.writes.Do(ctx, func(ctx context.Context) error {
+		var err error
+		out, created, err = r.REST.Update(ctx, name, objInfo, createValidation, updateValidation, forceAllowCreate, options)
+		return err
+	})
+	return out, created, err
+}
+
+// Destroy closes the lock's etcd client and the stores.
+func (r *REST) Destroy() {
+	_ = r.etcd.Close()
+	r.reader.Destroy()
+	r.REST.Destroy()
+}
+
+// newLock returns the overlap lock on the etcd the pools are stored in,
+// under <storage prefix>/meshapi-locks/ippools.
+func newLock(optsGetter generic.RESTOptionsGetter) (*guard.Lock, *clientv3.Client, error) {
+	opts, err := optsGetter.GetRESTOptions(v3.Resource("ippools"), &v3.IPPool{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("storage options of ippools: %w", err)
+	}
+	client, err := guard.NewClient(opts.StorageConfig.Transport)
+	if err != nil {
+		return nil, nil, fmt.Errorf("etcd client for the IPPool overlap lock: %w", err)
+	}
+	lock, err := guard.New(client, path.Join("/", opts.StorageConfig.Prefix, "meshapi-locks", "ippools"), guard.DefaultTTL)
+	if err != nil {
+		_ = client.Close()
+		return nil, nil, err
+	}
+	return lock, client, nil
 }
 
 // NewREST returns the IPPool resource and its status subresource.
 func NewREST(typer runtime.ObjectTyper, optsGetter generic.RESTOptionsGetter) (*REST, *registry.StatusREST, error) {
-	kind := &registry.Kind[*v3.IPPool]{
+	kind := poolKind()
+	main, status, err := registry.NewStore(typer, optsGetter, kind)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The overlap check lists from etcd, not the watch cache: the lock's
+	// own writes move etcd's revision, and a consistent list from the cache
+	// would wait for the cache's next progress notification to catch up.
+	reader, _, err := registry.NewStore(typer, uncached{optsGetter}, kind)
+	if err != nil {
+		main.Destroy()
+		return nil, nil, fmt.Errorf("building the uncached IPPool reader: %w", err)
+	}
+	kind.Validate = func(ctx context.Context, p *v3.IPPool) field.ErrorList {
+		errs := validation.ValidateIPPool(p)
+		if len(errs) > 0 {
+			return errs
+		}
+		list, err := reader.List(ctx, &metainternalversion.ListOptions{})
+		if err != nil {
+			return field.ErrorList{field.InternalError(field.NewPath("spec", "cidr"), err)}
+		}
+		return validation.ValidateIPPoolOverlap(p, list.(*v3.IPPoolList).Items)
+	}
+	lock, client, err := newLock(optsGetter)
+	if err != nil {
+		reader.Destroy()
+		main.Destroy()
+		return nil, nil, err
+	}
+	return &REST{REST: main, reader: reader, writes: lock, etcd: client}, status, nil
+}
+
+// uncached gives the options of the wrapped getter without the watch
+// cache: a store built on them reads and lists from etcd.
+type uncached struct{ generic.RESTOptionsGetter }
+
+// GetRESTOptions returns the wrapped options with an undecorated storage.
+func (u uncached) GetRESTOptions(resource schema.GroupResource, example runtime.Object) (generic.RESTOptions, error) {
+	opts, err := u.RESTOptionsGetter.GetRESTOptions(resource, example)
+	opts.Decorator = generic.UndecoratedStorage
+	return opts, err
+}
+
+// poolKind describes IPPools to the generic machinery; NewREST adds the
+// validation, which needs the store.
+func poolKind() *registry.Kind[*v3.IPPool] {
+	return &registry.Kind[*v3.IPPool]{
 		Resource:   v3.Resource("ippools"),
 		Singular:   v3.Resource("ippool"),
 		ShortNames: []string{"ippl"},
@@ -70,20 +168,4 @@ func NewREST(typer runtime.ObjectTyper, optsGetter generic.RESTOptionsGetter) (*
 			{Name: "Cluster", Type: "string", Priority: 1, Description: "Remote cluster the pool is mirrored from.", Cell: func(p *v3.IPPool) any { return p.Labels[v3.LabelCluster] }},
 		},
 	}
-	main, status, err := registry.NewStore(typer, optsGetter, kind)
-	if err != nil {
-		return nil, nil, err
-	}
-	kind.Validate = func(ctx context.Context, p *v3.IPPool) field.ErrorList {
-		errs := validation.ValidateIPPool(p)
-		if len(errs) > 0 {
-			return errs
-		}
-		list, err := main.List(ctx, &metainternalversion.ListOptions{})
-		if err != nil {
-			return field.ErrorList{field.InternalError(field.NewPath("spec", "cidr"), err)}
-		}
-		return validation.ValidateIPPoolOverlap(p, list.(*v3.IPPoolList).Items)
-	}
-	return &REST{REST: main}, status, nil
 }
