@@ -14,12 +14,6 @@ import (
 // repeat it.
 const fuzzPassword = "fuzz-etcd-password-8c1f"
 
-// accessKeys are the keys an error of ParseAccessSecret may name.
-var accessKeys = []string{
-	KeyDatastoreType, KeyKubeconfig, KeyEtcdEndpoints, KeyEtcdUsername, KeyEtcdPassword,
-	KeyEtcdCert, KeyEtcdKey, KeyEtcdCACert, KeyEtcdPrefix,
-}
-
 // FuzzParseAccessSecret parses access Secrets built from fuzzed keys: it
 // must not panic; every error is a *ConfigError with a reason whose
 // message names the Secret and one of its keys and never the password;
@@ -68,7 +62,11 @@ func checkAccessError(t *testing.T, err error) {
 	case strings.Contains(msg, fuzzPassword):
 		t.Fatalf("error %q repeats the etcd password", msg)
 	}
-	for _, k := range accessKeys {
+	// The keys an error may name.
+	for _, k := range []string{
+		KeyDatastoreType, KeyKubeconfig, KeyEtcdEndpoints, KeyEtcdUsername, KeyEtcdPassword,
+		KeyEtcdCert, KeyEtcdKey, KeyEtcdCACert, KeyEtcdPrefix,
+	} {
 		if strings.Contains(msg, fmt.Sprintf("%q", k)) {
 			return
 		}

@@ -142,18 +142,16 @@ func fuzzKinds() []fuzzKind {
 	}
 }
 
-// knownErrorTypes are the field.ErrorTypes a validator may return.
-var knownErrorTypes = []field.ErrorType{
-	field.ErrorTypeNotFound, field.ErrorTypeRequired, field.ErrorTypeDuplicate,
-	field.ErrorTypeInvalid, field.ErrorTypeNotSupported, field.ErrorTypeForbidden,
-	field.ErrorTypeTooLong, field.ErrorTypeTooMany, field.ErrorTypeInternal, field.ErrorTypeTypeInvalid,
-}
-
 // checkFieldErrors asserts what every rejection must carry: a known type,
 // a field path rooted at metadata, spec or status, a message, and for
 // Invalid, Duplicate and NotSupported the offending value.
 func checkFieldErrors(t *testing.T, kind string, errs field.ErrorList) {
 	t.Helper()
+	knownErrorTypes := []field.ErrorType{
+		field.ErrorTypeNotFound, field.ErrorTypeRequired, field.ErrorTypeDuplicate,
+		field.ErrorTypeInvalid, field.ErrorTypeNotSupported, field.ErrorTypeForbidden,
+		field.ErrorTypeTooLong, field.ErrorTypeTooMany, field.ErrorTypeInternal, field.ErrorTypeTypeInvalid,
+	}
 	for i, e := range errs {
 		if e == nil {
 			t.Fatalf("%s: error %d is nil", kind, i)
