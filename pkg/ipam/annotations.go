@@ -41,7 +41,7 @@ func ParsePoolsAnnotation(value string) ([]string, error) {
 }
 
 // ParseAddrsAnnotation parses the value of AnnotationIPAddrs: a JSON list
-// of distinct IP addresses.
+// of distinct IP addresses without an IPv6 zone.
 func ParseAddrsAnnotation(value string) ([]netip.Addr, error) {
 	var raw []string
 	if err := json.Unmarshal([]byte(value), &raw); err != nil {
@@ -52,6 +52,9 @@ func ParseAddrsAnnotation(value string) ([]netip.Addr, error) {
 		a, err := netip.ParseAddr(strings.TrimSpace(s))
 		if err != nil {
 			return nil, fmt.Errorf("annotation %s %q: entry %d %q is not an IP address: %w", AnnotationIPAddrs, value, i, s, err)
+		}
+		if a.Zone() != "" {
+			return nil, fmt.Errorf("annotation %s %q: entry %d %q has an IPv6 zone: no IP pool contains a zoned address", AnnotationIPAddrs, value, i, s)
 		}
 		a = a.Unmap()
 		for _, b := range addrs {

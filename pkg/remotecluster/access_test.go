@@ -32,7 +32,7 @@ const (
 )
 
 // testCA returns a throwaway self-signed CA certificate and its key, PEM-encoded.
-func testCA(t *testing.T) (certPEM, keyPEM []byte) {
+func testCA(t testing.TB) (certPEM, keyPEM []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -70,7 +70,7 @@ func testKubeconfig(caPEM []byte) *clientcmdapi.Config {
 	return cfg
 }
 
-func writeKubeconfig(t *testing.T, cfg *clientcmdapi.Config) []byte {
+func writeKubeconfig(t testing.TB, cfg *clientcmdapi.Config) []byte {
 	t.Helper()
 	raw, err := clientcmd.Write(*cfg)
 	if err != nil {

@@ -49,7 +49,7 @@ func TestIPAMBlockAllocationRecord(t *testing.T) {
 	got.Spec.Unallocated = got.Spec.Unallocated[:3]
 	if _, err := blocks.Update(ctx, got, metav1.UpdateOptions{}); err == nil {
 		t.Fatal("update with ordinal 1 neither allocated nor free was accepted")
-	} else if want := "spec.allocations[1]"; !strings.Contains(err.Error(), want) {
+	} else if want := "spec.unallocated: Invalid value: 1"; !strings.Contains(err.Error(), want) {
 		t.Fatalf("error %q does not name %s", err, want)
 	}
 }

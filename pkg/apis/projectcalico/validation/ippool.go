@@ -315,7 +315,7 @@ func validateAllocations(specPath *field.Path, cidr netip.Prefix, spec *v3.IPAMB
 	}
 	for o := range size {
 		if free[o] && !seen[o] {
-			errs = append(errs, field.Invalid(allocPath.Index(o), nil, fmt.Sprintf("is free but not listed in spec.unallocated (ordinal %d)", o)))
+			errs = append(errs, field.Invalid(unallocPath, o, fmt.Sprintf("ordinal %d is free (allocations[%d] is null) but not listed", o, o)))
 			break
 		}
 	}

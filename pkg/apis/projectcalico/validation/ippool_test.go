@@ -474,12 +474,12 @@ func TestValidateIPAMBlock(t *testing.T) {
 				recordAllocations(b, 64)
 				b.Spec.Unallocated[1] = b.Spec.Unallocated[0]
 			},
-			want: []want{duplicate("spec.unallocated[1]", ""), invalid("spec.allocations[1]", "free but not listed")},
+			want: []want{duplicate("spec.unallocated[1]", ""), invalid("spec.unallocated", "Invalid value: 1: ordinal 1 is free")},
 		},
 		{
 			name: "ordinal outside the block",
 			mut:  func(b *v3.IPAMBlock) { recordAllocations(b, 64); b.Spec.Unallocated[0] = 64 },
-			want: []want{invalid("spec.unallocated[0]", "0 to 63"), invalid("spec.allocations[0]", "free but not listed")},
+			want: []want{invalid("spec.unallocated[0]", "0 to 63"), invalid("spec.unallocated", "Invalid value: 0: ordinal 0 is free")},
 		},
 		{
 			name: "attributes without allocations",
