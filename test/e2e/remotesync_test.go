@@ -47,10 +47,12 @@ func connect(t *testing.T, local *framework.Cluster, remote string, kubeconfig s
 // ensureOverlay gives cluster c a VXLAN pool of its own (198.18.200+i.0/24),
 // so that overlay routing has an overlay in common with the other clusters:
 // the mesh's requirements refuse overlay routing between clusters without.
+// The pool stays (later tests share it) and selects no node, so IPAM never
+// hands its addresses to the pods and tunnels of other tests' nodes.
 func ensureOverlay(t *testing.T, c *framework.Cluster) {
 	t.Helper()
 	i := strings.IndexByte("abc", c.Name[len(c.Name)-1])
-	kubectl(t, c, fmt.Sprintf("apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: %s-vxlan\nspec:\n  cidr: 198.18.%d.0/24\n  vxlanMode: Always\n", c.Name, 200+i), "apply", "-f", "-")
+	kubectl(t, c, fmt.Sprintf("apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: %s-vxlan\nspec:\n  cidr: 198.18.%d.0/24\n  vxlanMode: Always\n  nodeSelector: '!all()'\n", c.Name, 200+i), "apply", "-f", "-")
 }
 
 // grantSecretAccess applies the seed's Role and RoleBinding that let the
@@ -156,7 +158,8 @@ func TestRemoteSyncFullMesh(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := cs[b].ProjectcalicoV3().IPPools().Create(ctx, &v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: "pool-b"},
-		Spec: v3.IPPoolSpec{CIDR: "198.18.2.0/24", VXLANMode: v3.EncapModeAlways, NATOutgoing: true}}, metav1.CreateOptions{}); err != nil {
+		Spec: v3.IPPoolSpec{CIDR: "198.18.2.0/24", VXLANMode: v3.EncapModeAlways, NATOutgoing: true,
+			NodeSelector: "!all()"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 
