@@ -66,8 +66,25 @@ var canonicalCases = []struct {
 	},
 	{"a == 'x' ||\n b == 'y'", `a == "x" || b == "y"`},
 
+	// Two-word operators: any whitespace, including none, between the
+	// words, as Calico's tokenizer accepts; the canonical form is unchanged.
+	{"a notin {'x'}", `a not in {"x"}`},
+	{"a notin{'y','x'}", `a not in {"x", "y"}`},
+	{"a not  in {'x'}", `a not in {"x"}`},
+	{"a not\fin {'x'}", `a not in {"x"}`},
+	{"a not\r\n\tin {'x'}", `a not in {"x"}`},
+	{"a startswith 'b'", `a starts with "b"`},
+	{"a startswith'b'", `a starts with "b"`},
+	{"a starts\fwith 'b'", `a starts with "b"`},
+	{"a endswith 'b'", `a ends with "b"`},
+	{"a ends\n\twith\"b\"", `a ends with "b"`},
+	{"!a notin {'x'} && b startswith 'c' || c endswith 'd'", `!a not in {"x"} && b starts with "c" || c ends with "d"`},
+
 	// Labels spelled like keywords.
 	{"in=='x'", `in == "x"`},
+	{"notin notin {'x'}", `notin not in {"x"}`},
+	{"startswith startswith 'x'", `startswith starts with "x"`},
+	{"endswith == 'x' && has(notin)", `endswith == "x" && has(notin)`},
 	{"not not in {'x'}", `not not in {"x"}`},
 	{"all == 'x' && has(has)", `all == "x" && has(has)`},
 }

@@ -12,15 +12,19 @@
 //	           | "all" "(" ")" | "global" "(" ")" | "has" "(" label ")"
 //	           | label comparison
 //	comparison = "==" string | "!=" string
-//	           | "in" set | "not" "in" set
-//	           | "contains" string | "starts" "with" string | "ends" "with" string
+//	           | "in" set | ( "not" "in" | "notin" ) set
+//	           | "contains" string
+//	           | ( "starts" "with" | "startswith" ) string
+//	           | ( "ends" "with" | "endswith" ) string
 //	set        = "{" [ string { "," string } [ "," ] ] "}"
 //	label      = [A-Za-z0-9_./-]+               (at most 512 characters)
 //	string     = "'" { any byte except "'" } "'"
 //	           | `"` { any byte except `"` } `"`
 //
-// "!" binds tightest, then "&&", then "||". Whitespace (space, tab, CR, LF)
-// between tokens is insignificant. Keywords are recognised by position, so a
+// "!" binds tightest, then "&&", then "||". Whitespace (space, tab, CR, LF,
+// FF) between tokens is insignificant; as in Calico's tokenizer, the words of
+// "not in", "starts with" and "ends with" may be separated by any amount of
+// it, including none ("notin", "startswith", "endswith"). Keywords are recognised by position, so a
 // label may be called "in", "has" or "all": "has == 'x'" is a comparison and
 // "has(x)" a function call. String literals have no escape sequences, so a
 // literal cannot contain both quote characters. A trailing comma in a set is

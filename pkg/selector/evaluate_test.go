@@ -62,6 +62,11 @@ var evaluateCases = []struct {
 	{"a not in {}", labelSet{"a": "x"}, true},
 	{"a   not\n in{'x'}", labelSet{"a": "y"}, true},
 
+	{"a notin {'x', 'y'}", labelSet{"a": "z"}, true},
+	{"a notin {'x', 'y'}", labelSet{"a": "x"}, false},
+	{"a notin {'x', 'y'}", nil, true},
+	{"a not\fin {'x'}", labelSet{"a": "x"}, false},
+
 	// contains, starts with, ends with.
 	{"a contains 'ell'", labelSet{"a": "hello"}, true},
 	{"a contains 'xyz'", labelSet{"a": "hello"}, false},
@@ -75,6 +80,18 @@ var evaluateCases = []struct {
 	{"a ends with 'he'", labelSet{"a": "hello"}, false},
 	{"a ends with 'lo'", nil, false},
 	{"!a starts with 'he'", nil, true},
+	{"a startswith 'he'", labelSet{"a": "hello"}, true},
+	{"a startswith 'lo'", labelSet{"a": "hello"}, false},
+	{"a endswith 'lo'", labelSet{"a": "hello"}, true},
+	{"a endswith 'lo'", nil, false},
+	{"a ends\t\twith 'he'", labelSet{"a": "hello"}, false},
+
+	// Sets larger than linearSetMax are searched by bisection.
+	{"a in {'1','2','3','4','5','6','7','8','9','10'}", labelSet{"a": "9"}, true},
+	{"a in {'1','2','3','4','5','6','7','8','9','10'}", labelSet{"a": "1"}, true},
+	{"a in {'1','2','3','4','5','6','7','8','9','10'}", labelSet{"a": "11"}, false},
+	{"a not in {'1','2','3','4','5','6','7','8','9','10'}", labelSet{"a": "10"}, false},
+	{"a not in {'1','2','3','4','5','6','7','8','9','10'}", labelSet{"a": "0"}, true},
 
 	// Boolean operators and precedence.
 	{"a == 'x' && b == 'y'", labelSet{"a": "x", "b": "y"}, true},
@@ -111,6 +128,10 @@ func TestEvaluate(t *testing.T) {
 		}
 		if got := sel.Evaluate(tc.labels); got != tc.want {
 			t.Errorf("Parse(%q).Evaluate(%v) = %v, want %v", tc.sel, tc.labels, got, tc.want)
+		}
+		// The compiled program must agree with the syntax tree.
+		if got := sel.(*parsedSelector).root.eval(tc.labels); got != tc.want {
+			t.Errorf("Parse(%q) tree eval(%v) = %v, want %v", tc.sel, tc.labels, got, tc.want)
 		}
 		// The canonical form must evaluate the same way.
 		again := MustParse(sel.String())

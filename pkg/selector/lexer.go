@@ -147,9 +147,11 @@ func (l *lexer) unexpectedChar() string {
 	return fmt.Sprintf("unexpected character %q", string(r))
 }
 
-// isSpace reports whether c is insignificant whitespace.
+// isSpace reports whether c is insignificant whitespace: the characters of
+// RE2's \s, which Calico's tokenizer allows between the words of "not in",
+// "starts with" and "ends with" (it allows only space and tab elsewhere).
 func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r'
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'
 }
 
 // isWordByte reports whether c may appear in a label name.

@@ -82,10 +82,13 @@ var parseErrorCases = []struct {
 	// Keyword operators.
 	{"a not 'x'", 7, `expected "in" after "not", found string literal "x"`},
 	{"a not", 6, `expected "in" after "not", found end of input`},
-	{"a notin {'x'}", 3, `after label "a", found word "notin"`},
+	{"a notinx {'x'}", 3, `after label "a", found word "notinx"`},
+	{"a notin 'x'", 9, `expected "{" after "not in", found string literal "x"`},
 	{"a starts 'x'", 10, `expected "with" after "starts"`},
 	{"a ends wit 'x'", 8, `expected "with" after "ends", found word "wit"`},
-	{"a startswith 'x'", 3, `after label "a", found word "startswith"`},
+	{"a startswithx 'x'", 3, `after label "a", found word "startswithx"`},
+	{"a endswith", 11, `expected a string literal after "ends with", found end of input`},
+	{"a starts\vwith 'x'", 9, `unexpected character "\v"`},
 	{"a in 'x'", 6, `expected "{" after "in", found string literal "x"`},
 	{"a not in ('x')", 10, `expected "{" after "not in", found "("`},
 

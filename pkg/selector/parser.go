@@ -11,17 +11,33 @@ import (
 const maxNesting = 100
 
 // parser is a recursive-descent parser over the grammar in doc.go, with one
-// token of lookahead in tok.
+// token of lookahead in tok. When check is set it only checks the input: it
+// builds no nodes and returns nil ones, so that checking a valid selector
+// allocates nothing.
 type parser struct {
 	input string
 	lex   lexer
 	tok   token // current (not yet consumed) token
 	depth int   // current parenthesis nesting
+	check bool  // check only: build no syntax tree
 }
 
 // parse parses input into a syntax tree in normal form.
 func parse(input string) (node, error) {
-	p := &parser{input: input, lex: lexer{input: input}}
+	p := parser{input: input, lex: lexer{input: input}}
+	return p.run()
+}
+
+// check reports whether input is a valid selector, without building a tree.
+// It returns the same error as parse.
+func check(input string) error {
+	p := parser{input: input, lex: lexer{input: input}, check: true}
+	_, err := p.run()
+	return err
+}
+
+// run parses the whole input.
+func (p *parser) run() (node, error) {
 	p.advance()
 	if p.tok.kind == tokEOF {
 		return allNode{}, nil
@@ -50,6 +66,9 @@ func (p *parser) parseOr(after string) (node, error) {
 	if err != nil || p.tok.kind != tokOr {
 		return n, err
 	}
+	if p.check {
+		return nil, p.skipChain(tokOr, `"||"`, p.parseAnd)
+	}
 	operands := flattenOr(nil, n)
 	for p.tok.kind == tokOr {
 		p.advance()
@@ -68,6 +87,9 @@ func (p *parser) parseAnd(after string) (node, error) {
 	if err != nil || p.tok.kind != tokAnd {
 		return n, err
 	}
+	if p.check {
+		return nil, p.skipChain(tokAnd, `"&&"`, p.parseUnary)
+	}
 	operands := flattenAnd(nil, n)
 	for p.tok.kind == tokAnd {
 		p.advance()
@@ -78,6 +100,18 @@ func (p *parser) parseAnd(after string) (node, error) {
 		operands = flattenAnd(operands, n)
 	}
 	return &andNode{operands: operands}, nil
+}
+
+// skipChain checks the rest of an op-separated chain whose first operand
+// has been checked, building nothing; operand parses one operand.
+func (p *parser) skipChain(op tokenKind, opText string, operand func(string) (node, error)) error {
+	for p.tok.kind == op {
+		p.advance()
+		if _, err := operand(opText); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // flattenAnd appends n to operands, splicing in n's operands if n is itself
@@ -106,7 +140,7 @@ func (p *parser) parseUnary(after string) (node, error) {
 		p.advance()
 	}
 	n, err := p.parsePrimary(after)
-	if err != nil || !negated {
+	if err != nil || !negated || p.check {
 		return n, err
 	}
 	return negate(n), nil
@@ -174,6 +208,9 @@ func (p *parser) parseCall(name token) (node, error) {
 			return nil, p.unexpected(`expected ")" to close "has("`)
 		}
 		p.advance()
+		if p.check {
+			return nil, nil
+		}
 		return &hasNode{key: key}, nil
 	default:
 		return nil, p.errorAt(name, fmt.Sprintf("unknown function %q: expected all(), global() or has(label)", name.text))
@@ -212,6 +249,15 @@ func (p *parser) parseComparison(label token) (node, error) {
 			return nil, p.unexpected(`expected "with" after "ends"`)
 		}
 		return p.parseCompare(key, opEndsWith)
+	// Calico's tokenizer allows no space between the words of a two-word
+	// operator (`not\s*in\b`, `starts\s*with`, `ends\s*with`).
+	case op.kind == tokWord && op.text == "notin":
+		p.advance()
+		return p.parseSet(key, true)
+	case op.kind == tokWord && op.text == "startswith":
+		return p.parseCompare(key, opStartsWith)
+	case op.kind == tokWord && op.text == "endswith":
+		return p.parseCompare(key, opEndsWith)
 	}
 	return nil, p.unexpected(fmt.Sprintf(
 		"expected an operator (==, !=, in, not in, contains, starts with, ends with) after label %q", key))
@@ -234,6 +280,9 @@ func (p *parser) parseCompare(key string, op compareOp) (node, error) {
 	}
 	value := p.tok.text
 	p.advance()
+	if p.check {
+		return nil, nil
+	}
 	return &compareNode{key: key, op: op, value: value}, nil
 }
 
@@ -252,7 +301,9 @@ func (p *parser) parseSet(key string, negated bool) (node, error) {
 		if p.tok.kind != tokString {
 			return nil, p.unexpected(`expected a string literal or "}" in set`)
 		}
-		values = append(values, p.tok.text)
+		if !p.check {
+			values = append(values, p.tok.text)
+		}
 		p.advance()
 		if p.tok.kind == tokComma {
 			p.advance()
@@ -263,6 +314,9 @@ func (p *parser) parseSet(key string, negated bool) (node, error) {
 		}
 	}
 	p.advance()
+	if p.check {
+		return nil, nil
+	}
 	slices.Sort(values)
 	return &setNode{key: key, negated: negated, values: slices.Compact(values)}, nil
 }

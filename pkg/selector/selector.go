@@ -27,6 +27,7 @@ type Selector interface {
 // fields are computed once at parse time.
 type parsedSelector struct {
 	root      node
+	prog      program
 	canonical string
 	id        string
 	keys      []string
@@ -44,6 +45,7 @@ func Parse(s string) (Selector, error) {
 	sum := sha256.Sum256([]byte(canonical))
 	return &parsedSelector{
 		root:      root,
+		prog:      compile(root),
 		canonical: canonical,
 		id:        hex.EncodeToString(sum[:]),
 		keys:      labelKeys(root),
@@ -53,9 +55,10 @@ func Parse(s string) (Selector, error) {
 
 // Validate reports whether s is a valid selector; a non-nil error is a
 // *ParseError.
+// It builds no syntax tree, so validating a valid selector allocates
+// nothing.
 func Validate(s string) error {
-	_, err := parse(s)
-	return err
+	return check(s)
 }
 
 // MustParse is like Parse but panics on error. It is meant for tests and
@@ -69,7 +72,7 @@ func MustParse(s string) Selector {
 }
 
 // Evaluate implements Selector.
-func (s *parsedSelector) Evaluate(labels map[string]string) bool { return s.root.eval(labels) }
+func (s *parsedSelector) Evaluate(labels map[string]string) bool { return s.prog.run(labels) }
 
 // String implements Selector and fmt.Stringer.
 func (s *parsedSelector) String() string { return s.canonical }
