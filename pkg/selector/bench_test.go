@@ -119,3 +119,20 @@ func BenchmarkIndexAddSelector(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkEvaluateLabels is BenchmarkEvaluate over interned labels.
+func BenchmarkEvaluateLabels(b *testing.B) {
+	sel := MustParse(`app == "postgres" && (tier in {"backend", "db", "storage"} || !has(canary)) && ` +
+		`k8s.io/zone starts with "eu-" && version != "v1"`).(LabelsEvaluator)
+	labels := InternLabels(map[string]string{
+		"app": "postgres", "tier": "db", "k8s.io/zone": "eu-west-1", "version": "v2",
+		"team": "storage", "pod-template-hash": "7d9f8c",
+	})
+	if !sel.EvaluateLabels(labels) {
+		b.Fatal("benchmark selector does not match")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		sel.EvaluateLabels(labels)
+	}
+}

@@ -63,6 +63,16 @@
 // Selector.UniqueID is the hex SHA-256 of the canonical form, so two
 // selectors with the same canonical form share an ID.
 //
+// # Evaluation
+//
+// Parse compiles a selector to a flat branching program: one instruction per
+// label test, each with a jump target for either outcome; negations swap
+// the targets and cost nothing at run time. Evaluate takes a plain label
+// map and costs one map lookup per test reached. When the same labels are
+// evaluated by many selectors, InternLabels turns them into Labels once,
+// and EvaluateLabels (LabelsEvaluator) then compares unique.Handles instead
+// of hashing and comparing strings.
+//
 // # Index
 //
 // Index keeps a set of selectors and a set of labelled items and reports,

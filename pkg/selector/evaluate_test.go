@@ -129,6 +129,9 @@ func TestEvaluate(t *testing.T) {
 		if got := sel.Evaluate(tc.labels); got != tc.want {
 			t.Errorf("Parse(%q).Evaluate(%v) = %v, want %v", tc.sel, tc.labels, got, tc.want)
 		}
+		if got := sel.(LabelsEvaluator).EvaluateLabels(InternLabels(tc.labels)); got != tc.want {
+			t.Errorf("Parse(%q).EvaluateLabels(%v) = %v, want %v", tc.sel, tc.labels, got, tc.want)
+		}
 		// The compiled program must agree with the syntax tree.
 		if got := sel.(*parsedSelector).root.eval(tc.labels); got != tc.want {
 			t.Errorf("Parse(%q) tree eval(%v) = %v, want %v", tc.sel, tc.labels, got, tc.want)

@@ -75,6 +75,9 @@ func FuzzParse(f *testing.F) {
 			if got, want := sel.Evaluate(labels), sel.(*parsedSelector).root.eval(labels); got != want {
 				t.Fatalf("%q on %v: compiled program says %v, syntax tree says %v", input, labels, got, want)
 			}
+			if got, want := sel.(LabelsEvaluator).EvaluateLabels(InternLabels(labels)), sel.Evaluate(labels); got != want {
+				t.Fatalf("%q on %v: EvaluateLabels says %v, Evaluate says %v", input, labels, got, want)
+			}
 			if sel.Evaluate(labels) != again.Evaluate(labels) {
 				t.Fatalf("Evaluate(%v) differs between %q and its canonical form %q", labels, input, canonical)
 			}

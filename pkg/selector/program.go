@@ -3,6 +3,7 @@ package selector
 import (
 	"slices"
 	"strings"
+	"unique"
 )
 
 // testOp is the condition one instruction of a compiled program checks.
@@ -38,6 +39,11 @@ type instruction struct {
 	key     string
 	value   string   // testEq, testContains, testStartsWith, testEndsWith
 	values  []string // testIn: sorted, deduplicated
+
+	// The same, interned, for EvaluateLabels.
+	keyHandle    unique.Handle[string]
+	valueHandle  unique.Handle[string]   // testEq
+	valueHandles []unique.Handle[string] // testIn, if at most linearSetMax
 }
 
 // program is a selector compiled to a flat branching program: a chain of
@@ -63,12 +69,8 @@ func (p *program) run(labels map[string]string) bool {
 				ok = v == in.value
 			case testIn:
 				ok = setContains(in.values, v)
-			case testContains:
-				ok = strings.Contains(v, in.value)
-			case testStartsWith:
-				ok = strings.HasPrefix(v, in.value)
 			default:
-				ok = strings.HasSuffix(v, in.value)
+				ok = in.matchSubstring(v)
 			}
 		}
 		if ok {
@@ -78,6 +80,50 @@ func (p *program) run(labels map[string]string) bool {
 		}
 	}
 	return pc == pcAccept
+}
+
+// runLabels is run over interned labels: the key lookup and the ==, and
+// small in, tests compare handles.
+func (p *program) runLabels(labels Labels) bool {
+	pc := p.entry
+	for pc >= 0 {
+		in := &p.code[pc]
+		v, ok := labels.get(in.keyHandle)
+		if ok {
+			switch in.op {
+			case testHas:
+			case testEq:
+				ok = v == in.valueHandle
+			case testIn:
+				if len(in.values) <= linearSetMax {
+					ok = slices.Contains(in.valueHandles, v)
+				} else {
+					ok = setContains(in.values, v.Value())
+				}
+			default:
+				ok = in.matchSubstring(v.Value())
+			}
+		}
+		if ok {
+			pc = in.onTrue
+		} else {
+			pc = in.onFalse
+		}
+	}
+	return pc == pcAccept
+}
+
+// matchSubstring runs a contains, starts with or ends with test on the
+// value v of the instruction's label.
+func (in *instruction) matchSubstring(v string) bool {
+	switch in.op {
+	case testContains:
+		return strings.Contains(v, in.value)
+	case testStartsWith:
+		return strings.HasPrefix(v, in.value)
+	default:
+		return strings.HasSuffix(v, in.value)
+	}
 }
 
 // setContains reports whether the sorted set holds v.
@@ -164,6 +210,16 @@ func (c *compiler) compileCompare(n *compareNode, onTrue, onFalse int32) int32 {
 // emit appends in with its targets and returns its (pre-reversal) index.
 func (c *compiler) emit(in instruction, onTrue, onFalse int32) int32 {
 	in.onTrue, in.onFalse = onTrue, onFalse
+	in.keyHandle = unique.Make(in.key)
+	switch {
+	case in.op == testEq:
+		in.valueHandle = unique.Make(in.value)
+	case in.op == testIn && len(in.values) <= linearSetMax:
+		in.valueHandles = make([]unique.Handle[string], len(in.values))
+		for i, v := range in.values {
+			in.valueHandles[i] = unique.Make(v)
+		}
+	}
 	c.code = append(c.code, in)
 	return int32(len(c.code) - 1)
 }

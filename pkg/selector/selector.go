@@ -74,6 +74,9 @@ func MustParse(s string) Selector {
 // Evaluate implements Selector.
 func (s *parsedSelector) Evaluate(labels map[string]string) bool { return s.prog.run(labels) }
 
+// EvaluateLabels implements LabelsEvaluator.
+func (s *parsedSelector) EvaluateLabels(labels Labels) bool { return s.prog.runLabels(labels) }
+
 // String implements Selector and fmt.Stringer.
 func (s *parsedSelector) String() string { return s.canonical }
 
