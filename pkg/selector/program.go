@@ -39,19 +39,24 @@ type instruction struct {
 	key     string
 	value   string   // testEq, testContains, testStartsWith, testEndsWith
 	values  []string // testIn: sorted, deduplicated
+}
 
-	// The same, interned, for EvaluateLabels.
-	keyHandle    unique.Handle[string]
-	valueHandle  unique.Handle[string]   // testEq
-	valueHandles []unique.Handle[string] // testIn, if at most linearSetMax
+// internedOperands are an instruction's operands interned, for
+// EvaluateLabels. They are kept apart from the instructions so that
+// Evaluate's loop walks smaller ones.
+type internedOperands struct {
+	key    unique.Handle[string]
+	value  unique.Handle[string]   // testEq
+	values []unique.Handle[string] // testIn, if at most linearSetMax
 }
 
 // program is a selector compiled to a flat branching program: a chain of
 // label tests with short-circuit jumps, so that evaluating it walks a slice
 // instead of a tree of interface values. Jumps only go forward.
 type program struct {
-	entry int32 // first instruction, or pcAccept / pcReject for constants
-	code  []instruction
+	entry    int32 // first instruction, or pcAccept / pcReject for constants
+	code     []instruction
+	interned []internedOperands // interned[pc] are code[pc]'s operands
 }
 
 // run reports whether labels satisfy the program. It is one loop with the
@@ -69,8 +74,12 @@ func (p *program) run(labels map[string]string) bool {
 				ok = v == in.value
 			case testIn:
 				ok = setContains(in.values, v)
+			case testContains:
+				ok = strings.Contains(v, in.value)
+			case testStartsWith:
+				ok = strings.HasPrefix(v, in.value)
 			default:
-				ok = in.matchSubstring(v)
+				ok = strings.HasSuffix(v, in.value)
 			}
 		}
 		if ok {
@@ -87,16 +96,16 @@ func (p *program) run(labels map[string]string) bool {
 func (p *program) runLabels(labels Labels) bool {
 	pc := p.entry
 	for pc >= 0 {
-		in := &p.code[pc]
-		v, ok := labels.get(in.keyHandle)
+		in, operands := &p.code[pc], &p.interned[pc]
+		v, ok := labels.get(operands.key)
 		if ok {
 			switch in.op {
 			case testHas:
 			case testEq:
-				ok = v == in.valueHandle
+				ok = v == operands.value
 			case testIn:
 				if len(in.values) <= linearSetMax {
-					ok = slices.Contains(in.valueHandles, v)
+					ok = slices.Contains(operands.values, v)
 				} else {
 					ok = setContains(in.values, v.Value())
 				}
@@ -210,16 +219,6 @@ func (c *compiler) compileCompare(n *compareNode, onTrue, onFalse int32) int32 {
 // emit appends in with its targets and returns its (pre-reversal) index.
 func (c *compiler) emit(in instruction, onTrue, onFalse int32) int32 {
 	in.onTrue, in.onFalse = onTrue, onFalse
-	in.keyHandle = unique.Make(in.key)
-	switch {
-	case in.op == testEq:
-		in.valueHandle = unique.Make(in.value)
-	case in.op == testIn && len(in.values) <= linearSetMax:
-		in.valueHandles = make([]unique.Handle[string], len(in.values))
-		for i, v := range in.values {
-			in.valueHandles[i] = unique.Make(v)
-		}
-	}
 	c.code = append(c.code, in)
 	return int32(len(c.code) - 1)
 }
@@ -238,5 +237,24 @@ func (c *compiler) finish(entry int32) program {
 		c.code[i].onTrue = renumber(c.code[i].onTrue)
 		c.code[i].onFalse = renumber(c.code[i].onFalse)
 	}
-	return program{entry: renumber(entry), code: slices.Clip(c.code)}
+	return program{entry: renumber(entry), code: slices.Clip(c.code), interned: intern(c.code)}
+}
+
+// intern returns the interned operands of code.
+func intern(code []instruction) []internedOperands {
+	interned := make([]internedOperands, len(code))
+	for pc, in := range code {
+		o := &interned[pc]
+		o.key = unique.Make(in.key)
+		switch {
+		case in.op == testEq:
+			o.value = unique.Make(in.value)
+		case in.op == testIn && len(in.values) <= linearSetMax:
+			o.values = make([]unique.Handle[string], len(in.values))
+			for i, v := range in.values {
+				o.values[i] = unique.Make(v)
+			}
+		}
+	}
+	return interned
 }
