@@ -59,10 +59,12 @@ type program struct {
 	interned []internedOperands // interned[pc] are code[pc]'s operands
 }
 
-// run reports whether labels satisfy the program. It is one loop with the
-// tests written out, not a call per test: the label lookup dominates
+// Evaluate reports whether labels satisfy the program. It is one loop with
+// the tests written out, not a call per test: the label lookup dominates
 // either way, and the calls cost as much again for a one-test selector.
-func (p *program) run(labels map[string]string) bool {
+// parsedSelector gets it by embedding, so that a call through the Selector
+// interface lands here directly.
+func (p *program) Evaluate(labels map[string]string) bool {
 	pc := p.entry
 	for pc >= 0 {
 		in := &p.code[pc]
@@ -91,9 +93,9 @@ func (p *program) run(labels map[string]string) bool {
 	return pc == pcAccept
 }
 
-// runLabels is run over interned labels: the key lookup and the ==, and
+// EvaluateLabels is Evaluate over interned labels: the key lookup and the ==, and
 // small in, tests compare handles.
-func (p *program) runLabels(labels Labels) bool {
+func (p *program) EvaluateLabels(labels Labels) bool {
 	pc := p.entry
 	for pc >= 0 {
 		in, operands := &p.code[pc], &p.interned[pc]

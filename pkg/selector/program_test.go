@@ -23,7 +23,7 @@ func TestCompile(t *testing.T) {
 		{`(a == "x" || b == "y") && !(c == "z" || has(d))`, 4, 0},
 	}
 	for _, tc := range tests {
-		p := MustParse(tc.sel).(*parsedSelector).prog
+		p := MustParse(tc.sel).(*parsedSelector).program
 		if len(p.code) != tc.instructions || p.entry != tc.entry {
 			t.Errorf("compile(%q): %d instructions, entry %d; want %d, %d", tc.sel, len(p.code), p.entry, tc.instructions, tc.entry)
 		}
@@ -41,7 +41,7 @@ func TestCompile(t *testing.T) {
 // with swapped targets, so that they match an absent label.
 func TestCompileNegation(t *testing.T) {
 	for _, sel := range []string{`a != "b"`, `a not in {"b"}`, `!a == "b"`, `!a in {"b"}`} {
-		p := MustParse(sel).(*parsedSelector).prog
+		p := MustParse(sel).(*parsedSelector).program
 		in := p.code[0]
 		if in.op != testEq && in.op != testIn || in.onTrue != pcReject || in.onFalse != pcAccept {
 			t.Errorf("compile(%q) = %+v, want a positive test jumping to reject when it holds", sel, in)

@@ -26,8 +26,8 @@ type Selector interface {
 // parsedSelector is the Selector implementation returned by Parse. Derived
 // fields are computed once at parse time.
 type parsedSelector struct {
+	program   // first, so that Evaluate and EvaluateLabels are its own
 	root      node
-	prog      program
 	canonical string
 	id        string
 	keys      []string
@@ -44,8 +44,8 @@ func Parse(s string) (Selector, error) {
 	canonical := canonicalString(root)
 	sum := sha256.Sum256([]byte(canonical))
 	return &parsedSelector{
+		program:   compile(root),
 		root:      root,
-		prog:      compile(root),
 		canonical: canonical,
 		id:        hex.EncodeToString(sum[:]),
 		keys:      labelKeys(root),
@@ -70,12 +70,6 @@ func MustParse(s string) Selector {
 	}
 	return sel
 }
-
-// Evaluate implements Selector.
-func (s *parsedSelector) Evaluate(labels map[string]string) bool { return s.prog.run(labels) }
-
-// EvaluateLabels implements LabelsEvaluator.
-func (s *parsedSelector) EvaluateLabels(labels Labels) bool { return s.prog.runLabels(labels) }
 
 // String implements Selector and fmt.Stringer.
 func (s *parsedSelector) String() string { return s.canonical }
