@@ -54,9 +54,8 @@ func Parse(s string) (Selector, error) {
 }
 
 // Validate reports whether s is a valid selector; a non-nil error is a
-// *ParseError.
-// It builds no syntax tree, so validating a valid selector allocates
-// nothing.
+// *ParseError, the same Parse returns. It builds no syntax tree, so
+// validating a valid selector allocates nothing.
 func Validate(s string) error {
 	return check(s)
 }
