@@ -21,16 +21,30 @@ import (
 // on them while they change is no less safe: every block write is a
 // compare-and-swap.
 func (c *Client) refresh(ctx context.Context, node string, s *snapshot) error {
-	if s.loaded && s.refetch != "" {
-		return c.refetch(ctx, s)
+	if s.loaded && len(s.refetch) > 0 {
+		for len(s.refetch) > 0 {
+			if err := c.refetch(ctx, s); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	var err error
 	if s.blocks, err = c.listBlocks(ctx); err != nil {
 		return err
 	}
+	s.refetch = nil
 	if s.loaded {
 		return nil
 	}
+	return c.loadPools(ctx, node, s)
+}
+
+// loadPools reads the IPAMConfiguration, the IPPools and, when a pool
+// has a nodeSelector, the labels of node's projectcalico.org/v3 Node (a
+// missing Node has no labels) into s.
+func (c *Client) loadPools(ctx context.Context, node string, s *snapshot) error {
+	var err error
 	if s.cfg, err = c.config(ctx); err != nil {
 		return err
 	}
@@ -64,12 +78,12 @@ func (c *Client) refresh(ctx context.Context, node string, s *snapshot) error {
 	return nil
 }
 
-// refetch reads again, with a consistent GET, only the block a concurrent
-// writer changed (a lost compare-and-swap) or claimed (AlreadyExists),
-// instead of listing every block.
+// refetch reads again, with a consistent GET, the first of the blocks a
+// concurrent writer changed (a lost compare-and-swap) or claimed
+// (AlreadyExists), instead of listing every block.
 func (c *Client) refetch(ctx context.Context, s *snapshot) error {
-	name := s.refetch
-	s.refetch = ""
+	name := s.refetch[0]
+	s.refetch = s.refetch[1:]
 	b, err := c.cs.ProjectcalicoV3().IPAMBlocks().Get(ctx, name, metav1.GetOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("reading IPAMBlock %s again: %w", name, err)
