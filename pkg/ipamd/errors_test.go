@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-		apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/meshapi/meshapi/pkg/ipam"
