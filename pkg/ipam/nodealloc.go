@@ -39,6 +39,12 @@ func (c *Client) NewNodeAllocator(node string) *NodeAllocator {
 	return &NodeAllocator{c: c, node: node}
 }
 
+// Pools are the IPPools the last batch decided on (read from the API
+// server's watch cache), nil before the first.
+func (n *NodeAllocator) Pools() []*v3.IPPool {
+	return n.s.pools
+}
+
 // Forget drops the view of the blocks; the next batch lists them again.
 func (n *NodeAllocator) Forget() {
 	n.s = snapshot{}

@@ -44,10 +44,16 @@ func (c *Client) refresh(ctx context.Context, node string, s *snapshot) error {
 // has a nodeSelector, the labels of node's projectcalico.org/v3 Node (a
 // missing Node has no labels) into s.
 func (c *Client) loadPools(ctx context.Context, node string, s *snapshot) error {
-	var err error
-	if s.cfg, err = c.config(ctx); err != nil {
-		return err
+	// The configuration is read while the pools are listed.
+	type cfgResult struct {
+		cfg Config
+		err error
 	}
+	cfgCh := make(chan cfgResult, 1)
+	go func() {
+		cfg, err := c.config(ctx)
+		cfgCh <- cfgResult{cfg, err}
+	}()
 	// From the watch cache (resourceVersion "0"): a consistent list waits
 	// for the cache to catch up with writes to other resources, up to
 	// ~100ms, and a pool list a moment old decides no less safely. Only a
@@ -58,9 +64,14 @@ func (c *Client) loadPools(ctx context.Context, node string, s *snapshot) error 
 		rv = ""
 	}
 	pools, err := c.cs.ProjectcalicoV3().IPPools().List(ctx, metav1.ListOptions{ResourceVersion: rv})
+	cr := <-cfgCh
 	if err != nil {
 		return fmt.Errorf("listing IPPools: %w", err)
 	}
+	if cr.err != nil {
+		return cr.err
+	}
+	s.cfg = cr.cfg
 	s.pools = make([]*v3.IPPool, len(pools.Items))
 	for i := range pools.Items {
 		s.pools[i] = &pools.Items[i]

@@ -60,36 +60,29 @@ func fail(e *ipamwire.Error) *ipamwire.Response { return &ipamwire.Response{Erro
 // MTU are read in parallel, then the allocation joins the next batch (or,
 // for requested addresses, is done alone).
 func (s *Server) add(ctx context.Context, req ipamwire.Request) *ipamwire.Response {
-	type mtuResult struct {
-		mtu int
-		err *ipamwire.Error
-	}
-	mtuCh := make(chan mtuResult, 1)
-	go func() {
-		m, err := s.mtu(ctx)
-		mtuCh <- mtuResult{m, err}
-	}()
 	args, requested, werr := s.assignArgs(ctx, req)
-	m := <-mtuCh
 	if werr != nil {
 		return fail(werr)
 	}
-	if m.err != nil {
-		return fail(m.err)
-	}
-	var addrs []netip.Addr
-	var err error
+	var out outcome
 	if len(requested) > 0 {
 		args.Requested = requested
-		s.alone(func() { addrs, err = s.ipam.Assign(ctx, args) })
+		s.alone(func() { out.Addrs, out.Err = s.ipam.Assign(ctx, args) })
+		if out.Err == nil {
+			out.mtu, out.mtuErr = s.mtu(ctx)
+		}
 	} else {
-		r := s.do(ctx, ipam.Op{Assign: &args})
-		addrs, err = r.Addrs, r.Err
+		out = s.do(ctx, ipam.Op{Assign: &args})
 	}
-	if err != nil {
-		return fail(IPAMError(err, s.cfg.Node))
+	if out.Err != nil {
+		return fail(IPAMError(out.Err, s.cfg.Node))
 	}
-	return &ipamwire.Response{Addrs: addrs, MTU: m.mtu, HostInterface: podendpoints.InterfaceName(req.Namespace, req.Pod)}
+	if out.mtuErr != nil {
+		// The address stays allocated to the handle: the runtime's retry
+		// of the ADD gets it again.
+		return fail(out.mtuErr)
+	}
+	return &ipamwire.Response{Addrs: out.Addrs, MTU: out.mtu, HostInterface: podendpoints.InterfaceName(req.Namespace, req.Pod)}
 }
 
 // assignArgs builds the allocation of req from the pod's Calico IPAM
@@ -127,12 +120,9 @@ func (s *Server) assignArgs(ctx context.Context, req ipamwire.Request) (ipam.Ass
 
 // mtu is the pod MTU the default FelixConfiguration and the pools imply.
 func (s *Server) mtu(ctx context.Context) (int, *ipamwire.Error) {
-	fc, err := s.cfg.Client.ProjectcalicoV3().FelixConfigurations().Get(ctx, "default", metav1.GetOptions{ResourceVersion: "0"})
-	if apierrors.IsNotFound(err) {
-		fc, err = nil, nil
-	}
-	if err != nil {
-		return 0, APIError(err, "reading FelixConfiguration default for the MTU")
+	fc, werr := s.felixConfiguration(ctx)
+	if werr != nil {
+		return 0, werr
 	}
 	// From the watch cache (resourceVersion "0"): a consistent LIST waits
 	// for the cache to catch up with etcd after any write in the cluster,
@@ -142,6 +132,28 @@ func (s *Server) mtu(ctx context.Context) (int, *ipamwire.Error) {
 		return 0, APIError(err, "listing IPPools for the MTU")
 	}
 	return MTUFor(fc, pools.Items), nil
+}
+
+// felixConfiguration is the default FelixConfiguration, from the watch
+// cache; nil when there is none.
+func (s *Server) felixConfiguration(ctx context.Context) (*v3.FelixConfiguration, *ipamwire.Error) {
+	fc, err := s.cfg.Client.ProjectcalicoV3().FelixConfigurations().Get(ctx, "default", metav1.GetOptions{ResourceVersion: "0"})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, APIError(err, "reading FelixConfiguration default for the MTU")
+	}
+	return fc, nil
+}
+
+// derefPools copies pools into a slice of values, as MTUFor takes them.
+func derefPools(pools []*v3.IPPool) []v3.IPPool {
+	out := make([]v3.IPPool, len(pools))
+	for i, p := range pools {
+		out[i] = *p
+	}
+	return out
 }
 
 // status answers STATUS: the API answers and at least one enabled local

@@ -11,10 +11,11 @@
 // The plugin, a short-lived process per invocation, so does no API call
 // of its own and links no Kubernetes client.
 //
-// ADD reads the pod (its Calico IPAM annotations) and the MTU (the
-// default FelixConfiguration and the pools) in parallel before the
-// allocation is queued; an ADD with the ipAddrs annotation is done alone
-// with ipam.Client.Assign, between batches.
+// ADD reads the pod (its Calico IPAM annotations) before the allocation
+// is queued; the batch reads the default FelixConfiguration while it
+// allocates and computes the pod MTU on it and the pools it read. An ADD
+// with the ipAddrs annotation is done alone with ipam.Client.Assign,
+// between batches.
 package ipamd
 
 import (
@@ -32,6 +33,7 @@ import (
 
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
+	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
 	"github.com/meshapi/meshapi/pkg/ipam"
 	"github.com/meshapi/meshapi/pkg/ipamwire"
@@ -82,7 +84,15 @@ type Server struct {
 // job is one op waiting for its batch.
 type job struct {
 	op   ipam.Op
-	done chan ipam.OpResult // buffered: the batch never waits for a caller
+	done chan outcome // buffered: the batch never waits for a caller
+}
+
+// outcome is what a batch tells a job: its op's result and, for an
+// Assign, the pod MTU on the batch's pools and FelixConfiguration.
+type outcome struct {
+	ipam.OpResult
+	mtu    int
+	mtuErr *ipamwire.Error
 }
 
 // New checks cfg and returns a Server; Listen and Serve start it.
@@ -214,34 +224,61 @@ func (s *Server) allocate(ctx context.Context) {
 				break drain
 			}
 		}
-		ops := make([]ipam.Op, len(batch))
-		for i, j := range batch {
-			ops[i] = j.op
-		}
-		bctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-		s.mu.Lock()
-		res := s.alloc.Do(bctx, ops)
-		s.mu.Unlock()
-		cancel()
-		for i, j := range batch {
-			j.done <- res[i]
-		}
+		s.runBatch(ctx, batch)
 	}
 }
 
-// do queues op for the next batch and waits for its result.
-func (s *Server) do(ctx context.Context, op ipam.Op) ipam.OpResult {
-	j := &job{op: op, done: make(chan ipam.OpResult, 1)}
+// runBatch carries out batch and answers its jobs. When it assigns, the
+// default FelixConfiguration is read while the allocator works, and the
+// MTU computed on it and the pools the allocator read.
+func (s *Server) runBatch(ctx context.Context, batch []*job) {
+	ops := make([]ipam.Op, len(batch))
+	assigns := false
+	for i, j := range batch {
+		ops[i] = j.op
+		assigns = assigns || j.op.Assign != nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	type fcResult struct {
+		fc  *v3.FelixConfiguration
+		err *ipamwire.Error
+	}
+	fcCh := make(chan fcResult, 1)
+	if assigns {
+		go func() {
+			fc, err := s.felixConfiguration(ctx)
+			fcCh <- fcResult{fc, err}
+		}()
+	}
+	s.mu.Lock()
+	res := s.alloc.Do(ctx, ops)
+	pools := s.alloc.Pools()
+	s.mu.Unlock()
+	var mtu int
+	var mtuErr *ipamwire.Error
+	if assigns {
+		fc := <-fcCh
+		mtu, mtuErr = MTUFor(fc.fc, derefPools(pools)), fc.err
+	}
+	for i, j := range batch {
+		j.done <- outcome{OpResult: res[i], mtu: mtu, mtuErr: mtuErr}
+	}
+}
+
+// do queues op for the next batch and waits for its outcome.
+func (s *Server) do(ctx context.Context, op ipam.Op) outcome {
+	j := &job{op: op, done: make(chan outcome, 1)}
 	select {
 	case s.queue <- j:
 	case <-ctx.Done():
-		return ipam.OpResult{Err: fmt.Errorf("queueing for the IPAM batch of node %s: %w", s.cfg.Node, ctx.Err())}
+		return outcome{OpResult: ipam.OpResult{Err: fmt.Errorf("queueing for the IPAM batch of node %s: %w", s.cfg.Node, ctx.Err())}}
 	}
 	select {
 	case r := <-j.done:
 		return r
 	case <-ctx.Done():
-		return ipam.OpResult{Err: fmt.Errorf("waiting for the IPAM batch of node %s: %w", s.cfg.Node, ctx.Err())}
+		return outcome{OpResult: ipam.OpResult{Err: fmt.Errorf("waiting for the IPAM batch of node %s: %w", s.cfg.Node, ctx.Err())}}
 	}
 }
 
