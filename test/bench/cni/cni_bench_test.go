@@ -17,6 +17,7 @@
 package cni
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -36,6 +37,10 @@ import (
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
 	"github.com/meshapi/meshapi/test/integration/framework"
 )
+
+// comparePlugin, when set, is another build of meshapi-cni (an earlier
+// commit's, say) that BenchmarkPluginExec execs beside the current one.
+var comparePlugin = flag.String("cni.compare-plugin", "", "path of another meshapi-cni build for BenchmarkPluginExec to exec beside the current one")
 
 // pluginsVersion is the containernetworking/plugins release compared.
 const pluginsVersion = "v1.10.0"
@@ -91,7 +96,12 @@ func BenchmarkPluginExec(b *testing.B) {
 	for _, p := range []string{"ptp", "host-local"} {
 		bins[p] = filepath.Join(installReference(b, dir), p)
 	}
-	for _, name := range []string{"meshapi-cni", "ptp", "host-local"} {
+	names := []string{"meshapi-cni", "ptp", "host-local"}
+	if *comparePlugin != "" {
+		bins["compared-meshapi-cni"] = *comparePlugin
+		names = append(names, "compared-meshapi-cni")
+	}
+	for _, name := range names {
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
 				cmd := exec.Command(bins[name])
