@@ -33,6 +33,8 @@ type blockWrite struct {
 	block  *v3.IPAMBlock
 	create bool  // the block is claimed by this write
 	ops    []int // the ops whose change the write records
+	// freed are the addresses each releasing op frees in this block.
+	freed map[int][]netip.Addr
 }
 
 // batchPlan is what one round of a batch decided: the writes, and for
@@ -84,11 +86,18 @@ func planBatch(s snapshot, r []request, ops []Op, pending []int, cfg Config, now
 			}
 			for _, pb := range holding {
 				b := pb.b.DeepCopy()
+				var freed []netip.Addr
 				for _, o := range release(&b.Spec, ops[i].Release) {
-					p.addrs[i] = append(p.addrs[i], addrAt(pb.cidr, o))
+					freed = append(freed, addrAt(pb.cidr, o))
 				}
+				p.addrs[i] = append(p.addrs[i], freed...)
 				w := byName[b.Name]
 				record(i, b, w != nil && w.create)
+				w = byName[b.Name]
+				if w.freed == nil {
+					w.freed = map[int][]netip.Addr{}
+				}
+				w.freed[i] = append(w.freed[i], freed...)
 			}
 			continue
 		}

@@ -135,6 +135,7 @@ func (n *NodeAllocator) settle(p batchPlan, ops []Op, pending []int, res []OpRes
 func (n *NodeAllocator) commit(ctx context.Context, p batchPlan, ops []Op, res []OpResult) []int {
 	failed := map[int]error{}
 	lost := map[int]bool{}
+	freed := map[int][]netip.Addr{} // by the writes that succeeded
 	for _, w := range p.writes {
 		stored, err := n.c.writeBlock(ctx, w.block, w.create)
 		switch {
@@ -150,25 +151,34 @@ func (n *NodeAllocator) commit(ctx context.Context, p batchPlan, ops []Op, res [
 			}
 		default:
 			n.keep(stored)
+			for i, a := range w.freed {
+				freed[i] = append(freed[i], a...)
+			}
 		}
 	}
 	var again []int
+	seen := map[int]bool{}
 	for _, w := range p.writes {
 		for _, i := range w.ops {
+			if seen[i] {
+				continue
+			}
+			seen[i] = true
+			if ops[i].Release != "" {
+				res[i].Addrs = appendNew(res[i].Addrs, freed[i])
+			}
 			switch {
 			case failed[i] != nil:
 				res[i].Err = fmt.Errorf("ipam: node %s: %w", n.node, failed[i])
 			case lost[i]:
 				again = append(again, i)
-			case ops[i].Release != "":
-				res[i].Addrs = appendNew(res[i].Addrs, p.addrs[i])
-			default:
+			case ops[i].Assign != nil:
 				res[i].Addrs = p.addrs[i]
 			}
 		}
 	}
 	// A release spanning a lost and a written block: what was written
-	// stays released; the rest is decided again.
+	// stays released (and is reported); the rest is decided again.
 	return again
 }
 
