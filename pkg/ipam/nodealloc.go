@@ -29,9 +29,10 @@ import (
 // the batches (and should serialize with them any other change it makes
 // with the Client, calling Forget after one).
 type NodeAllocator struct {
-	c    *Client
-	node string
-	s    snapshot
+	c     *Client
+	node  string
+	s     snapshot
+	pools []*v3.IPPool // the pools last read, kept by Forget
 }
 
 // NewNodeAllocator returns the allocator of node's batches.
@@ -42,7 +43,7 @@ func (c *Client) NewNodeAllocator(node string) *NodeAllocator {
 // Pools are the IPPools the last batch decided on (read from the API
 // server's watch cache), nil before the first.
 func (n *NodeAllocator) Pools() []*v3.IPPool {
-	return n.s.pools
+	return n.pools
 }
 
 // Forget drops the view of the blocks; the next batch lists them again.
@@ -206,7 +207,11 @@ func (n *NodeAllocator) load(ctx context.Context) (listed bool, err error) {
 			return listed, err
 		}
 	}
-	return listed, n.c.loadPools(ctx, n.node, &n.s)
+	if err := n.c.loadPools(ctx, n.node, &n.s); err != nil {
+		return listed, err
+	}
+	n.pools = n.s.pools
+	return listed, nil
 }
 
 // writeBlock creates or updates b and returns what the API server
