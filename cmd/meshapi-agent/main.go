@@ -63,6 +63,9 @@ kernel match them:
     key in --wireguard-key-file (0600), its public key published on the
     Node's status, a peer per other node of the mesh; ready peers routed
     through WireGuard (table 1), the others over VXLAN.
+  - with --ipam-socket (default /var/run/meshapi/ipam.sock), the node-local
+    IPAM service meshapi-cni asks for pod addresses: one API connection,
+    the node's concurrent allocations batched into one IPAMBlock write.
 
 Check a node with:
 

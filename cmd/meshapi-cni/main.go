@@ -16,6 +16,7 @@ import (
 
 	"github.com/meshapi/meshapi/pkg/cni"
 	"github.com/meshapi/meshapi/pkg/cni/install"
+	"github.com/meshapi/meshapi/pkg/ipamwire"
 )
 
 func main() {
@@ -28,7 +29,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	funcs := cni.Funcs(ctx, cni.NewIPAM, cni.Annotations)
+	funcs := cni.Funcs(ctx)
 	if err := skel.PluginMainFuncsWithError(funcs, cni.Versions, "meshapi-cni: meshapi's CNI plugin and IPAM"); err != nil {
 		if perr := err.Print(); perr != nil {
 			fmt.Fprintln(os.Stderr, "meshapi-cni: printing the error:", perr)
@@ -50,6 +51,7 @@ func runInstall(args []string) error {
 	fs.StringVar(&o.ServiceAccountDir, "serviceaccount-dir", install.ServiceAccountDir, "where the ServiceAccount token and ca.crt are mounted")
 	fs.StringVar(&o.NodeName, "nodename", os.Getenv("NODENAME"), "node name written into the conflist (default $NODENAME; empty: the plugin uses the hostname)")
 	fs.StringVar(&o.CNIVersion, "cni-version", "1.1.0", "cniVersion of the conflist: 1.1.0 (GC and STATUS), or 1.0.0 / 0.4.0 for older runtimes")
+	fs.StringVar(&o.IPAMSocket, "ipam-socket", "", "socket of meshapi-agent's IPAM service written into the conflist (empty: the plugin's default "+ipamwire.DefaultSocket+")")
 	fs.IntVar(&o.MTU, "mtu", 0, "pod MTU written into the conflist (0: from the default FelixConfiguration)")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -27,6 +28,8 @@ import (
 	"github.com/meshapi/meshapi/pkg/dataplane/filter"
 	"github.com/meshapi/meshapi/pkg/dataplane/nat"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
+	"github.com/meshapi/meshapi/pkg/ipamd"
+	"github.com/meshapi/meshapi/pkg/ipamwire"
 )
 
 // Options are the flags of meshapi-agent.
@@ -67,6 +70,11 @@ type Options struct {
 	ResyncPeriod, Debounce, StatusInterval time.Duration
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
+
+	// IPAMSocket is the Unix socket of the node-local IPAM service
+	// (pkg/ipamd) the CNI plugin asks for pod addresses; empty runs no
+	// service.
+	IPAMSocket string
 }
 
 // NewOptions returns the defaults; the node name defaults to $NODENAME,
@@ -87,6 +95,7 @@ func NewOptions() *Options {
 		Debounce:            50 * time.Millisecond,
 		StatusInterval:      5 * time.Second,
 		LogLevel:            "info",
+		IPAMSocket:          ipamwire.DefaultSocket,
 	}
 }
 
@@ -107,6 +116,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.Debounce, "debounce", o.Debounce, "How long API events are gathered before the dataplane is programmed.")
 	fs.DurationVar(&o.StatusInterval, "status-interval", o.StatusInterval, "Least time between two writes of the Node's status.dataplane.")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "Log level: debug, info, warn or error.")
+
+	// The node-local IPAM service of the CNI plugin.
+	fs.StringVar(&o.IPAMSocket, "ipam-socket", o.IPAMSocket, "Unix socket (created mode 0600) of the node-local IPAM service that meshapi-cni asks for pod addresses; the service batches the node's concurrent allocations into one IPAMBlock write. Empty runs no service (the plugin then fails with CNI error 11).")
 }
 
 // Validate checks the options.
@@ -265,6 +277,16 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 
+	// The IPAM service listens before /readyz can answer: a ready agent
+	// serves the CNI plugin.
+	if o.IPAMSocket != "" {
+		stopIPAM, err := o.startIPAM(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer stopIPAM()
+	}
+
 	ln, err := net.Listen("tcp", o.MetricsBindAddress)
 	if err != nil {
 		return fmt.Errorf("listening on --metrics-bind-address %s: %w", o.MetricsBindAddress, err)
@@ -300,6 +322,37 @@ func (o *Options) Run(ctx context.Context) error {
 	err = a.Run(ctx)
 	log.Info("stopped; the dataplane stays as programmed")
 	return err
+}
+
+// startIPAM starts the node-local IPAM service on --ipam-socket, with a
+// client of its own (the pods' path: no client-side rate limit of the
+// agent's watches); the returned func stops it and waits for it.
+func (o *Options) startIPAM(ctx context.Context, cfg *rest.Config, log *slog.Logger) (func(), error) {
+	icfg := rest.CopyConfig(cfg)
+	icfg.QPS, icfg.Burst = 200, 400
+	icfg.UserAgent = "meshapi-agent/ipamd"
+	cs, err := versioned.NewForConfig(icfg)
+	if err != nil {
+		return nil, fmt.Errorf("creating the IPAM service's projectcalico.org/v3 client: %w", err)
+	}
+	core, err := corev1client.NewForConfig(icfg)
+	if err != nil {
+		return nil, fmt.Errorf("creating the IPAM service's core client: %w", err)
+	}
+	srv, err := ipamd.New(ipamd.Config{Node: o.NodeName, Socket: o.IPAMSocket, Client: cs, Pods: core, Logger: log.With("component", "ipamd")})
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.Listen(); err != nil {
+		return nil, fmt.Errorf("--ipam-socket: %w", err)
+	}
+	ictx, cancel := context.WithCancel(ctx)
+	go func() {
+		if err := srv.Serve(ictx); err != nil {
+			log.Error("IPAM service failed", "err", err)
+		}
+	}()
+	return func() { cancel(); <-srv.Done() }, nil
 }
 
 func (o *Options) restConfig() (*rest.Config, error) {

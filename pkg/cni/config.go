@@ -8,6 +8,8 @@ import (
 
 	"github.com/containernetworking/cni/pkg/types"
 	"github.com/containernetworking/cni/pkg/version"
+
+	"github.com/meshapi/meshapi/pkg/ipamwire"
 )
 
 // PluginType is the "type" of the plugin in a network configuration.
@@ -22,9 +24,13 @@ const (
 // NetConf is the plugin's network configuration.
 type NetConf struct {
 	types.PluginConf
-	// Kubeconfig is the path of the kubeconfig that reaches the API
-	// (Pods and projectcalico.org/v3).
-	Kubeconfig string `json:"kubeconfig"`
+	// IPAMSocket is the Unix socket of meshapi-agent's IPAM service on
+	// this node; "" means ipamwire.DefaultSocket.
+	IPAMSocket string `json:"ipamSocket,omitempty"`
+	// Kubeconfig is accepted, as Calico's conflists carry one, and
+	// unused: the plugin makes no API call of its own (the agent's IPAM
+	// service does).
+	Kubeconfig string `json:"kubeconfig,omitempty"`
 	// NodeName is this node's name; "" means the hostname.
 	NodeName string `json:"nodename,omitempty"`
 	// MTU of the pod's interface; 0 means the smallest MTU of the enabled
@@ -56,6 +62,9 @@ func ParseConf(data []byte) (*NetConf, error) {
 	if err := version.ParsePrevResult(&conf.PluginConf); err != nil {
 		return nil, types.NewError(types.ErrDecodingFailure, "decoding prevResult", err.Error())
 	}
+	if conf.IPAMSocket == "" {
+		conf.IPAMSocket = ipamwire.DefaultSocket
+	}
 	if conf.NodeName == "" {
 		h, err := os.Hostname()
 		if err != nil {
@@ -78,8 +87,6 @@ func (c *NetConf) check() error {
 		return bad("type %q: this plugin is %q", c.Type, PluginType)
 	case c.IPAM.Type != IPAMType && c.IPAM.Type != CalicoIPAMType:
 		return bad("ipam.type %q: must be %q or %q (the plugin is its own IPAM)", c.IPAM.Type, IPAMType, CalicoIPAMType)
-	case c.Kubeconfig == "":
-		return bad("kubeconfig: must name the kubeconfig file")
 	case c.MTU < 0 || c.MTU > 65535:
 		return bad("mtu %d: must be 0 (from the FelixConfiguration) or 68..65535", c.MTU)
 	case c.MTU > 0 && c.MTU < 68:
@@ -109,17 +116,8 @@ func ParseArgs(args string) (PodRef, error) {
 	return p, nil
 }
 
-// Handle is the IPAM handle of an attachment: "<network>.<containerID>".
+// Handle is the IPAM handle of an attachment: "<network>.<containerID>"
+// (ipamwire.Handle).
 func Handle(network, containerID string) string {
-	return network + "." + containerID
-}
-
-// ContainerOfHandle returns the container ID of a handle of network, and
-// whether the handle belongs to network at all.
-func ContainerOfHandle(network, handle string) (string, bool) {
-	id, ok := strings.CutPrefix(handle, network+".")
-	if !ok || id == "" {
-		return "", false
-	}
-	return id, true
+	return ipamwire.Handle(network, containerID)
 }

@@ -40,8 +40,8 @@ func FuzzParseConf(f *testing.F) {
 			return
 		}
 		switch {
-		case conf.Name == "" || conf.Type != PluginType || conf.Kubeconfig == "" || conf.NodeName == "":
-			t.Fatalf("ParseConf(%q) accepted a configuration without name, type, kubeconfig or node name: %+v", data, conf)
+		case conf.Name == "" || conf.Type != PluginType || conf.IPAMSocket == "" || conf.NodeName == "":
+			t.Fatalf("ParseConf(%q) accepted a configuration without name, type, IPAM socket or node name: %+v", data, conf)
 		case conf.IPAM.Type != IPAMType && conf.IPAM.Type != CalicoIPAMType:
 			t.Fatalf("ParseConf(%q) accepted ipam.type %q", data, conf.IPAM.Type)
 		case conf.MTU != 0 && (conf.MTU < 68 || conf.MTU > 65535):

@@ -23,7 +23,7 @@ func TestParseConf(t *testing.T) {
 		{"no name", `{"type":"meshapi","kubeconfig":"/k","ipam":{"type":"meshapi-ipam"}}`, types.ErrInvalidNetworkConfig, "name", 0},
 		{"other type", `{"name":"n","type":"calico","kubeconfig":"/k","ipam":{"type":"meshapi-ipam"}}`, types.ErrInvalidNetworkConfig, `type "calico"`, 0},
 		{"host-local ipam", `{"name":"n","type":"meshapi","kubeconfig":"/k","ipam":{"type":"host-local"}}`, types.ErrInvalidNetworkConfig, `ipam.type "host-local"`, 0},
-		{"no kubeconfig", `{"name":"n","type":"meshapi","ipam":{"type":"meshapi-ipam"}}`, types.ErrInvalidNetworkConfig, "kubeconfig", 0},
+		{"no kubeconfig (unused)", `{"name":"n","type":"meshapi","nodename":"n1","ipam":{"type":"meshapi-ipam"}}`, 0, "", 0},
 		{"tiny mtu", `{"name":"n","type":"meshapi","kubeconfig":"/k","mtu":10,"ipam":{"type":"meshapi-ipam"}}`, types.ErrInvalidNetworkConfig, "mtu 10", 0},
 	}
 	for _, tt := range tests {
@@ -66,24 +66,6 @@ func TestParseArgs(t *testing.T) {
 		var te *types.Error
 		if err != nil && (!errors.As(err, &te) || te.Code != types.ErrInvalidEnvironmentVariables) {
 			t.Errorf("ParseArgs(%q): error %v is not code %d", tt.args, err, types.ErrInvalidEnvironmentVariables)
-		}
-	}
-}
-
-func TestContainerOfHandle(t *testing.T) {
-	tests := []struct {
-		network, handle, id string
-		ok                  bool
-	}{
-		{"k8s-pod-network", Handle("k8s-pod-network", "abc"), "abc", true},
-		{"k8s-pod-network", "k8s-pod-network.", "", false},
-		{"k8s-pod-network", "other.abc", "", false},
-		{"k8s-pod-network", "vxlan-tunnel-addr-node1", "", false},
-	}
-	for _, tt := range tests {
-		id, ok := ContainerOfHandle(tt.network, tt.handle)
-		if id != tt.id || ok != tt.ok {
-			t.Errorf("ContainerOfHandle(%q, %q) = %q, %v; want %q, %v", tt.network, tt.handle, id, ok, tt.id, tt.ok)
 		}
 	}
 }

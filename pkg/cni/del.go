@@ -10,10 +10,8 @@ import (
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
-	"github.com/meshapi/meshapi/pkg/podendpoints"
+	"github.com/meshapi/meshapi/pkg/ipamwire"
 )
 
 // Del removes the pod's interface and releases its addresses. It is
@@ -24,11 +22,8 @@ func (e *Env) Del(ctx context.Context, args *skel.CmdArgs) error {
 	if err := w.Teardown(); err != nil {
 		return types.NewError(types.ErrInternal, fmt.Sprintf("container %s: removing interface %s: %v", args.ContainerID, args.IfName, err), "")
 	}
-	handle := Handle(e.Conf.Name, args.ContainerID)
-	if _, err := e.IPAM.ReleaseByHandle(ctx, handle); err != nil {
-		return APIError(err, fmt.Sprintf("releasing handle %s on node %s", handle, e.Conf.NodeName))
-	}
-	return nil
+	_, err := e.call(ctx, ipamwire.Request{Op: ipamwire.OpDel, ContainerID: args.ContainerID})
+	return err
 }
 
 // Check verifies the pod's interface, addresses and routes against the
@@ -46,7 +41,11 @@ func (e *Env) Check(ctx context.Context, args *skel.CmdArgs) error {
 	if err != nil {
 		return types.NewError(types.ErrDecodingFailure, fmt.Sprintf("prevResult: %v", err), "")
 	}
-	w := Wiring{Netns: args.Netns, IfName: args.IfName, HostIf: podendpoints.InterfaceName(pod.Namespace, pod.Name)}
+	resp, err := e.call(ctx, ipamwire.Request{Op: ipamwire.OpCheck, ContainerID: args.ContainerID, Namespace: pod.Namespace, Pod: pod.Name})
+	if err != nil {
+		return err
+	}
+	w := Wiring{Netns: args.Netns, IfName: args.IfName, HostIf: resp.HostInterface}
 	for _, ipc := range prev.IPs {
 		a, ok := netip.AddrFromSlice(ipc.Address.IP)
 		if !ok {
@@ -54,14 +53,9 @@ func (e *Env) Check(ctx context.Context, args *skel.CmdArgs) error {
 		}
 		w.Addrs = append(w.Addrs, a.Unmap())
 	}
-	handle := Handle(e.Conf.Name, args.ContainerID)
-	held, err := e.IPAM.AddressesByHandle(ctx, handle)
-	if err != nil {
-		return APIError(err, fmt.Sprintf("reading the addresses of handle %s", handle))
-	}
 	for _, a := range w.Addrs {
-		if !slices.Contains(held, a) {
-			return types.NewError(types.ErrInternal, fmt.Sprintf("address %s of the prevResult: IPAM has it under no handle %s (it holds %v)", a, handle, held), "")
+		if !slices.Contains(resp.Addrs, a) {
+			return types.NewError(types.ErrInternal, fmt.Sprintf("address %s of the prevResult: IPAM has it under no handle %s (it holds %v)", a, Handle(e.Conf.Name, args.ContainerID), resp.Addrs), "")
 		}
 	}
 	if err := w.Check(); err != nil {
@@ -70,42 +64,27 @@ func (e *Env) Check(ctx context.Context, args *skel.CmdArgs) error {
 	return nil
 }
 
-// Status reports whether the plugin can add pods: the API answers and at
-// least one enabled local IPPool exists; otherwise error 50.
+// Status reports whether the plugin can add pods: the IPAM service
+// answers and sees at least one enabled local IPPool; otherwise error 50
+// (or 11 while the service does not answer).
 func (e *Env) Status(ctx context.Context) error {
-	pools, err := e.Calico.ProjectcalicoV3().IPPools().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return types.NewError(types.ErrPluginNotAvailable, fmt.Sprintf("listing IPPools through %s: %v", e.Conf.Kubeconfig, err), "")
-	}
-	for _, p := range pools.Items {
-		if _, mirror := p.Labels[v3.LabelCluster]; !mirror && !p.Spec.Disabled {
-			return nil
-		}
-	}
-	return types.NewError(types.ErrPluginNotAvailable, fmt.Sprintf("no enabled IPPool: node %s cannot allocate pod addresses (%d pools, all disabled or mirrored)", e.Conf.NodeName, len(pools.Items)), "")
+	_, err := e.call(ctx, ipamwire.Request{Op: ipamwire.OpStatus})
+	return err
 }
 
 // GC releases the allocations of this network on this node whose
 // container is not among the valid attachments the runtime lists.
 func (e *Env) GC(ctx context.Context) error {
-	valid := map[string]bool{}
+	req := ipamwire.Request{Op: ipamwire.OpGC}
 	for _, a := range e.Conf.ValidAttachments {
-		valid[a.ContainerID] = true
+		req.Valid = append(req.Valid, a.ContainerID)
 	}
-	handles, err := e.IPAM.PodHandles(ctx, e.Conf.NodeName)
+	resp, err := e.call(ctx, req)
 	if err != nil {
-		return APIError(err, fmt.Sprintf("listing the allocations of node %s", e.Conf.NodeName))
+		return err
 	}
-	for _, h := range handles {
-		id, ours := ContainerOfHandle(e.Conf.Name, h)
-		if !ours || valid[id] {
-			continue
-		}
-		addrs, err := e.IPAM.ReleaseByHandle(ctx, h)
-		if err != nil {
-			return APIError(err, fmt.Sprintf("releasing stale handle %s on node %s", h, e.Conf.NodeName))
-		}
-		fmt.Fprintf(os.Stderr, "meshapi-cni: GC released %v of handle %s (container not in cni.dev/valid-attachments)\n", addrs, h)
+	if len(resp.Addrs) > 0 {
+		fmt.Fprintf(os.Stderr, "meshapi-cni: GC released %v (containers not in cni.dev/valid-attachments)\n", resp.Addrs)
 	}
 	return nil
 }

@@ -16,12 +16,26 @@
 // the interface the plugin created; nothing else computes the name.
 //
 // The IPAM section of the configuration names "meshapi-ipam" or, so that
-// Calico conflists keep working unchanged, "calico-ipam": either way the
-// plugin allocates itself (no IPAM plugin is executed). The handle of an
-// allocation is "<network name>.<container ID>"; its attributes are the
-// pod's namespace and name, the node and type=pod. The Calico pod
-// annotations cni.projectcalico.org/ipv4pools and
-// cni.projectcalico.org/ipAddrs are honoured.
+// Calico conflists keep working unchanged, "calico-ipam": either way no
+// IPAM plugin is executed. The addresses come from meshapi-agent's
+// node-local IPAM service (pkg/ipamd), asked over the Unix socket the
+// configuration's "ipamSocket" names (default /var/run/meshapi/ipam.sock)
+// with the small protocol of pkg/ipamwire: the plugin makes no API call
+// and links no Kubernetes client, so an invocation costs a process start,
+// one local request and the netlink work. The service holds the API
+// connection, reads the pod's Calico annotations
+// (cni.projectcalico.org/ipv4pools and cni.projectcalico.org/ipAddrs),
+// computes the MTU and the host-side interface name, and batches the
+// node's concurrent allocations into one compare-and-swap per block. The
+// handle of an allocation is "<network name>.<container ID>"; its
+// attributes are the pod's namespace and name, the node and type=pod.
+//
+// When the service does not answer (the agent is not running yet, or is
+// restarting) the plugin fails with code 11 (try again later) naming the
+// socket, and does not fall back to the API itself: the kubelet retries
+// a failed sandbox, the agent is needed for the pod's traffic anyway, and
+// a fallback would bring client-go back into every invocation and a
+// second writer contending for the node's blocks.
 //
 // Errors are CNI error objects. Besides the specification's codes
 // (4 invalid environment variables, 7 invalid network configuration,
@@ -35,6 +49,6 @@
 //	                          held by another handle.
 //
 // Conflicts on the API (another writer changed a block first) that the
-// allocator could not resolve, and an unreachable API server, are 11
-// (try again later).
+// service could not resolve, an unreachable API server and an
+// unreachable service are 11 (try again later).
 package cni

@@ -161,7 +161,7 @@ func (c *Client) assignFamily(ctx context.Context, r request, s *snapshot) (neti
 		got = ch.addr
 		done, err := c.write(ctx, ch)
 		if !done && err == nil {
-			s.refetch = ch.block.Name
+			s.refetch = append(s.refetch, ch.block.Name)
 		}
 		return done, err
 	})

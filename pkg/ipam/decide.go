@@ -29,7 +29,7 @@ type snapshot struct {
 	// API server's watch cache (which may not show a pool created a moment
 	// ago).
 	freshPools bool
-	refetch    string // the block a concurrent writer changed: read it again, not every block
+	refetch    []string // the blocks a concurrent writer changed: read them again, not every block
 	cfg        Config
 	labels     map[string]string
 	pools      []*v3.IPPool

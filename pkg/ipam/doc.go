@@ -17,4 +17,9 @@
 // the same address. Each allocation records its handle and attributes in
 // the block itself, in the same write, so a crash leaves at most an empty
 // block affine to a node, which a garbage collector can see and free.
+//
+// A node-local service (pkg/ipamd) allocates through a NodeAllocator
+// instead: it carries out the node's concurrent changes as batches, the
+// changes of a batch that fall in one block being one compare-and-swap
+// write, and keeps its view of the blocks between batches.
 package ipam

@@ -21,19 +21,39 @@ import (
 // on them while they change is no less safe: every block write is a
 // compare-and-swap.
 func (c *Client) refresh(ctx context.Context, node string, s *snapshot) error {
-	if s.loaded && s.refetch != "" {
-		return c.refetch(ctx, s)
+	if s.loaded && len(s.refetch) > 0 {
+		for len(s.refetch) > 0 {
+			if err := c.refetch(ctx, s); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	var err error
 	if s.blocks, err = c.listBlocks(ctx); err != nil {
 		return err
 	}
+	s.refetch = nil
 	if s.loaded {
 		return nil
 	}
-	if s.cfg, err = c.config(ctx); err != nil {
-		return err
+	return c.loadPools(ctx, node, s)
+}
+
+// loadPools reads the IPAMConfiguration, the IPPools and, when a pool
+// has a nodeSelector, the labels of node's projectcalico.org/v3 Node (a
+// missing Node has no labels) into s.
+func (c *Client) loadPools(ctx context.Context, node string, s *snapshot) error {
+	// The configuration is read while the pools are listed.
+	type cfgResult struct {
+		cfg Config
+		err error
 	}
+	cfgCh := make(chan cfgResult, 1)
+	go func() {
+		cfg, err := c.config(ctx)
+		cfgCh <- cfgResult{cfg, err}
+	}()
 	// From the watch cache (resourceVersion "0"): a consistent list waits
 	// for the cache to catch up with writes to other resources, up to
 	// ~100ms, and a pool list a moment old decides no less safely. Only a
@@ -44,9 +64,14 @@ func (c *Client) refresh(ctx context.Context, node string, s *snapshot) error {
 		rv = ""
 	}
 	pools, err := c.cs.ProjectcalicoV3().IPPools().List(ctx, metav1.ListOptions{ResourceVersion: rv})
+	cr := <-cfgCh
 	if err != nil {
 		return fmt.Errorf("listing IPPools: %w", err)
 	}
+	if cr.err != nil {
+		return cr.err
+	}
+	s.cfg = cr.cfg
 	s.pools = make([]*v3.IPPool, len(pools.Items))
 	for i := range pools.Items {
 		s.pools[i] = &pools.Items[i]
@@ -64,12 +89,12 @@ func (c *Client) refresh(ctx context.Context, node string, s *snapshot) error {
 	return nil
 }
 
-// refetch reads again, with a consistent GET, only the block a concurrent
-// writer changed (a lost compare-and-swap) or claimed (AlreadyExists),
-// instead of listing every block.
+// refetch reads again, with a consistent GET, the first of the blocks a
+// concurrent writer changed (a lost compare-and-swap) or claimed
+// (AlreadyExists), instead of listing every block.
 func (c *Client) refetch(ctx context.Context, s *snapshot) error {
-	name := s.refetch
-	s.refetch = ""
+	name := s.refetch[0]
+	s.refetch = s.refetch[1:]
 	b, err := c.cs.ProjectcalicoV3().IPAMBlocks().Get(ctx, name, metav1.GetOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("reading IPAMBlock %s again: %w", name, err)

@@ -1,23 +1,19 @@
 // Package cnitest runs meshapi-cni the way a container runtime does, for
 // the plugin's network-namespace tests and benchmarks: it builds the
 // binary, installs it with its own install step into temporary
-// directories, and invokes it through libcni inside a "node" network
-// namespace the caller created, against a real meshapi API server.
-// Nothing here changes the namespace the test runs in.
+// directories, runs the node's IPAM service (pkg/ipamd, meshapi-agent's
+// code) against a real meshapi API server on a socket of its own, and
+// invokes the plugin through libcni inside a "node" network namespace the
+// caller created. Nothing here changes the namespace the test runs in.
 package cnitest
 
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
-	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,9 +21,12 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/plugins/pkg/ns"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/meshapi/meshapi/pkg/cni/install"
+	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
+	"github.com/meshapi/meshapi/pkg/ipamd"
 )
 
 // commandTimeout bounds one helper command.
@@ -70,71 +69,6 @@ func BuildPlugin(tb testing.TB, dir string) string {
 	return bin
 }
 
-// Relay listens on 127.0.0.1 inside the network namespace nsPath and
-// relays every connection to target (an address of the test's own
-// namespace), so that a plugin running in that namespace reaches the API
-// server. It stops when tb ends.
-func Relay(tb testing.TB, nsPath, target string) string {
-	tb.Helper()
-	var ln net.Listener
-	err := ns.WithNetNSPath(nsPath, func(ns.NetNS) error {
-		var err error
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-		return err
-	})
-	if err != nil {
-		tb.Fatalf("listening in %s: %v", nsPath, err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() { relay(c, target) })
-		}
-	})
-	tb.Cleanup(func() { ln.Close(); wg.Wait() })
-	return ln.Addr().String()
-}
-
-// relay copies both ways between c and a new connection to target.
-func relay(c net.Conn, target string) {
-	defer c.Close()
-	u, err := net.DialTimeout("tcp", target, 10*time.Second)
-	if err != nil {
-		return
-	}
-	defer u.Close()
-	done := make(chan struct{}, 2)
-	go func() { _, _ = io.Copy(u, c); done <- struct{}{} }()
-	go func() { _, _ = io.Copy(c, u); done <- struct{}{} }()
-	<-done
-}
-
-// RelayedKubeconfig writes a copy of kubeconfig whose servers point at
-// relayAddr (same host name, so the certificate still matches).
-func RelayedKubeconfig(tb testing.TB, kubeconfig, relayAddr, out string) {
-	tb.Helper()
-	cfg, err := clientcmd.LoadFromFile(kubeconfig)
-	if err != nil {
-		tb.Fatalf("loading %s: %v", kubeconfig, err)
-	}
-	_, port, _ := net.SplitHostPort(relayAddr)
-	for name, c := range cfg.Clusters {
-		u, err := url.Parse(c.Server)
-		if err != nil {
-			tb.Fatalf("cluster %s server %q: %v", name, c.Server, err)
-		}
-		u.Host = net.JoinHostPort(u.Hostname(), port)
-		c.Server = u.String()
-	}
-	if err := clientcmd.WriteToFile(*cfg, out); err != nil {
-		tb.Fatalf("writing %s: %v", out, err)
-	}
-}
-
 // NodeAddr is the address of every test node, on its uplink.
 const NodeAddr = "198.19.255.1"
 
@@ -151,16 +85,20 @@ type Node struct {
 	Conflist *libcni.NetworkConfigList
 	// CNI invokes the plugins in BinDir.
 	CNI *libcni.CNIConfig
+	// IPAMSocket is the socket of the node's IPAM service.
+	IPAMSocket string
 }
 
 // NewNode creates the node's namespace nsName (forwarding on, an uplink
-// with NodeAddr and the default route), installs
-// plugin into it with `meshapi-cni install` and a kubeconfig relayed to
-// the API server of kubeconfig, and parses the conflist it wrote.
+// with NodeAddr and the default route), starts the node's IPAM service
+// (pkg/ipamd) with the credentials of kubeconfig, installs plugin into
+// the node with `meshapi-cni install` naming the service's socket, and
+// parses the conflist it wrote. The service stops when tb ends.
 func NewNode(tb testing.TB, plugin, name, nsName, kubeconfig string) *Node {
 	tb.Helper()
 	dir := tb.TempDir()
-	n := &Node{Name: name, Netns: Netns(tb, nsName), BinDir: filepath.Join(dir, "bin"), ConfDir: filepath.Join(dir, "net.d")}
+	n := &Node{Name: name, Netns: Netns(tb, nsName), BinDir: filepath.Join(dir, "bin"), ConfDir: filepath.Join(dir, "net.d"),
+		IPAMSocket: filepath.Join(dir, "run", "ipam.sock")}
 	Run(tb, "ip", "netns", "exec", nsName, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
 	// An uplink with the node's address and the default route, as a real
 	// node has: proxy ARP answers only for destinations the node routes
@@ -175,13 +113,9 @@ func NewNode(tb testing.TB, plugin, name, nsName, kubeconfig string) *Node {
 			tb.Fatal(err)
 		}
 	}
-	server, err := kubeconfigServer(kubeconfig)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	kc := filepath.Join(n.ConfDir, "relayed-kubeconfig")
-	RelayedKubeconfig(tb, kubeconfig, Relay(tb, n.Netns, server), kc)
-	tb.Log(Run(tb, plugin, "install", "--bin-dir", n.BinDir, "--conf-dir", n.ConfDir, "--kubeconfig", kc, "--nodename", name))
+	StartIPAMService(tb, name, n.IPAMSocket, kubeconfig)
+	tb.Log(Run(tb, plugin, "install", "--bin-dir", n.BinDir, "--conf-dir", n.ConfDir, "--kubeconfig", kubeconfig, "--nodename", name, "--ipam-socket", n.IPAMSocket))
+	var err error
 	n.Conflist, err = libcni.ConfListFromFile(filepath.Join(n.ConfDir, install.ConflistName))
 	if err != nil {
 		tb.Fatalf("parsing the installed conflist: %v", err)
@@ -190,17 +124,39 @@ func NewNode(tb testing.TB, plugin, name, nsName, kubeconfig string) *Node {
 	return n
 }
 
-// kubeconfigServer is host:port of the current cluster of kubeconfig.
-func kubeconfigServer(kubeconfig string) (string, error) {
+// StartIPAMService runs node's IPAM service (pkg/ipamd, as meshapi-agent
+// runs it) on socket with the credentials of kubeconfig, until tb ends.
+func StartIPAMService(tb testing.TB, node, socket, kubeconfig string) {
+	tb.Helper()
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
-		return "", fmt.Errorf("loading %s: %w", kubeconfig, err)
+		tb.Fatalf("loading %s: %v", kubeconfig, err)
 	}
-	u, err := url.Parse(cfg.Host)
+	cfg.QPS, cfg.Burst = -1, 0 // as the agent's: no client-side rate limit on the pods' path
+	cs, err := versioned.NewForConfig(cfg)
 	if err != nil {
-		return "", fmt.Errorf("server %q of %s: %w", cfg.Host, kubeconfig, err)
+		tb.Fatal(err)
 	}
-	return u.Host, nil
+	core, err := corev1client.NewForConfig(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv, err := ipamd.New(ipamd.Config{Node: node, Socket: socket, Client: cs, Pods: core})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := srv.Listen(); err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-errc; err != nil {
+			tb.Errorf("IPAM service of %s: %v", node, err)
+		}
+	})
 }
 
 // Runtime is the runtime configuration of a pod's sandbox.

@@ -13,9 +13,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
 // Names of what Install writes.
@@ -57,6 +54,10 @@ type Options struct {
 	MTU int
 	// CNIVersion of the conflist; "" means 1.1.0.
 	CNIVersion string
+	// IPAMSocket is the socket of meshapi-agent's IPAM service written
+	// into the conflist; "" leaves the plugin's default
+	// (ipamwire.DefaultSocket).
+	IPAMSocket string
 }
 
 // Install copies the binary and writes the kubeconfig and the conflist,
@@ -113,6 +114,9 @@ func Conflist(o Options, kubeconfig string) ([]byte, error) {
 	if o.NodeName != "" {
 		plugin["nodename"] = o.NodeName
 	}
+	if o.IPAMSocket != "" {
+		plugin["ipamSocket"] = o.IPAMSocket
+	}
 	list := map[string]any{"cniVersion": v, "name": NetworkName, "plugins": []any{plugin}}
 	data, err := json.MarshalIndent(list, "", "  ")
 	if err != nil {
@@ -135,12 +139,19 @@ func ServiceAccountKubeconfig(saDir, host, port string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("install: reading the ServiceAccount CA: %w", err)
 	}
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["local"] = &clientcmdapi.Cluster{Server: "https://" + net.JoinHostPort(host, port), CertificateAuthorityData: ca}
-	cfg.AuthInfos["meshapi-cni"] = &clientcmdapi.AuthInfo{Token: string(token)}
-	cfg.Contexts["meshapi-cni"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "meshapi-cni"}
-	cfg.CurrentContext = "meshapi-cni"
-	data, err := clientcmd.Write(*cfg)
+	// A kubeconfig in JSON (which is YAML), written without client-go so
+	// that the plugin binary, which carries this install step, does not
+	// link it.
+	cfg := map[string]any{
+		"apiVersion":      "v1",
+		"kind":            "Config",
+		"current-context": "meshapi-cni",
+		"clusters": []map[string]any{{"name": "local", "cluster": map[string]any{
+			"server": "https://" + net.JoinHostPort(host, port), "certificate-authority-data": ca}}},
+		"users":    []map[string]any{{"name": "meshapi-cni", "user": map[string]string{"token": string(token)}}},
+		"contexts": []map[string]any{{"name": "meshapi-cni", "context": map[string]string{"cluster": "local", "user": "meshapi-cni"}}},
+	}
+	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("install: encoding the kubeconfig: %w", err)
 	}

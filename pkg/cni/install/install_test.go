@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/meshapi/meshapi/pkg/cni"
+	"github.com/meshapi/meshapi/pkg/ipamwire"
 )
 
 func TestInstall(t *testing.T) {
@@ -32,7 +33,7 @@ func TestInstall(t *testing.T) {
 		kubeconfig string // as named in the conflist
 		server     string // of the written kubeconfig; "" when none is written
 	}{
-		{"from the ServiceAccount", Options{ServiceAccountDir: sa, APIHost: "10.96.0.1", APIPort: "443", HostConfDir: "/etc/cni/net.d", NodeName: "n1"},
+		{"from the ServiceAccount", Options{ServiceAccountDir: sa, APIHost: "10.96.0.1", APIPort: "443", HostConfDir: "/etc/cni/net.d", NodeName: "n1", IPAMSocket: "/run/n1/ipam.sock"},
 			"", "/etc/cni/net.d/" + KubeconfigName, "https://10.96.0.1:443"},
 		{"IPv6 service host", Options{ServiceAccountDir: sa, APIHost: "fd00::1", APIPort: "6443"},
 			"", "", "https://[fd00::1]:6443"},
@@ -90,6 +91,13 @@ func checkInstalled(t *testing.T, o Options, kubeconfig, server, out string) {
 	}
 	if conf.Kubeconfig != kubeconfig || conf.MTU != o.MTU || (o.NodeName != "" && conf.NodeName != o.NodeName) {
 		t.Errorf("plugin conf: kubeconfig %q mtu %d nodename %q", conf.Kubeconfig, conf.MTU, conf.NodeName)
+	}
+	wantSocket := o.IPAMSocket
+	if wantSocket == "" {
+		wantSocket = ipamwire.DefaultSocket
+	}
+	if conf.IPAMSocket != wantSocket {
+		t.Errorf("plugin conf: ipamSocket %q, want %q", conf.IPAMSocket, wantSocket)
 	}
 	if !strings.Contains(out, ConflistName) {
 		t.Errorf("output does not say what was written: %q", out)

@@ -5,18 +5,25 @@
 // the reference plugins of containernetworking/plugins (ptp with
 // host-local IPAM) on the same machine, in one run:
 //
-//	go test ./test/bench/cni/ -run '^$' -bench . -benchtime 200x -count 1
+//	go test ./test/bench/cni/ -run '^$' -bench . -benchtime 100x -count 1
 //
-// It reports ADD and DEL latency (p50, p99, in ms) and ADDs per second at
-// 1 and 8 concurrent invocations. Needs root (network namespaces).
+// meshapi's plugin asks the node's IPAM service (pkg/ipamd, the code
+// meshapi-agent runs, here in the benchmark's process) over its Unix
+// socket; the service talks to a real standalone meshapi-apiserver. It
+// reports ADD and DEL latency (p50, p99, in ms) and ADDs per second at 1
+// and 8 concurrent invocations, and (BenchmarkPluginExec) the time from
+// exec to exit of each plugin binary answering VERSION. Needs root
+// (network namespaces).
 package cni
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,6 +37,10 @@ import (
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
 	"github.com/meshapi/meshapi/test/integration/framework"
 )
+
+// comparePlugin, when set, is another build of meshapi-cni (an earlier
+// commit's, say) that BenchmarkPluginExec execs beside the current one.
+var comparePlugin = flag.String("cni.compare-plugin", "", "path of another meshapi-cni build for BenchmarkPluginExec to exec beside the current one")
 
 // pluginsVersion is the containernetworking/plugins release compared.
 const pluginsVersion = "v1.10.0"
@@ -75,11 +86,40 @@ func BenchmarkCNIAdd(b *testing.B) {
 	}
 }
 
-// referenceNode is mesh's node namespace with ptp and host-local
-// installed (go install) beside meshapi, and their conflist.
-func referenceNode(b *testing.B, mesh *cnitest.Node) *cnitest.Node {
-	b.Helper()
+// BenchmarkPluginExec execs each plugin binary with CNI_COMMAND=VERSION
+// and waits for its exit: the process start every invocation pays (for
+// meshapi-cni, the Go runtime and package initialisation of what it
+// links).
+func BenchmarkPluginExec(b *testing.B) {
 	dir := b.TempDir()
+	bins := map[string]string{"meshapi-cni": cnitest.BuildPlugin(b, dir)}
+	for _, p := range []string{"ptp", "host-local"} {
+		bins[p] = filepath.Join(installReference(b, dir), p)
+	}
+	names := []string{"meshapi-cni", "ptp", "host-local"}
+	if *comparePlugin != "" {
+		bins["compared-meshapi-cni"] = *comparePlugin
+		names = append(names, "compared-meshapi-cni")
+	}
+	for _, name := range names {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				cmd := exec.Command(bins[name])
+				cmd.Env = []string{"CNI_COMMAND=VERSION"}
+				cmd.Stdin = strings.NewReader(`{"cniVersion":"1.0.0"}`)
+				if out, err := cmd.CombinedOutput(); err != nil {
+					b.Fatalf("%s VERSION: %v\n%s", name, err, out)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/exec")
+		})
+	}
+}
+
+// installReference installs ptp and host-local (go install) into
+// dir/bin and returns that directory.
+func installReference(b *testing.B, dir string) string {
+	b.Helper()
 	bin := filepath.Join(dir, "bin")
 	for _, p := range []string{"plugins/main/ptp", "plugins/ipam/host-local"} {
 		cmd := exec.Command("go", "install", "github.com/containernetworking/plugins/"+p+"@"+pluginsVersion)
@@ -88,6 +128,15 @@ func referenceNode(b *testing.B, mesh *cnitest.Node) *cnitest.Node {
 			b.Fatalf("go install %s@%s: %v\n%s", p, pluginsVersion, err, out)
 		}
 	}
+	return bin
+}
+
+// referenceNode is mesh's node namespace with ptp and host-local
+// installed (go install) beside meshapi, and their conflist.
+func referenceNode(b *testing.B, mesh *cnitest.Node) *cnitest.Node {
+	b.Helper()
+	dir := b.TempDir()
+	bin := installReference(b, dir)
 	conf := fmt.Sprintf(`{"cniVersion": "1.0.0", "name": "reference", "plugins": [{"type": "ptp", "mtu": 1450,
 		"ipam": {"type": "host-local", "ranges": [[{"subnet": %q}]], "dataDir": %q}}]}`, localPool, filepath.Join(dir, "ipam"))
 	list, err := libcni.ConfListFromBytes([]byte(conf))

@@ -28,13 +28,24 @@ type Agent struct {
 	Node string
 	// Metrics is the address of its /metrics and /healthz.
 	Metrics string
-	p       *process
+	// IPAMSocket is its IPAM service's socket (Cluster.AgentIPAMSocket).
+	IPAMSocket string
+	p          *process
+}
+
+// AgentIPAMSocket is the socket of the IPAM service of node's agent: a
+// file of the cluster's directory, so that the agents of several nodes on
+// one host do not share /var/run/meshapi/ipam.sock. meshapi-cni's
+// conflist on that node names it.
+func (c *Cluster) AgentIPAMSocket(node string) string {
+	return filepath.Join(c.Dir, "ipam-"+node+".sock")
 }
 
 // StartAgent runs the meshapi-agent binary bin for node nodeName as the
 // service account meshapi-system/meshapi-agent of
 // artifacts/deploy/60-agent.yaml (which must be applied), with the
-// cluster's API on loopback, programming the namespace at netnsPath.
+// cluster's API on loopback, programming the namespace at netnsPath, its
+// IPAM service on AgentIPAMSocket(nodeName).
 func (c *Cluster) StartAgent(ctx context.Context, bin, nodeName, nodeIP, netnsPath string, extra ...string) (*Agent, error) {
 	token, err := c.Kubectl(ctx, "", "create", "token", "meshapi-agent", "-n", MeshapiNamespace, "--duration=24h")
 	if err != nil {
@@ -48,10 +59,10 @@ func (c *Cluster) StartAgent(ctx context.Context, bin, nodeName, nodeIP, netnsPa
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{Node: nodeName, Metrics: "127.0.0.1:" + strconv.Itoa(port)}
+	a := &Agent{Node: nodeName, Metrics: "127.0.0.1:" + strconv.Itoa(port), IPAMSocket: c.AgentIPAMSocket(nodeName)}
 	a.p = &process{name: "meshapi-agent " + nodeName, path: bin, log: filepath.Join(c.Dir, "logs", "meshapi-agent-"+nodeName+".log"),
 		args: append([]string{"--kubeconfig=" + kubeconfig, "--node-name=" + nodeName, "--node-ip=" + nodeIP, "--netns=" + netnsPath,
-			"--metrics-bind-address=" + a.Metrics, "--resync-period=5s", "--status-interval=1s"}, extra...)}
+			"--metrics-bind-address=" + a.Metrics, "--resync-period=5s", "--status-interval=1s", "--ipam-socket=" + a.IPAMSocket}, extra...)}
 	if err := a.p.start(); err != nil {
 		return nil, err
 	}

@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,8 +27,7 @@ import (
 )
 
 // cniNode is the plugin as installed on a node: its /opt/cni/bin and
-// /etc/cni/net.d, the conflist the install step wrote, and the relay
-// through which the plugin reaches the API server.
+// /etc/cni/net.d, and the conflist the install step wrote.
 type cniNode struct {
 	binDir, confDir string
 	conflist        *libcni.NetworkConfigList
@@ -55,19 +52,12 @@ type TopoPod struct {
 }
 
 // installCNI installs meshapi-cni on n as the agent DaemonSet's init
-// container does, with a kubeconfig of the agent's ServiceAccount that
-// reaches the API server through a relay inside n's namespace.
+// container does, its conflist naming the socket of the IPAM service of
+// n's agent (Cluster.AgentIPAMSocket) and, as Calico's does, a kubeconfig
+// of the agent's ServiceAccount (which the plugin does not use: it makes
+// no API call of its own).
 func (t *Topology) installCNI(ctx context.Context, n *TopoNode) error {
 	c := n.Cluster
-	u, err := url.Parse(c.Config.Host)
-	if err != nil {
-		return fmt.Errorf("server %q of %s: %w", c.Config.Host, c.Name, err)
-	}
-	r, err := newRelay(n.Node.NS, u.Host)
-	if err != nil {
-		return err
-	}
-	t.push("stopping the API relay of "+n.Name, func(context.Context) error { return r.Close() })
 	token, err := c.Kubectl(ctx, "", "create", "token", "meshapi-agent", "-n", MeshapiNamespace, "--duration=24h")
 	if err != nil {
 		return err
@@ -79,14 +69,12 @@ func (t *Topology) installCNI(ctx context.Context, n *TopoNode) error {
 			return fmt.Errorf("CNI directory of %s: %w", n.Name, err)
 		}
 	}
-	_, port, _ := net.SplitHostPort(r.Addr())
 	kubeconfig := filepath.Join(cn.confDir, install.KubeconfigName)
-	server := "https://" + net.JoinHostPort(u.Hostname(), port) // same host name: the certificate matches
-	if err := writeKubeconfig(kubeconfig, server, c.pki.ca.CertFile, &clientcmdapi.AuthInfo{Token: strings.TrimSpace(token)}); err != nil {
+	if err := writeKubeconfig(kubeconfig, c.Config.Host, c.pki.ca.CertFile, &clientcmdapi.AuthInfo{Token: strings.TrimSpace(token)}); err != nil {
 		return fmt.Errorf("the CNI kubeconfig of %s: %w", n.Name, err)
 	}
 	if err := install.Install(install.Options{Binary: t.cniBin, BinDir: cn.binDir, ConfDir: cn.confDir,
-		Kubeconfig: kubeconfig, NodeName: n.Name}, io.Discard); err != nil {
+		Kubeconfig: kubeconfig, NodeName: n.Name, IPAMSocket: c.AgentIPAMSocket(n.Name)}, io.Discard); err != nil {
 		return fmt.Errorf("installing meshapi-cni on %s: %w", n.Name, err)
 	}
 	if cn.conflist, err = libcni.ConfListFromFile(filepath.Join(cn.confDir, install.ConflistName)); err != nil {
@@ -95,6 +83,29 @@ func (t *Topology) installCNI(ctx context.Context, n *TopoNode) error {
 	cn.cni = libcni.NewCNIConfigWithCacheDir([]string{cn.binDir}, filepath.Join(dir, "cache"), nil)
 	n.cni = cn
 	return nil
+}
+
+// cniRetryFor is how long the framework, as the kubelet does, retries an
+// invocation that failed with CNI error 11 (try again later): the node's
+// agent, whose IPAM service the plugin asks, is starting or restarting.
+const cniRetryFor = time.Minute
+
+// inNodeRetrying runs f in n's namespace (inNode), again while it fails
+// with CNI error 11, for at most cniRetryFor.
+func (n *TopoNode) inNodeRetrying(ctx context.Context, f func() error) error {
+	deadline := time.Now().Add(cniRetryFor)
+	for {
+		err := n.inNode(f)
+		var te *types.Error
+		if err == nil || !errors.As(err, &te) || te.Code != types.ErrTryAgainLater || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // runtimeConf is the runtime configuration of a pod's sandbox, with the
@@ -125,7 +136,7 @@ func (n *TopoNode) inNode(f func() error) error { return n.Node.NS.Do(f) }
 // CNIAdd is the runtime's ADD on node n.
 func (n *TopoNode) CNIAdd(ctx context.Context, rt *libcni.RuntimeConf) (*current.Result, error) {
 	var res types.Result
-	if err := n.inNode(func() (err error) {
+	if err := n.inNodeRetrying(ctx, func() (err error) {
 		res, err = n.cni.cni.AddNetworkList(ctx, n.cni.conflist, rt)
 		return err
 	}); err != nil {
@@ -148,7 +159,7 @@ func (n *TopoNode) CNICheck(ctx context.Context, rt *libcni.RuntimeConf) error {
 
 // CNIDel is the runtime's DEL on node n.
 func (n *TopoNode) CNIDel(ctx context.Context, rt *libcni.RuntimeConf) error {
-	if err := n.inNode(func() error { return n.cni.cni.DelNetworkList(ctx, n.cni.conflist, rt) }); err != nil {
+	if err := n.inNodeRetrying(ctx, func() error { return n.cni.cni.DelNetworkList(ctx, n.cni.conflist, rt) }); err != nil {
 		return fmt.Errorf("CNI DEL of container %s on %s: %w", rt.ContainerID, n.Name, err)
 	}
 	return nil

@@ -1,4 +1,4 @@
-package cni
+package ipamd
 
 import (
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
