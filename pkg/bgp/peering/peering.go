@@ -286,7 +286,7 @@ func explicitPeers(self *v3.Node, bp *v3.BGPPeer, nodes []v3.Node, global *v3.BG
 	}
 	selfAddr, _ := NodeAddress(self)
 	if bp.Spec.PeerSelector == "" {
-		ap, err := parsePeerIP(bp.Spec.PeerIP)
+		ap, err := ParsePeerIP(bp.Spec.PeerIP)
 		if err != nil || ap.Addr() == selfAddr {
 			return nil
 		}
@@ -312,8 +312,9 @@ func explicitPeers(self *v3.Node, bp *v3.BGPPeer, nodes []v3.Node, global *v3.BG
 	return out
 }
 
-// parsePeerIP parses "addr", "v4:port" or "[v6]:port"; port 0 if absent.
-func parsePeerIP(s string) (netip.AddrPort, error) {
+// ParsePeerIP parses a BGPPeer's peerIP: "addr", "v4:port" or
+// "[v6]:port"; the port is 0 when absent.
+func ParsePeerIP(s string) (netip.AddrPort, error) {
 	if a, err := netip.ParseAddr(s); err == nil {
 		return netip.AddrPortFrom(a, 0), nil
 	}
