@@ -3,6 +3,7 @@
 package speaker
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -70,12 +71,37 @@ func runHelper(cfgJSON string) int {
 		return 1
 	}
 	fmt.Println("ready")
-	<-ctx.Done()
+	reportSessions(ctx, sp)
 	if err := sp.Stop(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, "stop:", err)
 		return 1
 	}
 	return 0
+}
+
+// reportSessions prints "sessions <JSON>" whenever the sessions' states or
+// prefix counts change, until ctx ends.
+func reportSessions(ctx context.Context, sp *Speaker) {
+	last := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+		sessions, err := sp.Sessions(ctx)
+		if err != nil {
+			continue
+		}
+		for i := range sessions {
+			sessions[i].Since = time.Time{}
+		}
+		b, _ := json.Marshal(sessions)
+		if string(b) != last {
+			fmt.Printf("sessions %s\n", b)
+			last = string(b)
+		}
+	}
 }
 
 func run(t *testing.T, name string, args ...string) string {
@@ -101,7 +127,7 @@ func newNS(t *testing.T, name string) {
 
 // startHelper runs a speaker in ns; it is stopped (SIGTERM) when t ends
 // unless the test stopped it first.
-func startHelper(t *testing.T, ns string, sp peering.Speaker) *exec.Cmd {
+func startHelper(t *testing.T, ns string, sp peering.Speaker) *helper {
 	t.Helper()
 	cfg, err := json.Marshal(helperConfig{Speaker: sp})
 	if err != nil {
@@ -123,11 +149,61 @@ func startHelper(t *testing.T, ns string, sp peering.Speaker) *exec.Cmd {
 			_ = cmd.Wait()
 		}
 	})
-	buf := make([]byte, 6)
-	if _, err := stdout.Read(buf); err != nil || string(buf) != "ready\n" {
-		t.Fatalf("speaker in %s did not start: %q %v", ns, buf, err)
+	h := &helper{cmd: cmd, sessions: make(chan []Session, 100)}
+	ready := make(chan bool, 1)
+	go func() {
+		defer close(h.sessions)
+		scanner := bufio.NewScanner(stdout)
+		scanner.Buffer(nil, 1<<20)
+		for scanner.Scan() {
+			line := scanner.Text()
+			if line == "ready" {
+				ready <- true
+				continue
+			}
+			var sessions []Session
+			if js, ok := strings.CutPrefix(line, "sessions "); ok && json.Unmarshal([]byte(js), &sessions) == nil {
+				h.sessions <- sessions
+			}
+		}
+		ready <- false
+	}()
+	select {
+	case ok := <-ready:
+		if !ok {
+			t.Fatalf("speaker in %s exited before it was ready", ns)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("speaker in %s not ready after 30s", ns)
 	}
-	return cmd
+	return h
+}
+
+// helper is a speaker running in a namespace.
+type helper struct {
+	cmd *exec.Cmd
+	// sessions receives the speaker's sessions whenever they change.
+	sessions chan []Session
+}
+
+// waitSessions waits until the helper reports sessions that ok accepts.
+func (h *helper) waitSessions(t *testing.T, within time.Duration, ok func([]Session) bool) []Session {
+	t.Helper()
+	timeout := time.After(within)
+	var last []Session
+	for {
+		select {
+		case s, open := <-h.sessions:
+			if !open {
+				t.Fatalf("speaker exited; last sessions %+v", last)
+			}
+			if last = s; ok(s) {
+				return s
+			}
+		case <-timeout:
+			t.Fatalf("sessions not as wanted after %s; last %+v", within, last)
+		}
+	}
 }
 
 // bgpRoutes lists the routes with the speaker's protocol in ns.
@@ -182,7 +258,7 @@ func TestTwoSpeakersExchangeRoutes(t *testing.T) {
 	peer := func(addr netip.Addr, from string) peering.Peer {
 		return peering.Peer{Address: addr, Port: 179, ASNumber: 64512, Type: peering.NodeMesh, Source: from, BindLocal: true}
 	}
-	startHelper(t, nsA, peering.Speaker{ASNumber: 64512, RouterID: a, ListenPort: 179,
+	helperA := startHelper(t, nsA, peering.Speaker{ASNumber: 64512, RouterID: a, ListenPort: 179,
 		Peers: []peering.Peer{peer(b, "node-b")}, Prefixes: []netip.Prefix{netip.MustParsePrefix("198.19.250.0/26")}})
 	helperB := startHelper(t, nsB, peering.Speaker{ASNumber: 64512, RouterID: b, ListenPort: 179,
 		Peers:    []peering.Peer{peer(a, "node-a")},
@@ -193,15 +269,19 @@ func TestTwoSpeakersExchangeRoutes(t *testing.T) {
 		"198.19.251.0/24 via 198.18.250.2 dev eth0 metric 1024",
 	}, 30*time.Second)
 	waitRoutes(t, nsB, []string{"198.19.250.0/26 via 198.18.250.1 dev eth0 metric 1024"}, 10*time.Second)
+	helperA.waitSessions(t, 10*time.Second, func(s []Session) bool {
+		return len(s) == 1 && s[0].Peer.Address == b && s[0].State == "Established" && s[0].Received == 2 && s[0].Advertised == 1
+	})
 
-	if err := helperB.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := helperB.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := helperB.Wait(); err != nil {
+	if err := helperB.cmd.Wait(); err != nil {
 		t.Fatalf("speaker B: %v", err)
 	}
 	waitRoutes(t, nsB, nil, time.Second)
 	waitRoutes(t, nsA, nil, 10*time.Second)
+	helperA.waitSessions(t, 10*time.Second, func(s []Session) bool { return len(s) == 1 && s[0].State != "Established" })
 	if out := run(t, "ip", "-n", nsA, "route", "show", "198.19.251.0/24", "proto", "static"); !strings.Contains(out, "198.19.251.0/24 via 198.18.250.2") {
 		t.Errorf("the static route was touched:\n%s", out)
 	}
