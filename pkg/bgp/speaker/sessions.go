@@ -22,7 +22,9 @@ type Session struct {
 	// Since is when the session was last established or went down; zero
 	// when neither happened yet.
 	Since time.Time
-	// Received and Advertised count the prefixes from and to the peer.
+	// Received counts the prefixes accepted from the peer (not those
+	// refused, e.g. the speaker's own coming back over eBGP), Advertised
+	// those sent to it.
 	Received, Advertised uint64
 }
 
@@ -60,7 +62,7 @@ func (s *Speaker) Sessions(ctx context.Context) ([]Session, error) {
 			}
 		}
 		for _, af := range p.GetAfiSafis() {
-			st.Received += af.GetState().GetReceived()
+			st.Received += af.GetState().GetAccepted()
 			st.Advertised += af.GetState().GetAdvertised()
 		}
 		out = append(out, st)
