@@ -73,12 +73,32 @@ func runSpeaker(cfgJSON string) int {
 		return 1
 	}
 	fmt.Println("ready")
+	go advertiseFromStdin(ctx, s, sp)
 	<-ctx.Done()
 	if err := s.Stop(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return 0
+}
+
+// advertiseFromStdin reads "add <prefix>" lines and advertises each
+// prefix besides the others, answering "ok" once GoBGP has it.
+func advertiseFromStdin(ctx context.Context, s *speaker.Speaker, sp peering.Speaker) {
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		p, ok := strings.CutPrefix(in.Text(), "add ")
+		prefix, err := netip.ParsePrefix(p)
+		if !ok || err != nil {
+			fmt.Fprintf(os.Stderr, "bad command %q\n", in.Text())
+			continue
+		}
+		sp.Prefixes = append(sp.Prefixes, prefix)
+		if err := s.Apply(ctx, sp, nil); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+		fmt.Println("ok")
+	}
 }
 
 func run(tb testing.TB, name string, args ...string) string {
