@@ -35,6 +35,8 @@ const helperEnv = "MESHAPI_BGP_SPEAKER_HELPER"
 // helperConfig is what a helper process runs.
 type helperConfig struct {
 	Speaker peering.Speaker
+	// StaleRoutesTime is Options.StaleRoutesTime.
+	StaleRoutesTime time.Duration
 }
 
 func TestMain(m *testing.M) {
@@ -60,7 +62,7 @@ func runHelper(cfgJSON string) int {
 	defer stop()
 	sp, err := Start(ctx, Options{
 		ASNumber: cfg.Speaker.ASNumber, RouterID: cfg.Speaker.RouterID, ListenPort: int32(cfg.Speaker.ListenPort),
-		ListenAddresses: []string{cfg.Speaker.RouterID.String()}, Routes: h, Log: logr.Discard(),
+		ListenAddresses: []string{cfg.Speaker.RouterID.String()}, Routes: h, Log: logr.Discard(), StaleRoutesTime: cfg.StaleRoutesTime,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -129,7 +131,13 @@ func newNS(t *testing.T, name string) {
 // unless the test stopped it first.
 func startHelper(t *testing.T, ns string, sp peering.Speaker) *helper {
 	t.Helper()
-	cfg, err := json.Marshal(helperConfig{Speaker: sp})
+	return startHelperWith(t, ns, helperConfig{Speaker: sp})
+}
+
+// startHelperWith is startHelper with the whole configuration.
+func startHelperWith(t *testing.T, ns string, hc helperConfig) *helper {
+	t.Helper()
+	cfg, err := json.Marshal(hc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,6 +97,7 @@ func (s *Speaker) onBestPath(p *api.Path) {
 	if !ok {
 		return
 	}
+	s.refreshed[prefix] = true
 	if s.learned[prefix] == nextHop {
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 	api "github.com/osrg/gobgp/v3/api"
@@ -49,9 +50,18 @@ type Options struct {
 	RouteProtocol netlink.RouteProtocol
 	// RouteMetric is the metric of programmed routes; 0 is DefaultRouteMetric.
 	RouteMetric int
+	// StaleRoutesTime is how long routes of the speaker's protocol found in
+	// the kernel at Start (left by a previous run: a restart of the agent)
+	// keep forwarding while the sessions come back; those no peer has
+	// advertised again by then are removed. 0 is DefaultStaleRoutesTime.
+	StaleRoutesTime time.Duration
 	// Log receives the speaker's and GoBGP's messages.
 	Log logr.Logger
 }
+
+// DefaultStaleRoutesTime is how long routes left by a previous run are
+// kept: BIRD's and Calico's default graceful restart time.
+const DefaultStaleRoutesTime = 120 * time.Second
 
 // Speaker is a running BGP speaker.
 type Speaker struct {
@@ -64,7 +74,9 @@ type Speaker struct {
 	peers    map[netip.Addr]peering.Peer
 	prefixes map[netip.Prefix]bool
 	learned  map[netip.Prefix]netip.Addr
-	errs     int
+	// refreshed marks the prefixes a best path came for since Start.
+	refreshed map[netip.Prefix]bool
+	errs      int
 }
 
 // Start starts GoBGP with the speaker's identity and watches its best
@@ -76,13 +88,16 @@ func Start(ctx context.Context, opts Options) (*Speaker, error) {
 	if opts.RouteMetric == 0 {
 		opts.RouteMetric = DefaultRouteMetric
 	}
+	if opts.StaleRoutesTime == 0 {
+		opts.StaleRoutesTime = DefaultStaleRoutesTime
+	}
 	if !opts.RouterID.Is4() {
 		return nil, fmt.Errorf("router ID %q: must be an IPv4 address", opts.RouterID)
 	}
 	srv := server.NewBgpServer(server.LoggerOption(logAdapter{opts.Log}))
 	go srv.Serve()
 	s := &Speaker{opts: opts, srv: srv, done: make(chan struct{}),
-		peers: map[netip.Addr]peering.Peer{}, prefixes: map[netip.Prefix]bool{}, learned: map[netip.Prefix]netip.Addr{}}
+		peers: map[netip.Addr]peering.Peer{}, prefixes: map[netip.Prefix]bool{}, learned: map[netip.Prefix]netip.Addr{}, refreshed: map[netip.Prefix]bool{}}
 	if err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
 		Asn: opts.ASNumber, RouterId: opts.RouterID.String(), ListenPort: opts.ListenPort, ListenAddresses: opts.ListenAddresses,
 	}}); err != nil {
@@ -103,7 +118,14 @@ func Start(ctx context.Context, opts Options) (*Speaker, error) {
 		srv.Stop()
 		return nil, fmt.Errorf("watching the best paths: %w", err)
 	}
+	stale, err := s.adoptStaleRoutes()
+	if err != nil {
+		cancel()
+		srv.Stop()
+		return nil, err
+	}
 	go func() {
+		s.expireStaleRoutes(watchCtx, stale)
 		<-watchCtx.Done()
 		close(s.done)
 	}()
