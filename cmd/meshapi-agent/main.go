@@ -63,10 +63,17 @@ kernel match them:
     key in --wireguard-key-file (0600), its public key published on the
     Node's status, a peer per other node of the mesh; ready peers routed
     through WireGuard (table 1), the others over VXLAN.
+  - with --bgp (default when $CALICO_NETWORKING_BACKEND is "bird"; watching
+    also BGPConfigurations and BGPPeers), a BGP speaker (embedded GoBGP):
+    sessions of the node-to-node mesh and of the BGPPeers that select the
+    node, the node's IPAM blocks advertised, learned routes programmed
+    with protocol 83, the sessions in the Node's status.bgp. It runs in
+    the agent's own network namespace (not with --netns).
 
 Check a node with:
 
   ip route show proto 82
+  ip route show proto 83   # with --bgp
   ip route show table 1; wg show all
   nft list table inet meshapi-filter
   kubectl get nodes.projectcalico.org <node> -o jsonpath='{.status.dataplane}'

@@ -67,6 +67,9 @@ type Options struct {
 	ResyncPeriod, Debounce, StatusInterval time.Duration
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
+
+	// BGP runs the node's BGP speaker (see bgp.go).
+	BGP bool
 }
 
 // NewOptions returns the defaults; the node name defaults to $NODENAME,
@@ -107,6 +110,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.Debounce, "debounce", o.Debounce, "How long API events are gathered before the dataplane is programmed.")
 	fs.DurationVar(&o.StatusInterval, "status-interval", o.StatusInterval, "Least time between two writes of the Node's status.dataplane.")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "Log level: debug, info, warn or error.")
+	o.addBGPFlags(fs)
 }
 
 // Validate checks the options.
@@ -136,6 +140,9 @@ func (o *Options) Validate() error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.LogLevel)); err != nil {
 		errs = append(errs, fmt.Errorf("--log-level %q: %w", o.LogLevel, err))
+	}
+	if err := o.validateBGP(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -296,7 +303,9 @@ func (o *Options) Run(ctx context.Context) error {
 		<-served
 	}()
 
-	log.Info("starting", "nodeIP", nodeIP, "netns", o.NetNS, "policyEnforcement", o.PolicyEnforcement)
+	log.Info("starting", "nodeIP", nodeIP, "netns", o.NetNS, "policyEnforcement", o.PolicyEnforcement, "bgp", o.BGP)
+	waitBGP := o.startBGP(ctx, client, nl, reg, log)
+	defer waitBGP()
 	err = a.Run(ctx)
 	log.Info("stopped; the dataplane stays as programmed")
 	return err

@@ -55,6 +55,9 @@ type Options struct {
 	// keep forwarding while the sessions come back; those no peer has
 	// advertised again by then are removed. 0 is DefaultStaleRoutesTime.
 	StaleRoutesTime time.Duration
+	// KeepRoutesOnStop leaves the programmed routes in the kernel at Stop
+	// (an agent restart: the next run adopts them); false removes them.
+	KeepRoutesOnStop bool
 	// Log receives the speaker's and GoBGP's messages.
 	Log logr.Logger
 }
@@ -132,8 +135,8 @@ func Start(ctx context.Context, opts Options) (*Speaker, error) {
 	return s, nil
 }
 
-// Stop closes every session, stops GoBGP and removes the routes the
-// speaker programmed.
+// Stop closes every session, stops GoBGP and, unless KeepRoutesOnStop,
+// removes the routes the speaker programmed.
 func (s *Speaker) Stop(ctx context.Context) error {
 	err := s.srv.StopBgp(ctx, &api.StopBgpRequest{})
 	s.cancel()
@@ -141,6 +144,9 @@ func (s *Speaker) Stop(ctx context.Context) error {
 	s.srv.Stop()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.opts.KeepRoutesOnStop {
+		return err
+	}
 	for prefix := range s.learned {
 		err = errors.Join(err, s.deleteRoute(prefix))
 		delete(s.learned, prefix)
