@@ -102,16 +102,18 @@ spec:
   bgp:
     ipv4Address: 198.18.201.1/24
 `
-	kubectl(t, nodeA, "apply", "-f", "-")
-	defer kubectl(t, nodeA, "delete", "--ignore-not-found", "-f", "-")
+	// The cluster uses BGP: router IDs matter.
+	const bgpConfig = "apiVersion: projectcalico.org/v3\nkind: BGPConfiguration\nmetadata: {name: default}\nspec: {asNumber: 64512}\n"
+	kubectl(t, nodeA+"---\n"+bgpConfig, "apply", "-f", "-")
+	defer kubectl(t, nodeA+"---\n"+bgpConfig, "delete", "--ignore-not-found", "-f", "-")
 
 	for _, tc := range []struct {
 		name, doc, kind, object string
 		want                    []string
 	}{
 		{
-			name: "AS number out of range", kind: "bgpconfiguration", object: "default",
-			doc:  "apiVersion: projectcalico.org/v3\nkind: BGPConfiguration\nmetadata: {name: default}\nspec: {asNumber: 4294967296}\n",
+			name: "AS number out of range", kind: "bgpconfiguration", object: "node.bgp-refusals-a",
+			doc:  "apiVersion: projectcalico.org/v3\nkind: BGPConfiguration\nmetadata: {name: node.bgp-refusals-a}\nspec: {asNumber: 4294967296}\n",
 			want: []string{`spec.asNumber: Invalid value: 4294967296`, "must be an AS number from 1 to 4294967295"},
 		},
 		{
@@ -140,7 +142,7 @@ spec:
 					t.Errorf("refusal lacks %q:\n%s", w, out)
 				}
 			}
-			if out, err := framework.Kubectl(server.Kubeconfig, "", "get", tc.kind, tc.object); err == nil {
+			if out, err := framework.Kubectl(server.Kubeconfig, "", "get", tc.kind+"/"+tc.object); err == nil {
 				t.Errorf("refused object was stored: %s", out)
 			}
 		})

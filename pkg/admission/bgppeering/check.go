@@ -45,6 +45,22 @@ func CheckNode(n *v3.Node, nodes []v3.Node, peers []v3.BGPPeer, global *v3.BGPCo
 	return errs
 }
 
+// BGPInUse reports whether the cluster uses BGP: it has a "default"
+// BGPConfiguration or a BGPPeer, or a local node reports a BGP speaker.
+// Router IDs matter only then: an overlay-only cluster is not refused
+// nodes that share an address.
+func BGPInUse(nodes []v3.Node, peers []v3.BGPPeer, global *v3.BGPConfiguration) bool {
+	if global != nil || len(peers) > 0 {
+		return true
+	}
+	for _, n := range peering.LocalNodes(nodes) {
+		if n.Status.BGP != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // CheckBGPPeer refuses a BGPPeer whose peerIP is the address of a local
 // node it selects: that node would peer with itself.
 func CheckBGPPeer(bp *v3.BGPPeer, nodes []v3.Node) field.ErrorList {

@@ -75,6 +75,32 @@ func TestCheckNode(t *testing.T) {
 	}
 }
 
+func TestBGPInUse(t *testing.T) {
+	speaking := bgpNode("a", "198.18.1.1/24", 0, nil)
+	speaking.Status.BGP = &v3.NodeBGPStatus{RouterID: "198.18.1.1"}
+	mirroredSpeaking := speaking
+	mirroredSpeaking.Labels = map[string]string{v3.LabelCluster: "cluster-b"}
+	for _, tc := range []struct {
+		name   string
+		nodes  []v3.Node
+		peers  []v3.BGPPeer
+		global *v3.BGPConfiguration
+		want   bool
+	}{
+		{name: "overlay only", nodes: []v3.Node{bgpNode("a", "198.18.1.1/24", 0, nil)}},
+		{name: "default configuration", global: &v3.BGPConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, want: true},
+		{name: "a peer", peers: []v3.BGPPeer{peer("tor", "", "198.18.1.254")}, want: true},
+		{name: "a node reports a speaker", nodes: []v3.Node{speaking}, want: true},
+		{name: "only a mirrored node reports one", nodes: []v3.Node{mirroredSpeaking}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := BGPInUse(tc.nodes, tc.peers, tc.global); got != tc.want {
+				t.Errorf("BGPInUse = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestCheckBGPPeer(t *testing.T) {
 	nodes := []v3.Node{
 		bgpNode("a", "198.18.1.1/24", 0, map[string]string{"rack": "r1"}),

@@ -1,8 +1,9 @@
 // Package bgppeering is the admission plugin that refuses what breaks BGP
 // peering: two local nodes with one router ID (their IPv4 address) in one
-// AS, and a BGPPeer whose peerIP is the address of a node it selects. AS
-// numbers out of range are refused by validation already. Each refusal
-// names the field, its value and the object it conflicts with.
+// AS, once the cluster uses BGP (BGPInUse), and a BGPPeer whose peerIP is
+// the address of a node it selects. AS numbers out of range are refused by
+// validation already. Each refusal names the field, its value and the
+// object it conflicts with.
 package bgppeering
 
 import (
@@ -85,6 +86,9 @@ func (p *Plugin) Validate(_ context.Context, a admission.Attributes, _ admission
 		nodes, peers, global, err := p.read()
 		if err != nil {
 			return apierrors.NewInternalError(err)
+		}
+		if !BGPInUse(nodes, peers, global) {
+			return nil
 		}
 		errs = CheckNode(obj, nodes, peers, global)
 	case *v3.BGPPeer:
