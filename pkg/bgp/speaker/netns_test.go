@@ -244,7 +244,8 @@ func waitRoutes(t *testing.T, ns string, want []string, within time.Duration) {
 
 // Two speakers in two namespaces: the session comes up, each programs the
 // other's prefixes with its own protocol and metric and touches no other
-// route; when one stops, the other removes the routes it learned.
+// route (an overlay route of the dataplane to the same block keeps
+// winning); when one stops, the other removes the routes it learned.
 func TestTwoSpeakersExchangeRoutes(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for network namespaces")
@@ -261,6 +262,10 @@ func TestTwoSpeakersExchangeRoutes(t *testing.T) {
 	// A static route of someone else's to a prefix B advertises: the
 	// speaker adds its own beside it (another metric) and leaves it alone.
 	run(t, "ip", "-n", nsA, "route", "add", "198.19.251.0/24", "via", "198.18.250.2", "proto", "static")
+	// The dataplane's overlay route (protocol 82, metric 0) to a block B
+	// also advertises, as for a remote cluster with overlay routing
+	// Enabled: it must keep winning over the route BGP learns.
+	run(t, "ip", "-n", nsA, "route", "add", "198.19.250.64/26", "dev", "eth0", "proto", "82")
 
 	a, b := netip.MustParseAddr("198.18.250.1"), netip.MustParseAddr("198.18.250.2")
 	peer := func(addr netip.Addr, from string) peering.Peer {
@@ -277,6 +282,9 @@ func TestTwoSpeakersExchangeRoutes(t *testing.T) {
 		"198.19.251.0/24 via 198.18.250.2 dev eth0 metric 1024",
 	}, 30*time.Second)
 	waitRoutes(t, nsB, []string{"198.19.250.0/26 via 198.18.250.1 dev eth0 metric 1024"}, 10*time.Second)
+	if out := run(t, "ip", "-n", nsA, "route", "get", "198.19.250.65"); strings.Contains(out, "via") {
+		t.Errorf("the BGP route shadows the overlay route (protocol 82, metric 0): %s", out)
+	}
 	helperA.waitSessions(t, 10*time.Second, func(s []Session) bool {
 		return len(s) == 1 && s[0].Peer.Address == b && s[0].State == "Established" && s[0].Received == 2 && s[0].Advertised == 1
 	})
@@ -292,5 +300,8 @@ func TestTwoSpeakersExchangeRoutes(t *testing.T) {
 	helperA.waitSessions(t, 10*time.Second, func(s []Session) bool { return len(s) == 1 && s[0].State != "Established" })
 	if out := run(t, "ip", "-n", nsA, "route", "show", "198.19.251.0/24", "proto", "static"); !strings.Contains(out, "198.19.251.0/24 via 198.18.250.2") {
 		t.Errorf("the static route was touched:\n%s", out)
+	}
+	if out := run(t, "ip", "-n", nsA, "route", "show", "198.19.250.64/26", "proto", "82"); !strings.Contains(out, "198.19.250.64/26 dev eth0") {
+		t.Errorf("the overlay route was touched:\n%s", out)
 	}
 }
