@@ -66,10 +66,17 @@ kernel match them:
   - with --ipam-socket (default /var/run/meshapi/ipam.sock), the node-local
     IPAM service meshapi-cni asks for pod addresses: one API connection,
     the node's concurrent allocations batched into one IPAMBlock write.
+  - with --bgp (default when $CALICO_NETWORKING_BACKEND is "bird"; watching
+    also BGPConfigurations and BGPPeers), a BGP speaker (embedded GoBGP):
+    sessions of the node-to-node mesh and of the BGPPeers that select the
+    node, the node's IPAM blocks advertised, learned routes programmed
+    with protocol 84, the sessions in the Node's status.bgp. It runs in
+    the agent's own network namespace (not with --netns).
 
 Check a node with:
 
   ip route show proto 82
+  ip route show proto 84   # with --bgp
   ip route show table 1; wg show all
   nft list table inet meshapi-filter
   kubectl get nodes.projectcalico.org <node> -o jsonpath='{.status.dataplane}'

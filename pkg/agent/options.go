@@ -75,6 +75,8 @@ type Options struct {
 	// (pkg/ipamd) the CNI plugin asks for pod addresses; empty runs no
 	// service.
 	IPAMSocket string
+	// BGP runs the node's BGP speaker (see bgp.go).
+	BGP bool
 }
 
 // NewOptions returns the defaults; the node name defaults to $NODENAME,
@@ -119,6 +121,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 
 	// The node-local IPAM service of the CNI plugin.
 	fs.StringVar(&o.IPAMSocket, "ipam-socket", o.IPAMSocket, "Unix socket (created mode 0600) of the node-local IPAM service that meshapi-cni asks for pod addresses; the service batches the node's concurrent allocations into one IPAMBlock write. Empty runs no service (the plugin then fails with CNI error 11).")
+	o.addBGPFlags(fs)
 }
 
 // Validate checks the options.
@@ -148,6 +151,9 @@ func (o *Options) Validate() error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.LogLevel)); err != nil {
 		errs = append(errs, fmt.Errorf("--log-level %q: %w", o.LogLevel, err))
+	}
+	if err := o.validateBGP(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -318,7 +324,9 @@ func (o *Options) Run(ctx context.Context) error {
 		<-served
 	}()
 
-	log.Info("starting", "nodeIP", nodeIP, "netns", o.NetNS, "policyEnforcement", o.PolicyEnforcement)
+	log.Info("starting", "nodeIP", nodeIP, "netns", o.NetNS, "policyEnforcement", o.PolicyEnforcement, "bgp", o.BGP)
+	waitBGP := o.startBGP(ctx, client, nl, reg, log)
+	defer waitBGP()
 	err = a.Run(ctx)
 	log.Info("stopped; the dataplane stays as programmed")
 	return err

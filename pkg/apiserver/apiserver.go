@@ -16,6 +16,8 @@ import (
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	informers "github.com/meshapi/meshapi/pkg/generated/informers/externalversions"
+	"github.com/meshapi/meshapi/pkg/registry/projectcalico/bgpconfiguration"
+	"github.com/meshapi/meshapi/pkg/registry/projectcalico/bgppeer"
 	"github.com/meshapi/meshapi/pkg/registry/projectcalico/felixconfiguration"
 	"github.com/meshapi/meshapi/pkg/registry/projectcalico/globalnetworkpolicy"
 	"github.com/meshapi/meshapi/pkg/registry/projectcalico/hostendpoint"
@@ -134,6 +136,8 @@ func newStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, cr
 		"globalnetworkpolicies": globalnetworkpolicy.NewREST,
 		"networkpolicies":       networkpolicy.NewREST,
 		"workloadendpoints":     workloadendpoint.NewREST,
+		"bgpconfigurations":     bgpconfiguration.NewREST,
+		"bgppeers":              bgppeer.NewREST,
 	} {
 		s, err := build(scheme, optsGetter)
 		if err != nil {

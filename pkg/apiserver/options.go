@@ -25,6 +25,7 @@ import (
 	"k8s.io/klog/v2"
 	netutils "k8s.io/utils/net"
 
+	"github.com/meshapi/meshapi/pkg/admission/bgppeering"
 	"github.com/meshapi/meshapi/pkg/admission/meshrequirements"
 	"github.com/meshapi/meshapi/pkg/admission/mirror"
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
@@ -95,7 +96,8 @@ func NewOptions() *Options {
 	validatingadmissionpolicy.Register(admissionOpts.Plugins)
 	validatingwebhook.Register(admissionOpts.Plugins)
 	meshrequirements.Register(admissionOpts.Plugins)
-	admissionOpts.RecommendedPluginOrder = append(admissionOpts.RecommendedPluginOrder, mirror.ProtectionPluginName, meshrequirements.PluginName)
+	bgppeering.Register(admissionOpts.Plugins)
+	admissionOpts.RecommendedPluginOrder = append(admissionOpts.RecommendedPluginOrder, mirror.ProtectionPluginName, meshrequirements.PluginName, bgppeering.PluginName)
 	o.Recommended.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(v3.SchemeGroupVersion, schema.GroupKind{Group: v3.GroupName})
 	o.Recommended.SecureServing.BindAddress = netutils.ParseIPSloppy("127.0.0.1")
 	o.Recommended.SecureServing.BindPort = DefaultSecurePort
@@ -272,7 +274,9 @@ func (o *Options) Config() (*Config, error) {
 		}
 		requirements := meshrequirements.New()
 		requirements.SetMeshInformers(f)
-		serverConfig.AdmissionControl = admission.NewChainHandler(mirror.NewProtection(o.MirrorWriters), requirements)
+		peeringConflicts := bgppeering.New()
+		peeringConflicts.SetMeshInformers(f)
+		serverConfig.AdmissionControl = admission.NewChainHandler(mirror.NewProtection(o.MirrorWriters), requirements, peeringConflicts)
 	}
 	creds := remoteclusterconfiguration.CredentialPolicy{AllowInline: o.AllowInlineRemoteCredentials, Readers: o.MirrorWriters}
 	return &Config{GenericConfig: serverConfig, Scheme: o.scheme, Codecs: o.codecs, MeshInformers: meshInformers, Credentials: creds}, nil

@@ -332,7 +332,8 @@ func checkCluster(ctx context.Context, c cluster, given []cluster) ([]CheckResul
 	if err != nil {
 		return nil, fmt.Errorf("context %q: listing Nodes: %w", c.context, err)
 	}
-	return append(out, OverlayChecks(c.context, nodes.Items, list.Items)...), nil
+	out = append(out, OverlayChecks(c.context, nodes.Items, list.Items)...)
+	return append(out, bgpCheckCluster(ctx, c, nodes.Items)...), nil
 }
 
 // secretVerbs asks the authorizer which of get, list and watch the

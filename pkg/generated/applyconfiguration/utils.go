@@ -34,6 +34,18 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 	// Group=projectcalico.org, Version=v3
 	case v3.SchemeGroupVersion.WithKind("AllocationAttribute"):
 		return &projectcalicov3.AllocationAttributeApplyConfiguration{}
+	case v3.SchemeGroupVersion.WithKind("BGPConfiguration"):
+		return &projectcalicov3.BGPConfigurationApplyConfiguration{}
+	case v3.SchemeGroupVersion.WithKind("BGPConfigurationSpec"):
+		return &projectcalicov3.BGPConfigurationSpecApplyConfiguration{}
+	case v3.SchemeGroupVersion.WithKind("BGPPassword"):
+		return &projectcalicov3.BGPPasswordApplyConfiguration{}
+	case v3.SchemeGroupVersion.WithKind("BGPPeer"):
+		return &projectcalicov3.BGPPeerApplyConfiguration{}
+	case v3.SchemeGroupVersion.WithKind("BGPPeerSpec"):
+		return &projectcalicov3.BGPPeerSpecApplyConfiguration{}
+	case v3.SchemeGroupVersion.WithKind("Community"):
+		return &projectcalicov3.CommunityApplyConfiguration{}
 	case v3.SchemeGroupVersion.WithKind("EndpointPort"):
 		return &projectcalicov3.EndpointPortApplyConfiguration{}
 	case v3.SchemeGroupVersion.WithKind("EntityRule"):
@@ -80,8 +92,12 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &projectcalicov3.NodeApplyConfiguration{}
 	case v3.SchemeGroupVersion.WithKind("NodeAddress"):
 		return &projectcalicov3.NodeAddressApplyConfiguration{}
+	case v3.SchemeGroupVersion.WithKind("NodeBGPSession"):
+		return &projectcalicov3.NodeBGPSessionApplyConfiguration{}
 	case v3.SchemeGroupVersion.WithKind("NodeBGPSpec"):
 		return &projectcalicov3.NodeBGPSpecApplyConfiguration{}
+	case v3.SchemeGroupVersion.WithKind("NodeBGPStatus"):
+		return &projectcalicov3.NodeBGPStatusApplyConfiguration{}
 	case v3.SchemeGroupVersion.WithKind("NodeDataplaneStatus"):
 		return &projectcalicov3.NodeDataplaneStatusApplyConfiguration{}
 	case v3.SchemeGroupVersion.WithKind("NodeRemoteClusterStatus"):
@@ -94,6 +110,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &projectcalicov3.NodeWireguardSpecApplyConfiguration{}
 	case v3.SchemeGroupVersion.WithKind("OrchRef"):
 		return &projectcalicov3.OrchRefApplyConfiguration{}
+	case v3.SchemeGroupVersion.WithKind("PrefixAdvertisement"):
+		return &projectcalicov3.PrefixAdvertisementApplyConfiguration{}
 	case v3.SchemeGroupVersion.WithKind("Profile"):
 		return &projectcalicov3.ProfileApplyConfiguration{}
 	case v3.SchemeGroupVersion.WithKind("ProfileSpec"):
@@ -112,6 +130,12 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &projectcalicov3.RuleMetadataApplyConfiguration{}
 	case v3.SchemeGroupVersion.WithKind("ServiceAccountMatch"):
 		return &projectcalicov3.ServiceAccountMatchApplyConfiguration{}
+	case v3.SchemeGroupVersion.WithKind("ServiceClusterIPBlock"):
+		return &projectcalicov3.ServiceClusterIPBlockApplyConfiguration{}
+	case v3.SchemeGroupVersion.WithKind("ServiceExternalIPBlock"):
+		return &projectcalicov3.ServiceExternalIPBlockApplyConfiguration{}
+	case v3.SchemeGroupVersion.WithKind("ServiceLoadBalancerIPBlock"):
+		return &projectcalicov3.ServiceLoadBalancerIPBlockApplyConfiguration{}
 	case v3.SchemeGroupVersion.WithKind("Tier"):
 		return &projectcalicov3.TierApplyConfiguration{}
 	case v3.SchemeGroupVersion.WithKind("TierSpec"):

@@ -35,6 +35,14 @@ import (
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	return map[string]common.OpenAPIDefinition{
 		v3.AllocationAttribute{}.OpenAPIModelName():                schema_pkg_apis_projectcalico_v3_AllocationAttribute(ref),
+		v3.BGPConfiguration{}.OpenAPIModelName():                   schema_pkg_apis_projectcalico_v3_BGPConfiguration(ref),
+		v3.BGPConfigurationList{}.OpenAPIModelName():               schema_pkg_apis_projectcalico_v3_BGPConfigurationList(ref),
+		v3.BGPConfigurationSpec{}.OpenAPIModelName():               schema_pkg_apis_projectcalico_v3_BGPConfigurationSpec(ref),
+		v3.BGPPassword{}.OpenAPIModelName():                        schema_pkg_apis_projectcalico_v3_BGPPassword(ref),
+		v3.BGPPeer{}.OpenAPIModelName():                            schema_pkg_apis_projectcalico_v3_BGPPeer(ref),
+		v3.BGPPeerList{}.OpenAPIModelName():                        schema_pkg_apis_projectcalico_v3_BGPPeerList(ref),
+		v3.BGPPeerSpec{}.OpenAPIModelName():                        schema_pkg_apis_projectcalico_v3_BGPPeerSpec(ref),
+		v3.Community{}.OpenAPIModelName():                          schema_pkg_apis_projectcalico_v3_Community(ref),
 		v3.EndpointPort{}.OpenAPIModelName():                       schema_pkg_apis_projectcalico_v3_EndpointPort(ref),
 		v3.EntityRule{}.OpenAPIModelName():                         schema_pkg_apis_projectcalico_v3_EntityRule(ref),
 		v3.EtcdConfig{}.OpenAPIModelName():                         schema_pkg_apis_projectcalico_v3_EtcdConfig(ref),
@@ -65,7 +73,9 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v3.NetworkPolicySpec{}.OpenAPIModelName():                  schema_pkg_apis_projectcalico_v3_NetworkPolicySpec(ref),
 		v3.Node{}.OpenAPIModelName():                               schema_pkg_apis_projectcalico_v3_Node(ref),
 		v3.NodeAddress{}.OpenAPIModelName():                        schema_pkg_apis_projectcalico_v3_NodeAddress(ref),
+		v3.NodeBGPSession{}.OpenAPIModelName():                     schema_pkg_apis_projectcalico_v3_NodeBGPSession(ref),
 		v3.NodeBGPSpec{}.OpenAPIModelName():                        schema_pkg_apis_projectcalico_v3_NodeBGPSpec(ref),
+		v3.NodeBGPStatus{}.OpenAPIModelName():                      schema_pkg_apis_projectcalico_v3_NodeBGPStatus(ref),
 		v3.NodeDataplaneStatus{}.OpenAPIModelName():                schema_pkg_apis_projectcalico_v3_NodeDataplaneStatus(ref),
 		v3.NodeList{}.OpenAPIModelName():                           schema_pkg_apis_projectcalico_v3_NodeList(ref),
 		v3.NodeRemoteClusterStatus{}.OpenAPIModelName():            schema_pkg_apis_projectcalico_v3_NodeRemoteClusterStatus(ref),
@@ -74,6 +84,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v3.NodeWireguardSpec{}.OpenAPIModelName():                  schema_pkg_apis_projectcalico_v3_NodeWireguardSpec(ref),
 		v3.OrchRef{}.OpenAPIModelName():                            schema_pkg_apis_projectcalico_v3_OrchRef(ref),
 		v3.Port{}.OpenAPIModelName():                               schema_pkg_apis_projectcalico_v3_Port(ref),
+		v3.PrefixAdvertisement{}.OpenAPIModelName():                schema_pkg_apis_projectcalico_v3_PrefixAdvertisement(ref),
 		v3.Profile{}.OpenAPIModelName():                            schema_pkg_apis_projectcalico_v3_Profile(ref),
 		v3.ProfileList{}.OpenAPIModelName():                        schema_pkg_apis_projectcalico_v3_ProfileList(ref),
 		v3.ProfileSpec{}.OpenAPIModelName():                        schema_pkg_apis_projectcalico_v3_ProfileSpec(ref),
@@ -86,6 +97,9 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v3.Rule{}.OpenAPIModelName():                               schema_pkg_apis_projectcalico_v3_Rule(ref),
 		v3.RuleMetadata{}.OpenAPIModelName():                       schema_pkg_apis_projectcalico_v3_RuleMetadata(ref),
 		v3.ServiceAccountMatch{}.OpenAPIModelName():                schema_pkg_apis_projectcalico_v3_ServiceAccountMatch(ref),
+		v3.ServiceClusterIPBlock{}.OpenAPIModelName():              schema_pkg_apis_projectcalico_v3_ServiceClusterIPBlock(ref),
+		v3.ServiceExternalIPBlock{}.OpenAPIModelName():             schema_pkg_apis_projectcalico_v3_ServiceExternalIPBlock(ref),
+		v3.ServiceLoadBalancerIPBlock{}.OpenAPIModelName():         schema_pkg_apis_projectcalico_v3_ServiceLoadBalancerIPBlock(ref),
 		v3.Tier{}.OpenAPIModelName():                               schema_pkg_apis_projectcalico_v3_Tier(ref),
 		v3.TierList{}.OpenAPIModelName():                           schema_pkg_apis_projectcalico_v3_TierList(ref),
 		v3.TierSpec{}.OpenAPIModelName():                           schema_pkg_apis_projectcalico_v3_TierSpec(ref),
@@ -424,6 +438,469 @@ func schema_pkg_apis_projectcalico_v3_AllocationAttribute(ref common.ReferenceCa
 									},
 								},
 							},
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_projectcalico_v3_BGPConfiguration(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BGPConfiguration configures BGP for the whole cluster (\"default\") or for one node (\"node.<name>\"), with Calico's field names.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Specification of the BGP configuration.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v3.BGPConfigurationSpec{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v3.BGPConfigurationSpec{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_projectcalico_v3_BGPConfigurationList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BGPConfigurationList is a list of BGPConfigurations.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Items is the list of BGPConfigurations.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v3.BGPConfiguration{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v3.BGPConfiguration{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_projectcalico_v3_BGPConfigurationSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BGPConfigurationSpec is the specification of a BGPConfiguration.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"logSeverityScreen": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LogSeverityScreen is the speaker's log level: Debug, Info, Warning, Error or Fatal. [Default: Info]",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"nodeToNodeMeshEnabled": {
+						SchemaProps: spec.SchemaProps{
+							Description: "NodeToNodeMeshEnabled sets whether every node peers with every other node of the cluster. [Default: true]",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"asNumber": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ASNumber is the AS number of nodes that set none. [Default: 64512]",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"serviceLoadBalancerIPs": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "ServiceLoadBalancerIPs are the CIDRs of Service LoadBalancer IPs to advertise.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v3.ServiceLoadBalancerIPBlock{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"serviceExternalIPs": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "ServiceExternalIPs are the CIDRs of Service external IPs to advertise.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v3.ServiceExternalIPBlock{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"serviceClusterIPs": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "ServiceClusterIPs are the CIDRs Service cluster IPs are allocated from; every node advertises them.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v3.ServiceClusterIPBlock{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"communities": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Communities names BGP community values for prefixAdvertisements.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v3.Community{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"prefixAdvertisements": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "PrefixAdvertisements tags the routes of CIDRs with communities.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v3.PrefixAdvertisement{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"listenPort": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ListenPort is the TCP port the speaker listens on. [Default: 179]",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"nodeMeshPassword": {
+						SchemaProps: spec.SchemaProps{
+							Description: "NodeMeshPassword is the password of the node-to-node mesh sessions. Only the \"default\" configuration may set it.",
+							Ref:         ref(v3.BGPPassword{}.OpenAPIModelName()),
+						},
+					},
+					"nodeMeshMaxRestartTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "NodeMeshMaxRestartTime is the graceful restart time of the node-to-node mesh sessions. [Default: 120s]",
+							Ref:         ref(metav1.Duration{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v3.BGPPassword{}.OpenAPIModelName(), v3.Community{}.OpenAPIModelName(), v3.PrefixAdvertisement{}.OpenAPIModelName(), v3.ServiceClusterIPBlock{}.OpenAPIModelName(), v3.ServiceExternalIPBlock{}.OpenAPIModelName(), v3.ServiceLoadBalancerIPBlock{}.OpenAPIModelName(), metav1.Duration{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_projectcalico_v3_BGPPassword(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BGPPassword is where a BGP password is read from.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"secretKeyRef": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SecretKeyRef selects a key of a Secret in the agent's namespace.",
+							Ref:         ref(v1.SecretKeySelector{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.SecretKeySelector{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_projectcalico_v3_BGPPeer(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BGPPeer is a BGP session the selected nodes open: to a router outside the cluster (peerIP, asNumber) or to the nodes a peerSelector selects (route reflectors), with Calico's field names.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Specification of the peer.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v3.BGPPeerSpec{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v3.BGPPeerSpec{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_projectcalico_v3_BGPPeerList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BGPPeerList is a list of BGPPeers.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Items is the list of BGPPeers.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v3.BGPPeer{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v3.BGPPeer{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_projectcalico_v3_BGPPeerSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BGPPeerSpec is the specification of a BGPPeer.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"node": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Node is the one node that peers; with neither node nor nodeSelector every node peers.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"nodeSelector": {
+						SchemaProps: spec.SchemaProps{
+							Description: "NodeSelector selects the nodes that peer; node must then be empty.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"peerIP": {
+						SchemaProps: spec.SchemaProps{
+							Description: "PeerIP is the peer's address, optionally with a port: \"198.18.0.1\", \"198.18.0.1:1179\" or \"[2001:db8::1]:1179\".",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"asNumber": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ASNumber is the peer's AS number.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"peerSelector": {
+						SchemaProps: spec.SchemaProps{
+							Description: "PeerSelector selects the nodes to peer with, each at its spec.bgp.ipv4Address and AS number; peerIP and asNumber must then be empty.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"keepOriginalNextHop": {
+						SchemaProps: spec.SchemaProps{
+							Description: "KeepOriginalNextHop advertises routes to the peer with their original next hop instead of the node's address.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"password": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Password is the TCP MD5 password of the sessions.",
+							Ref:         ref(v3.BGPPassword{}.OpenAPIModelName()),
+						},
+					},
+					"sourceAddress": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SourceAddress is UseNodeIP (the default: sessions leave from the node's address) or None (the kernel chooses).\n\nPossible enum values:\n - `\"None\"` lets the kernel choose the source address.\n - `\"UseNodeIP\"` opens sessions from the node's address.",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"None", "UseNodeIP"},
+						},
+					},
+					"maxRestartTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "MaxRestartTime is how long routes from the peer are kept after its session is lost while it restarts gracefully. [Default: 120s]",
+							Ref:         ref(metav1.Duration{}.OpenAPIModelName()),
+						},
+					},
+					"numAllowedLocalASNumbers": {
+						SchemaProps: spec.SchemaProps{
+							Description: "NumAllowedLocalASNumbers is how many times the node's own AS number may appear in the AS path of a received route.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v3.BGPPassword{}.OpenAPIModelName(), metav1.Duration{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_projectcalico_v3_Community(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "Community names a standard (\"aa:nn\") or large (\"aa:nn:mm\") BGP community.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name is what prefixAdvertisements call the community.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"value": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Value is \"aa:nn\" with 16-bit numbers or \"aa:nn:mm\" with 32-bit ones.",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 				},
@@ -2300,6 +2777,71 @@ func schema_pkg_apis_projectcalico_v3_NodeAddress(ref common.ReferenceCallback) 
 	}
 }
 
+func schema_pkg_apis_projectcalico_v3_NodeBGPSession(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "NodeBGPSession is one BGP session of a node.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"peerIP": {
+						SchemaProps: spec.SchemaProps{
+							Description: "PeerIP is the peer's address.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"peerASNumber": {
+						SchemaProps: spec.SchemaProps{
+							Description: "PeerASNumber is the peer's AS number.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"type": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Type is NodeMesh, NodePeer (a BGPPeer naming nodes) or GlobalPeer (a BGPPeer with a peerIP).",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"state": {
+						SchemaProps: spec.SchemaProps{
+							Description: "State is the BGP finite state machine's state: Idle, Connect, Active, OpenSent, OpenConfirm or Established.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"since": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Since is when the session entered its state.",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"prefixesReceived": {
+						SchemaProps: spec.SchemaProps{
+							Description: "PrefixesReceived is the number of prefixes the peer advertises.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"prefixesAdvertised": {
+						SchemaProps: spec.SchemaProps{
+							Description: "PrefixesAdvertised is the number of prefixes advertised to the peer.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+				},
+				Required: []string{"peerIP"},
+			},
+		},
+		Dependencies: []string{
+			metav1.Time{}.OpenAPIModelName()},
+	}
+}
+
 func schema_pkg_apis_projectcalico_v3_NodeBGPSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -2330,14 +2872,77 @@ func schema_pkg_apis_projectcalico_v3_NodeBGPSpec(ref common.ReferenceCallback) 
 					},
 					"asNumber": {
 						SchemaProps: spec.SchemaProps{
-							Description: "ASNumber is the node's AS number.",
+							Description: "ASNumber is the node's AS number; without it the node has the default BGPConfiguration's.",
 							Type:        []string{"integer"},
 							Format:      "int64",
+						},
+					},
+					"routeReflectorClusterID": {
+						SchemaProps: spec.SchemaProps{
+							Description: "RouteReflectorClusterID makes the node a route reflector with this cluster ID, an IPv4 address such as \"224.0.0.1\".",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 				},
 			},
 		},
+	}
+}
+
+func schema_pkg_apis_projectcalico_v3_NodeBGPStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "NodeBGPStatus is the state of a node's BGP speaker.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"routerID": {
+						SchemaProps: spec.SchemaProps{
+							Description: "RouterID is the speaker's router ID.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"asNumber": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ASNumber is the speaker's AS number.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"lastUpdateTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LastUpdateTime is when the agent last wrote this status.",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"sessions": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"peerIP",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Sessions are the speaker's BGP sessions, one per peer.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v3.NodeBGPSession{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v3.NodeBGPSession{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -2634,11 +3239,17 @@ func schema_pkg_apis_projectcalico_v3_NodeStatus(ref common.ReferenceCallback) c
 							Ref:         ref(v3.NodeDataplaneStatus{}.OpenAPIModelName()),
 						},
 					},
+					"bgp": {
+						SchemaProps: spec.SchemaProps{
+							Description: "BGP is the state of the node's BGP speaker, written by its agent when it runs one.",
+							Ref:         ref(v3.NodeBGPStatus{}.OpenAPIModelName()),
+						},
+					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v3.NodeDataplaneStatus{}.OpenAPIModelName()},
+			v3.NodeBGPStatus{}.OpenAPIModelName(), v3.NodeDataplaneStatus{}.OpenAPIModelName()},
 	}
 }
 
@@ -2716,6 +3327,45 @@ func schema_pkg_apis_projectcalico_v3_Port(ref common.ReferenceCallback) common.
 			},
 		},
 	})
+}
+
+func schema_pkg_apis_projectcalico_v3_PrefixAdvertisement(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "PrefixAdvertisement tags the routes of one CIDR with communities.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"cidr": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CIDR is the prefix whose routes are tagged.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"communities": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Communities are names from spec.communities or literal values.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+	}
 }
 
 func schema_pkg_apis_projectcalico_v3_Profile(ref common.ReferenceCallback) common.OpenAPIDefinition {
@@ -3375,6 +4025,66 @@ func schema_pkg_apis_projectcalico_v3_ServiceAccountMatch(ref common.ReferenceCa
 					"selector": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Selector over service account labels.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_projectcalico_v3_ServiceClusterIPBlock(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ServiceClusterIPBlock is one CIDR Service cluster IPs come from.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"cidr": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CIDR is the block, e.g. \"10.96.0.0/12\".",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_projectcalico_v3_ServiceExternalIPBlock(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ServiceExternalIPBlock is one CIDR of Service external IPs.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"cidr": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CIDR is the block, e.g. \"198.19.11.0/24\".",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_projectcalico_v3_ServiceLoadBalancerIPBlock(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ServiceLoadBalancerIPBlock is one CIDR of Service LoadBalancer IPs.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"cidr": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CIDR is the block, e.g. \"198.19.10.0/24\".",
 							Type:        []string{"string"},
 							Format:      "",
 						},

@@ -66,9 +66,14 @@ type NodeBGPSpec struct {
 	// IPv4IPIPTunnelAddr is the node's IP-in-IP tunnel address.
 	// +optional
 	IPv4IPIPTunnelAddr string `json:"ipv4IPIPTunnelAddr,omitempty"`
-	// ASNumber is the node's AS number.
+	// ASNumber is the node's AS number; without it the node has the
+	// default BGPConfiguration's.
 	// +optional
 	ASNumber *int64 `json:"asNumber,omitempty"`
+	// RouteReflectorClusterID makes the node a route reflector with this
+	// cluster ID, an IPv4 address such as "224.0.0.1".
+	// +optional
+	RouteReflectorClusterID string `json:"routeReflectorClusterID,omitempty"`
 }
 
 // NodeAddress is one address of a node.
@@ -134,6 +139,54 @@ type NodeStatus struct {
 	// present on every node.
 	// +optional
 	Dataplane *NodeDataplaneStatus `json:"dataplane,omitempty"`
+	// BGP is the state of the node's BGP speaker, written by its agent
+	// when it runs one.
+	// +optional
+	BGP *NodeBGPStatus `json:"bgp,omitempty"`
+}
+
+// NodeBGPStatus is the state of a node's BGP speaker.
+type NodeBGPStatus struct {
+	// RouterID is the speaker's router ID.
+	// +optional
+	RouterID string `json:"routerID,omitempty"`
+	// ASNumber is the speaker's AS number.
+	// +optional
+	ASNumber int64 `json:"asNumber,omitempty"`
+	// LastUpdateTime is when the agent last wrote this status.
+	// +optional
+	LastUpdateTime *metav1.Time `json:"lastUpdateTime,omitempty"`
+	// Sessions are the speaker's BGP sessions, one per peer.
+	// +optional
+	// +listType=map
+	// +listMapKey=peerIP
+	Sessions []NodeBGPSession `json:"sessions,omitempty"`
+}
+
+// NodeBGPSession is one BGP session of a node.
+type NodeBGPSession struct {
+	// PeerIP is the peer's address.
+	PeerIP string `json:"peerIP"`
+	// PeerASNumber is the peer's AS number.
+	// +optional
+	PeerASNumber int64 `json:"peerASNumber,omitempty"`
+	// Type is NodeMesh, NodePeer (a BGPPeer naming nodes) or GlobalPeer
+	// (a BGPPeer with a peerIP).
+	// +optional
+	Type string `json:"type,omitempty"`
+	// State is the BGP finite state machine's state: Idle, Connect,
+	// Active, OpenSent, OpenConfirm or Established.
+	// +optional
+	State string `json:"state,omitempty"`
+	// Since is when the session entered its state.
+	// +optional
+	Since *metav1.Time `json:"since,omitempty"`
+	// PrefixesReceived is the number of prefixes the peer advertises.
+	// +optional
+	PrefixesReceived int32 `json:"prefixesReceived,omitempty"`
+	// PrefixesAdvertised is the number of prefixes advertised to the peer.
+	// +optional
+	PrefixesAdvertised int32 `json:"prefixesAdvertised,omitempty"`
 }
 
 // NodeDataplaneStatus is what a node's agent last programmed.

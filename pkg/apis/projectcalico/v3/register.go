@@ -53,6 +53,8 @@ func knownTypes() []runtime.Object {
 		&GlobalNetworkPolicy{}, &GlobalNetworkPolicyList{},
 		&WorkloadEndpoint{}, &WorkloadEndpointList{},
 		&NetworkPolicy{}, &NetworkPolicyList{},
+		&BGPConfiguration{}, &BGPConfigurationList{},
+		&BGPPeer{}, &BGPPeerList{},
 	}
 }
 

@@ -29,6 +29,10 @@ import (
 // Public to allow building arbitrary schemes.
 // All generated defaulters are covering - they call all nested defaulters.
 func RegisterDefaults(scheme *runtime.Scheme) error {
+	scheme.AddTypeDefaultingFunc(&BGPConfiguration{}, func(obj interface{}) { SetObjectDefaults_BGPConfiguration(obj.(*BGPConfiguration)) })
+	scheme.AddTypeDefaultingFunc(&BGPConfigurationList{}, func(obj interface{}) { SetObjectDefaults_BGPConfigurationList(obj.(*BGPConfigurationList)) })
+	scheme.AddTypeDefaultingFunc(&BGPPeer{}, func(obj interface{}) { SetObjectDefaults_BGPPeer(obj.(*BGPPeer)) })
+	scheme.AddTypeDefaultingFunc(&BGPPeerList{}, func(obj interface{}) { SetObjectDefaults_BGPPeerList(obj.(*BGPPeerList)) })
 	scheme.AddTypeDefaultingFunc(&GlobalNetworkPolicy{}, func(obj interface{}) { SetObjectDefaults_GlobalNetworkPolicy(obj.(*GlobalNetworkPolicy)) })
 	scheme.AddTypeDefaultingFunc(&GlobalNetworkPolicyList{}, func(obj interface{}) { SetObjectDefaults_GlobalNetworkPolicyList(obj.(*GlobalNetworkPolicyList)) })
 	scheme.AddTypeDefaultingFunc(&IPAMConfiguration{}, func(obj interface{}) { SetObjectDefaults_IPAMConfiguration(obj.(*IPAMConfiguration)) })
@@ -38,6 +42,28 @@ func RegisterDefaults(scheme *runtime.Scheme) error {
 	scheme.AddTypeDefaultingFunc(&NetworkPolicy{}, func(obj interface{}) { SetObjectDefaults_NetworkPolicy(obj.(*NetworkPolicy)) })
 	scheme.AddTypeDefaultingFunc(&NetworkPolicyList{}, func(obj interface{}) { SetObjectDefaults_NetworkPolicyList(obj.(*NetworkPolicyList)) })
 	return nil
+}
+
+func SetObjectDefaults_BGPConfiguration(in *BGPConfiguration) {
+	SetDefaults_BGPConfiguration(in)
+}
+
+func SetObjectDefaults_BGPConfigurationList(in *BGPConfigurationList) {
+	for i := range in.Items {
+		a := &in.Items[i]
+		SetObjectDefaults_BGPConfiguration(a)
+	}
+}
+
+func SetObjectDefaults_BGPPeer(in *BGPPeer) {
+	SetDefaults_BGPPeerSpec(&in.Spec)
+}
+
+func SetObjectDefaults_BGPPeerList(in *BGPPeerList) {
+	for i := range in.Items {
+		a := &in.Items[i]
+		SetObjectDefaults_BGPPeer(a)
+	}
 }
 
 func SetObjectDefaults_GlobalNetworkPolicy(in *GlobalNetworkPolicy) {

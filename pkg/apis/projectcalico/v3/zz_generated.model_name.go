@@ -27,6 +27,46 @@ func (in AllocationAttribute) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BGPConfiguration) OpenAPIModelName() string {
+	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.BGPConfiguration"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BGPConfigurationList) OpenAPIModelName() string {
+	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.BGPConfigurationList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BGPConfigurationSpec) OpenAPIModelName() string {
+	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.BGPConfigurationSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BGPPassword) OpenAPIModelName() string {
+	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.BGPPassword"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BGPPeer) OpenAPIModelName() string {
+	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.BGPPeer"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BGPPeerList) OpenAPIModelName() string {
+	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.BGPPeerList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BGPPeerSpec) OpenAPIModelName() string {
+	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.BGPPeerSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in Community) OpenAPIModelName() string {
+	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.Community"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in EndpointPort) OpenAPIModelName() string {
 	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.EndpointPort"
 }
@@ -177,8 +217,18 @@ func (in NodeAddress) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in NodeBGPSession) OpenAPIModelName() string {
+	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.NodeBGPSession"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in NodeBGPSpec) OpenAPIModelName() string {
 	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.NodeBGPSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in NodeBGPStatus) OpenAPIModelName() string {
+	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.NodeBGPStatus"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
@@ -219,6 +269,11 @@ func (in OrchRef) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in Port) OpenAPIModelName() string {
 	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.Port"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in PrefixAdvertisement) OpenAPIModelName() string {
+	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.PrefixAdvertisement"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
@@ -279,6 +334,21 @@ func (in RuleMetadata) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ServiceAccountMatch) OpenAPIModelName() string {
 	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.ServiceAccountMatch"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ServiceClusterIPBlock) OpenAPIModelName() string {
+	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.ServiceClusterIPBlock"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ServiceExternalIPBlock) OpenAPIModelName() string {
+	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.ServiceExternalIPBlock"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ServiceLoadBalancerIPBlock) OpenAPIModelName() string {
+	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.ServiceLoadBalancerIPBlock"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

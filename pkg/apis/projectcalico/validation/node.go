@@ -2,7 +2,6 @@ package validation
 
 import (
 	"encoding/base64"
-	"fmt"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -19,7 +18,8 @@ const maxASNumber = 1<<32 - 1
 // a prefix length, of type InternalIP, ExternalIP, CalicoNodeIP or empty;
 // VXLAN tunnel addresses are bare addresses of their family and tunnel MACs
 // 48-bit MAC addresses; BGP addresses are CIDRs or addresses of their
-// family and the AS number fits in 32 bits; WireGuard interface addresses
+// family, the AS number is from 1 to 2^32-1 and a route reflector cluster
+// ID is an IPv4 address; WireGuard interface addresses
 // are addresses of their family; orchRefs name their orchestrator; status
 // WireGuard public keys are base64 encodings of 32 bytes and pod CIDRs are
 // CIDRs. The node name is not checked here.
@@ -72,8 +72,11 @@ func ValidateNode(n *v3.Node) field.ErrorList {
 				errs = append(errs, ferrs...)
 			}
 		}
-		if as := b.ASNumber; as != nil && (*as < 0 || *as > maxASNumber) {
-			errs = append(errs, field.Invalid(p.Child("asNumber"), *as, fmt.Sprintf("must be from 0 to %d", int64(maxASNumber))))
+		if as := b.ASNumber; as != nil {
+			errs = append(errs, validateASNumber(p.Child("asNumber"), *as)...)
+		}
+		if id := b.RouteReflectorClusterID; id != "" {
+			errs = append(errs, validateIP(p.Child("routeReflectorClusterID"), id, ipv4)...)
 		}
 	}
 

@@ -53,6 +53,7 @@ func TestValidateNode(t *testing.T) {
 		{name: "bare BGP addresses", mut: func(n *v3.Node) {
 			n.Spec.BGP.IPv4Address, n.Spec.BGP.IPv6Address = "198.18.0.11", "fd00:198:18::11"
 		}},
+		{name: "route reflector", mut: func(n *v3.Node) { n.Spec.BGP.RouteReflectorClusterID = "224.0.0.1" }},
 		{name: "largest AS number", mut: func(n *v3.Node) { n.Spec.BGP.ASNumber = ptr(int64(4294967295)) }},
 		{
 			name: "address not an IP",
@@ -122,7 +123,17 @@ func TestValidateNode(t *testing.T) {
 		{
 			name: "AS number out of range",
 			mut:  func(n *v3.Node) { n.Spec.BGP.ASNumber = ptr(int64(4294967296)) },
-			want: []want{invalid("spec.bgp.asNumber", "4294967296: must be from 0 to 4294967295")},
+			want: []want{invalid("spec.bgp.asNumber", "4294967296: must be an AS number from 1 to 4294967295")},
+		},
+		{
+			name: "AS number zero",
+			mut:  func(n *v3.Node) { n.Spec.BGP.ASNumber = ptr(int64(0)) },
+			want: []want{invalid("spec.bgp.asNumber", "0: must be an AS number from 1 to 4294967295")},
+		},
+		{
+			name: "route reflector cluster ID not an IPv4 address",
+			mut:  func(n *v3.Node) { n.Spec.BGP.RouteReflectorClusterID = "rr-1" },
+			want: []want{invalid("spec.bgp.routeReflectorClusterID", `"rr-1"`)},
 		},
 		{
 			name: "orchestrator missing",

@@ -50,6 +50,139 @@ var schemaYAML = typed.YAMLObject(`types:
         map:
           elementType:
             scalar: string
+- name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.BGPConfiguration
+  map:
+    fields:
+    - name: apiVersion
+      type:
+        scalar: string
+    - name: kind
+      type:
+        scalar: string
+    - name: metadata
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta
+      default: {}
+    - name: spec
+      type:
+        namedType: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.BGPConfigurationSpec
+      default: {}
+- name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.BGPConfigurationSpec
+  map:
+    fields:
+    - name: asNumber
+      type:
+        scalar: numeric
+    - name: communities
+      type:
+        list:
+          elementType:
+            namedType: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.Community
+          elementRelationship: atomic
+    - name: listenPort
+      type:
+        scalar: numeric
+    - name: logSeverityScreen
+      type:
+        scalar: string
+    - name: nodeMeshMaxRestartTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Duration
+    - name: nodeMeshPassword
+      type:
+        namedType: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.BGPPassword
+    - name: nodeToNodeMeshEnabled
+      type:
+        scalar: boolean
+    - name: prefixAdvertisements
+      type:
+        list:
+          elementType:
+            namedType: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.PrefixAdvertisement
+          elementRelationship: atomic
+    - name: serviceClusterIPs
+      type:
+        list:
+          elementType:
+            namedType: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.ServiceClusterIPBlock
+          elementRelationship: atomic
+    - name: serviceExternalIPs
+      type:
+        list:
+          elementType:
+            namedType: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.ServiceExternalIPBlock
+          elementRelationship: atomic
+    - name: serviceLoadBalancerIPs
+      type:
+        list:
+          elementType:
+            namedType: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.ServiceLoadBalancerIPBlock
+          elementRelationship: atomic
+- name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.BGPPassword
+  map:
+    fields:
+    - name: secretKeyRef
+      type:
+        namedType: io.k8s.api.core.v1.SecretKeySelector
+- name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.BGPPeer
+  map:
+    fields:
+    - name: apiVersion
+      type:
+        scalar: string
+    - name: kind
+      type:
+        scalar: string
+    - name: metadata
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta
+      default: {}
+    - name: spec
+      type:
+        namedType: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.BGPPeerSpec
+      default: {}
+- name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.BGPPeerSpec
+  map:
+    fields:
+    - name: asNumber
+      type:
+        scalar: numeric
+    - name: keepOriginalNextHop
+      type:
+        scalar: boolean
+    - name: maxRestartTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Duration
+    - name: node
+      type:
+        scalar: string
+    - name: nodeSelector
+      type:
+        scalar: string
+    - name: numAllowedLocalASNumbers
+      type:
+        scalar: numeric
+    - name: password
+      type:
+        namedType: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.BGPPassword
+    - name: peerIP
+      type:
+        scalar: string
+    - name: peerSelector
+      type:
+        scalar: string
+    - name: sourceAddress
+      type:
+        scalar: string
+- name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.Community
+  map:
+    fields:
+    - name: name
+      type:
+        scalar: string
+    - name: value
+      type:
+        scalar: string
 - name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.EndpointPort
   map:
     fields:
@@ -564,6 +697,31 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: type
       type:
         scalar: string
+- name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.NodeBGPSession
+  map:
+    fields:
+    - name: peerASNumber
+      type:
+        scalar: numeric
+    - name: peerIP
+      type:
+        scalar: string
+      default: ""
+    - name: prefixesAdvertised
+      type:
+        scalar: numeric
+    - name: prefixesReceived
+      type:
+        scalar: numeric
+    - name: since
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: state
+      type:
+        scalar: string
+    - name: type
+      type:
+        scalar: string
 - name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.NodeBGPSpec
   map:
     fields:
@@ -579,6 +737,29 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: ipv6Address
       type:
         scalar: string
+    - name: routeReflectorClusterID
+      type:
+        scalar: string
+- name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.NodeBGPStatus
+  map:
+    fields:
+    - name: asNumber
+      type:
+        scalar: numeric
+    - name: lastUpdateTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: routerID
+      type:
+        scalar: string
+    - name: sessions
+      type:
+        list:
+          elementType:
+            namedType: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.NodeBGPSession
+          elementRelationship: associative
+          keys:
+          - peerIP
 - name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.NodeDataplaneStatus
   map:
     fields:
@@ -654,6 +835,9 @@ var schemaYAML = typed.YAMLObject(`types:
 - name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.NodeStatus
   map:
     fields:
+    - name: bgp
+      type:
+        namedType: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.NodeBGPStatus
     - name: dataplane
       type:
         namedType: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.NodeDataplaneStatus
@@ -690,6 +874,18 @@ var schemaYAML = typed.YAMLObject(`types:
       default: ""
 - name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.Port
   scalar: untyped
+- name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.PrefixAdvertisement
+  map:
+    fields:
+    - name: cidr
+      type:
+        scalar: string
+    - name: communities
+      type:
+        list:
+          elementType:
+            scalar: string
+          elementRelationship: atomic
 - name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.Profile
   map:
     fields:
@@ -896,6 +1092,24 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: selector
       type:
         scalar: string
+- name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.ServiceClusterIPBlock
+  map:
+    fields:
+    - name: cidr
+      type:
+        scalar: string
+- name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.ServiceExternalIPBlock
+  map:
+    fields:
+    - name: cidr
+      type:
+        scalar: string
+- name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.ServiceLoadBalancerIPBlock
+  map:
+    fields:
+    - name: cidr
+      type:
+        scalar: string
 - name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.Tier
   map:
     fields:
@@ -1037,6 +1251,21 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: uid
       type:
         scalar: string
+    elementRelationship: atomic
+- name: io.k8s.api.core.v1.SecretKeySelector
+  map:
+    fields:
+    - name: key
+      type:
+        scalar: string
+      default: ""
+    - name: name
+      type:
+        scalar: string
+      default: ""
+    - name: optional
+      type:
+        scalar: boolean
     elementRelationship: atomic
 - name: io.k8s.apimachinery.pkg.apis.meta.v1.Condition
   map:

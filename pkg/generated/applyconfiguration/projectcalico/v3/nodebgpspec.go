@@ -29,8 +29,12 @@ type NodeBGPSpecApplyConfiguration struct {
 	IPv6Address *string `json:"ipv6Address,omitempty"`
 	// IPv4IPIPTunnelAddr is the node's IP-in-IP tunnel address.
 	IPv4IPIPTunnelAddr *string `json:"ipv4IPIPTunnelAddr,omitempty"`
-	// ASNumber is the node's AS number.
+	// ASNumber is the node's AS number; without it the node has the
+	// default BGPConfiguration's.
 	ASNumber *int64 `json:"asNumber,omitempty"`
+	// RouteReflectorClusterID makes the node a route reflector with this
+	// cluster ID, an IPv4 address such as "224.0.0.1".
+	RouteReflectorClusterID *string `json:"routeReflectorClusterID,omitempty"`
 }
 
 // NodeBGPSpecApplyConfiguration constructs a declarative configuration of the NodeBGPSpec type for use with
@@ -68,5 +72,13 @@ func (b *NodeBGPSpecApplyConfiguration) WithIPv4IPIPTunnelAddr(value string) *No
 // If called multiple times, the ASNumber field is set to the value of the last call.
 func (b *NodeBGPSpecApplyConfiguration) WithASNumber(value int64) *NodeBGPSpecApplyConfiguration {
 	b.ASNumber = &value
+	return b
+}
+
+// WithRouteReflectorClusterID sets the RouteReflectorClusterID field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the RouteReflectorClusterID field is set to the value of the last call.
+func (b *NodeBGPSpecApplyConfiguration) WithRouteReflectorClusterID(value string) *NodeBGPSpecApplyConfiguration {
+	b.RouteReflectorClusterID = &value
 	return b
 }

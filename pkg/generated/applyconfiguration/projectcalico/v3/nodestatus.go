@@ -34,6 +34,9 @@ type NodeStatusApplyConfiguration struct {
 	// it to tell whether the overlay routes towards each remote cluster are
 	// present on every node.
 	Dataplane *NodeDataplaneStatusApplyConfiguration `json:"dataplane,omitempty"`
+	// BGP is the state of the node's BGP speaker, written by its agent
+	// when it runs one.
+	BGP *NodeBGPStatusApplyConfiguration `json:"bgp,omitempty"`
 }
 
 // NodeStatusApplyConfiguration constructs a declarative configuration of the NodeStatus type for use with
@@ -73,5 +76,13 @@ func (b *NodeStatusApplyConfiguration) WithPodCIDRs(values ...string) *NodeStatu
 // If called multiple times, the Dataplane field is set to the value of the last call.
 func (b *NodeStatusApplyConfiguration) WithDataplane(value *NodeDataplaneStatusApplyConfiguration) *NodeStatusApplyConfiguration {
 	b.Dataplane = value
+	return b
+}
+
+// WithBGP sets the BGP field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the BGP field is set to the value of the last call.
+func (b *NodeStatusApplyConfiguration) WithBGP(value *NodeBGPStatusApplyConfiguration) *NodeStatusApplyConfiguration {
+	b.BGP = value
 	return b
 }

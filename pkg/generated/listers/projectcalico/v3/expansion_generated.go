@@ -18,6 +18,14 @@ limitations under the License.
 
 package v3
 
+// BGPConfigurationListerExpansion allows custom methods to be added to
+// BGPConfigurationLister.
+type BGPConfigurationListerExpansion interface{}
+
+// BGPPeerListerExpansion allows custom methods to be added to
+// BGPPeerLister.
+type BGPPeerListerExpansion interface{}
+
 // FelixConfigurationListerExpansion allows custom methods to be added to
 // FelixConfigurationLister.
 type FelixConfigurationListerExpansion interface{}

@@ -24,6 +24,10 @@ import (
 
 // Interface provides access to all the informers in this group version.
 type Interface interface {
+	// BGPConfigurations returns a BGPConfigurationInformer.
+	BGPConfigurations() TypedBGPConfigurationInformer
+	// BGPPeers returns a BGPPeerInformer.
+	BGPPeers() TypedBGPPeerInformer
 	// FelixConfigurations returns a FelixConfigurationInformer.
 	FelixConfigurations() TypedFelixConfigurationInformer
 	// GlobalNetworkPolicies returns a GlobalNetworkPolicyInformer.
@@ -59,6 +63,16 @@ type version struct {
 // New returns a new Interface.
 func New(f internalinterfaces.SharedInformerFactory, namespace string, tweakListOptions internalinterfaces.TweakListOptionsFunc) Interface {
 	return &version{factory: f, namespace: namespace, tweakListOptions: tweakListOptions}
+}
+
+// BGPConfigurations returns a TypedBGPConfigurationInformer.
+func (v *version) BGPConfigurations() TypedBGPConfigurationInformer {
+	return &bGPConfigurationInformer{factory: v.factory, tweakListOptions: v.tweakListOptions}
+}
+
+// BGPPeers returns a TypedBGPPeerInformer.
+func (v *version) BGPPeers() TypedBGPPeerInformer {
+	return &bGPPeerInformer{factory: v.factory, tweakListOptions: v.tweakListOptions}
 }
 
 // FelixConfigurations returns a TypedFelixConfigurationInformer.

@@ -18,6 +18,10 @@ limitations under the License.
 
 package v3
 
+type BGPConfigurationExpansion interface{}
+
+type BGPPeerExpansion interface{}
+
 type FelixConfigurationExpansion interface{}
 
 type GlobalNetworkPolicyExpansion interface{}

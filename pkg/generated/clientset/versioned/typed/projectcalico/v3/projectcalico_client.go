@@ -28,6 +28,8 @@ import (
 
 type ProjectcalicoV3Interface interface {
 	RESTClient() rest.Interface
+	BGPConfigurationsGetter
+	BGPPeersGetter
 	FelixConfigurationsGetter
 	GlobalNetworkPoliciesGetter
 	HostEndpointsGetter
@@ -45,6 +47,14 @@ type ProjectcalicoV3Interface interface {
 // ProjectcalicoV3Client is used to interact with features provided by the projectcalico.org group.
 type ProjectcalicoV3Client struct {
 	restClient rest.Interface
+}
+
+func (c *ProjectcalicoV3Client) BGPConfigurations() BGPConfigurationInterface {
+	return newBGPConfigurations(c)
+}
+
+func (c *ProjectcalicoV3Client) BGPPeers() BGPPeerInterface {
+	return newBGPPeers(c)
 }
 
 func (c *ProjectcalicoV3Client) FelixConfigurations() FelixConfigurationInterface {

@@ -28,6 +28,14 @@ type FakeProjectcalicoV3 struct {
 	*testing.Fake
 }
 
+func (c *FakeProjectcalicoV3) BGPConfigurations() v3.BGPConfigurationInterface {
+	return newFakeBGPConfigurations(c)
+}
+
+func (c *FakeProjectcalicoV3) BGPPeers() v3.BGPPeerInterface {
+	return newFakeBGPPeers(c)
+}
+
 func (c *FakeProjectcalicoV3) FelixConfigurations() v3.FelixConfigurationInterface {
 	return newFakeFelixConfigurations(c)
 }

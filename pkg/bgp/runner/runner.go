@@ -1,0 +1,254 @@
+// Package runner keeps a node's BGP speaker in step with the
+// projectcalico.org/v3 API: it watches Nodes, BGPConfigurations, BGPPeers
+// and IPAMBlocks, computes the speaker (package peering), applies it to a
+// running speaker (package speaker), restarting it when the node's
+// identity (AS number, router ID, listen port) changes, and writes the
+// sessions to the Node's status.bgp and to the metrics.
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/meshapi/meshapi/pkg/bgp/peering"
+	"github.com/meshapi/meshapi/pkg/bgp/speaker"
+	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
+	informers "github.com/meshapi/meshapi/pkg/generated/informers/externalversions"
+	listers "github.com/meshapi/meshapi/pkg/generated/listers/projectcalico/v3"
+)
+
+// Config configures a Runner.
+type Config struct {
+	// NodeName is the Node the speaker runs for.
+	NodeName string
+	// Client reads the API and writes the Node's status.
+	Client versioned.Interface
+	// Speaker is the template of the speaker's options: the route handle,
+	// protocol, metric and stale routes time. The identity comes from the
+	// API.
+	Speaker speaker.Options
+	// ListenPort overrides the BGPConfiguration's listen port when not 0;
+	// -1 does not listen (tests).
+	ListenPort int32
+	// Passwords reads the Secret keys of session passwords; nil refuses
+	// peers with a password.
+	Passwords speaker.Passwords
+	// Metrics, when set, receives the sessions and route counts.
+	Metrics *speaker.Metrics
+	// Debounce gathers API events before a reconcile; 0 is 50 ms.
+	Debounce time.Duration
+	// StatusInterval is how often the sessions are written even without
+	// API events; 0 is 10 s.
+	StatusInterval time.Duration
+	// Log receives the runner's messages.
+	Log logr.Logger
+}
+
+// Runner runs a node's speaker.
+type Runner struct {
+	cfg     Config
+	nodes   listers.NodeLister
+	configs listers.BGPConfigurationLister
+	peers   listers.BGPPeerLister
+	blocks  listers.IPAMBlockLister
+	sp      *speaker.Speaker
+	running peering.Speaker
+}
+
+// Run runs the speaker until ctx ends, then stops it.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Debounce <= 0 {
+		cfg.Debounce = 50 * time.Millisecond
+	}
+	if cfg.StatusInterval <= 0 {
+		cfg.StatusInterval = 10 * time.Second
+	}
+	f := informers.NewSharedInformerFactory(cfg.Client, 0)
+	v3i := f.Projectcalico().V3()
+	r := &Runner{cfg: cfg, nodes: v3i.Nodes().Lister(), configs: v3i.BGPConfigurations().Lister(),
+		peers: v3i.BGPPeers().Lister(), blocks: v3i.IPAMBlocks().Lister()}
+	kick := make(chan struct{}, 1)
+	notify := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { poke(kick) },
+		UpdateFunc: func(any, any) { poke(kick) },
+		DeleteFunc: func(any) { poke(kick) },
+	}
+	for _, inf := range []cache.SharedIndexInformer{v3i.Nodes().Informer(), v3i.BGPConfigurations().Informer(), v3i.BGPPeers().Informer(), v3i.IPAMBlocks().Informer()} {
+		if _, err := inf.AddEventHandler(notify); err != nil {
+			return fmt.Errorf("watching the BGP inputs: %w", err)
+		}
+	}
+	f.Start(ctx.Done())
+	defer f.Shutdown()
+	for typ, ok := range f.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return fmt.Errorf("syncing the %v informer: %w", typ, ctx.Err())
+		}
+	}
+	defer r.stop()
+	tick := time.NewTicker(cfg.StatusInterval)
+	defer tick.Stop()
+	for {
+		if err := r.reconcile(ctx); err != nil {
+			cfg.Log.Error(err, "BGP reconcile")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		case <-kick:
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(cfg.Debounce):
+			}
+		}
+	}
+}
+
+func poke(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// stop stops the running speaker, if any.
+func (r *Runner) stop() {
+	if r.sp == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.sp.Stop(ctx); err != nil {
+		r.cfg.Log.Error(err, "stopping the BGP speaker")
+	}
+	r.sp = nil
+}
+
+// reconcile makes the speaker match the API and reports its sessions.
+func (r *Runner) reconcile(ctx context.Context) error {
+	in, err := r.input()
+	if err != nil {
+		return err
+	}
+	want, err := peering.Compute(in)
+	if err != nil {
+		return err
+	}
+	if r.sp != nil && (want.ASNumber != r.running.ASNumber || want.RouterID != r.running.RouterID || want.ListenPort != r.running.ListenPort) {
+		r.cfg.Log.Info("BGP identity changed: restarting the speaker", "from", fmt.Sprintf("AS%d/%s:%d", r.running.ASNumber, r.running.RouterID, r.running.ListenPort),
+			"to", fmt.Sprintf("AS%d/%s:%d", want.ASNumber, want.RouterID, want.ListenPort))
+		r.stop()
+	}
+	if r.sp == nil {
+		opts := r.cfg.Speaker
+		opts.ASNumber, opts.RouterID, opts.ListenPort = want.ASNumber, want.RouterID, int32(want.ListenPort)
+		if r.cfg.ListenPort != 0 {
+			opts.ListenPort = r.cfg.ListenPort
+		}
+		if len(opts.ListenAddresses) == 0 {
+			opts.ListenAddresses = []string{want.RouterID.String()}
+		}
+		if opts.Log.GetSink() == nil {
+			opts.Log = r.cfg.Log
+		}
+		if r.sp, err = speaker.Start(ctx, opts); err != nil {
+			return err
+		}
+	}
+	r.running = want
+	applyErr := r.sp.Apply(ctx, want, r.cfg.Passwords)
+	return joinErr(applyErr, r.report(ctx, want))
+}
+
+// input reads the speaker's inputs from the informers.
+func (r *Runner) input() (peering.Input, error) {
+	in := peering.Input{NodeName: r.cfg.NodeName}
+	nodes, err := r.nodes.List(labels.Everything())
+	if err != nil {
+		return in, fmt.Errorf("listing Nodes: %w", err)
+	}
+	for _, n := range nodes {
+		in.Nodes = append(in.Nodes, *n)
+	}
+	configs, err := r.configs.List(labels.Everything())
+	if err != nil {
+		return in, fmt.Errorf("listing BGPConfigurations: %w", err)
+	}
+	for _, c := range configs {
+		in.Configs = append(in.Configs, *c)
+	}
+	peers, err := r.peers.List(labels.Everything())
+	if err != nil {
+		return in, fmt.Errorf("listing BGPPeers: %w", err)
+	}
+	for _, p := range peers {
+		in.Peers = append(in.Peers, *p)
+	}
+	blocks, err := r.blocks.List(labels.Everything())
+	if err != nil {
+		return in, fmt.Errorf("listing IPAMBlocks: %w", err)
+	}
+	for _, b := range blocks {
+		in.Blocks = append(in.Blocks, *b)
+	}
+	return in, nil
+}
+
+// report writes the sessions to the Node's status.bgp (a merge patch of
+// that field only: the agent's status.dataplane is left alone) and to the
+// metrics.
+func (r *Runner) report(ctx context.Context, want peering.Speaker) error {
+	sessions, err := r.sp.Sessions(ctx)
+	if err != nil {
+		return err
+	}
+	if r.cfg.Metrics != nil {
+		r.cfg.Metrics.Observe(sessions, len(r.sp.Learned()), len(want.Prefixes))
+	}
+	patch, err := statusPatch(speaker.NodeStatus(want, sessions, metav1.Now()))
+	if err != nil {
+		return err
+	}
+	if _, err := r.cfg.Client.ProjectcalicoV3().Nodes().Patch(ctx, r.cfg.NodeName, types.MergePatchType, patch, metav1.PatchOptions{}, "status"); err != nil {
+		return fmt.Errorf("writing Node %s status.bgp: %w", r.cfg.NodeName, err)
+	}
+	return nil
+}
+
+// statusPatch is the merge patch setting status.bgp to st; a session list
+// that became empty is written as null, which a merge patch needs to
+// remove the old one.
+func statusPatch(st any) ([]byte, error) {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return nil, err
+	}
+	if _, ok := fields["sessions"]; !ok {
+		fields["sessions"] = nil
+	}
+	return json.Marshal(map[string]any{"status": map[string]any{"bgp": fields}})
+}
+
+func joinErr(a, b error) error {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	return fmt.Errorf("%w; %w", a, b)
+}

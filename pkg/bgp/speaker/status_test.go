@@ -1,0 +1,69 @@
+package speaker
+
+import (
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
+	"github.com/meshapi/meshapi/pkg/bgp/peering"
+)
+
+func TestNodeStatus(t *testing.T) {
+	now := metav1.NewTime(time.Date(2026, 12, 2, 14, 0, 0, 0, time.UTC))
+	up := time.Date(2026, 12, 2, 13, 0, 0, 0, time.UTC)
+	sp := peering.Speaker{ASNumber: 64512, RouterID: netip.MustParseAddr("198.18.1.1")}
+	for _, tc := range []struct {
+		name     string
+		sessions []Session
+		want     *v3.NodeBGPStatus
+	}{
+		{name: "no session", want: &v3.NodeBGPStatus{RouterID: "198.18.1.1", ASNumber: 64512, LastUpdateTime: &now}},
+		{
+			name: "established and connecting",
+			sessions: []Session{
+				{Peer: peering.Peer{Address: netip.MustParseAddr("198.18.1.2"), ASNumber: 64512, Type: peering.NodeMesh}, State: "Established", Since: up, Received: 3, Advertised: 2},
+				{Peer: peering.Peer{Address: netip.MustParseAddr("198.18.1.254"), ASNumber: 65100, Type: peering.GlobalPeer}, State: "Active", Received: 1 << 40},
+			},
+			want: &v3.NodeBGPStatus{RouterID: "198.18.1.1", ASNumber: 64512, LastUpdateTime: &now, Sessions: []v3.NodeBGPSession{
+				{PeerIP: "198.18.1.2", PeerASNumber: 64512, Type: "NodeMesh", State: "Established", Since: &metav1.Time{Time: up}, PrefixesReceived: 3, PrefixesAdvertised: 2},
+				{PeerIP: "198.18.1.254", PeerASNumber: 65100, Type: "GlobalPeer", State: "Active", PrefixesReceived: 1<<31 - 1},
+			}},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := NodeStatus(sp, tc.sessions, now); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("NodeStatus:\n got %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestMetricsObserve(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	m.Observe([]Session{{State: "Established"}, {State: "Established"}, {State: "Active"}}, 120, 2)
+	want := `
+# HELP meshapi_agent_bgp_routes BGP routes of the node's speaker by direction: learned (in the kernel) or advertised.
+# TYPE meshapi_agent_bgp_routes gauge
+meshapi_agent_bgp_routes{direction="advertised"} 2
+meshapi_agent_bgp_routes{direction="learned"} 120
+# HELP meshapi_agent_bgp_sessions BGP sessions of the node's speaker by state (Established when up).
+# TYPE meshapi_agent_bgp_sessions gauge
+meshapi_agent_bgp_sessions{state="Active"} 1
+meshapi_agent_bgp_sessions{state="Connect"} 0
+meshapi_agent_bgp_sessions{state="Established"} 2
+meshapi_agent_bgp_sessions{state="Idle"} 0
+meshapi_agent_bgp_sessions{state="OpenConfirm"} 0
+meshapi_agent_bgp_sessions{state="OpenSent"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+}
