@@ -87,6 +87,9 @@ func writeTarball(out string, refs []name.Reference, img v1.Image) error {
 	if err := tarball.MultiRefWriteToFile(tmp.Name(), byRef); err != nil {
 		return fmt.Errorf("--out %s: writing image: %w", out, err)
 	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("--out %s: %w", out, err)
+	}
 	if err := os.Rename(tmp.Name(), out); err != nil {
 		return fmt.Errorf("--out %s: %w", out, err)
 	}
