@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Runs upstream Kubernetes' [sig-network] end-to-end tests (bin/e2e.test,
+# built from k8s.io/kubernetes/test/e2e by hack/build-tools.sh) against a
+# running cluster, and prints ginkgo's summary: how many specs ran, passed,
+# failed and were skipped, and the names of the failed ones.
+#
+# Usage: KUBECONFIG=FILE hack/upstream-e2e.sh [--full] [--focus REGEX] [--skip REGEX] [E2E-FLAG...]
+#
+#   (default)      the small stable subset CI runs (pod-to-pod, ClusterIP
+#                  Service, DNS), about ten minutes;
+#   --full         every [sig-network] spec a cluster of one CNI without a
+#                  cloud provider can run (no [Serial], [Disruptive],
+#                  [Slow], [Feature:...], LoadBalancer, IPv6 or Windows);
+#   --focus/--skip replace the focus/skip regular expressions;
+#   E2E-FLAG...    passed to e2e.test as they are (e.g. --ginkgo.dry-run).
+#
+# The cluster needs real nodes (kubelet, containerd, kube-proxy), the images
+# of bin/images/images.txt imported into every node's containerd (the
+# suites use upstream's tags with the default pull policy, which does not
+# pull an image already present), and CoreDNS as kube-system/kube-dns for
+# the DNS specs. Results and the full log go to ${REPORT_DIR:-_output/upstream-e2e}.
+# Exit status: e2e.test's (0 when no spec failed).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+stable_focus='\[sig-network\] (Networking Granular Checks: Pods should function for (intra|node)-pod communication: (http|udp)|Services should (serve a basic endpoint from pods|be able to create a functioning NodePort service)|DNS should (provide DNS for services|resolve DNS of partial qualified names for services ))'
+full_focus='\[sig-network\]'
+full_skip='\[Serial\]|\[Disruptive\]|\[Slow\]|\[Flaky\]|\[Feature:[^]]+\]|\[FeatureGate:[^]]+\]|LoadBalancer|IPv6|[Ii]ngress|ExternalName.*LoadBalancer|Windows|SCTP|hostPort'
+
+focus=$stable_focus
+skip=$full_skip
+extra=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --full) focus=$full_focus ;;
+    --focus) focus=$2; shift ;;
+    --skip) skip=$2; shift ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) extra+=("$1") ;;
+  esac
+  shift
+done
+
+: "${KUBECONFIG:?hack/upstream-e2e.sh: set KUBECONFIG to the cluster to test}"
+for bin in e2e.test kubectl; do
+  [ -x "$root/bin/$bin" ] || { echo "hack/upstream-e2e.sh: bin/$bin is missing: run hack/build-tools.sh" >&2; exit 1; }
+done
+report_dir=${REPORT_DIR:-$root/_output/upstream-e2e}
+mkdir -p "$report_dir"
+log="$report_dir/e2e.log"
+
+echo "hack/upstream-e2e.sh: bin/e2e.test ($("$root/bin/e2e.test" --version)) against $KUBECONFIG"
+echo "hack/upstream-e2e.sh: focus: $focus"
+echo "hack/upstream-e2e.sh: skip:  $skip"
+echo "hack/upstream-e2e.sh: log:   $log"
+start=$(date +%s)
+status=0
+"$root/bin/e2e.test" \
+  --kubeconfig="$KUBECONFIG" \
+  --kubectl-path="$root/bin/kubectl" \
+  --provider=local \
+  --report-dir="$report_dir" \
+  --dump-logs-on-failure=false \
+  --ginkgo.focus="$focus" \
+  --ginkgo.skip="$skip" \
+  --ginkgo.no-color \
+  --ginkgo.timeout=2h \
+  "${extra[@]}" >"$log" 2>&1 || status=$?
+
+# ginkgo ends with "Ran N of M Specs in T seconds" and one line of counts;
+# the failed specs are listed after "Summarizing N Failures:".
+echo "hack/upstream-e2e.sh: e2e.test exited $status after $(( $(date +%s) - start ))s"
+sed -n '/^Summarizing [0-9]* Failure/,/^Ran [0-9]* of/p' "$log" | grep -E '^\s*\[(FAIL|PANICKED|TIMEDOUT)\]|^Summarizing' || true
+grep -E '^Ran [0-9]+ of [0-9]+ Specs|^(SUCCESS|FAIL)! -- ' "$log" || { echo "hack/upstream-e2e.sh: no ginkgo summary in $log; its last lines:" >&2; tail -20 "$log" >&2; }
+exit "$status"
