@@ -85,6 +85,7 @@ type faultRow struct {
 	lost                             int
 	broken, newFailed, newOK, stalls int64
 	churnOps, churnErrs              int64
+	churnFor                         time.Duration
 }
 
 func TestFaults(t *testing.T) {
@@ -179,7 +180,45 @@ func faultCases() []faultCase {
 			heal: func(ctx context.Context, e *faultEnv) error {
 				return e.topo.SetAccessSecretData(ctx, e.topo.a, e.access)
 			}},
+		// Item 3: with spec.syncOptions.disconnectedTTL, a remote that
+		// stays unreachable loses its mirror here (and the routes and set
+		// members it made); it comes back on reconnect.
+		{name: "DisconnectedTTL", reported: true,
+			inject: func(ctx context.Context, e *faultEnv) error {
+				if _, err := e.topo.a.Kubectl(ctx, "", "patch", "rcc", e.topo.b.Name, "--type=merge",
+					"-p", `{"spec":{"syncOptions":{"disconnectedTTL":"10s"}}}`); err != nil {
+					return err
+				}
+				e.blackhole.Cut()
+				return nil
+			},
+			// Held until the mirror is gone: the TTL, then its removal.
+			hold: func(ctx context.Context, e *faultEnv) error {
+				return framework.Poll(ctx, time.Minute, "B's mirror removed from A after the disconnectedTTL", func() (bool, string) {
+					return e.mirrorCount(ctx) == 0, fmt.Sprintf("%d mirrored objects of %s", e.mirrorCount(ctx), e.topo.b.Name)
+				})
+			},
+			heal: func(ctx context.Context, e *faultEnv) error {
+				e.blackhole.Heal()
+				_, err := e.topo.a.Kubectl(ctx, "", "patch", "rcc", e.topo.b.Name, "--type=merge",
+					"-p", `{"spec":{"syncOptions":{"disconnectedTTL":null}}}`)
+				return err
+			}},
 	}
+}
+
+// mirrorCount counts A's mirrored WorkloadEndpoints, Nodes and
+// IPAMBlocks of B (-1 if they cannot be read).
+func (e *faultEnv) mirrorCount(ctx context.Context) int {
+	cs := e.topo.cs[e.topo.a].ProjectcalicoV3()
+	opts := metav1.ListOptions{LabelSelector: v3.LabelCluster + "=" + e.topo.b.Name}
+	weps, err1 := cs.WorkloadEndpoints("").List(ctx, opts)
+	nodes, err2 := cs.Nodes().List(ctx, opts)
+	blocks, err3 := cs.IPAMBlocks().List(ctx, opts)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return -1
+	}
+	return len(weps.Items) + len(nodes.Items) + len(blocks.Items)
 }
 
 // withKubeconfig returns a copy of data with another kubeconfig.
@@ -277,6 +316,7 @@ func (e *faultEnv) run(t *testing.T, f faultCase) faultRow {
 		t.Fatalf("before the fault, A does not match B: %s", d)
 	}
 	churn := e.startChurn(t, ctx)
+	churnStart := time.Now()
 	before := e.traffic.Stats()
 
 	start := time.Now()
@@ -299,7 +339,7 @@ func (e *faultEnv) run(t *testing.T, f faultCase) faultRow {
 	// match B.
 	err := framework.Poll(ctx, 2*time.Minute, "A's RCC for B InSync after the heal", e.inSync(ctx))
 	cs := churn.Stop()
-	row.churnOps, row.churnErrs = cs.Ops, cs.Errors
+	row.churnOps, row.churnErrs, row.churnFor = cs.Ops, cs.Errors, time.Since(churnStart)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, e.logs())
 	}
@@ -465,7 +505,7 @@ func (e *faultEnv) logs() string {
 // faultTable renders the rows as the table TESTING.md keeps.
 func faultTable(rows []faultRow) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| fault | detected (status) | detected (meshctl check) | healed at | recovered after heal | objects lost | connections broken | new connections failed / ok | stalls | churn ops (errors) |\n")
+	fmt.Fprintf(&b, "| fault | detected (status) | detected (meshctl check) | healed at | recovered after heal | objects lost | connections broken | new connections failed / ok | stalls | churn ops/s (errors) |\n")
 	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|\n")
 	sec := func(d time.Duration) string {
 		if d < 0 {
@@ -474,8 +514,9 @@ func faultTable(rows []faultRow) string {
 		return fmt.Sprintf("%.1f s", d.Seconds())
 	}
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d | %d | %d / %d | %d | %d (%d) |\n", r.name, sec(r.detectStatus), sec(r.detectCheck),
-			sec(r.heal), sec(r.recover), r.lost, r.broken, r.newFailed, r.newOK, r.stalls, r.churnOps, r.churnErrs)
+		rate := float64(r.churnOps) / max(r.churnFor.Seconds(), 1)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d | %d | %d / %d | %d | %.0f (%d) |\n", r.name, sec(r.detectStatus), sec(r.detectCheck),
+			sec(r.heal), sec(r.recover), r.lost, r.broken, r.newFailed, r.newOK, r.stalls, rate, r.churnErrs)
 	}
 	return b.String()
 }
