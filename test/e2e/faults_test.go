@@ -122,7 +122,7 @@ func faultCases() []faultCase {
 	return []faultCase{
 		{name: "RemoteKubeAPIServerKill", reported: true,
 			inject: func(_ context.Context, e *faultEnv) error { return e.topo.b.KillKubeAPIServer() },
-			hold:   hold(15 * time.Second),
+			hold:   hold(25 * time.Second), // meshctl check waits up to 10 s per request on the remote, retried on EOF
 			// B's controller loses its leader Lease with its API server and
 			// exits, as meshapi-controller does; its Deployment would
 			// restart it: here the heal does.
