@@ -69,8 +69,10 @@ type faultEnv struct {
 // faultCase is one fault: inject breaks something, hold is how long it
 // lasts (or hold returns when it has done its work), heal restores it.
 type faultCase struct {
-	name   string
-	inject func(ctx context.Context, e *faultEnv) error
+	name string
+	// prepare, if set, runs before the churn and the measurement start.
+	prepare func(ctx context.Context, e *faultEnv) error
+	inject  func(ctx context.Context, e *faultEnv) error
 	hold   func(ctx context.Context, e *faultEnv) error
 	heal   func(ctx context.Context, e *faultEnv) error
 	// reported: status and meshctl check must show the fault while it
@@ -194,19 +196,26 @@ func faultCases() []faultCase {
 		// stays unreachable loses its mirror here (and the routes and set
 		// members it made); it comes back on reconnect.
 		{name: "DisconnectedTTL", reported: true,
-			inject: func(ctx context.Context, e *faultEnv) error {
+			// The TTL is set (which restarts the syncer) before the fault.
+			prepare: func(ctx context.Context, e *faultEnv) error {
 				if _, err := e.topo.a.Kubectl(ctx, "", "patch", "rcc", e.topo.b.Name, "--type=merge",
 					"-p", `{"spec":{"syncOptions":{"disconnectedTTL":"10s"}}}`); err != nil {
 					return err
 				}
-				e.blackhole.Cut()
-				return nil
+				time.Sleep(time.Second) // the restart's Connecting first
+				return framework.Poll(ctx, time.Minute, "InSync with the TTL set", e.inSync(ctx))
 			},
-			// Held until the mirror is gone: the TTL, then its removal.
+			inject: func(_ context.Context, e *faultEnv) error { e.blackhole.Cut(); return nil },
+			// Held until the mirror is gone (the probe's detection, the
+			// TTL, the removal), then 10 s more without it.
 			hold: func(ctx context.Context, e *faultEnv) error {
-				return framework.Poll(ctx, time.Minute, "B's mirror removed from A after the disconnectedTTL", func() (bool, string) {
-					return e.mirrorCount(ctx) == 0, fmt.Sprintf("%d mirrored objects of %s", e.mirrorCount(ctx), e.topo.b.Name)
-				})
+				if err := framework.Poll(ctx, time.Minute, "B's mirror removed from A after the disconnectedTTL", func() (bool, string) {
+					n := e.mirrorCount(ctx)
+					return n == 0, fmt.Sprintf("%d mirrored objects of %s", n, e.topo.b.Name)
+				}); err != nil {
+					return err
+				}
+				return hold(10*time.Second)(ctx, e)
 			},
 			heal: func(ctx context.Context, e *faultEnv) error {
 				e.blackhole.Heal()
@@ -322,6 +331,11 @@ func (e *faultEnv) run(t *testing.T, f faultCase) faultRow {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	row := faultRow{name: f.name, detectStatus: -1, detectCheck: -1}
+	if f.prepare != nil {
+		if err := f.prepare(ctx, e); err != nil {
+			t.Fatalf("preparing %s: %v", f.name, err)
+		}
+	}
 	if d := e.converge(ctx, time.Minute); !d.Zero() {
 		t.Fatalf("before the fault, A does not match B: %s", d)
 	}
