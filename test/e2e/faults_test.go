@@ -73,8 +73,8 @@ type faultCase struct {
 	// prepare, if set, runs before the churn and the measurement start.
 	prepare func(ctx context.Context, e *faultEnv) error
 	inject  func(ctx context.Context, e *faultEnv) error
-	hold   func(ctx context.Context, e *faultEnv) error
-	heal   func(ctx context.Context, e *faultEnv) error
+	hold    func(ctx context.Context, e *faultEnv) error
+	heal    func(ctx context.Context, e *faultEnv) error
 	// reported: status and meshctl check must show the fault while it
 	// lasts. unbroken: no long-lived connection may break and no new one
 	// fail.
