@@ -96,13 +96,26 @@ type Syncer struct {
 	pending sync.WaitGroup
 }
 
+// mirrorRetryMax bounds the wait before a failed mirror write is tried
+// again. The default controller limiter doubles it up to 1000 s: an
+// object whose writes failed through a 5 s outage of the local API server
+// (TestFaults/LocalMeshapiAPIServerKill) stayed unmirrored for over a
+// minute after it came back, while the status said InSync.
+const mirrorRetryMax = 5 * time.Second
+
+// mirrorRateLimiter is the syncer queue's: per item 5 ms doubling up to
+// mirrorRetryMax. The workers bound how many writes run at once.
+func mirrorRateLimiter() workqueue.TypedRateLimiter[queueItem] {
+	return workqueue.NewTypedItemExponentialFailureRateLimiter[queueItem](5*time.Millisecond, mirrorRetryMax)
+}
+
 // newSyncer returns a Syncer for cluster that reads remote and writes local.
 func newSyncer(cluster string, overlay bool, remote, local versioned.Interface, localIndexers []cache.Indexer,
 	kinds []mirrorKind, metrics *Metrics, report func(SyncStatus)) *Syncer {
 	return &Syncer{
 		cluster: cluster, overlay: overlay, remote: remote, local: local,
 		localIndexers: localIndexers, kinds: kinds, metrics: metrics, report: report,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[queueItem](),
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(mirrorRateLimiter(),
 			workqueue.TypedRateLimitingQueueConfig[queueItem]{Name: "remote-" + cluster}),
 		remoteIndexer: make([]cache.Indexer, len(kinds)),
 		listedOK:      make([]bool, len(kinds)),
