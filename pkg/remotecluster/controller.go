@@ -76,6 +76,8 @@ type Controller struct {
 	// kind (indexed like kinds), kept by the mirror informers' handlers so
 	// that a status write does not have to count the whole mirror.
 	counts map[string][]int32
+	// stale holds, per cluster, the clock of its disconnectedTTL.
+	stale map[string]staleClock
 	// servicesChanged is told when a remote cluster's Services change.
 	servicesChanged func(cluster string)
 
@@ -106,6 +108,7 @@ func NewController(local versioned.Interface, kube kubernetes.Interface, metrics
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "remoteclusterconfiguration-status"}),
 		running: map[string]*runningSyncer{},
 		counts:  map[string][]int32{},
+		stale:   map[string]staleClock{},
 		events:  kuberecord.NewBroadcaster(),
 	}
 	c.recorder = c.events.NewRecorder(clientsetscheme.Scheme, corev1.EventSource{Component: FieldManager})
@@ -364,7 +367,9 @@ func (c *Controller) refreshStatus(ctx context.Context, name string) error {
 	if r == nil {
 		return nil // not running: reconcile wrote the status
 	}
-	return c.writeStatus(ctx, obj.(*v3.RemoteClusterConfiguration), st, lastSync)
+	rcc := obj.(*v3.RemoteClusterConfiguration)
+	c.noteConnection(rcc, st.State)
+	return c.writeStatus(ctx, rcc, st, lastSync)
 }
 
 // reconcile makes the syncer of one RCC match its configuration and
@@ -377,6 +382,9 @@ func (c *Controller) reconcile(ctx context.Context, name string) error {
 	if !exists {
 		c.stop(name)
 		c.metrics.forget(name)
+		c.mu.Lock()
+		delete(c.stale, name)
+		c.mu.Unlock()
 		return c.deleteMirror(ctx, name)
 	}
 	rcc := obj.(*v3.RemoteClusterConfiguration)
@@ -389,12 +397,26 @@ func (c *Controller) reconcile(ctx context.Context, name string) error {
 		if !errors.As(err, &ce) {
 			return err
 		}
-		// Keep the last known mirror, as in an outage, until it is fixed.
+		// Keep the last known mirror, as in an outage, until it is fixed
+		// (or, with a disconnectedTTL, until that runs out).
 		c.stop(name)
+		c.noteConnection(rcc, v3.SyncStateConfigIncomplete)
+		if _, err := c.expireStale(ctx, rcc); err != nil {
+			return err
+		}
 		return c.writeStatus(ctx, rcc, SyncStatus{State: v3.SyncStateConfigIncomplete, Reason: ce.Reason, Message: ce.Message}, nil)
 	}
 	if r == nil || r.fingerprint != fingerprint {
 		c.stop(name)
+		r = c.start(ctx, rcc, access, fingerprint)
+	}
+	c.mu.Lock()
+	state := r.status.State
+	c.mu.Unlock()
+	c.noteConnection(rcc, state)
+	if expired, err := c.expireStale(ctx, rcc); err != nil {
+		return err
+	} else if expired {
 		r = c.start(ctx, rcc, access, fingerprint)
 	}
 	c.mu.Lock()

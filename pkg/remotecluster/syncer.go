@@ -87,10 +87,26 @@ type Syncer struct {
 	listedOK []bool
 	failed   bool
 	failedAt time.Time
+	// probeDown: the last readiness probe of the remote failed (see
+	// probe); the mirror is not reported InSync until one succeeds.
+	probeDown bool
 	// initial holds the items of the full resync not yet processed once;
 	// pending counts them.
 	initial map[queueItem]struct{}
 	pending sync.WaitGroup
+}
+
+// mirrorRetryMax bounds the wait before a failed mirror write is tried
+// again. The default controller limiter doubles it up to 1000 s: an
+// object whose writes failed through a 5 s outage of the local API server
+// (TestFaults/LocalMeshapiAPIServerKill) stayed unmirrored for over a
+// minute after it came back, while the status said InSync.
+const mirrorRetryMax = 5 * time.Second
+
+// mirrorRateLimiter is the syncer queue's: per item 5 ms doubling up to
+// mirrorRetryMax. The workers bound how many writes run at once.
+func mirrorRateLimiter() workqueue.TypedRateLimiter[queueItem] {
+	return workqueue.NewTypedItemExponentialFailureRateLimiter[queueItem](5*time.Millisecond, mirrorRetryMax)
 }
 
 // newSyncer returns a Syncer for cluster that reads remote and writes local.
@@ -99,7 +115,7 @@ func newSyncer(cluster string, overlay bool, remote, local versioned.Interface, 
 	return &Syncer{
 		cluster: cluster, overlay: overlay, remote: remote, local: local,
 		localIndexers: localIndexers, kinds: kinds, metrics: metrics, report: report,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[queueItem](),
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(mirrorRateLimiter(),
 			workqueue.TypedRateLimitingQueueConfig[queueItem]{Name: "remote-" + cluster}),
 		remoteIndexer: make([]cache.Indexer, len(kinds)),
 		listedOK:      make([]bool, len(kinds)),
@@ -154,6 +170,9 @@ func (s *Syncer) Run(ctx context.Context, workers int) {
 		go informer.RunWithContext(ctx)
 		logger.Info("Full resync is required", "kind", k.Name())
 	}
+	if s.remote != nil {
+		go s.probe(ctx)
+	}
 	if s.kube != nil {
 		informers, svcSynced := startServiceInformers(ctx, s.kube, s.notifyServices)
 		s.mu.Lock()
@@ -195,7 +214,7 @@ func (s *Syncer) Run(ctx context.Context, workers int) {
 	// has listed again and the queue is drained, the mirror is in sync.
 	wait.UntilWithContext(ctx, func(ctx context.Context) {
 		s.mu.Lock()
-		recovered := s.failed && s.allListed()
+		recovered := s.failed && !s.probeDown && s.allListed()
 		s.mu.Unlock()
 		if recovered && s.queue.Len() == 0 {
 			s.markInSync(ctx)
@@ -332,8 +351,13 @@ func (s *Syncer) allListed() bool {
 	return true
 }
 
-// remoteFailed records a failed list or watch of the remote cluster.
-func (s *Syncer) remoteFailed(ctx context.Context, err error) {
+// remoteFailed records a failed list or watch of the remote cluster:
+// every kind must list or watch again before the mirror is in sync.
+func (s *Syncer) remoteFailed(ctx context.Context, err error) { s.fail(ctx, err, true) }
+
+// fail records a failure of the remote cluster; relist says whether every
+// kind must list or watch again before the mirror is in sync.
+func (s *Syncer) fail(ctx context.Context, err error, relist bool) {
 	if ctx.Err() != nil {
 		return
 	}
@@ -344,8 +368,10 @@ func (s *Syncer) remoteFailed(ctx context.Context, err error) {
 	if !wasFailed {
 		s.failedAt = time.Now()
 	}
-	for i := range s.listedOK {
-		s.listedOK[i] = false
+	if relist {
+		for i := range s.listedOK {
+			s.listedOK[i] = false
+		}
 	}
 	s.mu.Unlock()
 	if !wasFailed {

@@ -3868,9 +3868,17 @@ func schema_pkg_apis_projectcalico_v3_RemoteClusterSyncOptions(ref common.Refere
 							Enum:        []interface{}{"Disabled", "Enabled"},
 						},
 					},
+					"disconnectedTTL": {
+						SchemaProps: spec.SchemaProps{
+							Description: "DisconnectedTTL, if set, bounds how long the last known state of a disconnected remote cluster is kept: once the connection has failed (syncState ConnectionFailed or ConfigIncomplete) without a break for longer than this, the remote cluster's mirrored endpoints, profiles, nodes, pools and blocks are removed from this cluster, and with them the routes and policy set members they made on every node. A reconnect before it resets the clock, so a remote that drops for a moment changes nothing; once reconnected, the mirror is listed anew. Unset (the default, as in the original product) keeps the last known state however long the outage lasts, e.g. \"10m\".",
+							Ref:         ref(metav1.Duration{}.OpenAPIModelName()),
+						},
+					},
 				},
 			},
 		},
+		Dependencies: []string{
+			metav1.Duration{}.OpenAPIModelName()},
 	}
 }
 

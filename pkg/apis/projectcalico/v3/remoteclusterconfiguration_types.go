@@ -121,6 +121,18 @@ type RemoteClusterSyncOptions struct {
 	// WireGuard or any IPPool uses VXLAN, else to Disabled.
 	// +optional
 	OverlayRoutingMode OverlayRoutingMode `json:"overlayRoutingMode,omitempty"`
+	// DisconnectedTTL, if set, bounds how long the last known state of a
+	// disconnected remote cluster is kept: once the connection has failed
+	// (syncState ConnectionFailed or ConfigIncomplete) without a break for
+	// longer than this, the remote cluster's mirrored endpoints, profiles,
+	// nodes, pools and blocks are removed from this cluster, and with them
+	// the routes and policy set members they made on every node. A
+	// reconnect before it resets the clock, so a remote that drops for a
+	// moment changes nothing; once reconnected, the mirror is listed anew.
+	// Unset (the default, as in the original product) keeps the last
+	// known state however long the outage lasts, e.g. "10m".
+	// +optional
+	DisconnectedTTL *metav1.Duration `json:"disconnectedTTL,omitempty"`
 }
 
 // OverlayRoutingMode toggles cross-cluster overlay routes.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
@@ -190,8 +191,15 @@ func ValidateRemoteClusterConfiguration(rcc *v3.RemoteClusterConfiguration, opts
 		errs = append(errs, field.NotSupported(specPath.Child("syncOptions", "overlayRoutingMode"), m,
 			[]v3.OverlayRoutingMode{v3.OverlayRoutingModeEnabled, v3.OverlayRoutingModeDisabled}))
 	}
+	if ttl := spec.SyncOptions.DisconnectedTTL; ttl != nil && ttl.Duration < MinDisconnectedTTL {
+		errs = append(errs, field.Invalid(specPath.Child("syncOptions", "disconnectedTTL"), ttl.Duration.String(),
+			"must be at least "+MinDisconnectedTTL.String()+": a shorter one would remove a remote cluster's state on every brief outage"))
+	}
 	return errs
 }
+
+// MinDisconnectedTTL is the shortest spec.syncOptions.disconnectedTTL.
+const MinDisconnectedTTL = 10 * time.Second
 
 // validateRemoteClusterName checks that name is a DNS-1123 label.
 func validateRemoteClusterName(fldPath *field.Path, name string) field.ErrorList {

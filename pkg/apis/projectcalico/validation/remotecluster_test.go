@@ -85,6 +85,16 @@ func TestValidateRemoteClusterConfigurationSecret(t *testing.T) {
 		{name: "secret reference with kind Secret"},
 		{name: "secret reference without kind", mut: func(r *v3.RemoteClusterConfiguration) { r.Spec.ClusterAccessSecret.Kind = "" }},
 		{name: "overlay routing mode unset", mut: func(r *v3.RemoteClusterConfiguration) { r.Spec.SyncOptions.OverlayRoutingMode = "" }},
+		{name: "disconnectedTTL of ten minutes", mut: func(r *v3.RemoteClusterConfiguration) {
+			r.Spec.SyncOptions.DisconnectedTTL = &metav1.Duration{Duration: 10 * time.Minute}
+		}},
+		{
+			name: "disconnectedTTL shorter than the minimum",
+			mut: func(r *v3.RemoteClusterConfiguration) {
+				r.Spec.SyncOptions.DisconnectedTTL = &metav1.Duration{Duration: time.Second}
+			},
+			want: []want{invalid("spec.syncOptions.disconnectedTTL", `"1s": must be at least 10s`)},
+		},
 		{name: "name with digits and dashes", mut: func(r *v3.RemoteClusterConfiguration) { r.Name = "eu-west-1" }},
 		{
 			name: "name not a DNS label",

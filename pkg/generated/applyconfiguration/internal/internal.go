@@ -1030,6 +1030,9 @@ var schemaYAML = typed.YAMLObject(`types:
 - name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.RemoteClusterSyncOptions
   map:
     fields:
+    - name: disconnectedTTL
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Duration
     - name: overlayRoutingMode
       type:
         scalar: string

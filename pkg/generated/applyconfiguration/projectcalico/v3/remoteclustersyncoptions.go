@@ -20,6 +20,7 @@ package v3
 
 import (
 	projectcalicov3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
+	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // RemoteClusterSyncOptionsApplyConfiguration represents a declarative configuration of the RemoteClusterSyncOptions type for use
@@ -33,6 +34,17 @@ type RemoteClusterSyncOptionsApplyConfiguration struct {
 	// defaults to Enabled if the "default" FelixConfiguration enables
 	// WireGuard or any IPPool uses VXLAN, else to Disabled.
 	OverlayRoutingMode *projectcalicov3.OverlayRoutingMode `json:"overlayRoutingMode,omitempty"`
+	// DisconnectedTTL, if set, bounds how long the last known state of a
+	// disconnected remote cluster is kept: once the connection has failed
+	// (syncState ConnectionFailed or ConfigIncomplete) without a break for
+	// longer than this, the remote cluster's mirrored endpoints, profiles,
+	// nodes, pools and blocks are removed from this cluster, and with them
+	// the routes and policy set members they made on every node. A
+	// reconnect before it resets the clock, so a remote that drops for a
+	// moment changes nothing; once reconnected, the mirror is listed anew.
+	// Unset (the default, as in the original product) keeps the last
+	// known state however long the outage lasts, e.g. "10m".
+	DisconnectedTTL *v1.Duration `json:"disconnectedTTL,omitempty"`
 }
 
 // RemoteClusterSyncOptionsApplyConfiguration constructs a declarative configuration of the RemoteClusterSyncOptions type for use with
@@ -46,5 +58,13 @@ func RemoteClusterSyncOptions() *RemoteClusterSyncOptionsApplyConfiguration {
 // If called multiple times, the OverlayRoutingMode field is set to the value of the last call.
 func (b *RemoteClusterSyncOptionsApplyConfiguration) WithOverlayRoutingMode(value projectcalicov3.OverlayRoutingMode) *RemoteClusterSyncOptionsApplyConfiguration {
 	b.OverlayRoutingMode = &value
+	return b
+}
+
+// WithDisconnectedTTL sets the DisconnectedTTL field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the DisconnectedTTL field is set to the value of the last call.
+func (b *RemoteClusterSyncOptionsApplyConfiguration) WithDisconnectedTTL(value v1.Duration) *RemoteClusterSyncOptionsApplyConfiguration {
+	b.DisconnectedTTL = &value
 	return b
 }
