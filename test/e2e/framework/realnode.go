@@ -11,8 +11,10 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ktypes "k8s.io/apimachinery/pkg/types"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
@@ -105,11 +107,13 @@ func (t *Topology) realNodeNamespace(n *RealNode) func(context.Context, *NodeIma
 // realNodeCgroups creates n's cgroup (the kubelet's cgroupRoot) and its
 // runtime child (containerd and its shims), and registers the cleanup
 // that kills whatever still runs in them, unmounts everything under the
-// node's directory and removes the cgroups.
+// node's directory, removes the cgroups, the shims' sockets and the
+// kubelet's links in /var/log/containers.
 func (t *Topology) realNodeCgroups(n *RealNode) func(context.Context, *NodeImages) error {
 	return func(context.Context, *NodeImages) error {
 		t.push("cleaning up real node "+n.Name, func(context.Context) error {
-			return errors.Join(killCgroup(n.cgroup, 30*time.Second), unmountUnder(n.paths.dir), removeCgroup(n.cgroup))
+			return errors.Join(killCgroup(n.cgroup, 30*time.Second), removeShimSockets(n.paths.state),
+				removeContainerLogLinks(n.paths.podLogs), unmountUnder(n.paths.dir), removeCgroup(n.cgroup))
 		})
 		if err := makeCgroup(n.cgroup); err != nil {
 			return err
@@ -211,8 +215,50 @@ func (t *Topology) startKubelet(n *RealNode) func(context.Context, *NodeImages) 
 			return err
 		}
 		t.push("stopping the kubelet of "+n.Name, func(context.Context) error { return n.kubelet.stop(15 * time.Second) })
+		t.push("draining "+n.Name, func(ctx context.Context) error { return t.drain(ctx, n) })
 		return nil
 	}
+}
+
+// drain cordons n and deletes its Pods on the pod network, waiting until
+// they are gone, so that the kubelet tears their sandboxes down through
+// the CNI plugin (which frees their addresses) while it still runs.
+// hostNetwork Pods (the DaemonSets') stay until the node stops.
+func (t *Topology) drain(ctx context.Context, n *RealNode) error {
+	kube := t.Kube[n.Cluster]
+	if _, err := kube.CoreV1().Nodes().Patch(ctx, n.Name, ktypes.MergePatchType, []byte(`{"spec":{"unschedulable":true}}`), metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("cordoning %s: %w", n.Name, err)
+	}
+	onPodNetwork := func() ([]corev1.Pod, error) {
+		pods, err := kube.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + n.Name})
+		if err != nil {
+			return nil, err
+		}
+		var out []corev1.Pod
+		for _, p := range pods.Items {
+			if !p.Spec.HostNetwork {
+				out = append(out, p)
+			}
+		}
+		return out, nil
+	}
+	pods, err := onPodNetwork()
+	if err != nil {
+		return fmt.Errorf("pods of %s: %w", n.Name, err)
+	}
+	for _, p := range pods {
+		if err := kube.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting pod %s/%s: %w", p.Namespace, p.Name, err)
+		}
+	}
+	return Poll(ctx, 90*time.Second, "the pods of "+n.Name+" gone", func() (bool, string) {
+		pods, err := onPodNetwork()
+		var names []string
+		for _, p := range pods {
+			names = append(names, p.Namespace+"/"+p.Name)
+		}
+		return err == nil && len(pods) == 0, fmt.Sprint(names, err)
+	})
 }
 
 // waitRegistered waits until the kubelet registered n's Node.

@@ -296,3 +296,55 @@ func saveSysctls(keys []string) (restore func() error, err error) {
 		return errors.Join(errs...)
 	}, nil
 }
+
+// removeShimSockets removes the sockets of the shims of containerd's
+// tasks under state (each task's bundle names its shim's socket in its
+// "address" file; containerd puts them under /run/containerd/s whatever
+// its state directory, and a killed shim leaves its socket behind).
+func removeShimSockets(state string) error {
+	addrs, err := filepath.Glob(filepath.Join(state, "io.containerd.runtime.v2.task", "*", "*", "address"))
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, a := range addrs {
+		b, err := os.ReadFile(a)
+		if err != nil {
+			continue
+		}
+		sock := strings.TrimPrefix(strings.TrimSpace(string(b)), "unix://")
+		if !strings.HasPrefix(sock, "/run/containerd/s/") {
+			continue
+		}
+		if err := os.Remove(sock); err != nil && !os.IsNotExist(err) {
+			errs = append(errs, fmt.Errorf("removing shim socket %s: %w", sock, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// containerLogDir is where every kubelet links its containers' logs
+// (hardcoded in the kubelet).
+const containerLogDir = "/var/log/containers"
+
+// removeContainerLogLinks removes the links in containerLogDir that point
+// into podLogs (a kubelet's podLogsDir).
+func removeContainerLogLinks(podLogs string) error {
+	entries, err := os.ReadDir(containerLogDir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		p := filepath.Join(containerLogDir, e.Name())
+		if target, err := os.Readlink(p); err == nil && strings.HasPrefix(target, podLogs+"/") {
+			if err := os.Remove(p); err != nil {
+				errs = append(errs, fmt.Errorf("removing log link %s: %w", p, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
