@@ -104,6 +104,11 @@ func (t *Topology) realNodeNamespace(n *RealNode) func(context.Context, *NodeIma
 	}
 }
 
+// hostDirsNodesCreate are the host directories a kubelet or containerd's
+// shims create whatever their configuration (the kubelet's container log
+// links; the shims' sockets), children first.
+var hostDirsNodesCreate = []string{"/var/log/containers", "/run/containerd/s", "/run/containerd"}
+
 // realNodeCgroups creates n's cgroup (the kubelet's cgroupRoot) and its
 // runtime child (containerd and its shims), and registers the cleanup
 // that kills whatever still runs in them, unmounts everything under the
@@ -111,6 +116,18 @@ func (t *Topology) realNodeNamespace(n *RealNode) func(context.Context, *NodeIma
 // kubelet's links in /var/log/containers.
 func (t *Topology) realNodeCgroups(n *RealNode) func(context.Context, *NodeImages) error {
 	return func(context.Context, *NodeImages) error {
+		var missing []string
+		for _, d := range hostDirsNodesCreate {
+			if _, err := os.Stat(d); os.IsNotExist(err) {
+				missing = append(missing, d)
+			}
+		}
+		t.push("removing the host directories "+n.Name+"'s kubelet and shims created", func(context.Context) error {
+			for _, d := range missing {
+				_ = os.Remove(d) // only once empty: another node may still use it
+			}
+			return nil
+		})
 		t.push("cleaning up real node "+n.Name, func(context.Context) error {
 			return errors.Join(killCgroup(n.cgroup, 30*time.Second), removeShimSockets(n.paths.state),
 				removeContainerLogLinks(n.paths.podLogs), unmountUnder(n.paths.dir), removeCgroup(n.cgroup))

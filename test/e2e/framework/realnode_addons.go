@@ -50,6 +50,13 @@ func (t *Topology) InstallNodeAddons(ctx context.Context, c *Cluster, images *No
 	if _, err := c.Kubectl(ctx, "", "-n", MeshapiNamespace, "patch", "daemonset", "meshapi-agent", "--type=strategic", "-p", agentPatch(h)); err != nil {
 		return err
 	}
+	// meshapi-controller runs as a process of the framework
+	// (StartController), standing in for this Deployment of
+	// artifacts/deploy/50-controller.yaml, which would otherwise run a
+	// second one on the real nodes.
+	if _, err := c.Kubectl(ctx, "", "-n", "calico-system", "scale", "deployment", "calico-typha", "--replicas=0"); err != nil {
+		return err
+	}
 	for _, file := range []string{"kube-proxy.yaml", "coredns.yaml"} {
 		b, err := os.ReadFile(filepath.Join(TestdataDir(), file))
 		if err != nil {

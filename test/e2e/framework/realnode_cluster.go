@@ -23,7 +23,9 @@ type ClusterOptions struct {
 	// authorizes with Node,RBAC and admits with NodeRestriction, and
 	// reaches kubelets with a client certificate; kube-controller-manager
 	// also runs the controllers Pods need (DaemonSets, Deployments, the
-	// kube-root-ca.crt publisher); kube-scheduler runs.
+	// kube-root-ca.crt publisher, and the node lifecycle controller that
+	// lifts the not-ready taint a kubelet registers its Node with);
+	// kube-scheduler runs.
 	NodeAddress netip.Addr
 }
 
@@ -121,7 +123,7 @@ func (c *Cluster) nodeControllerManagerArgs(args []string) []string {
 	}
 	for i, a := range args {
 		if strings.HasPrefix(a, "--controllers=") {
-			args[i] = a + ",root-ca-certificate-publisher-controller,daemonset-controller,deployment-controller,replicaset-controller,podgc-controller"
+			args[i] = a + ",root-ca-certificate-publisher-controller,daemonset-controller,deployment-controller,replicaset-controller,pod-garbage-collector-controller,node-lifecycle-controller"
 		}
 	}
 	return args
