@@ -37,6 +37,9 @@ type Binaries struct {
 	// KubeAPIServer, KubeControllerManager and Kubectl are the upstream
 	// binaries hack/build-tools.sh builds into bin/.
 	KubeAPIServer, KubeControllerManager, Kubectl string
+	// KubeScheduler is the upstream kube-scheduler in bin/; only clusters
+	// with real nodes (ClusterOptions.NodeAddress) run it.
+	KubeScheduler string
 	// MeshapiAPIServer and MeshapiController are meshapi's binaries.
 	MeshapiAPIServer, MeshapiController string
 }
@@ -64,6 +67,7 @@ type Cluster struct {
 	MeshapiEtcdCertFile, MeshapiEtcdKeyFile string
 
 	bins        Binaries
+	opts        ClusterOptions
 	pki         clusterPKI
 	kubeEtcd    *embeddedetcd.Server
 	meshapiEtcd *embeddedetcd.Server
@@ -72,6 +76,7 @@ type Cluster struct {
 	controllerManager *process
 	meshapi           *process
 	controller        *process
+	scheduler         *process
 	// ControllerMetrics is the address of meshapi-controller's /metrics.
 	ControllerMetrics string
 }
@@ -86,6 +91,9 @@ type clusterPKI struct {
 	// etcdCA signs meshapi's etcd's serving certificate and its client.
 	etcdCA                 *ca
 	etcdServer, etcdClient keyPair
+	// kubeletClient is kube-apiserver's client certificate towards the
+	// kubelets, and scheduler kube-scheduler's (real nodes only).
+	kubeletClient, scheduler keyPair
 }
 
 // Meshapi's names in the cluster, as in artifacts/deploy.
@@ -99,8 +107,14 @@ const (
 // StartCluster starts a cluster with its files under dir and waits until
 // the APIService v3.projectcalico.org is Available. On error everything
 // started is stopped again.
-func StartCluster(ctx context.Context, name, dir string, bins Binaries) (c *Cluster, err error) {
-	c = &Cluster{Name: name, Dir: dir, bins: bins}
+func StartCluster(ctx context.Context, name, dir string, bins Binaries) (*Cluster, error) {
+	return StartClusterWithOptions(ctx, name, dir, bins, ClusterOptions{})
+}
+
+// StartClusterWithOptions is StartCluster with options; the zero options
+// are StartCluster's cluster.
+func StartClusterWithOptions(ctx context.Context, name, dir string, bins Binaries, opts ClusterOptions) (c *Cluster, err error) {
+	c = &Cluster{Name: name, Dir: dir, bins: bins, opts: opts}
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("cluster %s: %w\n%s", name, err, c.Logs(40))
@@ -138,7 +152,7 @@ func StartCluster(ctx context.Context, name, dir string, bins Binaries) (c *Clus
 		return c, err
 	}
 	c.Kubeconfig = filepath.Join(dir, "admin.kubeconfig")
-	if err := writeKubeconfig(c.Kubeconfig, kubePort, c.pki.ca.CertFile, &clientcmdapi.AuthInfo{
+	if err := writeKubeconfig(c.Kubeconfig, c.apiServerURL(kubePort), c.pki.ca.CertFile, &clientcmdapi.AuthInfo{
 		ClientCertificate: c.pki.admin.CertFile, ClientKey: c.pki.admin.KeyFile,
 	}); err != nil {
 		return c, err
@@ -153,6 +167,9 @@ func StartCluster(ctx context.Context, name, dir string, bins Binaries) (c *Clus
 	c.controllerManager = &process{name: "kube-controller-manager", path: bins.KubeControllerManager,
 		log: filepath.Join(dir, "logs", "kube-controller-manager.log"), args: c.controllerManagerArgs()}
 	if err := c.controllerManager.start(); err != nil {
+		return c, err
+	}
+	if err := c.startScheduler(); err != nil {
 		return c, err
 	}
 
@@ -178,12 +195,13 @@ func (c *Cluster) makePKI() error {
 		return err
 	}
 	loopback := []net.IP{net.ParseIP("127.0.0.1")}
+	apiserverIPs := append(append([]net.IP(nil), loopback...), c.nodeAPIServerIPs()...)
 	for _, s := range []struct {
 		dst *keyPair
 		by  *ca
 		req certRequest
 	}{
-		{&p.apiserver, p.ca, certRequest{file: "apiserver", commonName: "kube-apiserver", server: true, ips: loopback,
+		{&p.apiserver, p.ca, certRequest{file: "apiserver", commonName: "kube-apiserver", server: true, ips: apiserverIPs,
 			dnsNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"}}},
 		{&p.admin, p.ca, certRequest{file: "admin", commonName: "e2e-admin", organizations: []string{"system:masters"}, client: true}},
 		{&p.frontProxyClient, p.frontProxyCA, certRequest{file: "front-proxy-client", commonName: "front-proxy-client", client: true}},
@@ -200,13 +218,15 @@ func (c *Cluster) makePKI() error {
 		}
 	}
 	c.MeshapiEtcdCAFile, c.MeshapiEtcdCertFile, c.MeshapiEtcdKeyFile = p.etcdCA.CertFile, p.etcdClient.CertFile, p.etcdClient.KeyFile
-	p.saKey, p.saPub, err = writeServiceAccountKey(dir)
-	return err
+	if p.saKey, p.saPub, err = writeServiceAccountKey(dir); err != nil {
+		return err
+	}
+	return c.makeNodePKI()
 }
 
 func (c *Cluster) kubeAPIServerArgs(port int) []string {
 	p := c.pki
-	return []string{
+	return c.nodeAPIServerArgs([]string{
 		"--etcd-servers=" + c.kubeEtcd.ClientURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
@@ -233,11 +253,11 @@ func (c *Cluster) kubeAPIServerArgs(port int) []string {
 		"--enable-aggregator-routing=false",
 		"--profiling=false",
 		"--v=1",
-	}
+	})
 }
 
 func (c *Cluster) controllerManagerArgs() []string {
-	return []string{
+	return c.nodeControllerManagerArgs([]string{
 		"--kubeconfig=" + c.Kubeconfig,
 		"--authentication-kubeconfig=" + c.Kubeconfig,
 		"--authorization-kubeconfig=" + c.Kubeconfig,
@@ -250,7 +270,7 @@ func (c *Cluster) controllerManagerArgs() []string {
 		"--bind-address=127.0.0.1",
 		"--secure-port=0",
 		"--v=1",
-	}
+	})
 }
 
 // meshapiArgs are the flags of artifacts/deploy/30-apiserver.yaml, with the
@@ -498,7 +518,7 @@ func (c *Cluster) Stop() error {
 	// kube-controller-manager before meshapi-apiserver: its garbage
 	// collector watches meshapi's resources through kube-apiserver, and
 	// both API servers would wait (30 s, then SIGKILL) for those watches.
-	for _, p := range []*process{c.controller, c.controllerManager, c.meshapi, c.kubeAPIServer} {
+	for _, p := range []*process{c.controller, c.scheduler, c.controllerManager, c.meshapi, c.kubeAPIServer} {
 		if p == nil {
 			continue
 		}
@@ -520,7 +540,7 @@ func (c *Cluster) Stop() error {
 // Logs returns the last n lines of each process's log.
 func (c *Cluster) Logs(n int) string {
 	var b strings.Builder
-	for _, p := range []*process{c.kubeAPIServer, c.controllerManager, c.meshapi, c.controller} {
+	for _, p := range []*process{c.kubeAPIServer, c.controllerManager, c.scheduler, c.meshapi, c.controller} {
 		if p != nil {
 			b.WriteString(p.tail(n))
 			b.WriteString("\n")

@@ -44,6 +44,11 @@ type TopologyConfig struct {
 	Namespaces []string
 	// Logf, if set, receives progress messages.
 	Logf func(format string, args ...any)
+	// Underlay, if set, is the underlay to build on (one made before the
+	// clusters, so that it links to the host with Underlay.AddHost for
+	// real nodes); the topology adds its gateway address and counter to
+	// it and removes the address, but does not delete it.
+	Underlay *Underlay
 }
 
 // TopoNode is a node of a topology: a network namespace on the underlay
@@ -94,6 +99,9 @@ type Topology struct {
 	closed     bool
 	namespaces map[*Cluster]map[string]bool
 	pods       int
+	// realHosts are the host paths of each cluster's real nodes
+	// (InstallNodeAddons).
+	realHosts map[*Cluster]*realHost
 }
 
 // undoStep is one thing Close undoes.
@@ -107,7 +115,7 @@ type undoStep struct {
 // connected yet (Connect). On error what was built is undone.
 func NewTopology(ctx context.Context, a, b *Cluster, cfg TopologyConfig) (*Topology, error) {
 	t := &Topology{A: a, B: b, cfg: cfg, Clients: map[*Cluster]versioned.Interface{}, Kube: map[*Cluster]kubernetes.Interface{},
-		namespaces: map[*Cluster]map[string]bool{a: {}, b: {}}}
+		namespaces: map[*Cluster]map[string]bool{a: {}, b: {}}, realHosts: map[*Cluster]*realHost{}}
 	if err := t.build(ctx); err != nil {
 		return nil, errors.Join(err, t.Close())
 	}
@@ -179,12 +187,20 @@ func (t *Topology) prepare(ctx context.Context) error {
 // and starts their agents.
 func (t *Topology) machines(ctx context.Context) error {
 	prefix := "m" + t.cfg.Name + "-"
-	u, err := NewUnderlay(prefix)
-	if err != nil {
-		return err
+	u := t.cfg.Underlay
+	if u == nil {
+		var err error
+		if u, err = NewUnderlay(prefix); err != nil {
+			return err
+		}
+		t.push("deleting the underlay", func(context.Context) error { return u.NS.Delete() })
+	} else {
+		t.push("removing the underlay's gateway address", func(context.Context) error {
+			return u.NS.IP("addr", "del", UnderlayGateway+"/24", "dev", "br0")
+		})
 	}
 	t.Underlay = u
-	t.push("deleting the underlay", func(context.Context) error { return u.NS.Delete() })
+	var err error
 	// The underlay's gateway: every node has a default route, as a real
 	// node has. The plugin's pods reach their gateway 169.254.1.1 by
 	// proxy ARP on the host side of their veth, which answers only for
