@@ -16,7 +16,9 @@ import (
 // is back in place end instead would be wrong too: a child process started
 // from it with Pdeathsig would be killed.) Goroutines fn starts run on
 // other threads, in the process's namespace: only what fn creates itself
-// is placed in ns.
+// is placed in ns. When the thread is already in ns, fn runs without setns:
+// an agent programming its own namespace (a Pod without CAP_SYS_ADMIN) may
+// not call setns at all, not even into the namespace it is in.
 func inNamespace(ns netns.NsHandle, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
@@ -28,6 +30,12 @@ func inNamespace(ns netns.NsHandle, fn func() error) error {
 			return
 		}
 		defer orig.Close()
+		if orig.Equal(ns) {
+			err = fn()
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
 		if err := netns.Set(ns); err != nil {
 			runtime.UnlockOSThread() // setns failed: the thread was not moved
 			errc <- fmt.Errorf("entering network namespace %s: %w", ns, err)

@@ -248,7 +248,15 @@ func New(ns netns.NsHandle, opts Options) (*WireGuard, error) {
 		w.ownNSName = self.Equal(own)
 		self.Close()
 	}
-	if w.h, err = netlink.NewHandleAt(own); err != nil {
+	// netlink.NewHandleAt enters the namespace (setns) even when it is the
+	// caller's own, which needs CAP_SYS_ADMIN: a handle in the agent's own
+	// namespace is opened without it.
+	if w.ownNSName {
+		w.h, err = netlink.NewHandle()
+	} else {
+		w.h, err = netlink.NewHandleAt(own)
+	}
+	if err != nil {
 		own.Close()
 		return nil, fmt.Errorf("WireGuard: netlink handle in namespace %s: %w", own, err)
 	}
