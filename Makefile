@@ -7,7 +7,7 @@ run:
 	@if [ "$$(id -u)" != 0 ]; then echo "make run: the demo's nodes and pods are network namespaces, which need root: run sudo make run, or make run-api for the API server alone"; exit 1; fi
 	@if [ ! -x bin/kube-apiserver ] || [ ! -x bin/kube-controller-manager ] || [ ! -x bin/kubectl ]; then \
 		echo "make run: first run: building kube-apiserver, kube-controller-manager and kubectl into bin/ (about 12 minutes cold on two cores, once)"; \
-		hack/build-tools.sh; \
+		hack/build-tools.sh control-plane; \
 	fi
 	@go build -o meshapi-demo/bin/ ./cmd/meshapi-demo
 	@meshapi-demo/bin/meshapi-demo
@@ -24,7 +24,7 @@ test:
 build:
 	go build -o bin/ ./cmd/...
 
-## tools: build the upstream kube-apiserver and kubectl into bin/
+## tools: build from source into bin/ every upstream program the e2e clusters run (kube-apiserver, kube-controller-manager, kubectl, kubelet, kube-proxy, kube-scheduler, containerd, CoreDNS) and their images (bin/images)
 tools:
 	hack/build-tools.sh
 
