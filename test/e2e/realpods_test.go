@@ -161,12 +161,16 @@ func startRealPodsClusters(ctx context.Context, t *testing.T, dir, name string) 
 	return cs[0], cs[1]
 }
 
-// eventually waits up to two minutes for cond, failing the test with the
-// nodes' logs.
-func (m *realPodsMesh) eventually(what string, cond func() (bool, string)) {
+// eventually waits up to two minutes for cond, failing the test with
+// the problems in the nodes' logs and what more describe adds.
+func (m *realPodsMesh) eventually(what string, cond func() (bool, string), describe ...func() string) {
 	m.t.Helper()
 	if err := framework.Poll(context.Background(), 2*time.Minute, what, cond); err != nil {
-		m.t.Fatalf("%v\n%s%s", err, m.na.Logs(15), m.nb.Logs(15))
+		var more strings.Builder
+		for _, d := range describe {
+			more.WriteString(d())
+		}
+		m.t.Fatalf("%v\n%s%s%s", err, more.String(), m.na.Problems(20), m.nb.Problems(20))
 	}
 }
 
@@ -212,7 +216,7 @@ func (m *realPodsMesh) runPods(c *framework.Cluster, ns string, manifests ...str
 			state = append(state, fmt.Sprintf("%s %s %s", p.Name, p.Status.Phase, p.Status.PodIP))
 		}
 		return ready, strings.Join(state, "; ")
-	})
+	}, func() string { return framework.DescribePods(context.Background(), m.topo.Kube[c], ns) })
 	return ips
 }
 
