@@ -19,7 +19,17 @@ import (
 // node per cluster.
 type realHost struct {
 	cniBin, cniConf, meshapiLib string
+	// meshapiRun holds the agent's IPAM service socket (the DaemonSet's
+	// /var/run/meshapi): one per cluster, since the nodes of both
+	// clusters share the host's mount namespace and two agents on one
+	// socket path would take it from each other.
+	meshapiRun string
 }
+
+// ipamSocket is the host path of the agent's IPAM service socket, which
+// the conflist names (the plugin runs on the host, outside the agent's
+// container).
+func (h *realHost) ipamSocket() string { return filepath.Join(h.meshapiRun, "ipam.sock") }
 
 // TestdataDir is test/e2e/testdata: the upstream add-ons' manifests.
 func TestdataDir() string { return filepath.Join(RepoRoot(), "test", "e2e", "testdata") }
@@ -30,16 +40,18 @@ func TestdataDir() string { return filepath.Join(RepoRoot(), "test", "e2e", "tes
 // (Deployment and the Service kube-dns at the kubelets' clusterDNS), and
 // the meshapi-agent DaemonSet of artifacts/deploy/60-agent.yaml, which
 // the topology applied, patched for this machine: its hostPath volumes
-// (/opt/cni/bin, /etc/cni/net.d, /var/lib/meshapi) moved to directories
-// of the test (so is the conflist's kubeconfig path, --host-conf-dir),
+// (/opt/cni/bin, /etc/cni/net.d, /var/lib/meshapi, /var/run/meshapi)
+// moved to directories of the test (so are the conflist's kubeconfig
+// path, --host-conf-dir, and IPAM socket, --ipam-socket),
 // and the images, which no registry serves here, used as imported
 // (imagePullPolicy IfNotPresent instead of the default Always of a
 // :latest tag). clusterCIDR is kube-proxy's (the cluster's pool). Close
 // deletes the objects.
 func (t *Topology) InstallNodeAddons(ctx context.Context, c *Cluster, images *NodeImages, clusterCIDR netip.Prefix) error {
 	base := filepath.Join(t.dir, c.Name+"-host")
-	h := &realHost{cniBin: filepath.Join(base, "opt/cni/bin"), cniConf: filepath.Join(base, "etc/cni/net.d"), meshapiLib: filepath.Join(base, "var/lib/meshapi")}
-	for _, d := range []string{h.cniBin, h.cniConf, h.meshapiLib} {
+	h := &realHost{cniBin: filepath.Join(base, "opt/cni/bin"), cniConf: filepath.Join(base, "etc/cni/net.d"), meshapiLib: filepath.Join(base, "var/lib/meshapi"),
+		meshapiRun: filepath.Join(base, "var/run/meshapi")}
+	for _, d := range []string{h.cniBin, h.cniConf, h.meshapiLib, h.meshapiRun} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("host directories of %s: %w", c.Name, err)
 		}
@@ -84,10 +96,10 @@ func (t *Topology) InstallNodeAddons(ctx context.Context, c *Cluster, images *No
 // host paths h.
 func agentPatch(h *realHost) string {
 	return fmt.Sprintf(`{"spec":{"template":{"spec":{
-"initContainers":[{"name":"install-cni","imagePullPolicy":"IfNotPresent","command":["meshapi-cni","install","--kubeconfig-from-serviceaccount","--bin-dir=/host/opt/cni/bin","--conf-dir=/host/etc/cni/net.d","--host-conf-dir=%s"]}],
+"initContainers":[{"name":"install-cni","imagePullPolicy":"IfNotPresent","command":["meshapi-cni","install","--kubeconfig-from-serviceaccount","--bin-dir=/host/opt/cni/bin","--conf-dir=/host/etc/cni/net.d","--host-conf-dir=%s","--ipam-socket=%s"]}],
 "containers":[{"name":"meshapi-agent","imagePullPolicy":"IfNotPresent"}],
-"volumes":[{"name":"cni-bin-dir","hostPath":{"path":%q}},{"name":"cni-net-dir","hostPath":{"path":%q}},{"name":"wireguard-key","hostPath":{"path":%q}}]}}}}`,
-		h.cniConf, h.cniBin, h.cniConf, h.meshapiLib)
+"volumes":[{"name":"cni-bin-dir","hostPath":{"path":%q}},{"name":"cni-net-dir","hostPath":{"path":%q}},{"name":"wireguard-key","hostPath":{"path":%q}},{"name":"ipam-socket-dir","hostPath":{"path":%q}}]}}}}`,
+		h.cniConf, h.ipamSocket(), h.cniBin, h.cniConf, h.meshapiLib, h.meshapiRun)
 }
 
 // WaitRealNodeReady waits until n's Node is Ready, every Pod on n is

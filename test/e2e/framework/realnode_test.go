@@ -77,9 +77,10 @@ func TestUnescapeMountinfo(t *testing.T) {
 }
 
 // The agent DaemonSet's patch is JSON that moves every hostPath volume of
-// artifacts/deploy/60-agent.yaml and the conflist's kubeconfig directory.
+// artifacts/deploy/60-agent.yaml, the conflist's kubeconfig directory and
+// its IPAM socket.
 func TestAgentPatch(t *testing.T) {
-	h := &realHost{cniBin: "/x/opt/cni/bin", cniConf: "/x/etc/cni/net.d", meshapiLib: "/x/var/lib/meshapi"}
+	h := &realHost{cniBin: "/x/opt/cni/bin", cniConf: "/x/etc/cni/net.d", meshapiLib: "/x/var/lib/meshapi", meshapiRun: "/x/var/run/meshapi"}
 	var patch struct {
 		Spec struct {
 			Template struct {
@@ -144,7 +145,9 @@ func TestAgentPatch(t *testing.T) {
 		t.Fatal("no hostPath volume found in the agent DaemonSet")
 	}
 	cmd := strings.Join(patch.Spec.Template.Spec.InitContainers[0].Command, " ")
-	if !strings.Contains(cmd, "--host-conf-dir="+h.cniConf) {
-		t.Errorf("install-cni command %q does not name the moved conf dir", cmd)
+	for _, flag := range []string{"--host-conf-dir=" + h.cniConf, "--ipam-socket=/x/var/run/meshapi/ipam.sock"} {
+		if !strings.Contains(cmd, flag) {
+			t.Errorf("install-cni command %q lacks %s", cmd, flag)
+		}
 	}
 }
