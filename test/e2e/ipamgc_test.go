@@ -200,7 +200,7 @@ func setUpIPAMGC(t *testing.T, c *framework.Cluster, kube kubernetes.Interface, 
 	kubectl(t, c, "", "create", "namespace", gcNamespace)
 	for _, name := range []string{"live", "doomed"} {
 		pod := fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\n  namespace: %s\nspec:\n  nodeName: %s\n  containers:\n  - name: c\n    image: registry.k8s.io/pause:3.10\n", name, gcNamespace, gcLiveNode)
-		waitFor(t, c, 30*time.Second, "pod created", func() (bool, string) { // once the default ServiceAccount exists
+		waitFor(t, c, 2*time.Minute, "pod created", func() (bool, string) { // once the default ServiceAccount exists
 			_, err := c.Kubectl(ctx, pod, "apply", "-f", "-")
 			return err == nil, fmt.Sprint(err)
 		})

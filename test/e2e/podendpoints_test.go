@@ -52,7 +52,7 @@ spec:
       containerPort: 8080
 `
 	// The namespace's default ServiceAccount appears a moment after it.
-	waitFor(t, b, 30*time.Second, "pod created", func() (bool, string) {
+	waitFor(t, b, 2*time.Minute, "pod created", func() (bool, string) {
 		_, err := b.Kubectl(ctx, pod, "apply", "-f", "-")
 		return err == nil, fmt.Sprint(err)
 	})
