@@ -224,11 +224,14 @@ func (t *Topology) AddPodObject(ctx context.Context, n *TopoNode, pod *corev1.Po
 }
 
 // createPodObject creates the Pod object on n, retrying while the
-// namespace's default ServiceAccount does not exist yet.
+// namespace's default ServiceAccount does not exist yet. Two minutes,
+// because after an earlier test restarted the kube-apiserver the
+// controller manager's informers relist with a backoff of up to 30 s
+// before the ServiceAccount controller sees a new namespace.
 func (t *Topology) createPodObject(ctx context.Context, n *TopoNode, pod *corev1.Pod) error {
 	pod = pod.DeepCopy()
 	pod.Spec.NodeName = n.Name
-	return Poll(ctx, 30*time.Second, fmt.Sprintf("creating pod %s/%s in %s", pod.Namespace, pod.Name, n.Cluster.Name), func() (bool, string) {
+	return Poll(ctx, 2*time.Minute, fmt.Sprintf("creating pod %s/%s in %s", pod.Namespace, pod.Name, n.Cluster.Name), func() (bool, string) {
 		_, err := t.Kube[n.Cluster].CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 		return err == nil, fmt.Sprint(err)
 	})
