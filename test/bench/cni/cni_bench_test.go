@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/containernetworking/cni/libcni"
+	"golang.org/x/sys/unix"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
@@ -158,8 +159,10 @@ func runBench(b *testing.B, node *cnitest.Node, pfx string, c int) {
 	}
 	b.ResetTimer()
 	start := time.Now()
+	self0, children0 := cpuTime(b, unix.RUSAGE_SELF), cpuTime(b, unix.RUSAGE_CHILDREN)
 	adds := fanOut(b, pods, c, func(rt *libcni.RuntimeConf) error { _, err := node.Add(ctx, rt); return err })
 	addWall := time.Since(start)
+	self, children := cpuTime(b, unix.RUSAGE_SELF)-self0, cpuTime(b, unix.RUSAGE_CHILDREN)-children0
 	dels := fanOut(b, pods, c, func(rt *libcni.RuntimeConf) error { return node.Del(ctx, rt) })
 	b.StopTimer()
 	b.ReportMetric(ms(pct(adds, 50)), "add-p50-ms")
@@ -167,6 +170,22 @@ func runBench(b *testing.B, node *cnitest.Node, pfx string, c int) {
 	b.ReportMetric(ms(pct(dels, 50)), "del-p50-ms")
 	b.ReportMetric(ms(pct(dels, 99)), "del-p99-ms")
 	b.ReportMetric(float64(b.N)/addWall.Seconds(), "allocs/s")
+	// CPU per ADD, which the machine's load changes far less than the
+	// latencies: in the plugin processes (and whatever they exec), and in
+	// the benchmark's own process (libcni; for meshapi also the IPAM
+	// service and the API server with its etcd).
+	b.ReportMetric(ms(children)/float64(b.N), "plugin-cpu-ms/add")
+	b.ReportMetric(ms(self)/float64(b.N), "node-cpu-ms/add")
+}
+
+// cpuTime is the user+system CPU time of who (RUSAGE_SELF or
+// RUSAGE_CHILDREN, the children waited for).
+func cpuTime(b *testing.B, who int) time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(who, &ru); err != nil {
+		b.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // fanOut runs call on every pod, c at a time, and returns the latencies.
