@@ -57,6 +57,10 @@ type program struct {
 	entry    int32 // first instruction, or pcAccept / pcReject for constants
 	code     []instruction
 	interned []internedOperands // interned[pc] are code[pc]'s operands
+	// eq is set when the program is one == or != test (the commonest
+	// selector, `app == "x"`): Evaluate then does the one lookup and
+	// comparison without entering the loop.
+	eq *instruction
 }
 
 // Evaluate reports whether labels satisfy the program. It is one loop with
@@ -65,6 +69,12 @@ type program struct {
 // parsedSelector gets it by embedding, so that a call through the Selector
 // interface lands here directly.
 func (p *program) Evaluate(labels map[string]string) bool {
+	if in := p.eq; in != nil {
+		if v, ok := labels[in.key]; ok && v == in.value {
+			return in.onTrue == pcAccept
+		}
+		return in.onFalse == pcAccept
+	}
 	pc := p.entry
 	for pc >= 0 {
 		in := &p.code[pc]
@@ -239,7 +249,11 @@ func (c *compiler) finish(entry int32) program {
 		c.code[i].onTrue = renumber(c.code[i].onTrue)
 		c.code[i].onFalse = renumber(c.code[i].onFalse)
 	}
-	return program{entry: renumber(entry), code: slices.Clip(c.code), interned: intern(c.code)}
+	p := program{entry: renumber(entry), code: slices.Clip(c.code), interned: intern(c.code)}
+	if len(p.code) == 1 && p.entry == 0 && p.code[0].op == testEq {
+		p.eq = &p.code[0]
+	}
+	return p
 }
 
 // intern returns the interned operands of code.
