@@ -145,7 +145,7 @@ func TestClustersetDNS(t *testing.T) {
 
 	kubectl(t, c, "", "create", "namespace", "mcsdns")
 	t.Cleanup(func() {
-		kubectl(t, c, "", "delete", "namespace", "mcsdns", "--wait=false")
+		kubectl(t, c, "", "delete", "namespace", "mcsdns", "--timeout=2m")
 	})
 	kubectl(t, c, clustersetDNSObjects, "apply", "-f", "-")
 
