@@ -12,6 +12,13 @@
 // clouddns), etcd, nomad, dnstap, DNSSEC signing and the QUIC/gRPC/HTTPS
 // transports are left out: they add most of the build time and no test uses
 // them. Directives keep upstream's execution order (zdirectives.go).
+//
+// clusterset.local (Multi-Cluster Services, KEP-1645) needs no plugin of
+// its own: the kubernetes plugin's `multicluster` option (CoreDNS >=
+// 1.12.2) answers it from ServiceImports and the EndpointSlices labelled
+// multicluster.kubernetes.io/service-name (artifacts/mcs/coredns-*.yaml,
+// test/e2e TestClustersetDNS). The older external plugin
+// github.com/coredns/multicluster is not linked in.
 package main
 
 import (
