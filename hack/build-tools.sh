@@ -28,7 +28,9 @@
 # (not measured). Each step prints its durations.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-out="$root/bin"
+# TOOLS_BIN builds elsewhere than bin/ (e.g. to measure a cold build
+# without replacing the binaries tests are using).
+out=${TOOLS_BIN:-$root/bin}
 tools="$root/hack/tools"
 mkdir -p "$out"
 # shellcheck source=hack/lib.sh
