@@ -1,6 +1,6 @@
 # meshapi — the two commands a newcomer needs are `make run` and `make test`.
 
-.PHONY: run run-api test build tools codegen verify-codegen bench install-plugin
+.PHONY: run run-api test build tools upstream-e2e codegen verify-codegen bench install-plugin
 
 ## run: the mesh on this machine (as root): cluster-a and cluster-b, two network-namespace nodes each, bookinfo, connected; Ctrl-C removes it all
 run:
@@ -16,7 +16,7 @@ run:
 run-api:
 	go run ./cmd/meshapi-apiserver --standalone
 
-## test: build kube-apiserver/kubectl, gofmt, vet, and run every test
+## test: build the upstream programs the tests run (hack/build-tools.sh and its e2e.test step), gofmt, vet, and run every test, the real-node and upstream [sig-network] subset among them (as root)
 test:
 	hack/test.sh
 
@@ -27,6 +27,10 @@ build:
 ## tools: build from source into bin/ every upstream program the e2e clusters run (kube-apiserver, kube-controller-manager, kubectl, kubelet, kube-proxy, kube-scheduler, containerd, CoreDNS) and their images (bin/images)
 tools:
 	hack/build-tools.sh
+
+## upstream-e2e: upstream's [sig-network] e2e specs a single-node CNI can pass (hack/upstream-e2e.sh --full) against a meshapi cluster with a real node it starts and stops (as root; after make tools and hack/build-tools.sh e2e.test)
+upstream-e2e:
+	hack/upstream-e2e.sh --full
 
 ## codegen: regenerate clients, deepcopy, defaulters and OpenAPI
 codegen:

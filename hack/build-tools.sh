@@ -20,15 +20,17 @@
 # gcc with a static libc (the pause image), nft (kube-proxy's) and, for
 # agnhost's shell tools, curl, dig (bind9-dnsutils) and nc (netcat-openbsd).
 #
-# Idempotent: with a warm Go build cache all steps take about 3.5 minutes
-# (linking; 3m23s measured). Cold, measured on two cores shared with other
-# builds (load 15-30), the slowest were kubelet 25 min, kube-apiserver 21,
-# CoreDNS 20 (all plugins; now only the cluster-DNS ones, 2 min idle-ish),
-# containerd 14 and e2e.test 11; an idle machine is faster
-# (not measured). Each step prints its durations.
+# Idempotent. Each step prints its durations. Measured on two cores shared
+# with other builds (load 13-27), each step in order (TOOLS_BIN=DIR,
+# empty GOCACHE and GOMODCACHE, nice): cold control-plane 21.5 min
+# (kube-apiserver 16), node 8, containerd 3.3, coredns 2.7, ocimage and
+# images 0.6, e2e.test 8.4: 45 minutes; warm (every binary relinked)
+# 86 s, 85, 23, 29, 4, 36 and 57: 5.3 minutes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-out="$root/bin"
+# TOOLS_BIN builds elsewhere than bin/ (e.g. to measure a cold build
+# without replacing the binaries tests are using).
+out=${TOOLS_BIN:-$root/bin}
 tools="$root/hack/tools"
 mkdir -p "$out"
 # shellcheck source=hack/lib.sh

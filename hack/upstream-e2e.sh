@@ -1,25 +1,37 @@
 #!/usr/bin/env bash
 # Runs upstream Kubernetes' [sig-network] end-to-end tests (bin/e2e.test,
-# built from k8s.io/kubernetes/test/e2e by hack/build-tools.sh) against a
-# running cluster, and prints ginkgo's summary: how many specs ran, passed,
-# failed and were skipped, and the names of the failed ones.
+# built from k8s.io/kubernetes/test/e2e by `hack/build-tools.sh e2e.test`)
+# against a meshapi cluster with a real node, streams ginkgo's output and
+# prints its summary: how many specs ran, passed, failed and were skipped,
+# and the names of the failed ones.
 #
-# Usage: KUBECONFIG=FILE hack/upstream-e2e.sh [--full] [--focus REGEX] [--skip REGEX] [E2E-FLAG...]
+# Usage: hack/upstream-e2e.sh [--full] [--focus REGEX] [--skip REGEX] [--kubeconfig FILE] [E2E-FLAG...]
 #
-#   (default)      the small stable subset CI runs (pod-to-pod, ClusterIP
-#                  Service, DNS), about ten minutes;
-#   --full         every [sig-network] spec a cluster of one CNI without a
-#                  cloud provider can run (no [Serial], [Disruptive],
-#                  [Slow], [Feature:...], LoadBalancer, IPv6 or Windows);
-#   --focus/--skip replace the focus/skip regular expressions;
-#   E2E-FLAG...    passed to e2e.test as they are (e.g. --ginkgo.dry-run).
+#   (default)         the small stable subset CI runs (pod-to-pod, ClusterIP
+#                     and NodePort Services, DNS): 8 specs, a few minutes;
+#   --full            every [sig-network] spec a cluster of one CNI without
+#                     a cloud provider can run (no [Serial], [Disruptive],
+#                     [Slow], [Feature:...], LoadBalancer, IPv6 or Windows);
+#   --focus/--skip    replace the focus/skip regular expressions;
+#   --kubeconfig FILE run against that running cluster instead;
+#   E2E-FLAG...       passed to e2e.test as they are (e.g. --ginkgo.dry-run).
 #
-# The cluster needs real nodes (kubelet, containerd, kube-proxy), the images
-# of bin/images/images.txt imported into every node's containerd (the
-# suites use upstream's tags with the default pull policy, which does not
-# pull an image already present), and CoreDNS as kube-system/kube-dns for
-# the DNS specs. Results and the full log go to ${REPORT_DIR:-_output/upstream-e2e}.
-# Exit status: e2e.test's (0 when no spec failed).
+# Without --kubeconfig the script brings the cluster up and down itself: it
+# runs the Go test TestUpstreamNetworkE2E (test/e2e/upstream_test.go, as
+# root), which starts the e2e framework's real-node mesh (meshapi cluster A
+# with a real kubelet/containerd node running kube-proxy, CoreDNS and the
+# meshapi agent as Pods, connected to a cluster B) and calls this script
+# back with --kubeconfig set to cluster A's; the Go test fails if any spec
+# failed. It needs what `hack/build-tools.sh` and `hack/build-tools.sh
+# e2e.test` build into bin/.
+#
+# A cluster of --kubeconfig needs real nodes (kubelet, containerd,
+# kube-proxy), the images of bin/images/images.txt imported into every
+# node's containerd (the suites use upstream's tags with the default pull
+# policy, which does not pull an image already present), and CoreDNS as
+# kube-system/kube-dns for the DNS specs. Results and the full log go to
+# ${REPORT_DIR:-_output/upstream-e2e}. Exit status: e2e.test's (0 when no
+# spec failed).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -29,34 +41,49 @@ full_skip='\[Serial\]|\[Disruptive\]|\[Slow\]|\[Flaky\]|\[Feature:[^]]+\]|\[Feat
 
 focus=$stable_focus
 skip=$full_skip
+kubeconfig=""
+full=false
 extra=()
+args=("$@")
 while [ $# -gt 0 ]; do
   case $1 in
-    --full) focus=$full_focus ;;
+    --full) focus=$full_focus; full=true ;;
     --focus) focus=$2; shift ;;
     --skip) skip=$2; shift ;;
+    --kubeconfig) kubeconfig=$2; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) extra+=("$1") ;;
   esac
   shift
 done
 
-: "${KUBECONFIG:?hack/upstream-e2e.sh: set KUBECONFIG to the cluster to test}"
 for bin in e2e.test kubectl; do
-  [ -x "$root/bin/$bin" ] || { echo "hack/upstream-e2e.sh: bin/$bin is missing: run hack/build-tools.sh" >&2; exit 1; }
+  [ -x "$root/bin/$bin" ] || { echo "hack/upstream-e2e.sh: bin/$bin is missing: run hack/build-tools.sh $bin" >&2; exit 1; }
 done
+
+if [ -z "$kubeconfig" ]; then
+  # Bring a cluster up: the Go test calls this script back with
+  # --kubeconfig and the same arguments (one per line).
+  timeout=25m
+  $full && timeout=4h
+  echo "hack/upstream-e2e.sh: starting a meshapi cluster with a real node (go test -run TestUpstreamNetworkE2E)"
+  cd "$root"
+  UPSTREAM_E2E_ARGS=$(printf '%s\n' "${args[@]}") \
+    exec go test ./test/e2e/ -run '^TestUpstreamNetworkE2E$' -count=1 -v -timeout "$timeout"
+fi
+
 report_dir=${REPORT_DIR:-$root/_output/upstream-e2e}
 mkdir -p "$report_dir"
 log="$report_dir/e2e.log"
 
-echo "hack/upstream-e2e.sh: bin/e2e.test ($("$root/bin/e2e.test" --version)) against $KUBECONFIG"
+echo "hack/upstream-e2e.sh: bin/e2e.test ($("$root/bin/e2e.test" --version)) against $kubeconfig"
 echo "hack/upstream-e2e.sh: focus: $focus"
 echo "hack/upstream-e2e.sh: skip:  $skip"
 echo "hack/upstream-e2e.sh: log:   $log"
 start=$(date +%s)
 status=0
 "$root/bin/e2e.test" \
-  --kubeconfig="$KUBECONFIG" \
+  --kubeconfig="$kubeconfig" \
   --kubectl-path="$root/bin/kubectl" \
   --provider=local \
   --report-dir="$report_dir" \
@@ -64,11 +91,12 @@ status=0
   --ginkgo.focus="$focus" \
   --ginkgo.skip="$skip" \
   --ginkgo.no-color \
-  --ginkgo.timeout=2h \
-  "${extra[@]}" >"$log" 2>&1 || status=$?
+  --ginkgo.timeout=4h \
+  "${extra[@]}" 2>&1 | tee "$log" || status=${PIPESTATUS[0]}
 
 # ginkgo ends with "Ran N of M Specs in T seconds" and one line of counts;
 # the failed specs are listed after "Summarizing N Failures:".
+echo
 echo "hack/upstream-e2e.sh: e2e.test exited $status after $(( $(date +%s) - start ))s"
 sed -n '/^Summarizing [0-9]* Failure/,/^Ran [0-9]* of/p' "$log" | grep -E '^\s*\[(FAIL|PANICKED|TIMEDOUT)\]|^Summarizing' || true
 grep -E '^Ran [0-9]+ of [0-9]+ Specs|^(SUCCESS|FAIL)! -- ' "$log" || { echo "hack/upstream-e2e.sh: no ginkgo summary in $log; its last lines:" >&2; tail -20 "$log" >&2; }

@@ -1,9 +1,7 @@
-//go:build realpods
-
-// The real-Pods tests are built only with -tags realpods: they need the
-// node components hack/build-tools.sh builds into bin/ (kubelet,
-// containerd, ctr, containerd-shim-runc-v2, kube-proxy, kube-scheduler, CoreDNS,
-// ocimage and the images of bin/images), which CI does not build yet.
+// The real-Pods tests need the node components hack/build-tools.sh builds
+// into bin/ (kubelet, containerd, ctr, containerd-shim-runc-v2,
+// kube-proxy, kube-scheduler, CoreDNS, ocimage and the images of
+// bin/images), which hack/test.sh (make test) builds, and Debian's runc.
 
 package e2e
 

@@ -58,6 +58,7 @@ func (t *Topology) AddRealNode(ctx context.Context, c *Cluster, short string, ip
 		fn   func(context.Context, *NodeImages) error
 	}{
 		{"network namespace", t.realNodeNamespace(n)},
+		{"host route to the Pods", t.realNodeHostRoute(n, host.podCIDR)},
 		{"cgroups", t.realNodeCgroups(n)},
 		{"containerd", t.startContainerd(n)},
 		{"images", n.importImages},
@@ -99,6 +100,30 @@ func (t *Topology) realNodeNamespace(n *RealNode) func(context.Context, *NodeIma
 				return fmt.Errorf("deleting Kubernetes Node %s: %w", n.Name, err)
 			}
 			return t.forgetNode(ctx, n.TopoNode)
+		})
+		return nil
+	}
+}
+
+// realNodeHostRoute routes podCIDR, the cluster's Pod addresses, from
+// the host through n, as a control-plane machine on the Pods' network
+// reaches them: kube-apiserver, which runs on the host, dials Pod
+// addresses for its Pod and Service proxy (upstream's DNS e2e specs read
+// their results through it) and for webhooks; without the route the
+// host's default route would take them off the machine. One real node
+// per cluster: a second node's route to the same addresses fails.
+func (t *Topology) realNodeHostRoute(n *RealNode, podCIDR netip.Prefix) func(context.Context, *NodeImages) error {
+	return func(context.Context, *NodeImages) error {
+		route := []string{podCIDR.String(), "via", n.IP.Addr().String()}
+		if out, err := exec.Command("ip", append([]string{"route", "add"}, route...)...).CombinedOutput(); err != nil {
+			return fmt.Errorf("ip route add %s: %w\n%s", strings.Join(route, " "), err, out)
+		}
+		t.push("removing the host route "+strings.Join(route, " "), func(context.Context) error {
+			out, err := exec.Command("ip", append([]string{"route", "del"}, route...)...).CombinedOutput()
+			if err != nil && !strings.Contains(string(out), "No such process") { // gone with the host link
+				return fmt.Errorf("ip route del %s: %w\n%s", strings.Join(route, " "), err, out)
+			}
+			return nil
 		})
 		return nil
 	}

@@ -24,6 +24,9 @@ type realHost struct {
 	// clusters share the host's mount namespace and two agents on one
 	// socket path would take it from each other.
 	meshapiRun string
+	// podCIDR is the cluster's Pod addresses (kube-proxy's cluster CIDR,
+	// the cluster's pool), which the host routes through its real node.
+	podCIDR netip.Prefix
 }
 
 // ipamSocket is the host path of the agent's IPAM service socket, which
@@ -50,7 +53,7 @@ func TestdataDir() string { return filepath.Join(RepoRoot(), "test", "e2e", "tes
 func (t *Topology) InstallNodeAddons(ctx context.Context, c *Cluster, images *NodeImages, clusterCIDR netip.Prefix) error {
 	base := filepath.Join(t.dir, c.Name+"-host")
 	h := &realHost{cniBin: filepath.Join(base, "opt/cni/bin"), cniConf: filepath.Join(base, "etc/cni/net.d"), meshapiLib: filepath.Join(base, "var/lib/meshapi"),
-		meshapiRun: filepath.Join(base, "var/run/meshapi")}
+		meshapiRun: filepath.Join(base, "var/run/meshapi"), podCIDR: clusterCIDR}
 	for _, d := range []string{h.cniBin, h.cniConf, h.meshapiLib, h.meshapiRun} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("host directories of %s: %w", c.Name, err)
