@@ -1,8 +1,5 @@
-//go:build realpods
-
 // TestClustersetDNS needs bin/coredns, which hack/build-tools.sh builds
-// with the node components; CI does not build them yet, so it is one of
-// the -tags realpods tests although it runs no Pod.
+// with the node components (make test builds them).
 
 package e2e
 
