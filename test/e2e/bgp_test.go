@@ -50,7 +50,7 @@ func TestBGPTopOfRack(t *testing.T) {
 	defer cancel()
 	mgmt := bgpManagement(t, "bgptor")
 	tor, err := framework.NewToR(ctx, framework.ToRConfig{Name: "bgptor", ASNumber: 65000, Management: mgmt,
-		ManagementAddr: netip.MustParsePrefix("198.18.0.254/24"), Dir: filepath.Join(t.TempDir(), "tor"),
+		ManagementAddr: netip.MustParsePrefix("198.18.0.254/24"),
 		Racks: []netip.Prefix{netip.MustParsePrefix("198.18.1.254/24"), netip.MustParsePrefix("198.18.2.254/24")}})
 	if err != nil {
 		t.Fatal(err)

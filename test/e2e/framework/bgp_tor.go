@@ -63,8 +63,6 @@ type ToRConfig struct {
 	// subnet through its link).
 	Management     *Underlay
 	ManagementAddr netip.Prefix
-	// Dir holds FRR's configuration, pid files, vty sockets and logs.
-	Dir string
 }
 
 // ToR is a top-of-rack router: a network namespace forwarding between its
@@ -77,7 +75,11 @@ type ToR struct {
 	// Racks are its racks, in ToRConfig.Racks' order.
 	Racks []*Rack
 
-	cfg         ToRConfig
+	cfg ToRConfig
+	// dir holds FRR's configuration, pid files, vty sockets and logs: a
+	// directory of its own under the system's temporary directory, which
+	// the user frr can reach (a test's TempDir is under a root-only one).
+	dir         string
 	zebra, bgpd *process
 	undo        []func() error
 }
@@ -191,21 +193,24 @@ func (r *ToR) frrConfig() string {
 // router's namespace as the user frr (zebra refuses root, which is not
 // in the frrvty group), and waits until bgpd answers on its vty.
 func (r *ToR) startFRR(ctx context.Context) error {
-	if err := os.MkdirAll(r.cfg.Dir, 0o755); err != nil {
+	dir, err := os.MkdirTemp("", "meshapi-tor-"+r.cfg.Name+"-")
+	if err != nil {
 		return fmt.Errorf("ToR %s: directory: %w", r.cfg.Name, err)
 	}
-	if err := chownToFRR(r.cfg.Dir); err != nil {
+	r.dir = dir
+	r.undo = append(r.undo, func() error { return os.RemoveAll(dir) })
+	if err := chownToFRR(dir); err != nil {
 		return err
 	}
-	conf := filepath.Join(r.cfg.Dir, "frr.conf")
+	conf := filepath.Join(r.dir, "frr.conf")
 	if err := os.WriteFile(conf, []byte(r.frrConfig()), 0o644); err != nil {
 		return fmt.Errorf("ToR %s: writing %s: %w", r.cfg.Name, conf, err)
 	}
-	zserv := filepath.Join(r.cfg.Dir, "zserv.api")
+	zserv := filepath.Join(r.dir, "zserv.api")
 	daemon := func(name, bin string, more ...string) *process {
-		args := append([]string{"netns", "exec", r.NS.Name, bin, "-f", conf, "-i", filepath.Join(r.cfg.Dir, name+".pid"),
-			"--vty_socket", r.cfg.Dir, "-z", zserv, "-u", "frr", "-g", "frr", "--log", "stdout"}, more...)
-		return &process{name: name + " of ToR " + r.cfg.Name, path: "ip", args: args, log: filepath.Join(r.cfg.Dir, name+".log")}
+		args := append([]string{"netns", "exec", r.NS.Name, bin, "-f", conf, "-i", filepath.Join(r.dir, name+".pid"),
+			"--vty_socket", r.dir, "-z", zserv, "-u", "frr", "-g", "frr", "--log", "stdout"}, more...)
+		return &process{name: name + " of ToR " + r.cfg.Name, path: "ip", args: args, log: filepath.Join(r.dir, name+".log")}
 	}
 	r.zebra = daemon("zebra", FRRZebra)
 	if err := r.zebra.start(); err != nil {
@@ -248,7 +253,7 @@ func chownToFRR(dir string) error {
 func (r *ToR) VTY(ctx context.Context, command string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "vtysh", "--vty_socket", r.cfg.Dir, "-c", command).CombinedOutput()
+	out, err := exec.CommandContext(ctx, "vtysh", "--vty_socket", r.dir, "-c", command).CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("vtysh -c %q on ToR %s: %w\n%s", command, r.cfg.Name, err, out)
 	}
