@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -51,7 +52,7 @@ func TestBGPTopOfRack(t *testing.T) {
 	mgmt := bgpManagement(t, "bgptor")
 	tor, err := framework.NewToR(ctx, framework.ToRConfig{Name: "bgptor", ASNumber: 65000, Management: mgmt,
 		ManagementAddr: netip.MustParsePrefix("198.18.0.254/24"),
-		Racks: []netip.Prefix{netip.MustParsePrefix("198.18.1.254/24"), netip.MustParsePrefix("198.18.2.254/24")}})
+		Racks:          []netip.Prefix{netip.MustParsePrefix("198.18.1.254/24"), netip.MustParsePrefix("198.18.2.254/24")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,11 @@ spec:
 	if err := topo.Connect(ctx); err != nil {
 		t.Fatalf("%v\n%s", err, tor.Logs(20))
 	}
-	client, server := bgpTraffic(ctx, t, topo, "bgptor")
+	client, server := bgpTraffic(ctx, t, topo, "bgptor", func() string {
+		routes, _ := tor.NS.IPOutput("route")
+		rib, _ := tor.VTY(ctx, "show ip bgp")
+		return "ToR routes:\n" + routes + "ToR RIB:\n" + rib
+	})
 
 	// The ToR's RIB holds every block of both clusters, the pods' too.
 	var all []netip.Prefix
@@ -158,7 +163,7 @@ spec:
 	if err := topo.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	_, server := bgpTraffic(ctx, t, topo, "bgpflat")
+	_, server := bgpTraffic(ctx, t, topo, "bgpflat", func() string { return "" })
 	// A's nodes learned B's pod's block from B's nodes themselves: the
 	// next hop is one of their addresses, nothing in between.
 	block := netip.PrefixFrom(server.IP, 26).Masked()
@@ -285,8 +290,9 @@ func newBGPTopology(ctx context.Context, t *testing.T, a, b *framework.Cluster, 
 // server sees (NAT-outgoing does not apply to a remote cluster's pod);
 // not one packet to a VXLAN port crossed an underlay. It returns the
 // client pod (on a1) and the server pod (on b1, serving its source
-// addresses on port 8080 until the test ends).
-func bgpTraffic(ctx context.Context, t *testing.T, topo *framework.Topology, ns string) (client, server *framework.TopoPod) {
+// addresses on port 8080 until the test ends). describe adds to a
+// failure what the test's routers hold.
+func bgpTraffic(ctx context.Context, t *testing.T, topo *framework.Topology, ns string, describe func() string) (client, server *framework.TopoPod) {
 	t.Helper()
 	for _, n := range topo.Nodes {
 		if out, err := n.Node.NS.IPOutput("route", "show", "proto", "82"); err != nil || out != "" {
@@ -337,7 +343,7 @@ func bgpTraffic(ctx context.Context, t *testing.T, topo *framework.Topology, ns 
 		seen, err := client.SourceSeen(target, 3*time.Second)
 		return err == nil && seen == client.IP.String(), fmt.Sprintf("seen %q, %v", seen, err)
 	}); err != nil {
-		t.Fatalf("%v\n%s", err, topo.Dump())
+		t.Fatalf("%v\n%s%s%s", err, topo.Dump(), nodeRules(ctx, topo), describe())
 	}
 	for _, pair := range [][2]*framework.TopoPod{{client, server}, {server, client}} {
 		if got, err := pair[0].Ping(pair[1].IP, 3, time.Second); err != nil || got != 3 {
@@ -350,6 +356,19 @@ func bgpTraffic(ctx context.Context, t *testing.T, topo *framework.Topology, ns 
 	}
 	t.Logf("%s -> %s: the server saw the client's own address; 0 VXLAN packets on the underlays", client.IP, server.IP)
 	return client, server
+}
+
+// nodeRules lists every node's nftables ruleset and conntrack table, for
+// failures.
+func nodeRules(ctx context.Context, topo *framework.Topology) string {
+	var b strings.Builder
+	for _, n := range topo.Nodes {
+		for _, args := range [][]string{{"nft", "list", "ruleset"}, {"conntrack", "-L"}} {
+			out, err := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", n.Node.NS.Name}, args...)...).CombinedOutput()
+			fmt.Fprintf(&b, "%s: %s: %s%v\n", n.Name, strings.Join(args, " "), out, err)
+		}
+	}
+	return b.String()
 }
 
 // vxlanPackets sums the UDP packets to bgpVXLANPort and 4789 the

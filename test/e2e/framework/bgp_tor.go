@@ -16,16 +16,13 @@ import (
 )
 
 // Rack is a subnet of nodes behind a router: an underlay of its own, on
-// which the router has the address Gateway.
+// which the router has the address Gateway, the nodes' default gateway.
 type Rack struct {
 	// Underlay is the rack's L2 network.
 	Underlay *Underlay
 	// Gateway is the router's address on the rack, with the rack's
 	// prefix length (198.18.1.254/24).
 	Gateway netip.Prefix
-	// Routes are the destinations the rack's nodes route through
-	// Gateway (the management network); pod addresses are left to BGP.
-	Routes []netip.Prefix
 }
 
 // NodeIP is the address of the rack's i-th node (from 0): the rack's
@@ -57,8 +54,7 @@ type ToRConfig struct {
 	Racks []netip.Prefix
 	// Management, if set, is an underlay the router joins too, with
 	// address ManagementAddr: where the host is (Underlay.AddHost), and
-	// so the kube-apiservers of clusters with real nodes. The racks'
-	// nodes route ManagementAddr's subnet through the router, which
+	// so the kube-apiservers of clusters with real nodes. The router
 	// masquerades what it forwards there (the host routes only its own
 	// subnet through its link).
 	Management     *Underlay
@@ -124,11 +120,7 @@ func (r *ToR) build(ctx context.Context) error {
 		if err := r.attach(u, fmt.Sprintf("rack%d", i+1), gw); err != nil {
 			return err
 		}
-		rack := &Rack{Underlay: u, Gateway: gw}
-		if r.cfg.Management != nil {
-			rack.Routes = []netip.Prefix{r.cfg.ManagementAddr.Masked()}
-		}
-		r.Racks = append(r.Racks, rack)
+		r.Racks = append(r.Racks, &Rack{Underlay: u, Gateway: gw})
 	}
 	if r.cfg.Management != nil {
 		if err := r.attach(r.cfg.Management, "mgmt", r.cfg.ManagementAddr); err != nil {

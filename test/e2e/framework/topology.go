@@ -61,8 +61,8 @@ type TopologyConfig struct {
 	BGP bool
 	// Racks, if set, put each cluster's nodes on a rack of its own
 	// (cluster A's on Racks[0], B's on Racks[1]; see ToR) instead of one
-	// underlay shared by both: Underlay is then unused, and the nodes
-	// have routes to their rack's Routes, no default route.
+	// underlay shared by both: Underlay is then unused, and the nodes'
+	// default gateway is their rack's router.
 	Racks [2]*Rack
 }
 
@@ -214,17 +214,15 @@ func (t *Topology) machines(ctx context.Context) error {
 		// Registered before the agent starts, so it runs after the agent
 		// stopped: a running agent would register its Node again.
 		t.push("removing node "+n.Name+" from the API", func(ctx context.Context) error { return t.forgetNode(ctx, n) })
-		u, routes := t.placement(n)
+		u, gateway := t.placement(n)
 		var err error
 		if n.Node, err = u.AddNode(prefix+n.Name[len(t.cfg.Name)+1:]+"-", n.IP); err != nil {
 			return err
 		}
 		nsNode := n.Node
 		t.push("deleting node namespace "+nsNode.NS.Name, func(context.Context) error { return nsNode.NS.Delete() })
-		for _, r := range routes {
-			if err := nsNode.NS.IP(r...); err != nil {
-				return err
-			}
+		if err := nsNode.NS.IP("route", "add", "default", "via", gateway, "dev", "eth0"); err != nil {
+			return err
 		}
 		if err := t.installCNI(ctx, n); err != nil {
 			return err
@@ -263,29 +261,25 @@ func (t *Topology) sharedUnderlay() error {
 		})
 	}
 	t.Underlay = u
-	// The underlay's gateway: every node has a default route, as a real
-	// node has. The plugin's pods reach their gateway 169.254.1.1 by
-	// proxy ARP on the host side of their veth, which answers only for
-	// addresses the node routes through another interface.
+	// The underlay's gateway (it forwards nothing): every node has a
+	// default route, as a real node has.
 	return u.NS.IP("addr", "add", UnderlayGateway+"/24", "dev", "br0")
 }
 
-// placement returns the underlay node n sits on and the `ip route add`
-// arguments of its routes: the default route via UnderlayGateway on the
-// shared underlay, its rack's routes via the rack's router otherwise.
-func (t *Topology) placement(n *TopoNode) (*Underlay, [][]string) {
+// placement returns the underlay node n sits on and its default gateway:
+// UnderlayGateway on the shared underlay, its rack's router otherwise.
+// (The plugin's pods reach their gateway 169.254.1.1 by proxy ARP on the
+// node's end of their veth, which answers only for addresses the node
+// routes through another interface: a node needs a default route.)
+func (t *Topology) placement(n *TopoNode) (*Underlay, string) {
 	r := t.cfg.Racks[0]
 	if n.Cluster == t.B {
 		r = t.cfg.Racks[1]
 	}
 	if r == nil {
-		return t.Underlay, [][]string{{"route", "add", "default", "via", UnderlayGateway, "dev", "eth0"}}
+		return t.Underlay, UnderlayGateway
 	}
-	var routes [][]string
-	for _, dst := range r.Routes {
-		routes = append(routes, []string{"route", "add", dst.String(), "via", r.Gateway.Addr().String(), "dev", "eth0"})
-	}
-	return r.Underlay, routes
+	return r.Underlay, r.Gateway.Addr().String()
 }
 
 // Underlays are the underlays the nodes sit on: the shared one, or the
