@@ -40,6 +40,9 @@ func TestToRRoutesBetweenRacks(t *testing.T) {
 	if err != nil {
 		t.Skip("BIRD 2 is not installed (Debian package bird2)")
 	}
+	if _, err := os.Stat(FRRZebra); err != nil {
+		t.Skip("FRR is not installed (Debian package frr)")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	mgmt, err := NewUnderlay("mtort-m-")
