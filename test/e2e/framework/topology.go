@@ -49,6 +49,21 @@ type TopologyConfig struct {
 	// real nodes); the topology adds its gateway address and counter to
 	// it and removes the address, but does not delete it.
 	Underlay *Underlay
+	// BGP builds the clusters of the seed's underlay designs: every
+	// node's agent runs inside the node's namespace with --bgp, as the
+	// agent's DaemonSet Pod (hostNetwork) runs, so that its BGP speaker
+	// listens on and dials from the node's address; the pools are
+	// vxlanMode Never and the FelixConfiguration has VXLAN off; the
+	// routes waited for are those the speakers learn (protocol 84); and
+	// Connect's RCCs say overlayRoutingMode Disabled. The clusters must
+	// have been started for real nodes (ClusterOptions.NodeAddress), so
+	// that the node namespaces reach their kube-apiserver.
+	BGP bool
+	// Racks, if set, put each cluster's nodes on a rack of its own
+	// (cluster A's on Racks[0], B's on Racks[1]; see ToR) instead of one
+	// underlay shared by both: Underlay is then unused, and the nodes'
+	// default gateway is their rack's router.
+	Racks [2]*Rack
 }
 
 // TopoNode is a node of a topology: a network namespace on the underlay
@@ -176,8 +191,11 @@ func (t *Topology) prepare(ctx context.Context) error {
 	}
 	for ci, c := range []*Cluster{t.A, t.B} {
 		for i := range t.cfg.Nodes {
-			t.Nodes = append(t.Nodes, &TopoNode{Cluster: c, Name: fmt.Sprintf("%s-%c%d", t.cfg.Name, 'a'+ci, i+1),
-				IP: netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18, 0, byte(1 + ci*t.cfg.Nodes + i)}), 24)})
+			ip := netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18, 0, byte(1 + ci*t.cfg.Nodes + i)}), 24)
+			if r := t.cfg.Racks[ci]; r != nil {
+				ip = r.NodeIP(i)
+			}
+			t.Nodes = append(t.Nodes, &TopoNode{Cluster: c, Name: fmt.Sprintf("%s-%c%d", t.cfg.Name, 'a'+ci, i+1), IP: ip})
 		}
 	}
 	return nil
@@ -186,40 +204,26 @@ func (t *Topology) prepare(ctx context.Context) error {
 // machines creates the underlay, the nodes, installs the plugin on each
 // and starts their agents.
 func (t *Topology) machines(ctx context.Context) error {
-	prefix := "m" + t.cfg.Name + "-"
-	u := t.cfg.Underlay
-	if u == nil {
-		var err error
-		if u, err = NewUnderlay(prefix); err != nil {
+	if t.cfg.Racks == [2]*Rack{} {
+		if err := t.sharedUnderlay(); err != nil {
 			return err
 		}
-		t.push("deleting the underlay", func(context.Context) error { return u.NS.Delete() })
-	} else {
-		t.push("removing the underlay's gateway address", func(context.Context) error {
-			return u.NS.IP("addr", "del", UnderlayGateway+"/24", "dev", "br0")
-		})
 	}
-	t.Underlay = u
-	var err error
-	// The underlay's gateway: every node has a default route, as a real
-	// node has. The plugin's pods reach their gateway 169.254.1.1 by
-	// proxy ARP on the host side of their veth, which answers only for
-	// addresses the node routes through another interface.
-	if err := u.NS.IP("addr", "add", UnderlayGateway+"/24", "dev", "br0"); err != nil {
-		return err
-	}
+	prefix := "m" + t.cfg.Name + "-"
 	for _, n := range t.Nodes {
 		// Registered before the agent starts, so it runs after the agent
 		// stopped: a running agent would register its Node again.
 		t.push("removing node "+n.Name+" from the API", func(ctx context.Context) error { return t.forgetNode(ctx, n) })
+		u, gateway := t.placement(n)
+		var err error
 		if n.Node, err = u.AddNode(prefix+n.Name[len(t.cfg.Name)+1:]+"-", n.IP); err != nil {
 			return err
 		}
 		nsNode := n.Node
-		if err := nsNode.NS.IP("route", "add", "default", "via", UnderlayGateway, "dev", "eth0"); err != nil {
+		t.push("deleting node namespace "+nsNode.NS.Name, func(context.Context) error { return nsNode.NS.Delete() })
+		if err := nsNode.NS.IP("route", "add", "default", "via", gateway, "dev", "eth0"); err != nil {
 			return err
 		}
-		t.push("deleting node namespace "+nsNode.NS.Name, func(context.Context) error { return nsNode.NS.Delete() })
 		if err := t.installCNI(ctx, n); err != nil {
 			return err
 		}
@@ -233,7 +237,64 @@ func (t *Topology) machines(ctx context.Context) error {
 			return n.Agent.Stop()
 		})
 	}
-	return u.CountUDP(uint16(t.cfg.VXLANPort))
+	for _, u := range t.Underlays() {
+		if err := u.CountUDP(uint16(t.cfg.VXLANPort)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sharedUnderlay creates the underlay of both clusters (or takes
+// cfg.Underlay) and gives it the gateway address.
+func (t *Topology) sharedUnderlay() error {
+	u := t.cfg.Underlay
+	if u == nil {
+		var err error
+		if u, err = NewUnderlay("m" + t.cfg.Name + "-"); err != nil {
+			return err
+		}
+		t.push("deleting the underlay", func(context.Context) error { return u.NS.Delete() })
+	} else {
+		t.push("removing the underlay's gateway address", func(context.Context) error {
+			return u.NS.IP("addr", "del", UnderlayGateway+"/24", "dev", "br0")
+		})
+	}
+	t.Underlay = u
+	// The underlay's gateway (it forwards nothing): every node has a
+	// default route, as a real node has.
+	return u.NS.IP("addr", "add", UnderlayGateway+"/24", "dev", "br0")
+}
+
+// placement returns the underlay node n sits on and its default gateway:
+// UnderlayGateway on the shared underlay, its rack's router otherwise.
+// (The plugin's pods reach their gateway 169.254.1.1 by proxy ARP on the
+// node's end of their veth, which answers only for addresses the node
+// routes through another interface: a node needs a default route.)
+func (t *Topology) placement(n *TopoNode) (*Underlay, string) {
+	r := t.cfg.Racks[0]
+	if n.Cluster == t.B {
+		r = t.cfg.Racks[1]
+	}
+	if r == nil {
+		return t.Underlay, UnderlayGateway
+	}
+	return r.Underlay, r.Gateway.Addr().String()
+}
+
+// Underlays are the underlays the nodes sit on: the shared one, or the
+// racks'. Each counts the UDP packets to the VXLAN port it forwards.
+func (t *Topology) Underlays() []*Underlay {
+	if t.Underlay != nil {
+		return []*Underlay{t.Underlay}
+	}
+	var out []*Underlay
+	for _, r := range t.cfg.Racks {
+		if r != nil {
+			out = append(out, r.Underlay)
+		}
+	}
+	return out
 }
 
 // UnderlayGateway is the underlay's address in the nodes' default route.
@@ -247,7 +308,16 @@ func (t *Topology) StartAgent(ctx context.Context, n *TopoNode, extra ...string)
 	if t.cfg.NodeArgs != nil {
 		args = append(args, t.cfg.NodeArgs(n.Name)...)
 	}
-	a, err := n.Cluster.StartAgent(ctx, t.agentBin, n.Name, n.IP.String(), n.Node.NS.Path(), append(args, extra...)...)
+	args = append(args, extra...)
+	start := func() (*Agent, error) {
+		return n.Cluster.StartAgent(ctx, t.agentBin, n.Name, n.IP.String(), n.Node.NS.Path(), args...)
+	}
+	if t.cfg.BGP {
+		start = func() (*Agent, error) {
+			return n.Cluster.StartAgentInNamespace(ctx, t.agentBin, n.Name, n.IP.String(), n.Node.NS.Name, append([]string{"--bgp"}, args...)...)
+		}
+	}
+	a, err := start()
 	if err != nil {
 		return fmt.Errorf("starting the agent of %s: %w", n.Name, err)
 	}

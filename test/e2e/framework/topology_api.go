@@ -16,7 +16,8 @@ import (
 )
 
 // apiSide starts c's controller and applies the agent's manifest, VXLAN
-// in the FelixConfiguration and the pool.
+// in the FelixConfiguration (off with BGP) and the pool (vxlanMode Never
+// with BGP).
 func (t *Topology) apiSide(ctx context.Context, c *Cluster, pool netip.Prefix) error {
 	if err := c.StartController(ctx); err != nil {
 		return fmt.Errorf("starting the controller of %s: %w", c.Name, err)
@@ -33,16 +34,20 @@ func (t *Topology) apiSide(ctx context.Context, c *Cluster, pool netip.Prefix) e
 		return err
 	}
 	name := t.cfg.Name + "-pool"
+	vxlanMode := v3.EncapModeAlways
+	if t.cfg.BGP {
+		vxlanMode = v3.EncapModeNever
+	}
 	if _, err := c.Kubectl(ctx, fmt.Sprintf(`apiVersion: projectcalico.org/v3
 kind: IPPool
 metadata:
   name: %s
 spec:
   cidr: %s
-  vxlanMode: Always
+  vxlanMode: %s
   natOutgoing: true
   blockSize: 26
-`, name, pool), "apply", "-f", "-"); err != nil {
+`, name, pool, vxlanMode), "apply", "-f", "-"); err != nil {
 		return err
 	}
 	t.push("deleting IPPool "+name+" of "+c.Name, func(ctx context.Context) error {
@@ -52,15 +57,16 @@ spec:
 	return nil
 }
 
-// felixVXLAN turns VXLAN on at the configured port in c's FelixConfiguration
-// "default" (and applies cfg.Felix); Close restores it (or deletes it).
+// felixVXLAN turns VXLAN on (off with BGP) at the configured port in c's
+// FelixConfiguration "default" (and applies cfg.Felix); Close restores it
+// (or deletes it).
 func (t *Topology) felixVXLAN(ctx context.Context, c *Cluster) error {
 	felix := t.Clients[c].ProjectcalicoV3().FelixConfigurations()
 	old, err := felix.Get(ctx, "default", metav1.GetOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("FelixConfiguration default of %s: %w", c.Name, err)
 	}
-	on, port := true, t.cfg.VXLANPort
+	on, port := !t.cfg.BGP, t.cfg.VXLANPort
 	if apierrors.IsNotFound(err) {
 		spec := v3.FelixConfigurationSpec{VXLANEnabled: &on, VXLANPort: &port}
 		if t.cfg.Felix != nil {
@@ -203,10 +209,15 @@ func (t *Topology) waitRoutes(ctx context.Context, pair func(from, to *TopoNode)
 	return nil
 }
 
-// Routed reports whether node n has an agent route (protocol 82) to dst,
-// and the routes it has.
+// Routed reports whether node n has an agent route (protocol 82; with
+// BGP, protocol 84: a route its speaker learned) to dst, and the routes
+// it has.
 func (t *Topology) Routed(n *TopoNode, dst netip.Prefix) (bool, string) {
-	out, err := n.Node.NS.IPOutput("route", "show", "proto", "82")
+	proto := "82"
+	if t.cfg.BGP {
+		proto = "84"
+	}
+	out, err := n.Node.NS.IPOutput("route", "show", "proto", proto)
 	if err != nil {
 		return false, err.Error()
 	}

@@ -46,8 +46,8 @@ subjects:
 `
 
 // rccYAML is the seed's RemoteClusterConfiguration for remote, with
-// overlay routing Enabled.
-func rccYAML(remote string) string {
+// overlay routing mode.
+func rccYAML(remote string, mode v3.OverlayRoutingMode) string {
 	return fmt.Sprintf(`apiVersion: projectcalico.org/v3
 kind: RemoteClusterConfiguration
 metadata:
@@ -58,11 +58,12 @@ spec:
     namespace: calico-system
     kind: Secret
   syncOptions:
-    overlayRoutingMode: Enabled
-`, remote, remote)
+    overlayRoutingMode: %s
+`, remote, remote, mode)
 }
 
-// Connect connects the clusters both ways with overlay routing Enabled,
+// Connect connects the clusters both ways with overlay routing Enabled
+// (Disabled with BGP: the underlay routes the pods' addresses),
 // with the seed's steps (the remote's federation ServiceAccount and RBAC,
 // a kubeconfig with its token stored as the access Secret, the Role and
 // RoleBinding for the syncer, the RemoteClusterConfiguration), and waits
@@ -100,7 +101,11 @@ func (t *Topology) Connect(ctx context.Context) error {
 				return err
 			}
 		}
-		if _, err := c.Kubectl(ctx, rccYAML(remote.Name), "create", "-f", "-"); err != nil {
+		mode := v3.OverlayRoutingModeEnabled
+		if t.cfg.BGP {
+			mode = v3.OverlayRoutingModeDisabled
+		}
+		if _, err := c.Kubectl(ctx, rccYAML(remote.Name, mode), "create", "-f", "-"); err != nil {
 			return err
 		}
 	}
