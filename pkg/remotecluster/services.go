@@ -122,6 +122,13 @@ func startExportInformer(ctx context.Context, disco discovery.DiscoveryInterface
 			_, _ = inf.AddEventHandler(handler)
 			f.Start(ctx.Done())
 			go func() { <-ctx.Done(); f.Shutdown() }()
+			go func() {
+				// Events of the initial list come before HasSynced:
+				// tell again once the exports can be read.
+				if cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+					handler.OnAdd(nil, false)
+				}
+			}()
 		}
 		e.mu.Lock()
 		changed := !e.known || e.served != served
