@@ -115,27 +115,28 @@ func startExportInformer(ctx context.Context, disco discovery.DiscoveryInterface
 			klog.FromContext(ctx).V(2).Info("Asking the remote cluster whether it serves ServiceExports", "err", err)
 			return
 		}
-		var inf cache.SharedIndexInformer
-		if served {
-			f := mcsinformers.NewSharedInformerFactory(client, 0)
-			inf = f.Multicluster().V1alpha1().ServiceExports().Informer()
-			_, _ = inf.AddEventHandler(handler)
-			f.Start(ctx.Done())
-			go func() { <-ctx.Done(); f.Shutdown() }()
-			go func() {
-				// Events of the initial list come before HasSynced:
-				// tell again once the exports can be read.
-				if cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
-					handler.OnAdd(nil, false)
-				}
-			}()
+		if !served {
+			e.mu.Lock()
+			changed := !e.known || e.served
+			e.known, e.served = true, false
+			e.mu.Unlock()
+			if changed {
+				handler.OnAdd(nil, false) // "exports nothing" is news too
+			}
+			return
 		}
+		f := mcsinformers.NewSharedInformerFactory(client, 0)
+		inf := f.Multicluster().V1alpha1().ServiceExports().Informer()
+		_, _ = inf.AddEventHandler(handler)
 		e.mu.Lock()
-		changed := !e.known || e.served != served
-		e.known, e.served, e.informer = true, served, inf
+		e.known, e.served, e.informer = true, true, inf
 		e.mu.Unlock()
-		if changed && !served {
-			handler.OnAdd(nil, false) // "exports nothing" is news too
+		f.Start(ctx.Done())
+		go func() { <-ctx.Done(); f.Shutdown() }()
+		// Events of the initial list come before HasSynced: tell again
+		// once the exports can be read.
+		if cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+			handler.OnAdd(nil, false)
 		}
 	}, exportCheckPeriod)
 	return e
