@@ -201,11 +201,11 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 	defer c.queue.ShutDown()
 	logger := klog.FromContext(ctx)
 	if err := c.waitServed(ctx); err != nil {
-		return err
+		return ignoreCanceled(ctx, err)
 	}
 	id, err := c.clusterID(ctx)
 	if err != nil {
-		return err
+		return ignoreCanceled(ctx, err)
 	}
 	c.id = id
 	c.kubeFactory.Start(ctx.Done())
@@ -224,6 +224,14 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 	}
 	<-ctx.Done()
 	return nil
+}
+
+// ignoreCanceled drops the error of a wait that ended with ctx.
+func ignoreCanceled(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 func (c *Controller) worker(ctx context.Context) {
