@@ -1,7 +1,7 @@
 // Package controllermanager runs meshapi's controllers in one process (the
-// remote cluster sync, federated Services, WorkloadEndpoints and
-// namespace Profiles from Pods and Namespaces, and the IPAM garbage
-// collector):
+// remote cluster sync, federated Services, Multi-Cluster Services,
+// WorkloadEndpoints and namespace Profiles from Pods and Namespaces, and
+// the IPAM garbage collector):
 // leader election on a Lease, /healthz, /readyz and Prometheus /metrics,
 // and graceful shutdown.
 package controllermanager
@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,17 +22,21 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/klog/v2"
+	mcsclientset "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
 
 	"github.com/meshapi/meshapi/pkg/federation"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
 	"github.com/meshapi/meshapi/pkg/ipam"
 	"github.com/meshapi/meshapi/pkg/ipamgc"
+	mcscontroller "github.com/meshapi/meshapi/pkg/mcs/controller"
 	"github.com/meshapi/meshapi/pkg/podendpoints"
 	"github.com/meshapi/meshapi/pkg/remotecluster"
 )
@@ -61,6 +66,12 @@ type Options struct {
 	FederationGracePeriod time.Duration
 	// IPAMGC tunes the IPAM garbage collector.
 	IPAMGC ipamgc.Config
+	// MCS runs the Multi-Cluster Services controller (ServiceImports
+	// from the ServiceExports of the mesh).
+	MCS bool
+	// MCSClusterID is this cluster's id in the ClusterSet; empty reads
+	// the ClusterProperty cluster.clusterset.k8s.io.
+	MCSClusterID string
 }
 
 // NewOptions returns the defaults.
@@ -83,6 +94,7 @@ func NewOptions() *Options {
 		KubeAPIBurst:       10000,
 		SecretResyncPeriod: 30 * time.Second,
 		IPAMGC:             ipamgc.DefaultConfig(),
+		MCS:                true,
 	}
 }
 
@@ -104,6 +116,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"How long the addresses of a remote cluster whose connection failed stay in federated Services. 0 (the default, as the original) keeps them until the cluster is back or its RemoteClusterConfiguration is deleted.")
 	fs.DurationVar(&o.IPAMGC.Grace, "ipam-gc-grace-period", o.IPAMGC.Grace,
 		"How long an IPAM allocation whose pod (or, for a VXLAN tunnel address, node) is gone must be seen leaked, and be old by its timestamp, before the IPAM garbage collector releases it; also how long an empty block of a gone node waits before it is deleted.")
+	fs.BoolVar(&o.MCS, "mcs", o.MCS,
+		"Run the Multi-Cluster Services (KEP-1645) controller: ServiceImports, their derived Services and EndpointSlices from the ServiceExports of every cluster of the mesh. It waits until the local cluster serves the CRDs of artifacts/mcs.")
+	fs.StringVar(&o.MCSClusterID, "mcs-cluster-id", o.MCSClusterID,
+		"This cluster's id in the ClusterSet, the name the other clusters' RemoteClusterConfigurations give it: creates the ClusterProperty cluster.clusterset.k8s.io when absent. Empty reads that ClusterProperty.")
 	fs.DurationVar(&o.IPAMGC.Interval, "ipam-gc-interval", o.IPAMGC.Interval,
 		"Time between IPAM garbage collection passes; pod and node deletions also start one.")
 }
@@ -129,6 +145,11 @@ func (o *Options) Validate() error {
 	if err := o.IPAMGC.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if o.MCSClusterID != "" {
+		if msgs := validation.IsDNS1123Label(o.MCSClusterID); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("--mcs-cluster-id must be a DNS label (RFC 1123), not %q: %s", o.MCSClusterID, strings.Join(msgs, "; ")))
+		}
+	}
 	if o.SecretResyncPeriod < time.Second {
 		errs = append(errs, fmt.Errorf("--secret-resync-period must be at least 1s, not %s", o.SecretResyncPeriod))
 	}
@@ -150,10 +171,19 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	mcsClient, err := mcsclientset.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := remotecluster.NewMetrics(reg)
 	gcMetrics := ipamgc.NewMetrics(reg)
+	mcsMetrics := mcscontroller.NewMetrics(reg)
 	var leading atomic.Bool
 
 	ln, err := net.Listen("tcp", o.MetricsBindAddress)
@@ -190,7 +220,23 @@ func (o *Options) Run(ctx context.Context) error {
 		wg.Add(4)
 		remotes := remotecluster.NewController(local, kube, metrics, o.Workers, o.SecretResyncPeriod)
 		federated := federation.NewController(kube, remotes, o.FederationGracePeriod)
-		remotes.OnServicesChanged(federated.ClusterChanged)
+		servicesChanged := []func(string){federated.ClusterChanged}
+		if o.MCS {
+			imports := mcscontroller.New(kube, mcsClient, dyn, remotes, mcscontroller.Config{ClusterID: o.MCSClusterID}, mcsMetrics)
+			servicesChanged = append(servicesChanged, imports.ClusterChanged)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := imports.Run(ctx, 2); err != nil {
+					logger.Error(err, "Multi-cluster service controller stopped")
+				}
+			}()
+		}
+		remotes.OnServicesChanged(func(cluster string) {
+			for _, f := range servicesChanged {
+				f(cluster)
+			}
+		})
 		go func() {
 			defer wg.Done()
 			if err := remotes.Run(ctx, 2); err != nil {

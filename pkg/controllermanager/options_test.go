@@ -27,6 +27,9 @@ func TestOptionsValidate(t *testing.T) {
 		{name: "ipam gc tuned", args: []string{"--ipam-gc-grace-period=0s", "--ipam-gc-interval=10s"}},
 		{name: "negative ipam gc grace", args: []string{"--ipam-gc-grace-period=-1m"}, want: []string{"--ipam-gc-grace-period must not be negative, not -1m0s"}},
 		{name: "ipam gc too often", args: []string{"--ipam-gc-interval=100ms"}, want: []string{"--ipam-gc-interval must be at least 1s, not 100ms"}},
+		{name: "mcs cluster id", args: []string{"--mcs-cluster-id=cluster-a"}},
+		{name: "mcs off", args: []string{"--mcs=false"}},
+		{name: "mcs cluster id not a DNS label", args: []string{"--mcs-cluster-id=Cluster_A"}, want: []string{`--mcs-cluster-id must be a DNS label (RFC 1123), not "Cluster_A"`}},
 		{name: "every error at once", args: []string{"--workers=0", "--kube-api-qps=-1"},
 			want: []string{"--workers must be at least 1", "--kube-api-qps must be positive, not -1"}},
 	}

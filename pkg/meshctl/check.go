@@ -241,8 +241,14 @@ RemoteClusterConfiguration of each cluster (--context, repeatable):
 
 and, per cluster, overlay-routes: every local node's agent reports routes
 towards each remote cluster with overlay routing Enabled that has mirrored
-nodes (SKIP when no node reports agent status). check exits non-zero when a
-line FAILs.`,
+nodes (SKIP when no node reports agent status); and, on a cluster that
+serves the Multi-Cluster Services API:
+
+  mcs-exports     every ServiceExport is Valid and not in Conflict
+  mcs-imports     every ServiceImport has an EndpointSlice from each cluster
+                  of its status.clusters
+
+check exits non-zero when a line FAILs.`,
 		Example: `  meshctl check --context cluster-a --context cluster-b --context cluster-c
   kubectl mesh check -o json`,
 		Args: cobra.NoArgs,
@@ -333,7 +339,12 @@ func checkCluster(ctx context.Context, c cluster, given []cluster) ([]CheckResul
 		return nil, fmt.Errorf("context %q: listing Nodes: %w", c.context, err)
 	}
 	out = append(out, OverlayChecks(c.context, nodes.Items, list.Items)...)
-	return append(out, bgpCheckCluster(ctx, c, nodes.Items)...), nil
+	out = append(out, bgpCheckCluster(ctx, c, nodes.Items)...)
+	mcsResults, err := mcsCheckCluster(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, mcsResults...), nil
 }
 
 // secretVerbs asks the authorizer which of get, list and watch the

@@ -45,7 +45,10 @@ whether the mesh's requirements are met (RequirementsMet), whether the
 remote cluster has a RemoteClusterConfiguration back to this one named
 after this cluster's context (BIDIRECTIONAL; asked with the access Secret's
 credentials when the remote is not one of the given contexts), and the last
-error or unmet requirement.`,
+error or unmet requirement. Then, per cluster that serves the Multi-Cluster
+Services API, its ServiceExports with their conditions (Valid, Ready,
+Conflict) and its ServiceImports with their type, source clusters and
+ClusterSetIP (table output only).`,
 		Example: `  meshctl status --context cluster-a --context cluster-b --context cluster-c
   meshctl status -o yaml`,
 		Args: cobra.NoArgs,
@@ -72,7 +75,21 @@ error or unmet requirement.`,
 					rows = append(rows, StatusRow{Context: c.context})
 				}
 			}
-			return o.printStatus(rows)
+			if err := o.printStatus(rows); err != nil || o.output != "table" {
+				return err
+			}
+			for _, c := range cs {
+				f, served, err := mcsFacts(cmd.Context(), c)
+				if err != nil {
+					return err
+				}
+				if served {
+					if err := printMCS(o.out, c.context, MCSRows(f)); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
 		},
 	}
 }

@@ -23,6 +23,7 @@ import (
 	kuberecord "k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
+	mcsclientset "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
@@ -531,8 +532,9 @@ func (c *Controller) start(ctx context.Context, rcc *v3.RemoteClusterConfigurati
 	r.syncer.onRefused = func(refusal *meshguard.Refusal) { c.refused(ctx, name, refusal) }
 	if remote != nil && c.servicesChanged != nil {
 		kube, err := kubernetes.NewForConfig(remoteRESTConfig(access))
-		if err == nil {
-			r.syncer.kube = kube
+		exports, exportsErr := mcsclientset.NewForConfig(remoteRESTConfig(access))
+		if err == nil && exportsErr == nil {
+			r.syncer.kube, r.syncer.exports = kube, exports
 			r.syncer.servicesChanged = func() { c.servicesChanged(name) }
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
+	mcsclientset "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
@@ -54,6 +55,9 @@ type Syncer struct {
 	// kube reads a kubernetes datastore's Services and EndpointSlices for
 	// federated Services; nil for etcdv3.
 	kube kubernetes.Interface
+	// exports reads the remote ServiceExports (Multi-Cluster Services)
+	// beside kube; nil for etcdv3.
+	exports mcsclientset.Interface
 	// services are the informers on kube, set once Run starts them.
 	services        *serviceInformers
 	servicesChanged func()
@@ -174,7 +178,7 @@ func (s *Syncer) Run(ctx context.Context, workers int) {
 		go s.probe(ctx)
 	}
 	if s.kube != nil {
-		informers, svcSynced := startServiceInformers(ctx, s.kube, s.notifyServices)
+		informers, svcSynced := startServiceInformers(ctx, s.kube, s.exports, s.notifyServices)
 		s.mu.Lock()
 		s.services = informers
 		s.mu.Unlock()
