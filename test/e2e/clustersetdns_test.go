@@ -125,8 +125,8 @@ type dnsCase struct {
 
 // TestClustersetDNS runs the CoreDNS that hack/build-tools.sh builds
 // (bin/coredns, or $COREDNS) on loopback with the Corefile of
-// artifacts/mcs/coredns-corefile.yaml, as the coredns service account with
-// kubeadm's RBAC plus artifacts/mcs/coredns-rbac.yaml, against cluster-a's
+// artifacts/mcs/coredns/corefile.yaml, as the coredns service account with
+// kubeadm's RBAC plus artifacts/mcs/coredns/rbac.yaml, against cluster-a's
 // kube-apiserver with the ServiceImport CRD installed, and asks it with a
 // DNS client: clusterset.local names of ClusterSetIP and Headless imports,
 // NXDOMAIN against NODATA, the TTL, readiness only once ServiceImports can
@@ -136,7 +136,7 @@ func TestClustersetDNS(t *testing.T) {
 	ctx := ctxT(t)
 	installServiceImportCRD(t, c)
 	applyKubeadmCoreDNSRBAC(t, c)
-	mcsRBAC := filepath.Join(framework.ArtifactsDir(), "mcs", "coredns-rbac.yaml")
+	mcsRBAC := filepath.Join(framework.ArtifactsDir(), "mcs", "coredns", "rbac.yaml")
 	// The precondition of the readiness check: no MCS role bound yet.
 	kubectl(t, c, "", "delete", "--ignore-not-found", "-f", mcsRBAC)
 
@@ -289,7 +289,7 @@ func startCoreDNS(t *testing.T, c *framework.Cluster) *corednsProcess {
 	dir := t.TempDir()
 	kubeconfig := writeServiceAccountKubeconfig(t, c, dir, "kube-system", "coredns")
 	ports := freeLoopbackPorts(t, 4)
-	artifact, err := os.ReadFile(filepath.Join(framework.ArtifactsDir(), "mcs", "coredns-corefile.yaml"))
+	artifact, err := os.ReadFile(filepath.Join(framework.ArtifactsDir(), "mcs", "coredns", "corefile.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
