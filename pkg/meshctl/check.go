@@ -241,8 +241,13 @@ RemoteClusterConfiguration of each cluster (--context, repeatable):
 
 and, per cluster, overlay-routes: every local node's agent reports routes
 towards each remote cluster with overlay routing Enabled that has mirrored
-nodes (SKIP when no node reports agent status). check exits non-zero when a
-line FAILs.`,
+nodes (SKIP when no node reports agent status); bgp-sessions; controller:
+meshapi-controller's leader Lease (calico-system/meshapi-controller) is
+renewed (FAIL when not for two thirds of its duration: the leader is dead,
+nothing syncs and the RemoteClusterConfigurations' status is stale until
+another replica takes over); agents: every local node's agent renewed its
+heartbeat Lease (meshapi-system/meshapi-agent-<node>) within three
+periods. check exits non-zero when a line FAILs.`,
 		Example: `  meshctl check --context cluster-a --context cluster-b --context cluster-c
   kubectl mesh check -o json`,
 		Args: cobra.NoArgs,
@@ -333,7 +338,8 @@ func checkCluster(ctx context.Context, c cluster, given []cluster) ([]CheckResul
 		return nil, fmt.Errorf("context %q: listing Nodes: %w", c.context, err)
 	}
 	out = append(out, OverlayChecks(c.context, nodes.Items, list.Items)...)
-	return append(out, bgpCheckCluster(ctx, c, nodes.Items)...), nil
+	out = append(out, bgpCheckCluster(ctx, c, nodes.Items)...)
+	return append(out, livenessCheckCluster(ctx, c, nodes.Items)...), nil
 }
 
 // secretVerbs asks the authorizer which of get, list and watch the
