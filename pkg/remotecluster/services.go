@@ -31,6 +31,11 @@ type RemoteServices struct {
 	Slices cache.Indexer
 	// FailedSince is when the connection failed, zero while it works.
 	FailedSince time.Time
+	// Expired is true once the cluster was disconnected for longer than
+	// its spec.syncOptions.disconnectedTTL and its mirror was removed,
+	// until it reconnects: its Services and EndpointSlices must go too,
+	// not be kept as last known.
+	Expired bool
 }
 
 // serviceInformers are a syncer's informers on the remote Services and
@@ -72,8 +77,9 @@ func (c *Controller) RemoteServices() []RemoteServices {
 	out := make([]RemoteServices, 0, len(names))
 	for _, name := range names {
 		r := c.running[name]
+		expired := c.stale[name].expired
 		if r == nil || r.syncer == nil {
-			out = append(out, RemoteServices{Cluster: name})
+			out = append(out, RemoteServices{Cluster: name, Expired: expired})
 			continue
 		}
 		if r.syncer.kube == nil {
@@ -81,12 +87,12 @@ func (c *Controller) RemoteServices() []RemoteServices {
 		}
 		inf := r.syncer.serviceInformers()
 		if inf == nil || !inf.services.HasSynced() || !inf.slices.HasSynced() {
-			out = append(out, RemoteServices{Cluster: name})
+			out = append(out, RemoteServices{Cluster: name, Expired: expired})
 			continue
 		}
 		out = append(out, RemoteServices{
 			Cluster: name, Synced: true, Services: inf.services.GetIndexer(), Slices: inf.slices.GetIndexer(),
-			FailedSince: r.syncer.failedSince(),
+			FailedSince: r.syncer.failedSince(), Expired: expired,
 		})
 	}
 	return out

@@ -231,7 +231,9 @@ func faultCases() []faultCase {
 			},
 			inject: func(_ context.Context, e *faultEnv) error { e.blackhole.Cut(); return nil },
 			// Held until the mirror is gone (the probe's detection, the
-			// TTL, the removal), then 10 s more without it.
+			// TTL, the removal), and with it B's endpoints from A's
+			// federated Service and from the sink policy's set on a1, then
+			// 10 s more without them.
 			hold: func(ctx context.Context, e *faultEnv) error {
 				if err := framework.Poll(ctx, time.Minute, "B's mirror removed from A after the disconnectedTTL", func() (bool, string) {
 					n := e.mirrorCount(ctx)
@@ -239,15 +241,116 @@ func faultCases() []faultCase {
 				}); err != nil {
 					return err
 				}
+				if err := framework.Poll(ctx, 30*time.Second, "B's endpoint removed from A's federated Service and B's endpoints from a1's policy set", func() (bool, string) {
+					fed, ferr := e.federatedIPs(ctx)
+					set, err := framework.CompareSet(e.a1, nil)
+					return len(fed) == 0 && ferr == nil && err == nil && set.Zero(), fmt.Sprintf("federated endpoints %v (%v); set of a1: %s (%v)", fed, ferr, set, err)
+				}); err != nil {
+					return err
+				}
 				return hold(10*time.Second)(ctx, e)
 			},
 			heal: func(ctx context.Context, e *faultEnv) error {
 				e.blackhole.Heal()
-				_, err := e.topo.a.Kubectl(ctx, "", "patch", "rcc", e.topo.b.Name, "--type=merge",
-					"-p", `{"spec":{"syncOptions":{"disconnectedTTL":null}}}`)
-				return err
+				if _, err := e.topo.a.Kubectl(ctx, "", "patch", "rcc", e.topo.b.Name, "--type=merge",
+					"-p", `{"spec":{"syncOptions":{"disconnectedTTL":null}}}`); err != nil {
+					return err
+				}
+				return e.waitFederated(ctx)
 			}},
 	}
+}
+
+// Names of the federated Service of the suite: fx-federated in A selects
+// B's Service fx-backend, whose one endpoint is a Pod object (no kubelet:
+// its status is written as a kubelet would) at faultBackendIP.
+const (
+	faultFederated = "fx-federated"
+	faultBackend   = "fx-backend"
+	faultBackendIP = "198.18.178.250" // in B's pool, outside b1's block and the churn
+)
+
+// federate creates B's backend Service and A's federated Service
+// selecting it, removed when the test ends, and waits until A's Service
+// has B's endpoint.
+func (e *faultEnv) federate(t *testing.T, ctx context.Context) {
+	a, b := e.topo.a, e.topo.b
+	kubectl(t, b, "apiVersion: v1\nkind: Node\nmetadata:\n  name: "+faultBackend+"-node\n", "apply", "-f", "-")
+	kubectl(t, b, fmt.Sprintf(`apiVersion: v1
+kind: Service
+metadata:
+  name: %[1]s
+  namespace: %[2]s
+  labels:
+    federate: %[1]s
+spec:
+  selector:
+    app: %[1]s
+  ports:
+  - name: echo
+    port: %[3]d
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: %[1]s-pod
+  namespace: %[2]s
+  labels:
+    app: %[1]s
+spec:
+  nodeName: %[1]s-node
+  containers:
+  - name: echo
+    image: registry.k8s.io/pause:3.10
+`, faultBackend, faultNS, faultEchoPort), "apply", "-f", "-")
+	kubectl(t, b, "", "patch", "pod", faultBackend+"-pod", "-n", faultNS, "--subresource=status", "--type=merge", "-p",
+		fmt.Sprintf(`{"status":{"phase":"Running","podIP":%q,"podIPs":[{"ip":%q}],"conditions":[{"type":"Ready","status":"True"}]}}`, faultBackendIP, faultBackendIP))
+	kubectl(t, a, fmt.Sprintf(`apiVersion: v1
+kind: Service
+metadata:
+  name: %s
+  namespace: %s
+  annotations:
+    federation.tigera.io/serviceSelector: federate == "%s"
+spec:
+  ports:
+  - name: echo
+    port: %d
+`, faultFederated, faultNS, faultBackend, faultEchoPort), "apply", "-f", "-")
+	t.Cleanup(func() {
+		kubectl(t, a, "", "delete", "service", faultFederated, "-n", faultNS, "--ignore-not-found")
+		kubectl(t, b, "", "delete", "service", faultBackend, "-n", faultNS, "--ignore-not-found")
+		kubectl(t, b, "", "delete", "pod", faultBackend+"-pod", "-n", faultNS, "--ignore-not-found", "--grace-period=0", "--force")
+		kubectl(t, b, "", "delete", "node", faultBackend+"-node", "--ignore-not-found")
+	})
+	if err := e.waitFederated(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFederated waits until A's federated Service has B's endpoint.
+func (e *faultEnv) waitFederated(ctx context.Context) error {
+	return framework.Poll(ctx, 2*time.Minute, "A's federated Service backed by B's endpoint", func() (bool, string) {
+		ips, err := e.federatedIPs(ctx)
+		return err == nil && slices.Equal(ips, []string{faultBackendIP}), fmt.Sprint(ips, err)
+	})
+}
+
+// federatedIPs are the addresses in A's federated Service's
+// EndpointSlices.
+func (e *faultEnv) federatedIPs(ctx context.Context) ([]string, error) {
+	list, err := e.topo.Kube[e.topo.a].DiscoveryV1().EndpointSlices(faultNS).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=" + faultFederated})
+	if err != nil {
+		return nil, err
+	}
+	var ips []string
+	for _, s := range list.Items {
+		for _, ep := range s.Endpoints {
+			ips = append(ips, ep.Addresses...)
+		}
+	}
+	slices.Sort(ips)
+	return ips, nil
 }
 
 // mirrorCount counts A's mirrored WorkloadEndpoints, Nodes and
@@ -355,6 +458,7 @@ spec:
 		kubectl(t, a, "", "delete", "networkpolicy.projectcalico.org", "sink-from-churn", "-n", faultNS, "--ignore-not-found")
 	})
 	waitSyncState(t, a, topo.cs[a], b.Name, v3.SyncStateInSync, time.Minute)
+	e.federate(t, ctx)
 	if e.traffic, err = framework.StartTraffic(context.Background(), client.Pod, netip.AddrPortFrom(server.IP, faultEchoPort), 4, 200*time.Millisecond); err != nil {
 		t.Fatalf("%v\n%s", err, topo.dump())
 	}
