@@ -119,10 +119,10 @@ func ControllerCheck(context string, now time.Time, lease *coordinationv1.Lease,
 	switch {
 	case age > duration:
 		return line(Fail, fmt.Sprintf("the leader Lease %s expired %s ago (held by %s, last renewed %s ago): no meshapi-controller leads; remote clusters are not synced and the RemoteClusterConfigurations' status is stale",
-			ref, (age - duration).Round(time.Second), holder, age.Round(time.Second)), logs)
+			ref, (age-duration).Round(time.Second), holder, age.Round(time.Second)), logs)
 	case age > duration*2/3:
 		return line(Fail, fmt.Sprintf("the leader Lease %s is held by %s, not renewed for %s (a leader renews every few seconds): the holder is dead or cut off; remote clusters are not synced and the RemoteClusterConfigurations' status is stale until another replica takes over in %s",
-			ref, holder, age.Round(time.Second), (duration - age).Round(time.Second)), logs)
+			ref, holder, age.Round(time.Second), (duration-age).Round(time.Second)), logs)
 	}
 	return line(Pass, fmt.Sprintf("%s leads (Lease %s renewed %s ago)", holder, ref, age.Round(time.Second)), "")
 }
