@@ -20,10 +20,12 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	coordinationclient "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/meshapi/meshapi/pkg/agent/heartbeat"
 	"github.com/meshapi/meshapi/pkg/dataplane"
 	"github.com/meshapi/meshapi/pkg/dataplane/filter"
 	"github.com/meshapi/meshapi/pkg/dataplane/nat"
@@ -77,6 +79,11 @@ type Options struct {
 	IPAMSocket string
 	// BGP runs the node's BGP speaker (see bgp.go).
 	BGP bool
+	// HeartbeatNamespace holds the node's heartbeat Lease (package
+	// heartbeat); HeartbeatPeriod is how often it is renewed, 0 for no
+	// heartbeat.
+	HeartbeatNamespace string
+	HeartbeatPeriod    time.Duration
 }
 
 // NewOptions returns the defaults; the node name defaults to $NODENAME,
@@ -98,6 +105,8 @@ func NewOptions() *Options {
 		StatusInterval:      5 * time.Second,
 		LogLevel:            "info",
 		IPAMSocket:          ipamwire.DefaultSocket,
+		HeartbeatNamespace:  heartbeat.DefaultNamespace,
+		HeartbeatPeriod:     heartbeat.DefaultPeriod,
 	}
 }
 
@@ -119,6 +128,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.StatusInterval, "status-interval", o.StatusInterval, "Least time between two writes of the Node's status.dataplane.")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "Log level: debug, info, warn or error.")
 
+	fs.StringVar(&o.HeartbeatNamespace, "heartbeat-namespace", o.HeartbeatNamespace, "Namespace of the node's heartbeat Lease meshapi-agent-<node>, which meshctl check's agents step reads.")
+	fs.DurationVar(&o.HeartbeatPeriod, "heartbeat-period", o.HeartbeatPeriod, fmt.Sprintf("How often the heartbeat Lease is renewed; its duration is %d periods, after which meshctl check reports the agent dead. 0 writes no heartbeat.", heartbeat.DurationFactor))
 	// The node-local IPAM service of the CNI plugin.
 	fs.StringVar(&o.IPAMSocket, "ipam-socket", o.IPAMSocket, "Unix socket (created mode 0600) of the node-local IPAM service that meshapi-cni asks for pod addresses; the service batches the node's concurrent allocations into one IPAMBlock write. Empty runs no service (the plugin then fails with CNI error 11).")
 	o.addBGPFlags(fs)
@@ -144,6 +155,12 @@ func (o *Options) Validate() error {
 	}
 	if o.ResyncPeriod < time.Second {
 		errs = append(errs, fmt.Errorf("--resync-period must be at least 1s, not %s", o.ResyncPeriod))
+	}
+	if o.HeartbeatPeriod != 0 && o.HeartbeatPeriod < time.Second {
+		errs = append(errs, fmt.Errorf("--heartbeat-period must be 0 (no heartbeat) or at least 1s, not %s", o.HeartbeatPeriod))
+	}
+	if o.HeartbeatPeriod != 0 && o.HeartbeatNamespace == "" {
+		errs = append(errs, errors.New("--heartbeat-namespace is empty"))
 	}
 	if o.Debounce < 0 || o.StatusInterval < 0 {
 		errs = append(errs, fmt.Errorf("--debounce (%s) and --status-interval (%s) must not be negative", o.Debounce, o.StatusInterval))
@@ -325,6 +342,11 @@ func (o *Options) Run(ctx context.Context) error {
 	}()
 
 	log.Info("starting", "nodeIP", nodeIP, "netns", o.NetNS, "policyEnforcement", o.PolicyEnforcement, "bgp", o.BGP)
+	stopHeartbeat, err := o.startHeartbeat(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopHeartbeat()
 	waitBGP := o.startBGP(ctx, client, nl, reg, log)
 	defer waitBGP()
 	err = a.Run(ctx)
@@ -361,6 +383,30 @@ func (o *Options) startIPAM(ctx context.Context, cfg *rest.Config, log *slog.Log
 		}
 	}()
 	return func() { cancel(); <-srv.Done() }, nil
+}
+
+// startHeartbeat renews the node's heartbeat Lease every
+// --heartbeat-period (package heartbeat) with a client of its own, so
+// that the agent's watches' rate limit never delays it; the returned func
+// stops it and waits for it.
+func (o *Options) startHeartbeat(ctx context.Context, cfg *rest.Config, log *slog.Logger) (func(), error) {
+	if o.HeartbeatPeriod <= 0 {
+		return func() {}, nil
+	}
+	hcfg := rest.CopyConfig(cfg)
+	hcfg.UserAgent = "meshapi-agent/heartbeat"
+	leases, err := coordinationclient.NewForConfig(hcfg)
+	if err != nil {
+		return nil, fmt.Errorf("creating the heartbeat's coordination.k8s.io client: %w", err)
+	}
+	hctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		heartbeat.Run(hctx, heartbeat.Config{Leases: leases, Namespace: o.HeartbeatNamespace, Node: o.NodeName,
+			Period: o.HeartbeatPeriod, Logger: log.With("component", "heartbeat")})
+	}()
+	return func() { cancel(); <-done }, nil
 }
 
 func (o *Options) restConfig() (*rest.Config, error) {

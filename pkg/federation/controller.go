@@ -224,6 +224,11 @@ func (c *Controller) reconcile(ctx context.Context, key string) error {
 	}
 	var kept []*discoveryv1.EndpointSlice
 	for _, r := range c.remotes.RemoteServices() {
+		if r.Expired {
+			// Disconnected for longer than its disconnectedTTL: its
+			// endpoints go with its mirror, until it reconnects.
+			continue
+		}
 		if !r.Synced {
 			// Not listed yet since its syncer (re)started: keep what
 			// was written from it rather than act on an empty cache.

@@ -241,8 +241,13 @@ RemoteClusterConfiguration of each cluster (--context, repeatable):
 
 and, per cluster, overlay-routes: every local node's agent reports routes
 towards each remote cluster with overlay routing Enabled that has mirrored
-nodes (SKIP when no node reports agent status); and, on a cluster that
-serves the Multi-Cluster Services API:
+nodes (SKIP when no node reports agent status); bgp-sessions; controller:
+meshapi-controller's leader Lease (calico-system/meshapi-controller) is
+renewed (FAIL when not for two thirds of its duration: the leader is dead,
+nothing syncs and the RemoteClusterConfigurations' status is stale until
+another replica takes over); agents: every local node's agent renewed its
+heartbeat Lease (meshapi-system/meshapi-agent-<node>) within three
+periods; and, on a cluster that serves the Multi-Cluster Services API:
 
   mcs-exports     every ServiceExport is Valid and not in Conflict
   mcs-imports     every ServiceImport has an EndpointSlice from each cluster
@@ -340,6 +345,7 @@ func checkCluster(ctx context.Context, c cluster, given []cluster) ([]CheckResul
 	}
 	out = append(out, OverlayChecks(c.context, nodes.Items, list.Items)...)
 	out = append(out, bgpCheckCluster(ctx, c, nodes.Items)...)
+	out = append(out, livenessCheckCluster(ctx, c, nodes.Items)...)
 	mcsResults, err := mcsCheckCluster(ctx, c)
 	if err != nil {
 		return nil, err

@@ -120,6 +120,11 @@ func (c *Controller) expireStale(ctx context.Context, rcc *v3.RemoteClusterConfi
 	clock.expired = true
 	c.stale[rcc.Name] = clock
 	c.mu.Unlock()
+	// Federated Services drop the cluster's endpoints now (RemoteServices
+	// reports it Expired).
+	if c.servicesChanged != nil {
+		c.servicesChanged(rcc.Name)
+	}
 	msg := fmt.Sprintf("disconnected since %s, longer than spec.syncOptions.disconnectedTTL %s: removed its mirrored objects; they come back when it reconnects",
 		clock.downSince.UTC().Format(time.RFC3339), ttl)
 	klog.FromContext(ctx).Info("Remote cluster disconnected for longer than its disconnectedTTL; removed its mirror", "remoteCluster", rcc.Name,

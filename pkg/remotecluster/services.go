@@ -49,6 +49,11 @@ type RemoteServices struct {
 	// when the remote serves no ServiceExports (no MCS CRDs installed
 	// there): it exports nothing.
 	Exports cache.Indexer
+	// Expired is true once the cluster was disconnected for longer than
+	// its spec.syncOptions.disconnectedTTL and its mirror was removed,
+	// until it reconnects: its Services and EndpointSlices must go too,
+	// not be kept as last known.
+	Expired bool
 }
 
 // serviceInformers are a syncer's informers on the remote Services and
@@ -190,8 +195,9 @@ func (c *Controller) RemoteServices() []RemoteServices {
 	out := make([]RemoteServices, 0, len(names))
 	for _, name := range names {
 		r := c.running[name]
+		expired := c.stale[name].expired
 		if r == nil || r.syncer == nil {
-			out = append(out, RemoteServices{Cluster: name})
+			out = append(out, RemoteServices{Cluster: name, Expired: expired})
 			continue
 		}
 		if r.syncer.kube == nil {
@@ -199,13 +205,13 @@ func (c *Controller) RemoteServices() []RemoteServices {
 		}
 		inf := r.syncer.serviceInformers()
 		if inf == nil || !inf.services.HasSynced() || !inf.slices.HasSynced() {
-			out = append(out, RemoteServices{Cluster: name})
+			out = append(out, RemoteServices{Cluster: name, Expired: expired})
 			continue
 		}
 		exportsSynced, exports := inf.exports.state()
 		out = append(out, RemoteServices{
 			Cluster: name, Synced: true, Services: inf.services.GetIndexer(), Slices: inf.slices.GetIndexer(),
-			FailedSince: r.syncer.failedSince(), ExportsSynced: exportsSynced, Exports: exports,
+			FailedSince: r.syncer.failedSince(), ExportsSynced: exportsSynced, Exports: exports, Expired: expired,
 		})
 	}
 	return out

@@ -75,8 +75,13 @@ type Cluster struct {
 	kubeAPIServer     *process
 	controllerManager *process
 	meshapi           *process
-	controller        *process
-	scheduler         *process
+	// meshapiReplica is the second meshapi-apiserver replica, sharing
+	// meshapi's port (StartMeshapiReplica); nil until started.
+	meshapiReplica *process
+	// meshapiReplicaServing is its serving certificate.
+	meshapiReplicaServing keyPair
+	controller            *process
+	scheduler             *process
 	// ControllerMetrics is the address of meshapi-controller's /metrics.
 	ControllerMetrics string
 }
@@ -275,8 +280,13 @@ func (c *Cluster) controllerManagerArgs() []string {
 
 // meshapiArgs are the flags of artifacts/deploy/30-apiserver.yaml, with the
 // cluster's addresses, plus the kubeconfigs a process outside the cluster
-// needs in place of the in-cluster service account.
-func (c *Cluster) meshapiArgs(kubeconfig string) []string {
+// needs in place of the in-cluster service account, for a replica with
+// its own serving certificate and data directory. Every replica binds
+// the cluster's one port with SO_REUSEPORT (--permit-port-sharing): the
+// kernel spreads new connections over the replicas that listen, as a
+// Service's load balancing would, and a replica that dies stops
+// receiving them at once.
+func (c *Cluster) meshapiArgs(kubeconfig string, serving keyPair, dataDir string) []string {
 	return []string{
 		"--etcd-servers=" + c.meshapiEtcd.ClientURL,
 		"--etcd-cafile=" + c.pki.etcdCA.CertFile,
@@ -284,12 +294,13 @@ func (c *Cluster) meshapiArgs(kubeconfig string) []string {
 		"--etcd-keyfile=" + c.pki.etcdClient.KeyFile,
 		"--bind-address=127.0.0.1",
 		"--secure-port=" + strconv.Itoa(c.MeshapiPort),
-		"--tls-cert-file=" + c.pki.meshapi.CertFile,
-		"--tls-private-key-file=" + c.pki.meshapi.KeyFile,
+		"--permit-port-sharing",
+		"--tls-cert-file=" + serving.CertFile,
+		"--tls-private-key-file=" + serving.KeyFile,
 		"--kubeconfig=" + kubeconfig,
 		"--authentication-kubeconfig=" + kubeconfig,
 		"--authorization-kubeconfig=" + kubeconfig,
-		"--data-dir=" + filepath.Join(c.Dir, "meshapi-data"),
+		"--data-dir=" + dataDir,
 		"--v=1",
 	}
 }
@@ -312,7 +323,8 @@ func (c *Cluster) installMeshapi(ctx context.Context) error {
 		return err
 	}
 	c.meshapi = &process{name: "meshapi-apiserver", path: c.bins.MeshapiAPIServer,
-		log: filepath.Join(c.Dir, "logs", "meshapi-apiserver.log"), args: c.meshapiArgs(kubeconfig)}
+		log:  filepath.Join(c.Dir, "logs", "meshapi-apiserver.log"),
+		args: c.meshapiArgs(kubeconfig, c.pki.meshapi, filepath.Join(c.Dir, "meshapi-data"))}
 	if err := c.meshapi.start(); err != nil {
 		return err
 	}
@@ -504,12 +516,14 @@ func (c *Cluster) StartMeshapiAPIServer(ctx context.Context) error {
 
 // waitMeshapiReady waits until meshapi-apiserver's own /readyz answers ok,
 // asked directly (the APIService's condition may still describe the
-// previous process). /readyz needs no credentials, as in a kubelet probe.
+// previous process) and of the first replica (the port is shared with
+// the second, if it runs: MeshapiReplicaConfig picks the replica).
 func (c *Cluster) waitMeshapiReady(ctx context.Context, timeout time.Duration) error {
-	return waitReadyz(ctx, &rest.Config{
-		Host:            "https://127.0.0.1:" + strconv.Itoa(c.MeshapiPort),
-		TLSClientConfig: rest.TLSClientConfig{CAFile: c.pki.ca.CertFile},
-	}, c.meshapi, timeout)
+	cfg, err := c.MeshapiReplicaConfig(1)
+	if err != nil {
+		return err
+	}
+	return waitReadyz(ctx, cfg, c.meshapi, timeout)
 }
 
 // Stop stops every process and etcd of the cluster.
@@ -518,7 +532,7 @@ func (c *Cluster) Stop() error {
 	// kube-controller-manager before meshapi-apiserver: its garbage
 	// collector watches meshapi's resources through kube-apiserver, and
 	// both API servers would wait (30 s, then SIGKILL) for those watches.
-	for _, p := range []*process{c.controller, c.scheduler, c.controllerManager, c.meshapi, c.kubeAPIServer} {
+	for _, p := range []*process{c.controller, c.scheduler, c.controllerManager, c.meshapiReplica, c.meshapi, c.kubeAPIServer} {
 		if p == nil {
 			continue
 		}
@@ -540,7 +554,7 @@ func (c *Cluster) Stop() error {
 // Logs returns the last n lines of each process's log.
 func (c *Cluster) Logs(n int) string {
 	var b strings.Builder
-	for _, p := range []*process{c.kubeAPIServer, c.controllerManager, c.scheduler, c.meshapi, c.controller} {
+	for _, p := range []*process{c.kubeAPIServer, c.controllerManager, c.scheduler, c.meshapi, c.meshapiReplica, c.controller} {
 		if p != nil {
 			b.WriteString(p.tail(n))
 			b.WriteString("\n")
