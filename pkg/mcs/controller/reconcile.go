@@ -86,6 +86,12 @@ func (c *Controller) observe(ns, name string) (*observed, error) {
 		if r.Cluster == c.id {
 			continue // a mirror of ourselves is not another cluster
 		}
+		if r.Expired {
+			// Disconnected for longer than its disconnectedTTL: its
+			// exports and endpoints go, as its mirror did, until it
+			// reconnects.
+			continue
+		}
 		if !r.Synced || !r.ExportsSynced {
 			obs.unknown[r.Cluster] = true
 			continue
