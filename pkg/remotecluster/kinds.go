@@ -137,7 +137,7 @@ func (k *kindSpec[T, L]) RemoteKey(cluster string, obj any) (string, bool) {
 	if !ok || o.GetLabels()[v3.LabelCluster] != cluster {
 		return "", false
 	}
-	name := o.GetAnnotations()[AnnotationRemoteName]
+	name := o.GetAnnotations()[v3.AnnotationRemoteName]
 	if name == "" {
 		return "", false
 	}
@@ -153,7 +153,7 @@ func (k *kindSpec[T, L]) localKey(cluster, remoteKey string) (namespace, name, k
 	if err != nil {
 		return "", "", "", err
 	}
-	name = MirrorObjectName(cluster, remoteName)
+	name = v3.MirrorName(cluster, remoteName)
 	if ns == "" {
 		return "", name, name, nil
 	}

@@ -80,7 +80,7 @@ func (c *Controller) newGuard(cluster string) *meshguard.Guard {
 		}
 		objs, _ := c.mirrors[ni].ByIndex(ClusterIndex, other)
 		for _, n := range typed[*v3.Node](objs) {
-			nodes = append(nodes, meshguard.NodeOf(other, remoteNameOf(n.ObjectMeta), n))
+			nodes = append(nodes, meshguard.NodeOf(other, v3.NameInOwnCluster(n.Annotations, n.Name), n))
 		}
 	}
 	slices.SortFunc(nodes, func(a, b meshguard.NodeID) int {
@@ -90,14 +90,6 @@ func (c *Controller) newGuard(cluster string) *meshguard.Guard {
 		g.AdmitNode(n)
 	}
 	return g
-}
-
-// remoteNameOf is a mirror's name in its own cluster.
-func remoteNameOf(m metav1.ObjectMeta) string {
-	if n := m.Annotations[AnnotationRemoteName]; n != "" {
-		return n
-	}
-	return m.Name
 }
 
 // typed converts informer objects to T, skipping others.

@@ -45,14 +45,10 @@ func BuildView(name string, pools []*v3.IPPool, nodes []*v3.Node, felix []*v3.Fe
 		view.Pools = append(view.Pools, *p)
 	}
 	for _, n := range nodes {
-		nodeName := n.Name
-		if remote := n.Annotations[AnnotationRemoteName]; remote != "" {
-			nodeName = remote
-		}
-		view.Nodes = append(view.Nodes, nodeName)
+		view.Nodes = append(view.Nodes, v3.NameInOwnCluster(n.Annotations, n.Name))
 	}
 	for _, fc := range felix {
-		if fc.Name == "default" || fc.Annotations[AnnotationRemoteName] == "default" {
+		if fc.Name == "default" || fc.Annotations[v3.AnnotationRemoteName] == "default" {
 			view.Felix = fc.DeepCopy()
 		}
 	}
@@ -96,9 +92,7 @@ func ptrs[T any](items []T) []*T {
 // unmirror gives a mirrored object back its remote name and drops the
 // cluster label, so that the checks see it as its own cluster does.
 func unmirror(name *string, annotations, labels map[string]string) {
-	if remote := annotations[AnnotationRemoteName]; remote != "" {
-		*name = remote
-	}
+	*name = v3.NameInOwnCluster(annotations, *name)
 	delete(labels, v3.LabelCluster)
 }
 

@@ -17,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
-	"github.com/meshapi/meshapi/pkg/remotecluster"
 	"github.com/meshapi/meshapi/test/bench/benchserver"
 )
 
@@ -274,7 +273,7 @@ func propagation(b *testing.B, f *benchserver.Pair, count int, interval time.Dur
 	mu.Lock()
 	defer mu.Unlock()
 	for i := range count {
-		at := added[remotecluster.MirrorObjectName(rccName, endpointName("lat", i))]
+		at := added[v3.MirrorName(rccName, endpointName("lat", i))]
 		fromReturn = append(fromReturn, at.Sub(returned[i]))
 		fromSend = append(fromSend, at.Sub(sent[i]))
 		createCall = append(createCall, returned[i].Sub(sent[i]))
@@ -438,7 +437,7 @@ func churn(b *testing.B, f *benchserver.Pair, n, writers int, duration time.Dura
 			if final[i] > 0 {
 				want = strconv.Itoa(final[i])
 			}
-			s := last[remotecluster.MirrorObjectName(rccName, wep.Name)]
+			s := last[v3.MirrorName(rccName, wep.Name)]
 			if s.gen != want {
 				stale++
 				continue
