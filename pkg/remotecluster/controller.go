@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	kuberecord "k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
@@ -28,6 +27,7 @@ import (
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
 	clientsetscheme "github.com/meshapi/meshapi/pkg/generated/clientset/versioned/scheme"
 	"github.com/meshapi/meshapi/pkg/meshguard"
+	"github.com/meshapi/meshapi/pkg/remoteaccess"
 )
 
 // ClusterIndex indexes mirrored objects by the cluster they come from.
@@ -393,7 +393,7 @@ func (c *Controller) reconcile(ctx context.Context, name string) error {
 	r := c.running[name]
 	c.mu.Unlock()
 	if err != nil {
-		var ce *ConfigError
+		var ce *remoteaccess.ConfigError
 		if !errors.As(err, &ce) {
 			return err
 		}
@@ -427,65 +427,12 @@ func (c *Controller) reconcile(ctx context.Context, name string) error {
 
 // access reads how to reach the remote cluster, and a fingerprint that
 // changes whenever the syncer must restart: the spec, or the Secret.
-func (c *Controller) access(ctx context.Context, rcc *v3.RemoteClusterConfiguration) (*Access, string, error) {
-	return ReadAccess(ctx, c.kube, rcc)
-}
-
-// ReadAccess reads how to reach the remote cluster of rcc: its access
-// Secret through kube, or its inline fields. The fingerprint changes
-// whenever the spec or the Secret does. Configuration problems are
-// *ConfigError.
-func ReadAccess(ctx context.Context, kube kubernetes.Interface, rcc *v3.RemoteClusterConfiguration) (*Access, string, error) {
-	fingerprint := fmt.Sprintf("gen=%d", rcc.Generation)
-	ref := rcc.Spec.ClusterAccessSecret
-	if ref == nil {
-		cfg, err := inlineConfig(rcc)
-		return &Access{DatastoreType: v3.DatastoreTypeKubernetes, Kubernetes: cfg}, fingerprint, err
-	}
-	secret, err := kube.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return nil, "", configErrorf("SecretMissing", "Secret %s/%s named by spec.clusterAccessSecret does not exist", ref.Namespace, ref.Name)
-	case apierrors.IsForbidden(err):
-		return nil, "", configErrorf("SecretForbidden", "the controller may not read Secret %s/%s: create the Role and RoleBinding that grant it get, list and watch on secrets there: %v", ref.Namespace, ref.Name, err)
-	case err != nil:
-		return nil, "", fmt.Errorf("reading Secret %s/%s: %w", ref.Namespace, ref.Name, err)
-	}
-	access, err := ParseAccessSecret(secret)
-	return access, fingerprint + ",secret=" + string(secret.UID) + "/" + secret.ResourceVersion, err
-}
-
-// inlineConfig builds a client configuration from the inline connection
-// fields of an RCC (files are on the controller's host).
-func inlineConfig(rcc *v3.RemoteClusterConfiguration) (*rest.Config, error) {
-	s := rcc.Spec
-	switch {
-	case s.DatastoreType == v3.DatastoreTypeEtcdV3:
-		return nil, configErrorf("DatastoreTypeUnsupported", "inline datastoreType %q: put the etcd connection in an access Secret (spec.clusterAccessSecret)", s.DatastoreType)
-	case s.KubeconfigInline != "":
-		cfg, err := kubeconfigToRESTConfig([]byte(s.KubeconfigInline))
-		if err != nil {
-			return nil, configErrorf("KubeconfigInvalid", "spec.kubeconfigInline: %v", err)
-		}
-		return cfg, nil
-	case s.Kubeconfig != "":
-		cfg, err := KubeconfigFileToRESTConfig(s.Kubeconfig)
-		if err != nil {
-			return nil, configErrorf("KubeconfigInvalid", "spec.kubeconfig %q: %v", s.Kubeconfig, err)
-		}
-		return cfg, nil
-	case s.K8sAPIEndpoint != "":
-		cfg, err := EndpointToRESTConfig(&s.KubeConfig)
-		if err != nil {
-			return nil, configErrorf("ConnectionInsecure", "%v", err)
-		}
-		return cfg, nil
-	}
-	return nil, configErrorf("ConnectionMissing", "set spec.clusterAccessSecret, or an inline kubeconfig or k8sAPIEndpoint")
+func (c *Controller) access(ctx context.Context, rcc *v3.RemoteClusterConfiguration) (*remoteaccess.Access, string, error) {
+	return remoteaccess.ReadAccess(ctx, c.kube, rcc)
 }
 
 // start starts a syncer for rcc.
-func (c *Controller) start(ctx context.Context, rcc *v3.RemoteClusterConfiguration, access *Access, fingerprint string) *runningSyncer {
+func (c *Controller) start(ctx context.Context, rcc *v3.RemoteClusterConfiguration, access *remoteaccess.Access, fingerprint string) *runningSyncer {
 	name := rcc.Name
 	r := &runningSyncer{fingerprint: fingerprint, done: make(chan struct{}),
 		status: SyncStatus{State: v3.SyncStateConnecting, Reason: "Connecting", Message: "connecting to the remote cluster"}}
@@ -511,11 +458,11 @@ func (c *Controller) start(ctx context.Context, rcc *v3.RemoteClusterConfigurati
 	if access.DatastoreType == v3.DatastoreTypeEtcdV3 {
 		etcd, err = newEtcdSource(access.Etcd)
 	} else {
-		remote, err = remoteClient(access)
+		remote, err = access.Client()
 	}
 	if err != nil {
 		reason := "KubeconfigInvalid"
-		var ce *ConfigError
+		var ce *remoteaccess.ConfigError
 		if errors.As(err, &ce) {
 			reason = ce.Reason
 		}
@@ -530,7 +477,7 @@ func (c *Controller) start(ctx context.Context, rcc *v3.RemoteClusterConfigurati
 	r.syncer.newGuard = c.newGuard
 	r.syncer.onRefused = func(refusal *meshguard.Refusal) { c.refused(ctx, name, refusal) }
 	if remote != nil && c.servicesChanged != nil {
-		kube, err := kubernetes.NewForConfig(remoteRESTConfig(access))
+		kube, err := kubernetes.NewForConfig(access.RESTConfig())
 		if err == nil {
 			r.syncer.kube = kube
 			r.syncer.servicesChanged = func() { c.servicesChanged(name) }
@@ -550,23 +497,6 @@ func (c *Controller) start(ctx context.Context, rcc *v3.RemoteClusterConfigurati
 		}
 	}()
 	return r
-}
-
-// remoteClient builds the client of a remote cluster with a kubernetes
-// datastore.
-func remoteClient(access *Access) (versioned.Interface, error) {
-	if access.DatastoreType != v3.DatastoreTypeKubernetes {
-		return nil, configErrorf("DatastoreTypeUnsupported", "datastoreType %q has no Kubernetes API client: it is read from etcd by the syncer only", access.DatastoreType)
-	}
-	return versioned.NewForConfig(remoteRESTConfig(access))
-}
-
-// remoteRESTConfig is the client configuration for a remote cluster.
-func remoteRESTConfig(access *Access) *rest.Config {
-	cfg := rest.CopyConfig(access.Kubernetes)
-	cfg.UserAgent = "meshapi-controller/remote-sync"
-	cfg.QPS, cfg.Burst = 50, 100
-	return cfg
 }
 
 // stop stops the syncer of name, if any, and waits for it.

@@ -1,12 +1,10 @@
 package remotecluster
 
 import (
-	"context"
 	"sort"
 	"strings"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
@@ -31,69 +29,7 @@ func clusterView(name string, objs map[string][]any) meshcheck.ClusterView {
 	for _, obj := range objs["FelixConfiguration"] {
 		felix = append(felix, obj.(*v3.FelixConfiguration))
 	}
-	return BuildView(name, pools, nodes, felix)
-}
-
-// BuildView builds the view the mesh's requirements compare from a
-// cluster's pools, nodes and FelixConfigurations: its own, or the mirrors
-// of a remote cluster, which get their remote names back.
-func BuildView(name string, pools []*v3.IPPool, nodes []*v3.Node, felix []*v3.FelixConfiguration) meshcheck.ClusterView {
-	view := meshcheck.ClusterView{Name: name}
-	for _, pool := range pools {
-		p := pool.DeepCopy()
-		unmirror(&p.Name, p.Annotations, p.Labels)
-		view.Pools = append(view.Pools, *p)
-	}
-	for _, n := range nodes {
-		view.Nodes = append(view.Nodes, v3.NameInOwnCluster(n.Annotations, n.Name))
-	}
-	for _, fc := range felix {
-		if fc.Name == "default" || fc.Annotations[v3.AnnotationRemoteName] == "default" {
-			view.Felix = fc.DeepCopy()
-		}
-	}
-	sort.Slice(view.Pools, func(i, j int) bool { return view.Pools[i].Name < view.Pools[j].Name })
-	sort.Strings(view.Nodes)
-	return view
-}
-
-// FetchView reads a remote cluster's own pools, nodes and "default"
-// FelixConfiguration directly, for a cluster that has no mirror yet.
-func FetchView(ctx context.Context, name string, access *Access) (meshcheck.ClusterView, error) {
-	cs, err := remoteClient(access)
-	if err != nil {
-		return meshcheck.ClusterView{}, err
-	}
-	own := metav1.ListOptions{LabelSelector: "!" + v3.LabelCluster}
-	pools, err := cs.ProjectcalicoV3().IPPools().List(ctx, own)
-	if err != nil {
-		return meshcheck.ClusterView{}, err
-	}
-	nodes, err := cs.ProjectcalicoV3().Nodes().List(ctx, own)
-	if err != nil {
-		return meshcheck.ClusterView{}, err
-	}
-	fcs, err := cs.ProjectcalicoV3().FelixConfigurations().List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=default"})
-	if err != nil {
-		return meshcheck.ClusterView{}, err
-	}
-	view := BuildView(name, ptrs(pools.Items), ptrs(nodes.Items), ptrs(fcs.Items))
-	return view, nil
-}
-
-func ptrs[T any](items []T) []*T {
-	out := make([]*T, len(items))
-	for i := range items {
-		out[i] = &items[i]
-	}
-	return out
-}
-
-// unmirror gives a mirrored object back its remote name and drops the
-// cluster label, so that the checks see it as its own cluster does.
-func unmirror(name *string, annotations, labels map[string]string) {
-	*name = v3.NameInOwnCluster(annotations, *name)
-	delete(labels, v3.LabelCluster)
+	return meshcheck.BuildView(name, pools, nodes, felix)
 }
 
 // requirements evaluates the mesh's requirements between this cluster and
