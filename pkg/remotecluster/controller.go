@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
+	"maps"
 	"sync"
 	"time"
 
@@ -52,15 +52,12 @@ type Controller struct {
 	local   versioned.Interface
 	kube    kubernetes.Interface
 	metrics *Metrics
-	kinds   []mirrorKind
+	// kinds are the mirrored kinds and the controller's caches of them.
+	kinds []*kind
 	// Workers is the number of mirroring workers per remote cluster.
 	workers int
 
-	rccs    cache.Indexer
-	mirrors []cache.Indexer
-	// own indexes the local cluster's own objects of the kinds the mesh's
-	// requirements compare (nil for other kinds).
-	own      []cache.Indexer
+	rccs     cache.Indexer
 	informer []cache.SharedIndexInformer
 	// queue holds RCCs whose syncer may have to start, stop or restart;
 	// statusQueue those whose status may have to be written.
@@ -73,9 +70,9 @@ type Controller struct {
 	mu      sync.Mutex
 	running map[string]*runningSyncer
 	// counts holds, per cluster, the number of mirrored objects of each
-	// kind (indexed like kinds), kept by the mirror informers' handlers so
+	// kind (no entry for none), kept by the mirror informers' handlers so
 	// that a status write does not have to count the whole mirror.
-	counts map[string][]int32
+	counts map[string]map[*kind]int32
 	// stale holds, per cluster, the clock of its disconnectedTTL.
 	stale map[string]staleClock
 	// servicesChanged is told when a remote cluster's Services change.
@@ -84,6 +81,37 @@ type Controller struct {
 	// events records refusals of remote objects as Events on the RCC.
 	events   kuberecord.EventBroadcaster
 	recorder kuberecord.EventRecorder
+}
+
+// kind is one mirrored kind in the controller: how it is mirrored (its
+// entry in mirrorKinds) and the controller's caches of it.
+type kind struct {
+	mirrorKind
+	// mirrors holds every cluster's mirrors of the kind, indexed by
+	// ClusterIndex.
+	mirrors cache.Indexer
+	// own holds the local cluster's own objects of a requirement input;
+	// nil for other kinds.
+	own cache.Indexer
+}
+
+// kindsOf returns the kinds of specs, without caches yet.
+func kindsOf(specs []mirrorKind) []*kind {
+	out := make([]*kind, len(specs))
+	for i, spec := range specs {
+		out[i] = &kind{mirrorKind: spec}
+	}
+	return out
+}
+
+// kindNamed returns the kind named name, nil if none.
+func kindNamed(kinds []*kind, name string) *kind {
+	for _, k := range kinds {
+		if k.Name() == name {
+			return k
+		}
+	}
+	return nil
 }
 
 // runningSyncer is a Syncer and what it was started from.
@@ -101,13 +129,13 @@ type runningSyncer struct {
 // Every resyncPeriod the access Secrets are read again.
 func NewController(local versioned.Interface, kube kubernetes.Interface, metrics *Metrics, workersPerCluster int, resyncPeriod time.Duration) *Controller {
 	c := &Controller{
-		local: local, kube: kube, metrics: metrics, kinds: mirrorKinds(), workers: workersPerCluster, resyncPeriod: resyncPeriod,
+		local: local, kube: kube, metrics: metrics, kinds: kindsOf(mirrorKinds()), workers: workersPerCluster, resyncPeriod: resyncPeriod,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "remoteclusterconfigurations"}),
 		statusQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "remoteclusterconfiguration-status"}),
 		running: map[string]*runningSyncer{},
-		counts:  map[string][]int32{},
+		counts:  map[string]map[*kind]int32{},
 		stale:   map[string]staleClock{},
 		events:  kuberecord.NewBroadcaster(),
 	}
@@ -129,38 +157,37 @@ func NewController(local versioned.Interface, kube kubernetes.Interface, metrics
 	c.informer = append(c.informer, rccInformer)
 
 	// Every mirrored object of every cluster, indexed by cluster.
-	for i, k := range c.kinds {
+	for _, k := range c.kinds {
 		inf := cache.NewSharedIndexInformer(k.MirrorListWatch(local), k.Example(), 0, cache.Indexers{ClusterIndex: clusterIndexFunc})
 		if err := inf.SetTransform(dropManagedFields); err != nil {
 			panic(err) // cannot happen: SetTransform fails only once the informer runs
 		}
-		kind := i
 		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc: func(obj any) {
-				c.count(kind, obj, 1)
-				c.mirrorChanged(kind, obj)
-				c.guardInputChanged(kind, obj)
+				c.count(k, obj, 1)
+				c.mirrorChanged(k, obj)
+				c.guardInputChanged(k, obj)
 			},
 			UpdateFunc: func(old, obj any) {
-				c.count(kind, old, -1)
-				c.count(kind, obj, 1)
-				c.mirrorChanged(kind, obj)
-				c.guardInputChanged(kind, obj)
+				c.count(k, old, -1)
+				c.count(k, obj, 1)
+				c.mirrorChanged(k, obj)
+				c.guardInputChanged(k, obj)
 			},
 			DeleteFunc: func(obj any) {
-				c.count(kind, obj, -1)
-				c.mirrorChanged(kind, obj)
-				c.guardInputChanged(kind, obj)
+				c.count(k, obj, -1)
+				c.mirrorChanged(k, obj)
+				c.guardInputChanged(k, obj)
 			},
 		})
-		if requirementKinds[k.Name()] {
+		if k.RequirementInput() {
 			_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 				AddFunc:    func(any) { c.recheckRequirements() },
 				UpdateFunc: func(any, any) { c.recheckRequirements() },
 				DeleteFunc: func(any) { c.recheckRequirements() },
 			})
 		}
-		c.mirrors = append(c.mirrors, inf.GetIndexer())
+		k.mirrors = inf.GetIndexer()
 		c.informer = append(c.informer, inf)
 	}
 	c.watchRequirementInputs()
@@ -202,7 +229,7 @@ func specChanged(old, rcc *v3.RemoteClusterConfiguration) bool {
 const statusDelay = 500 * time.Millisecond
 
 // count adds delta to the mirrored-object count of obj's cluster and kind.
-func (c *Controller) count(kind int, obj any, delta int32) {
+func (c *Controller) count(k *kind, obj any, delta int32) {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
 	}
@@ -218,23 +245,24 @@ func (c *Controller) count(kind int, obj any, delta int32) {
 	defer c.mu.Unlock()
 	n := c.counts[cluster]
 	if n == nil {
-		n = make([]int32, len(c.kinds))
+		n = map[*kind]int32{}
 		c.counts[cluster] = n
 	}
-	n[kind] += delta
-	if delta < 0 && slices.Equal(n, make([]int32, len(c.kinds))) {
+	n[k] += delta
+	if n[k] == 0 {
+		delete(n, k)
+	}
+	if len(n) == 0 {
 		delete(c.counts, cluster)
 	}
 }
 
 // mirroredCounts returns the number of mirrored objects of cluster per
-// kind (indexed like kinds).
-func (c *Controller) mirroredCounts(cluster string) []int32 {
+// kind (no entry for none).
+func (c *Controller) mirroredCounts(cluster string) map[*kind]int32 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]int32, len(c.kinds))
-	copy(out, c.counts[cluster])
-	return out
+	return maps.Clone(c.counts[cluster])
 }
 
 // dropManagedFields is the mirror informers' transform: the mirror compares
@@ -251,7 +279,7 @@ func dropManagedFields(obj any) (any, error) {
 // mirrorChanged routes a change of a local mirror to its cluster's syncer
 // (which puts back anything changed behind its back) and refreshes the
 // cluster's counts.
-func (c *Controller) mirrorChanged(kind int, obj any) {
+func (c *Controller) mirrorChanged(k *kind, obj any) {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
 	}
@@ -264,8 +292,8 @@ func (c *Controller) mirrorChanged(kind int, obj any) {
 	r := c.running[cluster]
 	c.mu.Unlock()
 	if r != nil {
-		if key, ok := c.kinds[kind].RemoteKey(cluster, obj); ok {
-			r.syncer.Enqueue(kind, key)
+		if key, ok := k.RemoteKey(cluster, obj); ok {
+			r.syncer.Enqueue(k, key)
 		}
 	}
 	c.statusQueue.AddAfter(cluster, statusDelay)
@@ -290,8 +318,8 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 		return fmt.Errorf("local caches did not sync")
 	}
 	// Mirrors of clusters that no longer have an RCC are removed.
-	for _, idx := range c.mirrors {
-		for _, cluster := range idx.ListIndexFuncValues(ClusterIndex) {
+	for _, k := range c.kinds {
+		for _, cluster := range k.mirrors.ListIndexFuncValues(ClusterIndex) {
 			c.queue.Add(cluster)
 		}
 	}
@@ -472,7 +500,7 @@ func (c *Controller) start(ctx context.Context, rcc *v3.RemoteClusterConfigurati
 		return r
 	}
 	overlay := rcc.Spec.SyncOptions.OverlayRoutingMode == v3.OverlayRoutingModeEnabled
-	r.syncer = newSyncer(name, overlay, remote, c.local, c.mirrors, c.kinds, c.metrics, report)
+	r.syncer = newSyncer(name, overlay, remote, c.local, c.kinds, c.metrics, report)
 	r.syncer.etcd = etcd
 	r.syncer.newGuard = c.newGuard
 	r.syncer.onRefused = func(refusal *meshguard.Refusal) { c.refused(ctx, name, refusal) }
@@ -519,8 +547,8 @@ func (c *Controller) stop(name string) {
 // request per object (50,000 mirrors took over a minute one by one).
 func (c *Controller) deleteMirror(ctx context.Context, cluster string) error {
 	var errs []error
-	for i, k := range c.kinds {
-		errs = append(errs, k.DeleteMirror(ctx, cluster, c.mirrors[i], c.local))
+	for _, k := range c.kinds {
+		errs = append(errs, k.DeleteMirror(ctx, cluster, k.mirrors, c.local))
 	}
 	return errors.Join(errs...)
 }
@@ -546,7 +574,7 @@ func (c *Controller) settling(name string, st SyncStatus, lastSync *metav1.Time)
 	if r == nil || r.syncer == nil {
 		return false
 	}
-	return !slices.Equal(r.syncer.remoteCounts(), c.mirroredCounts(name))
+	return !maps.Equal(r.syncer.remoteCounts(), c.mirroredCounts(name))
 }
 
 // writeStatus writes the status of rcc if it changed.
@@ -558,24 +586,12 @@ func (c *Controller) writeStatus(ctx context.Context, rcc *v3.RemoteClusterConfi
 	c.metrics.connectionStatus.WithLabelValues(rcc.Name).Set(ConnectionStatus(st.State))
 	counts := &v3.MirroredObjectCounts{}
 	perKind := c.mirroredCounts(rcc.Name)
-	for i, k := range c.kinds {
-		n := perKind[i]
+	for _, k := range c.kinds {
+		n := perKind[k]
 		c.metrics.mirrored.WithLabelValues(rcc.Name, k.Name()).Set(float64(n))
-		switch k.Name() {
-		case "WorkloadEndpoint":
-			counts.WorkloadEndpoints = n
-		case "HostEndpoint":
-			counts.HostEndpoints = n
-		case "Profile":
-			counts.Profiles = n
-		case "Node":
-			counts.Nodes = n
-		case "IPPool":
-			counts.IPPools = n
-		case "IPAMBlock":
-			counts.IPAMBlocks = n
+		if field := k.StatusCount(counts); field != nil {
+			*field = n
 		}
-		// FelixConfiguration is mirrored for the requirements check only.
 	}
 	want := rcc.Status.DeepCopy()
 	want.ObservedGeneration = rcc.Generation

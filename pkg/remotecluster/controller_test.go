@@ -154,22 +154,14 @@ func TestSpecChanged(t *testing.T) {
 }
 
 func TestMirrorCounts(t *testing.T) {
-	c := &Controller{kinds: mirrorKinds(), counts: map[string][]int32{}}
-	wep, node := -1, -1
-	for i, k := range c.kinds {
-		switch k.Name() {
-		case "WorkloadEndpoint":
-			wep = i
-		case "Node":
-			node = i
-		}
-	}
+	c := &Controller{kinds: kindsOf(mirrorKinds()), counts: map[string]map[*kind]int32{}}
+	wep, node := kindNamed(c.kinds, "WorkloadEndpoint"), kindNamed(c.kinds, "Node")
 	mirror := func(cluster, name string) *v3.WorkloadEndpoint {
 		return &v3.WorkloadEndpoint{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", Labels: map[string]string{v3.LabelCluster: cluster}}}
 	}
 	local := &v3.WorkloadEndpoint{ObjectMeta: metav1.ObjectMeta{Name: "own", Namespace: "ns"}}
 	type event struct {
-		kind  int
+		kind  *kind
 		obj   any
 		delta int32
 	}
@@ -190,7 +182,7 @@ func TestMirrorCounts(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c.counts = map[string][]int32{}
+			c.counts = map[string]map[*kind]int32{}
 			for _, e := range tc.events {
 				c.count(e.kind, e.obj, e.delta)
 			}
@@ -208,21 +200,16 @@ func TestMirrorCounts(t *testing.T) {
 }
 
 func TestSettling(t *testing.T) {
-	kinds := mirrorKinds()
-	wep := -1
-	for i, k := range kinds {
-		if k.Name() == "WorkloadEndpoint" {
-			wep = i
-		}
-	}
+	kinds := kindsOf(mirrorKinds())
+	wep := kindNamed(kinds, "WorkloadEndpoint")
 	remoteWEPs := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
 	for _, n := range []string{"a", "b"} {
 		if err := remoteWEPs.Add(&v3.WorkloadEndpoint{ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: "ns"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	syncer := &Syncer{kinds: kinds, remoteIndexer: make([]cache.Indexer, len(kinds))}
-	syncer.remoteIndexer[wep] = remoteWEPs
+	syncer := &Syncer{kinds: remoteKindsOf(kinds)}
+	syncer.kindOf(wep).indexer = remoteWEPs
 	recent, old := metav1.Now(), metav1.NewTime(time.Now().Add(-time.Minute))
 	inSync := SyncStatus{State: v3.SyncStateInSync}
 	cases := []struct {
@@ -241,7 +228,7 @@ func TestSettling(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := &Controller{kinds: kinds, counts: map[string][]int32{}, running: map[string]*runningSyncer{}}
+			c := &Controller{kinds: kinds, counts: map[string]map[*kind]int32{}, running: map[string]*runningSyncer{}}
 			if tc.running {
 				c.running["cluster-b"] = &runningSyncer{syncer: syncer}
 			}

@@ -62,6 +62,16 @@ type mirrorKind interface {
 	// deletecollection per namespace that local (the mirror cache) has one
 	// in.
 	DeleteMirror(ctx context.Context, cluster string, local cache.Indexer, client versioned.Interface) error
+	// StatusCount returns the field of an RCC's status.mirroredObjects that
+	// counts the kind's mirrors; nil when the status does not count them.
+	StatusCount(counts *v3.MirroredObjectCounts) *int32
+	// RequirementInput says the mesh's requirements compare the kind: the
+	// local cluster's own objects are watched too, and a change of them or
+	// of a mirror evaluates the requirements again.
+	RequirementInput() bool
+	// GuardInput says the kind's local objects and mirrors are what the
+	// remote objects of other clusters are admitted against (meshguard).
+	GuardInput() bool
 }
 
 // kindSpec describes one kind; it implements mirrorKind.
@@ -88,11 +98,25 @@ type kindSpec[T object, L runtime.Object] struct {
 	// updateStatus writes the status of a mirror, for kinds whose status is
 	// mirrored too; nil otherwise.
 	updateStatus func(cs versioned.Interface, ctx context.Context, obj T) error
+	// statusCount is the field of status.mirroredObjects that counts the
+	// kind; nil when it is not counted.
+	statusCount func(*v3.MirroredObjectCounts) *int32
+	// requirement and guard: see RequirementInput and GuardInput.
+	requirement, guard bool
 }
 
 func (k *kindSpec[T, L]) Name() string            { return k.kind }
 func (k *kindSpec[T, L]) Overlay() bool           { return k.overlay }
 func (k *kindSpec[T, L]) Example() runtime.Object { return k.example }
+func (k *kindSpec[T, L]) RequirementInput() bool  { return k.requirement }
+func (k *kindSpec[T, L]) GuardInput() bool        { return k.guard }
+
+func (k *kindSpec[T, L]) StatusCount(counts *v3.MirroredObjectCounts) *int32 {
+	if k.statusCount == nil {
+		return nil
+	}
+	return k.statusCount(counts)
+}
 
 func (k *kindSpec[T, L]) RemoteListWatch(cs versioned.Interface) *cache.ListWatch {
 	fieldSelector := ""
@@ -265,7 +289,8 @@ func copyStatus(dst, src runtime.Object) {
 // FieldManager is the field manager of the controller's writes.
 const FieldManager = "meshapi-controller"
 
-// mirrorKinds are the kinds a syncer mirrors, endpoints first.
+// mirrorKinds are the kinds a syncer mirrors, endpoints first: one entry
+// per kind says all there is to know about mirroring it.
 func mirrorKinds() []mirrorKind {
 	return []mirrorKind{
 		&kindSpec[*v3.WorkloadEndpoint, *v3.WorkloadEndpointList]{
@@ -274,8 +299,9 @@ func mirrorKinds() []mirrorKind {
 			client: func(cs versioned.Interface, ns string) typedClient[*v3.WorkloadEndpoint, *v3.WorkloadEndpointList] {
 				return cs.ProjectcalicoV3().WorkloadEndpoints(ns)
 			},
-			mirror: MirrorWorkloadEndpoint,
-			same:   func(a, b *v3.WorkloadEndpoint) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+			mirror:      MirrorWorkloadEndpoint,
+			same:        func(a, b *v3.WorkloadEndpoint) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+			statusCount: func(c *v3.MirroredObjectCounts) *int32 { return &c.WorkloadEndpoints },
 		},
 		&kindSpec[*v3.HostEndpoint, *v3.HostEndpointList]{
 			kind: "HostEndpoint", example: &v3.HostEndpoint{},
@@ -283,8 +309,9 @@ func mirrorKinds() []mirrorKind {
 			client: func(cs versioned.Interface, _ string) typedClient[*v3.HostEndpoint, *v3.HostEndpointList] {
 				return cs.ProjectcalicoV3().HostEndpoints()
 			},
-			mirror: MirrorHostEndpoint,
-			same:   func(a, b *v3.HostEndpoint) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+			mirror:      MirrorHostEndpoint,
+			same:        func(a, b *v3.HostEndpoint) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+			statusCount: func(c *v3.MirroredObjectCounts) *int32 { return &c.HostEndpoints },
 		},
 		&kindSpec[*v3.Profile, *v3.ProfileList]{
 			kind: "Profile", example: &v3.Profile{},
@@ -292,8 +319,9 @@ func mirrorKinds() []mirrorKind {
 			client: func(cs versioned.Interface, _ string) typedClient[*v3.Profile, *v3.ProfileList] {
 				return cs.ProjectcalicoV3().Profiles()
 			},
-			mirror: MirrorProfile,
-			same:   func(a, b *v3.Profile) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+			mirror:      MirrorProfile,
+			same:        func(a, b *v3.Profile) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+			statusCount: func(c *v3.MirroredObjectCounts) *int32 { return &c.Profiles },
 		},
 		&kindSpec[*v3.Node, *v3.NodeList]{
 			kind: "Node", overlay: true, example: &v3.Node{},
@@ -309,6 +337,8 @@ func mirrorKinds() []mirrorKind {
 				_, err := cs.ProjectcalicoV3().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{FieldManager: FieldManager})
 				return err
 			},
+			statusCount: func(c *v3.MirroredObjectCounts) *int32 { return &c.Nodes },
+			requirement: true, guard: true,
 		},
 		&kindSpec[*v3.IPPool, *v3.IPPoolList]{
 			kind: "IPPool", overlay: true, example: &v3.IPPool{},
@@ -316,8 +346,10 @@ func mirrorKinds() []mirrorKind {
 			client: func(cs versioned.Interface, _ string) typedClient[*v3.IPPool, *v3.IPPoolList] {
 				return cs.ProjectcalicoV3().IPPools()
 			},
-			mirror: MirrorIPPool,
-			same:   func(a, b *v3.IPPool) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+			mirror:      MirrorIPPool,
+			same:        func(a, b *v3.IPPool) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+			statusCount: func(c *v3.MirroredObjectCounts) *int32 { return &c.IPPools },
+			requirement: true, guard: true,
 		},
 		&kindSpec[*v3.FelixConfiguration, *v3.FelixConfigurationList]{
 			kind: "FelixConfiguration", overlay: true, example: &v3.FelixConfiguration{},
@@ -331,6 +363,8 @@ func mirrorKinds() []mirrorKind {
 			},
 			mirror: MirrorFelixConfiguration,
 			same:   func(a, b *v3.FelixConfiguration) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+			// Mirrored for the requirements check only: not counted.
+			requirement: true,
 		},
 		&kindSpec[*v3.IPAMBlock, *v3.IPAMBlockList]{
 			kind: "IPAMBlock", overlay: true, example: &v3.IPAMBlock{},
@@ -338,8 +372,9 @@ func mirrorKinds() []mirrorKind {
 			client: func(cs versioned.Interface, _ string) typedClient[*v3.IPAMBlock, *v3.IPAMBlockList] {
 				return cs.ProjectcalicoV3().IPAMBlocks()
 			},
-			mirror: MirrorIPAMBlock,
-			same:   func(a, b *v3.IPAMBlock) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+			mirror:      MirrorIPAMBlock,
+			same:        func(a, b *v3.IPAMBlock) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+			statusCount: func(c *v3.MirroredObjectCounts) *int32 { return &c.IPAMBlocks },
 		},
 	}
 }
