@@ -53,8 +53,9 @@ type mirrorKind interface {
 	EtcdListWatch(src *etcdSource) *cache.ListWatch
 	// Reconcile makes the local mirror of the remote object with key
 	// remoteKey match it: created, updated, or deleted when the remote
-	// object is gone (remote is nil when the kind is not mirrored now).
-	Reconcile(ctx context.Context, cluster, remoteKey string, remote, local cache.Indexer, client versioned.Interface) error
+	// object is gone (remote is nil when the kind is not mirrored now). It
+	// returns what it wrote, nil when the mirror already matched.
+	Reconcile(ctx context.Context, cluster, remoteKey string, remote, local cache.Indexer, client versioned.Interface) (*write, error)
 	// RemoteKey returns the remote key of a local mirror, ok false if obj
 	// is not a mirror of cluster.
 	RemoteKey(cluster string, obj any) (key string, ok bool)
@@ -72,6 +73,15 @@ type mirrorKind interface {
 	// GuardInput says the kind's local objects and mirrors are what the
 	// remote objects of other clusters are admitted against (meshguard).
 	GuardInput() bool
+}
+
+// write is what a reconcile wrote to a mirror.
+type write struct {
+	// resourceVersions are those the mirror's writes returned, in order
+	// (a Node's update and status update return one each).
+	resourceVersions []string
+	// deleted says the mirror was deleted.
+	deleted bool
 }
 
 // kindSpec describes one kind; it implements mirrorKind.
@@ -97,7 +107,7 @@ type kindSpec[T object, L runtime.Object] struct {
 	same func(have, want T) bool
 	// updateStatus writes the status of a mirror, for kinds whose status is
 	// mirrored too; nil otherwise.
-	updateStatus func(cs versioned.Interface, ctx context.Context, obj T) error
+	updateStatus func(cs versioned.Interface, ctx context.Context, obj T) (resourceVersion string, err error)
 	// statusCount is the field of status.mirroredObjects that counts the
 	// kind; nil when it is not counted.
 	statusCount func(*v3.MirroredObjectCounts) *int32
@@ -184,16 +194,16 @@ func (k *kindSpec[T, L]) localKey(cluster, remoteKey string) (namespace, name, k
 	return ns, name, ns + "/" + name, nil
 }
 
-func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey string, remote, local cache.Indexer, cs versioned.Interface) error {
+func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey string, remote, local cache.Indexer, cs versioned.Interface) (*write, error) {
 	ns, name, lkey, err := k.localKey(cluster, remoteKey)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	client := k.client(cs, ns)
 	var have T
 	haveObj, haveExists, err := local.GetByKey(lkey)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if haveExists {
 		have = haveObj.(T)
@@ -203,7 +213,7 @@ func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey strin
 	if remote != nil {
 		obj, exists, err := remote.GetByKey(remoteKey)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if exists {
 			want, wantExists = k.mirror(cluster, obj.(T)), true
@@ -212,17 +222,17 @@ func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey strin
 
 	switch {
 	case !wantExists && !haveExists:
-		return nil
+		return nil, nil
 	case !wantExists:
 		if have.GetLabels()[v3.LabelCluster] != cluster {
-			return nil // not ours
+			return nil, nil // not ours
 		}
 		uid := have.GetUID()
 		err := client.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
 		if err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("deleting mirrored %s %s: %w", k.kind, lkey, err)
+			return nil, fmt.Errorf("deleting mirrored %s %s: %w", k.kind, lkey, err)
 		}
-		return nil
+		return &write{deleted: true}, nil
 	case !haveExists:
 		created, err := client.Create(ctx, want, metav1.CreateOptions{FieldManager: FieldManager})
 		if apierrors.IsAlreadyExists(err) {
@@ -231,26 +241,29 @@ func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey strin
 			// look at what is really there before calling it foreign.
 			live, gerr := client.Get(ctx, name, metav1.GetOptions{})
 			if gerr != nil {
-				return fmt.Errorf("creating mirrored %s %s: it exists, but reading it failed: %w", k.kind, lkey, gerr)
+				return nil, fmt.Errorf("creating mirrored %s %s: it exists, but reading it failed: %w", k.kind, lkey, gerr)
 			}
 			if live.GetLabels()[v3.LabelCluster] != cluster {
-				return fmt.Errorf("cannot mirror %s %s of cluster %q: a local %s named %q exists and is not a mirror; rename or delete it", k.kind, remoteKey, cluster, k.kind, lkey)
+				return nil, fmt.Errorf("cannot mirror %s %s of cluster %q: a local %s named %q exists and is not a mirror; rename or delete it", k.kind, remoteKey, cluster, k.kind, lkey)
 			}
 			return k.update(ctx, cs, client, live, want, lkey)
 		}
 		if err != nil {
-			return fmt.Errorf("creating mirrored %s %s: %w", k.kind, lkey, err)
+			return nil, fmt.Errorf("creating mirrored %s %s: %w", k.kind, lkey, err)
 		}
+		w := &write{resourceVersions: []string{created.GetResourceVersion()}}
 		if k.updateStatus != nil {
 			copyStatus(created, want)
-			if err := k.updateStatus(cs, ctx, created); err != nil {
-				return fmt.Errorf("writing the status of mirrored %s %s: %w", k.kind, lkey, err)
+			rv, err := k.updateStatus(cs, ctx, created)
+			if err != nil {
+				return w, fmt.Errorf("writing the status of mirrored %s %s: %w", k.kind, lkey, err)
 			}
+			w.resourceVersions = append(w.resourceVersions, rv)
 		}
-		return nil
+		return w, nil
 	default:
 		if have.GetLabels()[v3.LabelCluster] != cluster {
-			return fmt.Errorf("cannot mirror %s %s of cluster %q: the local %s %q is not its mirror (label %s=%q)",
+			return nil, fmt.Errorf("cannot mirror %s %s of cluster %q: the local %s %q is not its mirror (label %s=%q)",
 				k.kind, remoteKey, cluster, k.kind, lkey, v3.LabelCluster, have.GetLabels()[v3.LabelCluster])
 		}
 		return k.update(ctx, cs, client, have, want, lkey)
@@ -258,24 +271,27 @@ func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey strin
 }
 
 // update makes the existing mirror have (of this cluster) match want.
-func (k *kindSpec[T, L]) update(ctx context.Context, cs versioned.Interface, client typedClient[T, L], have, want T, lkey string) error {
+func (k *kindSpec[T, L]) update(ctx context.Context, cs versioned.Interface, client typedClient[T, L], have, want T, lkey string) (*write, error) {
 	if k.same(have, want) && apiequality.Semantic.DeepEqual(have.GetLabels(), want.GetLabels()) &&
 		apiequality.Semantic.DeepEqual(have.GetAnnotations(), want.GetAnnotations()) {
-		return nil
+		return nil, nil
 	}
 	want.SetResourceVersion(have.GetResourceVersion())
 	want.SetUID(have.GetUID())
 	updated, err := client.Update(ctx, want, metav1.UpdateOptions{FieldManager: FieldManager})
 	if err != nil {
-		return fmt.Errorf("updating mirrored %s %s: %w", k.kind, lkey, err)
+		return nil, fmt.Errorf("updating mirrored %s %s: %w", k.kind, lkey, err)
 	}
+	w := &write{resourceVersions: []string{updated.GetResourceVersion()}}
 	if k.updateStatus != nil {
 		copyStatus(updated, want)
-		if err := k.updateStatus(cs, ctx, updated); err != nil {
-			return fmt.Errorf("writing the status of mirrored %s %s: %w", k.kind, lkey, err)
+		rv, err := k.updateStatus(cs, ctx, updated)
+		if err != nil {
+			return w, fmt.Errorf("writing the status of mirrored %s %s: %w", k.kind, lkey, err)
 		}
+		w.resourceVersions = append(w.resourceVersions, rv)
 	}
-	return nil
+	return w, nil
 }
 
 // copyStatus copies the status of a Node mirror; other kinds have none
@@ -333,9 +349,12 @@ func mirrorKinds() []mirrorKind {
 			same: func(a, b *v3.Node) bool {
 				return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) && apiequality.Semantic.DeepEqual(a.Status, b.Status)
 			},
-			updateStatus: func(cs versioned.Interface, ctx context.Context, n *v3.Node) error {
-				_, err := cs.ProjectcalicoV3().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{FieldManager: FieldManager})
-				return err
+			updateStatus: func(cs versioned.Interface, ctx context.Context, n *v3.Node) (string, error) {
+				updated, err := cs.ProjectcalicoV3().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{FieldManager: FieldManager})
+				if err != nil {
+					return "", err
+				}
+				return updated.ResourceVersion, nil
 			},
 			statusCount: func(c *v3.MirroredObjectCounts) *int32 { return &c.Nodes },
 			requirement: true, guard: true,
