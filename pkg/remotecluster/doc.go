@@ -18,4 +18,22 @@
 //
 // The mirror survives a remote outage with its last known state; after
 // reconnecting, a full resync removes what was deleted while away.
+//
+// How it is built:
+//
+//   - mirrorKinds (kinds.go) has one entry per mirrored kind: its client,
+//     its mirror function (mirror.go), how the status counts it, whether
+//     the mesh's requirements compare it and whether it is a meshguard
+//     input. Adding a kind is one entry there.
+//   - The Controller (controller.go) starts, restarts and stops one Syncer
+//     per RemoteClusterConfiguration, holds one informer per kind on every
+//     cluster's mirrors (counts, requirements, guard inputs, orphans) and
+//     writes each RCC's status from what its Syncer reports.
+//   - A Syncer (syncer.go) watches its remote cluster and writes the
+//     mirror. It remembers what each write returned, so the controller's
+//     informer event of its own write is dropped; any other change of a
+//     mirror is reconciled and put back.
+//   - The mirror naming (labels, annotations, "<cluster>.<name>",
+//     "<cluster>/<name>") is pkg/apis/projectcalico/v3's (labels.go); the
+//     access Secret's format is pkg/remoteaccess's.
 package remotecluster
