@@ -165,18 +165,18 @@ func NewController(local versioned.Interface, kube kubernetes.Interface, metrics
 		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc: func(obj any) {
 				c.count(k, obj, 1)
-				c.mirrorChanged(k, obj, false)
+				c.mirrorChanged(k, obj)
 				c.guardInputChanged(k, obj)
 			},
 			UpdateFunc: func(old, obj any) {
 				c.count(k, old, -1)
 				c.count(k, obj, 1)
-				c.mirrorChanged(k, obj, false)
+				c.mirrorChanged(k, obj)
 				c.guardInputChanged(k, obj)
 			},
 			DeleteFunc: func(obj any) {
 				c.count(k, obj, -1)
-				c.mirrorChanged(k, obj, true)
+				c.mirrorChanged(k, obj)
 				c.guardInputChanged(k, obj)
 			},
 		})
@@ -277,9 +277,9 @@ func dropManagedFields(obj any) (any, error) {
 }
 
 // mirrorChanged routes a change of a local mirror to its cluster's syncer
-// (which puts back anything changed behind its back, and drops the echo of
-// its own writes) and refreshes the cluster's counts.
-func (c *Controller) mirrorChanged(k *kind, obj any, deleted bool) {
+// (which puts back anything changed behind its back) and refreshes the
+// cluster's counts.
+func (c *Controller) mirrorChanged(k *kind, obj any) {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
 	}
@@ -293,7 +293,7 @@ func (c *Controller) mirrorChanged(k *kind, obj any, deleted bool) {
 	c.mu.Unlock()
 	if r != nil {
 		if key, ok := k.RemoteKey(cluster, obj); ok {
-			r.syncer.mirrorEvent(k, key, o.GetResourceVersion(), deleted)
+			r.syncer.mirrorEvent(k, key)
 		}
 	}
 	c.statusQueue.AddAfter(cluster, statusDelay)

@@ -30,9 +30,10 @@
 //     cluster's mirrors (counts, requirements, guard inputs, orphans) and
 //     writes each RCC's status from what its Syncer reports.
 //   - A Syncer (syncer.go) watches its remote cluster and writes the
-//     mirror. It remembers what each write returned, so the controller's
-//     informer event of its own write is dropped; any other change of a
-//     mirror is reconciled and put back.
+//     mirror; the controller passes it every change of its mirrors, which
+//     it reconciles, putting back what was changed behind its back (its
+//     own writes come back as reconciles that write nothing, counted by
+//     remote_cluster_noop_reconciles_total).
 //   - The mirror naming (labels, annotations, "<cluster>.<name>",
 //     "<cluster>/<name>") is pkg/apis/projectcalico/v3's (labels.go); the
 //     access Secret's format is pkg/remoteaccess's.

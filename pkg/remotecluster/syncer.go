@@ -95,13 +95,7 @@ type Syncer struct {
 
 	mu sync.Mutex
 	// refused holds the remote objects not mirrored, and why.
-	refused map[queueItem]*meshguard.Refusal
-	// written holds the Syncer's mirror writes whose events the
-	// controller's informer has not passed on yet (see mirrorEvent);
-	// inflight the events of items being reconciled, held until their
-	// write, if any, is recorded.
-	written  map[queueItem]*write
-	inflight map[queueItem][]mirrorChange
+	refused  map[queueItem]*meshguard.Refusal
 	failed   bool
 	failedAt time.Time
 	// probeDown: the last readiness probe of the remote failed (see
@@ -135,7 +129,6 @@ func newSyncer(cluster string, overlay bool, remote, local versioned.Interface,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(mirrorRateLimiter(),
 			workqueue.TypedRateLimitingQueueConfig[queueItem]{Name: "remote-" + cluster}),
 		refused: map[queueItem]*meshguard.Refusal{},
-		written: map[queueItem]*write{}, inflight: map[queueItem][]mirrorChange{},
 	}
 	s.pools = s.kindOf(kindNamed(kinds, "IPPool"))
 	return s
@@ -161,54 +154,14 @@ func (s *Syncer) kindOf(k *kind) *remoteKind {
 }
 
 // mirrorEvent is told of a change, seen by the controller's informer, of
-// the mirror of the remote object key of kind k. The echo of the Syncer's
-// own write is dropped; any other change (a mirror edited or deleted
-// behind its back) queues the object, and its reconcile puts the mirror
-// back.
-func (s *Syncer) mirrorEvent(k *kind, key, resourceVersion string, deleted bool) {
-	rk := s.kindOf(k)
-	if rk == nil {
-		return
+// the mirror of the remote object key of kind k, and queues the object:
+// a mirror edited or deleted behind the Syncer's back is put back. The
+// Syncer's own writes come back here too, each as one reconcile that
+// writes nothing (remote_cluster_noop_reconciles_total).
+func (s *Syncer) mirrorEvent(k *kind, key string) {
+	if rk := s.kindOf(k); rk != nil {
+		s.queue.Add(queueItem{rk, key})
 	}
-	it := queueItem{rk, key}
-	ev := mirrorChange{resourceVersion: resourceVersion, deleted: deleted}
-	s.mu.Lock()
-	if held, writing := s.inflight[it]; writing {
-		// Its write may be on its way: judged once it is back.
-		s.inflight[it] = append(held, ev)
-		s.mu.Unlock()
-		return
-	}
-	echo := s.isEcho(it, ev)
-	s.mu.Unlock()
-	if !echo {
-		s.queue.Add(it)
-	}
-}
-
-// mirrorChange is an event of a mirror: its resourceVersion, or its
-// deletion.
-type mirrorChange struct {
-	resourceVersion string
-	deleted         bool
-}
-
-// isEcho tells whether ev is the event of the Syncer's own last write of
-// it, and forgets the write after its last event. Callers hold s.mu.
-func (s *Syncer) isEcho(it queueItem, ev mirrorChange) bool {
-	w := s.written[it]
-	if w == nil {
-		return false
-	}
-	last := len(w.resourceVersions) > 0 && w.resourceVersions[len(w.resourceVersions)-1] == ev.resourceVersion
-	switch {
-	case ev.deleted && w.deleted, !ev.deleted && last:
-		delete(s.written, it) // the last event of the write
-		return true
-	case !ev.deleted && slices.Contains(w.resourceVersions, ev.resourceVersion):
-		return true // e.g. a Node's update, before its status update
-	}
-	return false
 }
 
 // Run connects, mirrors and keeps the mirror in step until ctx ends.
@@ -355,7 +308,6 @@ func (s *Syncer) process(ctx context.Context, it queueItem) {
 	k := it.kind
 	s.mu.Lock()
 	remote := k.indexer
-	s.inflight[it] = nil
 	s.mu.Unlock()
 	if remote != nil && !s.admitted(it, remote) {
 		remote = nil // refused: no mirror, and an existing one goes
@@ -365,15 +317,6 @@ func (s *Syncer) process(ctx context.Context, it queueItem) {
 		s.metrics.noopReconciles.WithLabelValues(s.cluster).Inc()
 	}
 	s.mu.Lock()
-	if w != nil {
-		s.written[it] = w
-	}
-	held := s.inflight[it]
-	delete(s.inflight, it)
-	again := false
-	for _, ev := range held {
-		again = !s.isEcho(it, ev) || again
-	}
 	if _, ok := s.initial[it]; ok {
 		delete(s.initial, it)
 		s.pending.Done()
@@ -381,9 +324,6 @@ func (s *Syncer) process(ctx context.Context, it queueItem) {
 	s.mu.Unlock()
 	if err == nil {
 		s.queue.Forget(it)
-		if again {
-			s.queue.Add(it) // changed behind the Syncer's back meanwhile
-		}
 		return
 	}
 	s.metrics.errors.WithLabelValues(s.cluster).Inc()
