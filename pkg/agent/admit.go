@@ -40,7 +40,7 @@ func admitRemote(in Inputs, modes map[string]v3.OverlayRoutingMode) (Inputs, []*
 			bad[r.Name] = true
 		}
 		for _, p := range pools[cluster] {
-			refusedPool[p] = bad[remoteNameOf(p.Annotations, p.Name)]
+			refusedPool[p] = bad[v3.NameInOwnCluster(p.Annotations, p.Name)]
 		}
 	}
 	out := in
@@ -51,7 +51,7 @@ func admitRemote(in Inputs, modes map[string]v3.OverlayRoutingMode) (Inputs, []*
 		if !ok {
 			return false
 		}
-		_, r := g.PrefixString(cluster, "IPAMBlock", remoteNameOf(b.Annotations, b.Name), "spec.cidr", b.Spec.CIDR)
+		_, r := g.PrefixString(cluster, "IPAMBlock", v3.NameInOwnCluster(b.Annotations, b.Name), "spec.cidr", b.Spec.CIDR)
 		if r != nil {
 			refused = append(refused, r)
 		}
@@ -63,7 +63,7 @@ func admitRemote(in Inputs, modes map[string]v3.OverlayRoutingMode) (Inputs, []*
 			return false
 		}
 		for _, s := range ep.Spec.IPNetworks {
-			if _, r := g.PrefixString(cluster, "WorkloadEndpoint", ep.Namespace+"/"+remoteNameOf(ep.Annotations, ep.Name), "spec.ipNetworks", s); r != nil {
+			if _, r := g.PrefixString(cluster, "WorkloadEndpoint", ep.Namespace+"/"+v3.NameInOwnCluster(ep.Annotations, ep.Name), "spec.ipNetworks", s); r != nil {
 				refused = append(refused, r)
 				return true
 			}
@@ -83,18 +83,10 @@ func admitNodes(g *meshguard.Guard, nodes []*v3.Node, refused []*meshguard.Refus
 	})
 	bad := map[*v3.Node]bool{}
 	for _, n := range mirrors {
-		if r := g.AdmitNode(meshguard.NodeOf(n.Labels[v3.LabelCluster], remoteNameOf(n.Annotations, n.Name), n)); r != nil {
+		if r := g.AdmitNode(meshguard.NodeOf(n.Labels[v3.LabelCluster], v3.NameInOwnCluster(n.Annotations, n.Name), n)); r != nil {
 			refused = append(refused, r)
 			bad[n] = true
 		}
 	}
 	return slices.DeleteFunc(slices.Clone(nodes), func(n *v3.Node) bool { return bad[n] }), refused
-}
-
-// remoteNameOf is a mirror's name in its own cluster.
-func remoteNameOf(annotations map[string]string, name string) string {
-	if n := annotations[annotationRemoteName]; n != "" {
-		return n
-	}
-	return name
 }

@@ -12,12 +12,6 @@ import (
 	"github.com/meshapi/meshapi/pkg/dataplane/nat"
 )
 
-// annotationRemoteName is the annotation that holds a mirrored object's
-// name in its own cluster; it is remotecluster.AnnotationRemoteName (a
-// test checks they agree), repeated here so that the agent does not link
-// the controller's remote-cluster clients.
-const annotationRemoteName = "projectcalico.org/remote-name"
-
 // affinityPrefix starts the affinity of a block affine to a node.
 const affinityPrefix = "host:"
 
@@ -115,12 +109,12 @@ func nodeRef(n *v3.Node) (ref, cluster string) {
 	if !mirrored {
 		return n.Name, ""
 	}
-	name := n.Annotations[annotationRemoteName]
+	name := n.Annotations[v3.AnnotationRemoteName]
 	if name == "" {
 		// A mirror always carries it; fall back on "<cluster>.<name>".
-		name = strings.TrimPrefix(n.Name, cluster+".")
+		name = v3.TrimMirrorName(cluster, n.Name)
 	}
-	return cluster + v3.RemoteNameSeparator + name, cluster
+	return v3.RemoteName(cluster, name), cluster
 }
 
 // NodeAddress returns a node's underlay address: spec.bgp.ipv4Address, else

@@ -13,12 +13,6 @@ import (
 	"github.com/meshapi/meshapi/pkg/remotecluster"
 )
 
-func TestAnnotationMatchesRemoteCluster(t *testing.T) {
-	if annotationRemoteName != remotecluster.AnnotationRemoteName {
-		t.Errorf("annotationRemoteName %q, remotecluster.AnnotationRemoteName %q", annotationRemoteName, remotecluster.AnnotationRemoteName)
-	}
-}
-
 // Fixtures: cluster A (local, nodes a1 = this node, a2), cluster B
 // (remote, nodes b1, b2), mirrored the way the controller does.
 

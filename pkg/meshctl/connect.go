@@ -20,7 +20,6 @@ import (
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/remoteaccess"
-	"github.com/meshapi/meshapi/pkg/remotecluster"
 )
 
 // Actions connect and disconnect report for an object.
@@ -235,7 +234,7 @@ func connect(ctx context.Context, o *options, cs []cluster, namespace string, ov
 		}
 		// meshapi-controller refuses what a kubeconfig may not do (e.g.
 		// insecure-skip-tls-verify from an insecure --context): say so now.
-		if _, err := remotecluster.ParseAccessSecret(remoteaccess.AccessSecret(namespace, c.context, raw)); err != nil {
+		if _, err := remoteaccess.ParseAccessSecret(remoteaccess.AccessSecret(namespace, c.context, raw)); err != nil {
 			return res, fmt.Errorf("context %q: meshapi-controller would refuse the remote identity's kubeconfig: %w", c.context, err)
 		}
 		kubeconfigs[i] = raw

@@ -12,7 +12,6 @@ import (
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
-	"github.com/meshapi/meshapi/pkg/remotecluster"
 	"github.com/meshapi/meshapi/pkg/selector"
 )
 
@@ -87,8 +86,8 @@ func evaluate(ctx context.Context, client versioned.Interface, sel selector.Sele
 	for _, p := range profiles.Items {
 		ref := p.Name
 		if c := p.Labels[v3.LabelCluster]; c != "" {
-			if remote := p.Annotations[remotecluster.AnnotationRemoteName]; remote != "" {
-				ref = c + v3.RemoteNameSeparator + remote
+			if remote := p.Annotations[v3.AnnotationRemoteName]; remote != "" {
+				ref = v3.RemoteName(c, remote)
 			}
 		}
 		byRef[ref] = p.Spec.LabelsToApply
@@ -150,10 +149,7 @@ func workloadEndpoint(w *v3.WorkloadEndpoint) EvalEndpoint {
 // hostEndpoint names a host endpoint <node>/<name>, with its name in its
 // own cluster when mirrored.
 func hostEndpoint(h *v3.HostEndpoint) EvalEndpoint {
-	name := h.Name
-	if remote := h.Annotations[remotecluster.AnnotationRemoteName]; remote != "" {
-		name = remote
-	}
+	name := v3.NameInOwnCluster(h.Annotations, h.Name)
 	return EvalEndpoint{Kind: "Host endpoint", Cluster: h.Labels[v3.LabelCluster], IPs: h.Spec.ExpectedIPs, Name: h.Spec.Node + "/" + name}
 }
 

@@ -11,7 +11,7 @@ import (
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
-	"github.com/meshapi/meshapi/pkg/remotecluster"
+	"github.com/meshapi/meshapi/pkg/remoteaccess"
 )
 
 // remoteTimeout bounds each request meshctl makes to a remote cluster with
@@ -29,7 +29,7 @@ func accessConfig(ctx context.Context, c cluster, rcc *v3.RemoteClusterConfigura
 	if err != nil {
 		return nil, fmt.Errorf("reading Secret %s/%s: %w", ref.Namespace, ref.Name, err)
 	}
-	access, err := remotecluster.ParseAccessSecret(secret)
+	access, err := remoteaccess.ParseAccessSecret(secret)
 	if err != nil {
 		return nil, err
 	}

@@ -211,7 +211,7 @@ func (g *Guard) AdmitPools(cluster string, pools []*v3.IPPool) []*Refusal {
 	admitted := []netip.Prefix{}
 	var refused []*Refusal
 	for _, p := range pools {
-		name := remoteName(p.Annotations, p.Name)
+		name := v3.NameInOwnCluster(p.Annotations, p.Name)
 		cidr, r := g.checkPool(cluster, name, p.Spec.CIDR)
 		if r != nil {
 			refused = append(refused, r)
@@ -221,14 +221,6 @@ func (g *Guard) AdmitPools(cluster string, pools []*v3.IPPool) []*Refusal {
 	}
 	g.remotePools[cluster] = admitted
 	return refused
-}
-
-// remoteName is a mirror's name in its own cluster.
-func remoteName(annotations map[string]string, name string) string {
-	if n := annotations["projectcalico.org/remote-name"]; n != "" {
-		return n
-	}
-	return name
 }
 
 // checkPool checks one remote pool's CIDR.

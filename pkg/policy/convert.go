@@ -28,9 +28,6 @@ const (
 	// NamespaceProfilePrefix prefixes a namespace's name to name its
 	// profile: "kns.<namespace>".
 	NamespaceProfilePrefix = "kns."
-	// AnnotationRemoteName is the annotation carrying a mirrored object's
-	// name in its own cluster.
-	AnnotationRemoteName = "projectcalico.org/remote-name"
 	// HostEndpointKeyPrefix prefixes a host endpoint's name to form its
 	// Endpoint key.
 	HostEndpointKeyPrefix = "hep:"
@@ -72,7 +69,7 @@ func ProfileFromV3(p *v3.Profile) Profile {
 	return Profile{
 		Name:       p.Name,
 		Cluster:    p.Labels[v3.LabelCluster],
-		RemoteName: p.Annotations[AnnotationRemoteName],
+		RemoteName: p.Annotations[v3.AnnotationRemoteName],
 		Labels:     maps.Clone(p.Spec.LabelsToApply),
 	}
 }

@@ -52,7 +52,7 @@ func TestConverters(t *testing.T) {
 			got: func() any {
 				return ProfileFromV3(&v3.Profile{
 					ObjectMeta: metav1.ObjectMeta{Name: "cluster-b.kns.myapp", Labels: map[string]string{v3.LabelCluster: "cluster-b"},
-						Annotations: map[string]string{AnnotationRemoteName: "kns.myapp"}},
+						Annotations: map[string]string{v3.AnnotationRemoteName: "kns.myapp"}},
 					Spec: v3.ProfileSpec{LabelsToApply: map[string]string{"pcns.team": "a"}},
 				})
 			},

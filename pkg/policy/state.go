@@ -113,7 +113,7 @@ func (s *State) upsertEndpoint(ep Endpoint) {
 	}
 	st.profileRefs = st.profileRefs[:0]
 	for _, r := range ep.Profiles {
-		if c, n, ok := strings.Cut(r, v3.RemoteNameSeparator); ok {
+		if c, n, ok := v3.SplitRemoteName(r); ok {
 			st.profileRefs = append(st.profileRefs, refKey(c, n))
 		} else {
 			st.profileRefs = append(st.profileRefs, refKey(ep.Cluster, r))
@@ -230,7 +230,7 @@ func (s *State) UpsertProfile(p Profile) {
 	if p.RemoteName == "" {
 		p.RemoteName = p.Name
 		if p.Cluster != "" {
-			p.RemoteName = strings.TrimPrefix(p.Name, p.Cluster+".")
+			p.RemoteName = v3.TrimMirrorName(p.Cluster, p.Name)
 		}
 	}
 	newRef := profileRef(p)

@@ -6,7 +6,8 @@
 //     ClusterRole and ClusterRoleBinding, and the service-account token
 //     Secret of the original product's credential recipe); the manifests in
 //     artifacts/remote-cluster are these objects, which a test verifies;
-//   - the access Secret that holds a remote cluster's kubeconfig, and the
+//   - the access Secret that holds a remote cluster's kubeconfig (built by
+//     AccessSecret, read back by ParseAccessSecret and ReadAccess), and the
 //     Role and RoleBinding that let the controller (calico-system/calico-typha)
 //     and meshapi-apiserver's admission read it, by name, as the seed's
 //     "Establish cross-cluster resource synchronization" steps write them
@@ -51,9 +52,6 @@ const (
 	// AccessSecretPrefix prefixes a remote cluster's name to name its
 	// access Secret: remote-cluster-secret-<remote>.
 	AccessSecretPrefix = "remote-cluster-secret-"
-	// KeyDatastoreType and KeyKubeconfig are the access Secret's keys.
-	KeyDatastoreType = "datastoreType"
-	KeyKubeconfig    = "kubeconfig"
 	// LabelManagedBy marks the objects meshctl created, so that it removes
 	// only those; ManagedByMeshctl is its value.
 	LabelManagedBy   = "app.kubernetes.io/managed-by"

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
+	"maps"
 	"sync"
 	"time"
 
@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	kuberecord "k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
@@ -29,6 +28,7 @@ import (
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
 	clientsetscheme "github.com/meshapi/meshapi/pkg/generated/clientset/versioned/scheme"
 	"github.com/meshapi/meshapi/pkg/meshguard"
+	"github.com/meshapi/meshapi/pkg/remoteaccess"
 )
 
 // ClusterIndex indexes mirrored objects by the cluster they come from.
@@ -53,15 +53,12 @@ type Controller struct {
 	local   versioned.Interface
 	kube    kubernetes.Interface
 	metrics *Metrics
-	kinds   []mirrorKind
+	// kinds are the mirrored kinds and the controller's caches of them.
+	kinds []*kind
 	// Workers is the number of mirroring workers per remote cluster.
 	workers int
 
-	rccs    cache.Indexer
-	mirrors []cache.Indexer
-	// own indexes the local cluster's own objects of the kinds the mesh's
-	// requirements compare (nil for other kinds).
-	own      []cache.Indexer
+	rccs     cache.Indexer
 	informer []cache.SharedIndexInformer
 	// queue holds RCCs whose syncer may have to start, stop or restart;
 	// statusQueue those whose status may have to be written.
@@ -74,9 +71,9 @@ type Controller struct {
 	mu      sync.Mutex
 	running map[string]*runningSyncer
 	// counts holds, per cluster, the number of mirrored objects of each
-	// kind (indexed like kinds), kept by the mirror informers' handlers so
+	// kind (no entry for none), kept by the mirror informers' handlers so
 	// that a status write does not have to count the whole mirror.
-	counts map[string][]int32
+	counts map[string]map[*kind]int32
 	// stale holds, per cluster, the clock of its disconnectedTTL.
 	stale map[string]staleClock
 	// servicesChanged is told when a remote cluster's Services change.
@@ -85,6 +82,37 @@ type Controller struct {
 	// events records refusals of remote objects as Events on the RCC.
 	events   kuberecord.EventBroadcaster
 	recorder kuberecord.EventRecorder
+}
+
+// kind is one mirrored kind in the controller: how it is mirrored (its
+// entry in mirrorKinds) and the controller's caches of it.
+type kind struct {
+	mirrorKind
+	// mirrors holds every cluster's mirrors of the kind, indexed by
+	// ClusterIndex.
+	mirrors cache.Indexer
+	// own holds the local cluster's own objects of a requirement input;
+	// nil for other kinds.
+	own cache.Indexer
+}
+
+// kindsOf returns the kinds of specs, without caches yet.
+func kindsOf(specs []mirrorKind) []*kind {
+	out := make([]*kind, len(specs))
+	for i, spec := range specs {
+		out[i] = &kind{mirrorKind: spec}
+	}
+	return out
+}
+
+// kindNamed returns the kind named name, nil if none.
+func kindNamed(kinds []*kind, name string) *kind {
+	for _, k := range kinds {
+		if k.Name() == name {
+			return k
+		}
+	}
+	return nil
 }
 
 // runningSyncer is a Syncer and what it was started from.
@@ -102,13 +130,13 @@ type runningSyncer struct {
 // Every resyncPeriod the access Secrets are read again.
 func NewController(local versioned.Interface, kube kubernetes.Interface, metrics *Metrics, workersPerCluster int, resyncPeriod time.Duration) *Controller {
 	c := &Controller{
-		local: local, kube: kube, metrics: metrics, kinds: mirrorKinds(), workers: workersPerCluster, resyncPeriod: resyncPeriod,
+		local: local, kube: kube, metrics: metrics, kinds: kindsOf(mirrorKinds()), workers: workersPerCluster, resyncPeriod: resyncPeriod,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "remoteclusterconfigurations"}),
 		statusQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "remoteclusterconfiguration-status"}),
 		running: map[string]*runningSyncer{},
-		counts:  map[string][]int32{},
+		counts:  map[string]map[*kind]int32{},
 		stale:   map[string]staleClock{},
 		events:  kuberecord.NewBroadcaster(),
 	}
@@ -130,38 +158,37 @@ func NewController(local versioned.Interface, kube kubernetes.Interface, metrics
 	c.informer = append(c.informer, rccInformer)
 
 	// Every mirrored object of every cluster, indexed by cluster.
-	for i, k := range c.kinds {
+	for _, k := range c.kinds {
 		inf := cache.NewSharedIndexInformer(k.MirrorListWatch(local), k.Example(), 0, cache.Indexers{ClusterIndex: clusterIndexFunc})
 		if err := inf.SetTransform(dropManagedFields); err != nil {
 			panic(err) // cannot happen: SetTransform fails only once the informer runs
 		}
-		kind := i
 		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc: func(obj any) {
-				c.count(kind, obj, 1)
-				c.mirrorChanged(kind, obj)
-				c.guardInputChanged(kind, obj)
+				c.count(k, obj, 1)
+				c.mirrorChanged(k, obj)
+				c.guardInputChanged(k, obj)
 			},
 			UpdateFunc: func(old, obj any) {
-				c.count(kind, old, -1)
-				c.count(kind, obj, 1)
-				c.mirrorChanged(kind, obj)
-				c.guardInputChanged(kind, obj)
+				c.count(k, old, -1)
+				c.count(k, obj, 1)
+				c.mirrorChanged(k, obj)
+				c.guardInputChanged(k, obj)
 			},
 			DeleteFunc: func(obj any) {
-				c.count(kind, obj, -1)
-				c.mirrorChanged(kind, obj)
-				c.guardInputChanged(kind, obj)
+				c.count(k, obj, -1)
+				c.mirrorChanged(k, obj)
+				c.guardInputChanged(k, obj)
 			},
 		})
-		if requirementKinds[k.Name()] {
+		if k.RequirementInput() {
 			_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 				AddFunc:    func(any) { c.recheckRequirements() },
 				UpdateFunc: func(any, any) { c.recheckRequirements() },
 				DeleteFunc: func(any) { c.recheckRequirements() },
 			})
 		}
-		c.mirrors = append(c.mirrors, inf.GetIndexer())
+		k.mirrors = inf.GetIndexer()
 		c.informer = append(c.informer, inf)
 	}
 	c.watchRequirementInputs()
@@ -203,7 +230,7 @@ func specChanged(old, rcc *v3.RemoteClusterConfiguration) bool {
 const statusDelay = 500 * time.Millisecond
 
 // count adds delta to the mirrored-object count of obj's cluster and kind.
-func (c *Controller) count(kind int, obj any, delta int32) {
+func (c *Controller) count(k *kind, obj any, delta int32) {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
 	}
@@ -219,23 +246,24 @@ func (c *Controller) count(kind int, obj any, delta int32) {
 	defer c.mu.Unlock()
 	n := c.counts[cluster]
 	if n == nil {
-		n = make([]int32, len(c.kinds))
+		n = map[*kind]int32{}
 		c.counts[cluster] = n
 	}
-	n[kind] += delta
-	if delta < 0 && slices.Equal(n, make([]int32, len(c.kinds))) {
+	n[k] += delta
+	if n[k] == 0 {
+		delete(n, k)
+	}
+	if len(n) == 0 {
 		delete(c.counts, cluster)
 	}
 }
 
 // mirroredCounts returns the number of mirrored objects of cluster per
-// kind (indexed like kinds).
-func (c *Controller) mirroredCounts(cluster string) []int32 {
+// kind (no entry for none).
+func (c *Controller) mirroredCounts(cluster string) map[*kind]int32 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]int32, len(c.kinds))
-	copy(out, c.counts[cluster])
-	return out
+	return maps.Clone(c.counts[cluster])
 }
 
 // dropManagedFields is the mirror informers' transform: the mirror compares
@@ -252,7 +280,7 @@ func dropManagedFields(obj any) (any, error) {
 // mirrorChanged routes a change of a local mirror to its cluster's syncer
 // (which puts back anything changed behind its back) and refreshes the
 // cluster's counts.
-func (c *Controller) mirrorChanged(kind int, obj any) {
+func (c *Controller) mirrorChanged(k *kind, obj any) {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
 	}
@@ -265,8 +293,8 @@ func (c *Controller) mirrorChanged(kind int, obj any) {
 	r := c.running[cluster]
 	c.mu.Unlock()
 	if r != nil {
-		if key, ok := c.kinds[kind].RemoteKey(cluster, obj); ok {
-			r.syncer.Enqueue(kind, key)
+		if key, ok := k.RemoteKey(cluster, obj); ok {
+			r.syncer.mirrorEvent(k, key)
 		}
 	}
 	c.statusQueue.AddAfter(cluster, statusDelay)
@@ -279,7 +307,11 @@ func (c *Controller) mirrorChanged(kind int, obj any) {
 func (c *Controller) Run(ctx context.Context, workers int) error {
 	defer c.queue.ShutDown()
 	defer c.statusQueue.ShutDown()
-	c.events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.kube.CoreV1().Events("")})
+	if c.kube != nil {
+		// Without a Kubernetes client (the benchmarks, with inline
+		// credentials only) refusals are logged but recorded as no Event.
+		c.events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.kube.CoreV1().Events("")})
+	}
 	defer c.events.Shutdown()
 	logger := klog.FromContext(ctx)
 	var synced []cache.InformerSynced
@@ -291,8 +323,8 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 		return fmt.Errorf("local caches did not sync")
 	}
 	// Mirrors of clusters that no longer have an RCC are removed.
-	for _, idx := range c.mirrors {
-		for _, cluster := range idx.ListIndexFuncValues(ClusterIndex) {
+	for _, k := range c.kinds {
+		for _, cluster := range k.mirrors.ListIndexFuncValues(ClusterIndex) {
 			c.queue.Add(cluster)
 		}
 	}
@@ -394,7 +426,7 @@ func (c *Controller) reconcile(ctx context.Context, name string) error {
 	r := c.running[name]
 	c.mu.Unlock()
 	if err != nil {
-		var ce *ConfigError
+		var ce *remoteaccess.ConfigError
 		if !errors.As(err, &ce) {
 			return err
 		}
@@ -428,65 +460,12 @@ func (c *Controller) reconcile(ctx context.Context, name string) error {
 
 // access reads how to reach the remote cluster, and a fingerprint that
 // changes whenever the syncer must restart: the spec, or the Secret.
-func (c *Controller) access(ctx context.Context, rcc *v3.RemoteClusterConfiguration) (*Access, string, error) {
-	return ReadAccess(ctx, c.kube, rcc)
-}
-
-// ReadAccess reads how to reach the remote cluster of rcc: its access
-// Secret through kube, or its inline fields. The fingerprint changes
-// whenever the spec or the Secret does. Configuration problems are
-// *ConfigError.
-func ReadAccess(ctx context.Context, kube kubernetes.Interface, rcc *v3.RemoteClusterConfiguration) (*Access, string, error) {
-	fingerprint := fmt.Sprintf("gen=%d", rcc.Generation)
-	ref := rcc.Spec.ClusterAccessSecret
-	if ref == nil {
-		cfg, err := inlineConfig(rcc)
-		return &Access{DatastoreType: v3.DatastoreTypeKubernetes, Kubernetes: cfg}, fingerprint, err
-	}
-	secret, err := kube.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return nil, "", configErrorf("SecretMissing", "Secret %s/%s named by spec.clusterAccessSecret does not exist", ref.Namespace, ref.Name)
-	case apierrors.IsForbidden(err):
-		return nil, "", configErrorf("SecretForbidden", "the controller may not read Secret %s/%s: create the Role and RoleBinding that grant it get, list and watch on secrets there: %v", ref.Namespace, ref.Name, err)
-	case err != nil:
-		return nil, "", fmt.Errorf("reading Secret %s/%s: %w", ref.Namespace, ref.Name, err)
-	}
-	access, err := ParseAccessSecret(secret)
-	return access, fingerprint + ",secret=" + string(secret.UID) + "/" + secret.ResourceVersion, err
-}
-
-// inlineConfig builds a client configuration from the inline connection
-// fields of an RCC (files are on the controller's host).
-func inlineConfig(rcc *v3.RemoteClusterConfiguration) (*rest.Config, error) {
-	s := rcc.Spec
-	switch {
-	case s.DatastoreType == v3.DatastoreTypeEtcdV3:
-		return nil, configErrorf("DatastoreTypeUnsupported", "inline datastoreType %q: put the etcd connection in an access Secret (spec.clusterAccessSecret)", s.DatastoreType)
-	case s.KubeconfigInline != "":
-		cfg, err := kubeconfigToRESTConfig([]byte(s.KubeconfigInline))
-		if err != nil {
-			return nil, configErrorf("KubeconfigInvalid", "spec.kubeconfigInline: %v", err)
-		}
-		return cfg, nil
-	case s.Kubeconfig != "":
-		cfg, err := KubeconfigFileToRESTConfig(s.Kubeconfig)
-		if err != nil {
-			return nil, configErrorf("KubeconfigInvalid", "spec.kubeconfig %q: %v", s.Kubeconfig, err)
-		}
-		return cfg, nil
-	case s.K8sAPIEndpoint != "":
-		cfg, err := EndpointToRESTConfig(&s.KubeConfig)
-		if err != nil {
-			return nil, configErrorf("ConnectionInsecure", "%v", err)
-		}
-		return cfg, nil
-	}
-	return nil, configErrorf("ConnectionMissing", "set spec.clusterAccessSecret, or an inline kubeconfig or k8sAPIEndpoint")
+func (c *Controller) access(ctx context.Context, rcc *v3.RemoteClusterConfiguration) (*remoteaccess.Access, string, error) {
+	return remoteaccess.ReadAccess(ctx, c.kube, rcc)
 }
 
 // start starts a syncer for rcc.
-func (c *Controller) start(ctx context.Context, rcc *v3.RemoteClusterConfiguration, access *Access, fingerprint string) *runningSyncer {
+func (c *Controller) start(ctx context.Context, rcc *v3.RemoteClusterConfiguration, access *remoteaccess.Access, fingerprint string) *runningSyncer {
 	name := rcc.Name
 	r := &runningSyncer{fingerprint: fingerprint, done: make(chan struct{}),
 		status: SyncStatus{State: v3.SyncStateConnecting, Reason: "Connecting", Message: "connecting to the remote cluster"}}
@@ -512,11 +491,11 @@ func (c *Controller) start(ctx context.Context, rcc *v3.RemoteClusterConfigurati
 	if access.DatastoreType == v3.DatastoreTypeEtcdV3 {
 		etcd, err = newEtcdSource(access.Etcd)
 	} else {
-		remote, err = remoteClient(access)
+		remote, err = access.Client()
 	}
 	if err != nil {
 		reason := "KubeconfigInvalid"
-		var ce *ConfigError
+		var ce *remoteaccess.ConfigError
 		if errors.As(err, &ce) {
 			reason = ce.Reason
 		}
@@ -526,13 +505,13 @@ func (c *Controller) start(ctx context.Context, rcc *v3.RemoteClusterConfigurati
 		return r
 	}
 	overlay := rcc.Spec.SyncOptions.OverlayRoutingMode == v3.OverlayRoutingModeEnabled
-	r.syncer = newSyncer(name, overlay, remote, c.local, c.mirrors, c.kinds, c.metrics, report)
+	r.syncer = newSyncer(name, overlay, remote, c.local, c.kinds, c.metrics, report)
 	r.syncer.etcd = etcd
 	r.syncer.newGuard = c.newGuard
 	r.syncer.onRefused = func(refusal *meshguard.Refusal) { c.refused(ctx, name, refusal) }
 	if remote != nil && c.servicesChanged != nil {
-		kube, err := kubernetes.NewForConfig(remoteRESTConfig(access))
-		exports, exportsErr := mcsclientset.NewForConfig(remoteRESTConfig(access))
+		kube, err := kubernetes.NewForConfig(access.RESTConfig())
+		exports, exportsErr := mcsclientset.NewForConfig(access.RESTConfig())
 		if err == nil && exportsErr == nil {
 			r.syncer.kube, r.syncer.exports = kube, exports
 			r.syncer.servicesChanged = func() { c.servicesChanged(name) }
@@ -552,23 +531,6 @@ func (c *Controller) start(ctx context.Context, rcc *v3.RemoteClusterConfigurati
 		}
 	}()
 	return r
-}
-
-// remoteClient builds the client of a remote cluster with a kubernetes
-// datastore.
-func remoteClient(access *Access) (versioned.Interface, error) {
-	if access.DatastoreType != v3.DatastoreTypeKubernetes {
-		return nil, configErrorf("DatastoreTypeUnsupported", "datastoreType %q has no Kubernetes API client: it is read from etcd by the syncer only", access.DatastoreType)
-	}
-	return versioned.NewForConfig(remoteRESTConfig(access))
-}
-
-// remoteRESTConfig is the client configuration for a remote cluster.
-func remoteRESTConfig(access *Access) *rest.Config {
-	cfg := rest.CopyConfig(access.Kubernetes)
-	cfg.UserAgent = "meshapi-controller/remote-sync"
-	cfg.QPS, cfg.Burst = 50, 100
-	return cfg
 }
 
 // stop stops the syncer of name, if any, and waits for it.
@@ -591,8 +553,8 @@ func (c *Controller) stop(name string) {
 // request per object (50,000 mirrors took over a minute one by one).
 func (c *Controller) deleteMirror(ctx context.Context, cluster string) error {
 	var errs []error
-	for i, k := range c.kinds {
-		errs = append(errs, k.DeleteMirror(ctx, cluster, c.mirrors[i], c.local))
+	for _, k := range c.kinds {
+		errs = append(errs, k.DeleteMirror(ctx, cluster, k.mirrors, c.local))
 	}
 	return errors.Join(errs...)
 }
@@ -618,7 +580,7 @@ func (c *Controller) settling(name string, st SyncStatus, lastSync *metav1.Time)
 	if r == nil || r.syncer == nil {
 		return false
 	}
-	return !slices.Equal(r.syncer.remoteCounts(), c.mirroredCounts(name))
+	return !maps.Equal(r.syncer.remoteCounts(), c.mirroredCounts(name))
 }
 
 // writeStatus writes the status of rcc if it changed.
@@ -630,24 +592,12 @@ func (c *Controller) writeStatus(ctx context.Context, rcc *v3.RemoteClusterConfi
 	c.metrics.connectionStatus.WithLabelValues(rcc.Name).Set(ConnectionStatus(st.State))
 	counts := &v3.MirroredObjectCounts{}
 	perKind := c.mirroredCounts(rcc.Name)
-	for i, k := range c.kinds {
-		n := perKind[i]
+	for _, k := range c.kinds {
+		n := perKind[k]
 		c.metrics.mirrored.WithLabelValues(rcc.Name, k.Name()).Set(float64(n))
-		switch k.Name() {
-		case "WorkloadEndpoint":
-			counts.WorkloadEndpoints = n
-		case "HostEndpoint":
-			counts.HostEndpoints = n
-		case "Profile":
-			counts.Profiles = n
-		case "Node":
-			counts.Nodes = n
-		case "IPPool":
-			counts.IPPools = n
-		case "IPAMBlock":
-			counts.IPAMBlocks = n
+		if field := k.StatusCount(counts); field != nil {
+			*field = n
 		}
-		// FelixConfiguration is mirrored for the requirements check only.
 	}
 	want := rcc.Status.DeepCopy()
 	want.ObservedGeneration = rcc.Generation

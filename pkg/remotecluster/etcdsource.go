@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
+	"github.com/meshapi/meshapi/pkg/remoteaccess"
 )
 
 // DefaultEtcdPrefix is where meshapi-apiserver keeps its objects in etcd
@@ -38,8 +39,8 @@ type etcdSource struct {
 
 // newEtcdSource connects to the etcd of an access, always over TLS and
 // verifying the server against the access's CA.
-func newEtcdSource(e *EtcdAccess) (*etcdSource, error) {
-	if err := checkEtcdAccess("the etcd access", e); err != nil {
+func newEtcdSource(e *remoteaccess.EtcdAccess) (*etcdSource, error) {
+	if err := remoteaccess.CheckEtcdAccess("the etcd access", e); err != nil {
 		return nil, err
 	}
 	tlsCfg, err := etcdTLSConfig(e)
@@ -64,18 +65,18 @@ func newEtcdSource(e *EtcdAccess) (*etcdSource, error) {
 
 // etcdTLSConfig is the TLS configuration of an etcd access: its CA and,
 // when set, its client certificate.
-func etcdTLSConfig(e *EtcdAccess) (*tls.Config, error) {
+func etcdTLSConfig(e *remoteaccess.EtcdAccess) (*tls.Config, error) {
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if len(e.CertPEM) > 0 {
 		cert, err := tls.X509KeyPair(e.CertPEM, e.KeyPEM)
 		if err != nil {
-			return nil, configErrorf("EtcdCertificateInvalid", "etcdCert/etcdKey: %v", err)
+			return nil, remoteaccess.ConfigErrorf("EtcdCertificateInvalid", "etcdCert/etcdKey: %v", err)
 		}
 		tlsCfg.Certificates = []tls.Certificate{cert}
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(e.CACertPEM) {
-		return nil, configErrorf("EtcdCertificateInvalid", "etcdCACert holds no PEM certificate")
+		return nil, remoteaccess.ConfigErrorf("EtcdCertificateInvalid", "etcdCACert holds no PEM certificate")
 	}
 	tlsCfg.RootCAs = pool
 	return tlsCfg, nil

@@ -14,7 +14,8 @@ import (
 func ReconcileMirror(ctx context.Context, kind, cluster, remoteKey string, remote, local cache.Indexer, cs versioned.Interface) error {
 	for _, k := range mirrorKinds() {
 		if k.Name() == kind {
-			return k.Reconcile(ctx, cluster, remoteKey, remote, local, cs)
+			_, err := k.Reconcile(ctx, cluster, remoteKey, remote, local, cs)
+			return err
 		}
 	}
 	panic("no mirror kind " + kind)

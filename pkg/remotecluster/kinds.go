@@ -53,8 +53,9 @@ type mirrorKind interface {
 	EtcdListWatch(src *etcdSource) *cache.ListWatch
 	// Reconcile makes the local mirror of the remote object with key
 	// remoteKey match it: created, updated, or deleted when the remote
-	// object is gone (remote is nil when the kind is not mirrored now).
-	Reconcile(ctx context.Context, cluster, remoteKey string, remote, local cache.Indexer, client versioned.Interface) error
+	// object is gone (remote is nil when the kind is not mirrored now). It
+	// returns what it wrote, nil when the mirror already matched.
+	Reconcile(ctx context.Context, cluster, remoteKey string, remote, local cache.Indexer, client versioned.Interface) (*write, error)
 	// RemoteKey returns the remote key of a local mirror, ok false if obj
 	// is not a mirror of cluster.
 	RemoteKey(cluster string, obj any) (key string, ok bool)
@@ -62,6 +63,25 @@ type mirrorKind interface {
 	// deletecollection per namespace that local (the mirror cache) has one
 	// in.
 	DeleteMirror(ctx context.Context, cluster string, local cache.Indexer, client versioned.Interface) error
+	// StatusCount returns the field of an RCC's status.mirroredObjects that
+	// counts the kind's mirrors; nil when the status does not count them.
+	StatusCount(counts *v3.MirroredObjectCounts) *int32
+	// RequirementInput says the mesh's requirements compare the kind: the
+	// local cluster's own objects are watched too, and a change of them or
+	// of a mirror evaluates the requirements again.
+	RequirementInput() bool
+	// GuardInput says the kind's local objects and mirrors are what the
+	// remote objects of other clusters are admitted against (meshguard).
+	GuardInput() bool
+}
+
+// write is what a reconcile wrote to a mirror.
+type write struct {
+	// resourceVersions are those the mirror's writes returned, in order
+	// (a Node's update and status update return one each).
+	resourceVersions []string
+	// deleted says the mirror was deleted.
+	deleted bool
 }
 
 // kindSpec describes one kind; it implements mirrorKind.
@@ -87,12 +107,26 @@ type kindSpec[T object, L runtime.Object] struct {
 	same func(have, want T) bool
 	// updateStatus writes the status of a mirror, for kinds whose status is
 	// mirrored too; nil otherwise.
-	updateStatus func(cs versioned.Interface, ctx context.Context, obj T) error
+	updateStatus func(cs versioned.Interface, ctx context.Context, obj T) (resourceVersion string, err error)
+	// statusCount is the field of status.mirroredObjects that counts the
+	// kind; nil when it is not counted.
+	statusCount func(*v3.MirroredObjectCounts) *int32
+	// requirement and guard: see RequirementInput and GuardInput.
+	requirement, guard bool
 }
 
 func (k *kindSpec[T, L]) Name() string            { return k.kind }
 func (k *kindSpec[T, L]) Overlay() bool           { return k.overlay }
 func (k *kindSpec[T, L]) Example() runtime.Object { return k.example }
+func (k *kindSpec[T, L]) RequirementInput() bool  { return k.requirement }
+func (k *kindSpec[T, L]) GuardInput() bool        { return k.guard }
+
+func (k *kindSpec[T, L]) StatusCount(counts *v3.MirroredObjectCounts) *int32 {
+	if k.statusCount == nil {
+		return nil
+	}
+	return k.statusCount(counts)
+}
 
 func (k *kindSpec[T, L]) RemoteListWatch(cs versioned.Interface) *cache.ListWatch {
 	fieldSelector := ""
@@ -137,7 +171,7 @@ func (k *kindSpec[T, L]) RemoteKey(cluster string, obj any) (string, bool) {
 	if !ok || o.GetLabels()[v3.LabelCluster] != cluster {
 		return "", false
 	}
-	name := o.GetAnnotations()[AnnotationRemoteName]
+	name := o.GetAnnotations()[v3.AnnotationRemoteName]
 	if name == "" {
 		return "", false
 	}
@@ -153,23 +187,23 @@ func (k *kindSpec[T, L]) localKey(cluster, remoteKey string) (namespace, name, k
 	if err != nil {
 		return "", "", "", err
 	}
-	name = MirrorObjectName(cluster, remoteName)
+	name = v3.MirrorName(cluster, remoteName)
 	if ns == "" {
 		return "", name, name, nil
 	}
 	return ns, name, ns + "/" + name, nil
 }
 
-func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey string, remote, local cache.Indexer, cs versioned.Interface) error {
+func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey string, remote, local cache.Indexer, cs versioned.Interface) (*write, error) {
 	ns, name, lkey, err := k.localKey(cluster, remoteKey)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	client := k.client(cs, ns)
 	var have T
 	haveObj, haveExists, err := local.GetByKey(lkey)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if haveExists {
 		have = haveObj.(T)
@@ -179,7 +213,7 @@ func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey strin
 	if remote != nil {
 		obj, exists, err := remote.GetByKey(remoteKey)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if exists {
 			want, wantExists = k.mirror(cluster, obj.(T)), true
@@ -188,17 +222,17 @@ func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey strin
 
 	switch {
 	case !wantExists && !haveExists:
-		return nil
+		return nil, nil
 	case !wantExists:
 		if have.GetLabels()[v3.LabelCluster] != cluster {
-			return nil // not ours
+			return nil, nil // not ours
 		}
 		uid := have.GetUID()
 		err := client.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
 		if err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("deleting mirrored %s %s: %w", k.kind, lkey, err)
+			return nil, fmt.Errorf("deleting mirrored %s %s: %w", k.kind, lkey, err)
 		}
-		return nil
+		return &write{deleted: true}, nil
 	case !haveExists:
 		created, err := client.Create(ctx, want, metav1.CreateOptions{FieldManager: FieldManager})
 		if apierrors.IsAlreadyExists(err) {
@@ -207,26 +241,29 @@ func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey strin
 			// look at what is really there before calling it foreign.
 			live, gerr := client.Get(ctx, name, metav1.GetOptions{})
 			if gerr != nil {
-				return fmt.Errorf("creating mirrored %s %s: it exists, but reading it failed: %w", k.kind, lkey, gerr)
+				return nil, fmt.Errorf("creating mirrored %s %s: it exists, but reading it failed: %w", k.kind, lkey, gerr)
 			}
 			if live.GetLabels()[v3.LabelCluster] != cluster {
-				return fmt.Errorf("cannot mirror %s %s of cluster %q: a local %s named %q exists and is not a mirror; rename or delete it", k.kind, remoteKey, cluster, k.kind, lkey)
+				return nil, fmt.Errorf("cannot mirror %s %s of cluster %q: a local %s named %q exists and is not a mirror; rename or delete it", k.kind, remoteKey, cluster, k.kind, lkey)
 			}
 			return k.update(ctx, cs, client, live, want, lkey)
 		}
 		if err != nil {
-			return fmt.Errorf("creating mirrored %s %s: %w", k.kind, lkey, err)
+			return nil, fmt.Errorf("creating mirrored %s %s: %w", k.kind, lkey, err)
 		}
+		w := &write{resourceVersions: []string{created.GetResourceVersion()}}
 		if k.updateStatus != nil {
 			copyStatus(created, want)
-			if err := k.updateStatus(cs, ctx, created); err != nil {
-				return fmt.Errorf("writing the status of mirrored %s %s: %w", k.kind, lkey, err)
+			rv, err := k.updateStatus(cs, ctx, created)
+			if err != nil {
+				return w, fmt.Errorf("writing the status of mirrored %s %s: %w", k.kind, lkey, err)
 			}
+			w.resourceVersions = append(w.resourceVersions, rv)
 		}
-		return nil
+		return w, nil
 	default:
 		if have.GetLabels()[v3.LabelCluster] != cluster {
-			return fmt.Errorf("cannot mirror %s %s of cluster %q: the local %s %q is not its mirror (label %s=%q)",
+			return nil, fmt.Errorf("cannot mirror %s %s of cluster %q: the local %s %q is not its mirror (label %s=%q)",
 				k.kind, remoteKey, cluster, k.kind, lkey, v3.LabelCluster, have.GetLabels()[v3.LabelCluster])
 		}
 		return k.update(ctx, cs, client, have, want, lkey)
@@ -234,24 +271,27 @@ func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey strin
 }
 
 // update makes the existing mirror have (of this cluster) match want.
-func (k *kindSpec[T, L]) update(ctx context.Context, cs versioned.Interface, client typedClient[T, L], have, want T, lkey string) error {
+func (k *kindSpec[T, L]) update(ctx context.Context, cs versioned.Interface, client typedClient[T, L], have, want T, lkey string) (*write, error) {
 	if k.same(have, want) && apiequality.Semantic.DeepEqual(have.GetLabels(), want.GetLabels()) &&
 		apiequality.Semantic.DeepEqual(have.GetAnnotations(), want.GetAnnotations()) {
-		return nil
+		return nil, nil
 	}
 	want.SetResourceVersion(have.GetResourceVersion())
 	want.SetUID(have.GetUID())
 	updated, err := client.Update(ctx, want, metav1.UpdateOptions{FieldManager: FieldManager})
 	if err != nil {
-		return fmt.Errorf("updating mirrored %s %s: %w", k.kind, lkey, err)
+		return nil, fmt.Errorf("updating mirrored %s %s: %w", k.kind, lkey, err)
 	}
+	w := &write{resourceVersions: []string{updated.GetResourceVersion()}}
 	if k.updateStatus != nil {
 		copyStatus(updated, want)
-		if err := k.updateStatus(cs, ctx, updated); err != nil {
-			return fmt.Errorf("writing the status of mirrored %s %s: %w", k.kind, lkey, err)
+		rv, err := k.updateStatus(cs, ctx, updated)
+		if err != nil {
+			return w, fmt.Errorf("writing the status of mirrored %s %s: %w", k.kind, lkey, err)
 		}
+		w.resourceVersions = append(w.resourceVersions, rv)
 	}
-	return nil
+	return w, nil
 }
 
 // copyStatus copies the status of a Node mirror; other kinds have none
@@ -265,7 +305,8 @@ func copyStatus(dst, src runtime.Object) {
 // FieldManager is the field manager of the controller's writes.
 const FieldManager = "meshapi-controller"
 
-// mirrorKinds are the kinds a syncer mirrors, endpoints first.
+// mirrorKinds are the kinds a syncer mirrors, endpoints first: one entry
+// per kind says all there is to know about mirroring it.
 func mirrorKinds() []mirrorKind {
 	return []mirrorKind{
 		&kindSpec[*v3.WorkloadEndpoint, *v3.WorkloadEndpointList]{
@@ -274,8 +315,9 @@ func mirrorKinds() []mirrorKind {
 			client: func(cs versioned.Interface, ns string) typedClient[*v3.WorkloadEndpoint, *v3.WorkloadEndpointList] {
 				return cs.ProjectcalicoV3().WorkloadEndpoints(ns)
 			},
-			mirror: MirrorWorkloadEndpoint,
-			same:   func(a, b *v3.WorkloadEndpoint) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+			mirror:      MirrorWorkloadEndpoint,
+			same:        func(a, b *v3.WorkloadEndpoint) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+			statusCount: func(c *v3.MirroredObjectCounts) *int32 { return &c.WorkloadEndpoints },
 		},
 		&kindSpec[*v3.HostEndpoint, *v3.HostEndpointList]{
 			kind: "HostEndpoint", example: &v3.HostEndpoint{},
@@ -283,8 +325,9 @@ func mirrorKinds() []mirrorKind {
 			client: func(cs versioned.Interface, _ string) typedClient[*v3.HostEndpoint, *v3.HostEndpointList] {
 				return cs.ProjectcalicoV3().HostEndpoints()
 			},
-			mirror: MirrorHostEndpoint,
-			same:   func(a, b *v3.HostEndpoint) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+			mirror:      MirrorHostEndpoint,
+			same:        func(a, b *v3.HostEndpoint) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+			statusCount: func(c *v3.MirroredObjectCounts) *int32 { return &c.HostEndpoints },
 		},
 		&kindSpec[*v3.Profile, *v3.ProfileList]{
 			kind: "Profile", example: &v3.Profile{},
@@ -292,8 +335,9 @@ func mirrorKinds() []mirrorKind {
 			client: func(cs versioned.Interface, _ string) typedClient[*v3.Profile, *v3.ProfileList] {
 				return cs.ProjectcalicoV3().Profiles()
 			},
-			mirror: MirrorProfile,
-			same:   func(a, b *v3.Profile) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+			mirror:      MirrorProfile,
+			same:        func(a, b *v3.Profile) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+			statusCount: func(c *v3.MirroredObjectCounts) *int32 { return &c.Profiles },
 		},
 		&kindSpec[*v3.Node, *v3.NodeList]{
 			kind: "Node", overlay: true, example: &v3.Node{},
@@ -305,10 +349,15 @@ func mirrorKinds() []mirrorKind {
 			same: func(a, b *v3.Node) bool {
 				return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) && apiequality.Semantic.DeepEqual(a.Status, b.Status)
 			},
-			updateStatus: func(cs versioned.Interface, ctx context.Context, n *v3.Node) error {
-				_, err := cs.ProjectcalicoV3().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{FieldManager: FieldManager})
-				return err
+			updateStatus: func(cs versioned.Interface, ctx context.Context, n *v3.Node) (string, error) {
+				updated, err := cs.ProjectcalicoV3().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{FieldManager: FieldManager})
+				if err != nil {
+					return "", err
+				}
+				return updated.ResourceVersion, nil
 			},
+			statusCount: func(c *v3.MirroredObjectCounts) *int32 { return &c.Nodes },
+			requirement: true, guard: true,
 		},
 		&kindSpec[*v3.IPPool, *v3.IPPoolList]{
 			kind: "IPPool", overlay: true, example: &v3.IPPool{},
@@ -316,8 +365,10 @@ func mirrorKinds() []mirrorKind {
 			client: func(cs versioned.Interface, _ string) typedClient[*v3.IPPool, *v3.IPPoolList] {
 				return cs.ProjectcalicoV3().IPPools()
 			},
-			mirror: MirrorIPPool,
-			same:   func(a, b *v3.IPPool) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+			mirror:      MirrorIPPool,
+			same:        func(a, b *v3.IPPool) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+			statusCount: func(c *v3.MirroredObjectCounts) *int32 { return &c.IPPools },
+			requirement: true, guard: true,
 		},
 		&kindSpec[*v3.FelixConfiguration, *v3.FelixConfigurationList]{
 			kind: "FelixConfiguration", overlay: true, example: &v3.FelixConfiguration{},
@@ -331,6 +382,8 @@ func mirrorKinds() []mirrorKind {
 			},
 			mirror: MirrorFelixConfiguration,
 			same:   func(a, b *v3.FelixConfiguration) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+			// Mirrored for the requirements check only: not counted.
+			requirement: true,
 		},
 		&kindSpec[*v3.IPAMBlock, *v3.IPAMBlockList]{
 			kind: "IPAMBlock", overlay: true, example: &v3.IPAMBlock{},
@@ -338,8 +391,9 @@ func mirrorKinds() []mirrorKind {
 			client: func(cs versioned.Interface, _ string) typedClient[*v3.IPAMBlock, *v3.IPAMBlockList] {
 				return cs.ProjectcalicoV3().IPAMBlocks()
 			},
-			mirror: MirrorIPAMBlock,
-			same:   func(a, b *v3.IPAMBlock) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+			mirror:      MirrorIPAMBlock,
+			same:        func(a, b *v3.IPAMBlock) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+			statusCount: func(c *v3.MirroredObjectCounts) *int32 { return &c.IPAMBlocks },
 		},
 	}
 }

@@ -11,6 +11,7 @@ type Metrics struct {
 	events           *prometheus.CounterVec
 	reconnects       *prometheus.CounterVec
 	errors           *prometheus.CounterVec
+	noopReconciles   *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -37,8 +38,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "remote_cluster_errors_total",
 			Help: "Errors reading a remote cluster or writing its mirror.",
 		}, label),
+		noopReconciles: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "remote_cluster_noop_reconciles_total",
+			Help: "Reconciles of a mirrored object that found its mirror as it should be and wrote nothing.",
+		}, label),
 	}
-	reg.MustRegister(m.connectionStatus, m.mirrored, m.events, m.reconnects, m.errors)
+	reg.MustRegister(m.connectionStatus, m.mirrored, m.events, m.reconnects, m.errors, m.noopReconciles)
 	return m
 }
 
@@ -47,6 +52,7 @@ func (m *Metrics) forget(cluster string) {
 	m.connectionStatus.DeleteLabelValues(cluster)
 	m.reconnects.DeleteLabelValues(cluster)
 	m.errors.DeleteLabelValues(cluster)
+	m.noopReconciles.DeleteLabelValues(cluster)
 	m.mirrored.DeletePartialMatch(prometheus.Labels{"remote_cluster_name": cluster})
 	m.events.DeletePartialMatch(prometheus.Labels{"remote_cluster_name": cluster})
 }

@@ -18,6 +18,7 @@ func metricNames() []string {
 		"remote_cluster_events_total",
 		"remote_cluster_reconnects_total",
 		"remote_cluster_errors_total",
+		"remote_cluster_noop_reconciles_total",
 	}
 }
 
@@ -30,6 +31,7 @@ func record(m *Metrics, cluster string) {
 	m.events.WithLabelValues(cluster, "Profile").Inc()
 	m.reconnects.WithLabelValues(cluster).Inc()
 	m.errors.WithLabelValues(cluster).Add(2)
+	m.noopReconciles.WithLabelValues(cluster).Add(4)
 }
 
 func TestNewMetricsRegisters(t *testing.T) {
@@ -80,6 +82,9 @@ remote_cluster_reconnects_total{remote_cluster_name="cluster-b"} 1
 # HELP remote_cluster_errors_total Errors reading a remote cluster or writing its mirror.
 # TYPE remote_cluster_errors_total counter
 remote_cluster_errors_total{remote_cluster_name="cluster-b"} 2
+# HELP remote_cluster_noop_reconciles_total Reconciles of a mirrored object that found its mirror as it should be and wrote nothing.
+# TYPE remote_cluster_noop_reconciles_total counter
+remote_cluster_noop_reconciles_total{remote_cluster_name="cluster-b"} 4
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), metricNames()...); err != nil {
 		t.Error(err)
@@ -124,7 +129,7 @@ func TestMetricsForget(t *testing.T) {
 			name: "one of two clusters", record: []string{"cluster-b", "cluster-c"}, forget: "cluster-b",
 			wantPer: map[string]int{
 				"remote_cluster_connection_status": 1, "remote_cluster_mirrored_objects": 2, "remote_cluster_events_total": 2,
-				"remote_cluster_reconnects_total": 1, "remote_cluster_errors_total": 1,
+				"remote_cluster_reconnects_total": 1, "remote_cluster_errors_total": 1, "remote_cluster_noop_reconciles_total": 1,
 			},
 		},
 		{
@@ -135,7 +140,7 @@ func TestMetricsForget(t *testing.T) {
 			name: "an unknown cluster", record: []string{"cluster-b"}, forget: "cluster-x",
 			wantPer: map[string]int{
 				"remote_cluster_connection_status": 1, "remote_cluster_mirrored_objects": 2, "remote_cluster_events_total": 2,
-				"remote_cluster_reconnects_total": 1, "remote_cluster_errors_total": 1,
+				"remote_cluster_reconnects_total": 1, "remote_cluster_errors_total": 1, "remote_cluster_noop_reconciles_total": 1,
 			},
 		},
 		{
@@ -143,7 +148,7 @@ func TestMetricsForget(t *testing.T) {
 			name: "a cluster whose name prefixes another", record: []string{"cluster", "cluster-b"}, forget: "cluster",
 			wantPer: map[string]int{
 				"remote_cluster_connection_status": 1, "remote_cluster_mirrored_objects": 2, "remote_cluster_events_total": 2,
-				"remote_cluster_reconnects_total": 1, "remote_cluster_errors_total": 1,
+				"remote_cluster_reconnects_total": 1, "remote_cluster_errors_total": 1, "remote_cluster_noop_reconciles_total": 1,
 			},
 		},
 	}

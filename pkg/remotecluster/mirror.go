@@ -9,16 +9,9 @@ import (
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 )
 
-// Annotations on mirrored objects.
-const (
-	// AnnotationRemoteName is the object's name in its own cluster.
-	AnnotationRemoteName = "projectcalico.org/remote-name"
-	// AnnotationRemoteUID is the object's UID in its own cluster.
-	AnnotationRemoteUID = "projectcalico.org/remote-uid"
-)
-
-// mirrorMeta is the metadata of the mirror of a remote object: prefixed
-// name, the remote's labels plus the cluster label, and where it came from.
+// mirrorMeta is the metadata of the mirror of a remote object, named and
+// marked as pkg/apis/projectcalico/v3 defines (labels.go): prefixed name,
+// the remote's labels plus the cluster label, and where it came from.
 // Remote annotations, owners, finalizers and managed fields stay behind.
 func mirrorMeta(cluster string, remote metav1.ObjectMeta) metav1.ObjectMeta {
 	labels := maps.Clone(remote.Labels)
@@ -27,12 +20,12 @@ func mirrorMeta(cluster string, remote metav1.ObjectMeta) metav1.ObjectMeta {
 	}
 	labels[v3.LabelCluster] = cluster
 	return metav1.ObjectMeta{
-		Name:      MirrorObjectName(cluster, remote.Name),
+		Name:      v3.MirrorName(cluster, remote.Name),
 		Namespace: remote.Namespace,
 		Labels:    labels,
 		Annotations: map[string]string{
-			AnnotationRemoteName: remote.Name,
-			AnnotationRemoteUID:  string(remote.UID),
+			v3.AnnotationRemoteName: remote.Name,
+			v3.AnnotationRemoteUID:  string(remote.UID),
 		},
 	}
 }
@@ -44,7 +37,7 @@ func prefixAll(cluster string, refs []string) []string {
 	}
 	out := make([]string, len(refs))
 	for i, r := range refs {
-		out[i] = RemoteName(cluster, r)
+		out[i] = v3.RemoteName(cluster, r)
 	}
 	return out
 }
@@ -52,7 +45,7 @@ func prefixAll(cluster string, refs []string) []string {
 // MirrorWorkloadEndpoint returns the local mirror of a remote endpoint.
 func MirrorWorkloadEndpoint(cluster string, remote *v3.WorkloadEndpoint) *v3.WorkloadEndpoint {
 	m := &v3.WorkloadEndpoint{ObjectMeta: mirrorMeta(cluster, remote.ObjectMeta), Spec: *remote.Spec.DeepCopy()}
-	m.Spec.Node = RemoteName(cluster, remote.Spec.Node)
+	m.Spec.Node = v3.RemoteName(cluster, remote.Spec.Node)
 	m.Spec.Profiles = prefixAll(cluster, remote.Spec.Profiles)
 	return m
 }
@@ -60,7 +53,7 @@ func MirrorWorkloadEndpoint(cluster string, remote *v3.WorkloadEndpoint) *v3.Wor
 // MirrorHostEndpoint returns the local mirror of a remote host endpoint.
 func MirrorHostEndpoint(cluster string, remote *v3.HostEndpoint) *v3.HostEndpoint {
 	m := &v3.HostEndpoint{ObjectMeta: mirrorMeta(cluster, remote.ObjectMeta), Spec: *remote.Spec.DeepCopy()}
-	m.Spec.Node = RemoteName(cluster, remote.Spec.Node)
+	m.Spec.Node = v3.RemoteName(cluster, remote.Spec.Node)
 	m.Spec.Profiles = prefixAll(cluster, remote.Spec.Profiles)
 	return m
 }
@@ -82,7 +75,7 @@ func MirrorNode(cluster string, remote *v3.Node) *v3.Node {
 	m.Status.Dataplane = nil
 	for i := range m.Spec.OrchRefs {
 		if m.Spec.OrchRefs[i].NodeName != "" {
-			m.Spec.OrchRefs[i].NodeName = RemoteName(cluster, m.Spec.OrchRefs[i].NodeName)
+			m.Spec.OrchRefs[i].NodeName = v3.RemoteName(cluster, m.Spec.OrchRefs[i].NodeName)
 		}
 	}
 	return m
@@ -113,7 +106,7 @@ func MirrorIPAMBlock(cluster string, remote *v3.IPAMBlock) *v3.IPAMBlock {
 	if a := remote.Spec.Affinity; a != nil {
 		affinity := *a
 		if node, ok := strings.CutPrefix(affinity, "host:"); ok {
-			affinity = "host:" + RemoteName(cluster, node)
+			affinity = "host:" + v3.RemoteName(cluster, node)
 		}
 		m.Spec.Affinity = &affinity
 	}

@@ -49,8 +49,8 @@ func wantMirrorMeta(cluster string, remote metav1.ObjectMeta) metav1.ObjectMeta 
 		Namespace: remote.Namespace,
 		Labels:    labels,
 		Annotations: map[string]string{
-			AnnotationRemoteName: remote.Name,
-			AnnotationRemoteUID:  string(remote.UID),
+			v3.AnnotationRemoteName: remote.Name,
+			v3.AnnotationRemoteUID:  string(remote.UID),
 		},
 	}
 }

@@ -54,50 +54,37 @@ func (a *admission) admit(cluster string, obj any) *meshguard.Refusal {
 	return nil
 }
 
-// kindIndex returns the index of the kind named name in kinds, -1 if none.
-func kindIndex(kinds []mirrorKind, name string) int {
-	return slices.IndexFunc(kinds, func(k mirrorKind) bool { return k.Name() == name })
-}
-
 // newGuard returns a guard for the remote cluster named cluster: the local
 // cluster's own pools and nodes, and the mirrored pools and nodes of every
 // other remote cluster, admitted in cluster name order.
 func (c *Controller) newGuard(cluster string) *meshguard.Guard {
-	pi, ni := kindIndex(c.kinds, "IPPool"), kindIndex(c.kinds, "Node")
-	g := meshguard.New(typed[*v3.IPPool](c.own[pi].List()), typed[*v3.Node](c.own[ni].List()))
-	others := slices.Sorted(slices.Values(c.mirrors[pi].ListIndexFuncValues(ClusterIndex)))
+	pools, nodes := kindNamed(c.kinds, "IPPool"), kindNamed(c.kinds, "Node")
+	g := meshguard.New(typed[*v3.IPPool](pools.own.List()), typed[*v3.Node](nodes.own.List()))
+	others := slices.Sorted(slices.Values(pools.mirrors.ListIndexFuncValues(ClusterIndex)))
 	for _, other := range others {
 		if other == cluster {
 			continue
 		}
-		objs, _ := c.mirrors[pi].ByIndex(ClusterIndex, other)
+		objs, _ := pools.mirrors.ByIndex(ClusterIndex, other)
 		g.AdmitPools(other, typed[*v3.IPPool](objs))
 	}
-	var nodes []meshguard.NodeID
-	for _, other := range c.mirrors[ni].ListIndexFuncValues(ClusterIndex) {
+	var ids []meshguard.NodeID
+	for _, other := range nodes.mirrors.ListIndexFuncValues(ClusterIndex) {
 		if other == cluster {
 			continue
 		}
-		objs, _ := c.mirrors[ni].ByIndex(ClusterIndex, other)
+		objs, _ := nodes.mirrors.ByIndex(ClusterIndex, other)
 		for _, n := range typed[*v3.Node](objs) {
-			nodes = append(nodes, meshguard.NodeOf(other, remoteNameOf(n.ObjectMeta), n))
+			ids = append(ids, meshguard.NodeOf(other, v3.NameInOwnCluster(n.Annotations, n.Name), n))
 		}
 	}
-	slices.SortFunc(nodes, func(a, b meshguard.NodeID) int {
+	slices.SortFunc(ids, func(a, b meshguard.NodeID) int {
 		return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Name, b.Name))
 	})
-	for _, n := range nodes {
+	for _, n := range ids {
 		g.AdmitNode(n)
 	}
 	return g
-}
-
-// remoteNameOf is a mirror's name in its own cluster.
-func remoteNameOf(m metav1.ObjectMeta) string {
-	if n := m.Annotations[AnnotationRemoteName]; n != "" {
-		return n
-	}
-	return m.Name
 }
 
 // typed converts informer objects to T, skipping others.
@@ -114,9 +101,8 @@ func typed[T any](objs []any) []T {
 // guardInputChanged is called on a change of a local or mirrored pool or
 // node: the syncers of the other clusters check their refused objects
 // again (a refusal may no longer hold, e.g. after a clash was removed).
-func (c *Controller) guardInputChanged(kind int, obj any) {
-	name := c.kinds[kind].Name()
-	if name != "IPPool" && name != "Node" {
+func (c *Controller) guardInputChanged(k *kind, obj any) {
+	if !k.GuardInput() {
 		return
 	}
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {

@@ -32,7 +32,7 @@ func TestReconcileCreateFindsExistingObject(t *testing.T) {
 		t.Fatal(err)
 	}
 	pools := cs.ProjectcalicoV3().IPPools()
-	mirrorName := remotecluster.MirrorObjectName("cluster-b", "pool-b")
+	mirrorName := v3.MirrorName("cluster-b", "pool-b")
 
 	remote := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
 	if err := remote.Add(&v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: "pool-b"},

@@ -1,124 +1,37 @@
 package remotecluster
 
 import (
-	"context"
 	"sort"
 	"strings"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/meshcheck"
 )
 
-// requirementKinds are the kinds the mesh's requirements compare.
-var requirementKinds = map[string]bool{"Node": true, "IPPool": true, "FelixConfiguration": true}
-
-// clusterView builds a meshcheck view from objects of each kind (own
-// objects of the local cluster, or the mirrors of one remote cluster).
-func clusterView(name string, objs map[string][]any) meshcheck.ClusterView {
-	var pools []*v3.IPPool
-	var nodes []*v3.Node
-	var felix []*v3.FelixConfiguration
-	for _, obj := range objs["IPPool"] {
-		pools = append(pools, obj.(*v3.IPPool))
-	}
-	for _, obj := range objs["Node"] {
-		nodes = append(nodes, obj.(*v3.Node))
-	}
-	for _, obj := range objs["FelixConfiguration"] {
-		felix = append(felix, obj.(*v3.FelixConfiguration))
-	}
-	return BuildView(name, pools, nodes, felix)
-}
-
-// BuildView builds the view the mesh's requirements compare from a
-// cluster's pools, nodes and FelixConfigurations: its own, or the mirrors
-// of a remote cluster, which get their remote names back.
-func BuildView(name string, pools []*v3.IPPool, nodes []*v3.Node, felix []*v3.FelixConfiguration) meshcheck.ClusterView {
-	view := meshcheck.ClusterView{Name: name}
-	for _, pool := range pools {
-		p := pool.DeepCopy()
-		unmirror(&p.Name, p.Annotations, p.Labels)
-		view.Pools = append(view.Pools, *p)
-	}
-	for _, n := range nodes {
-		nodeName := n.Name
-		if remote := n.Annotations[AnnotationRemoteName]; remote != "" {
-			nodeName = remote
-		}
-		view.Nodes = append(view.Nodes, nodeName)
-	}
-	for _, fc := range felix {
-		if fc.Name == "default" || fc.Annotations[AnnotationRemoteName] == "default" {
-			view.Felix = fc.DeepCopy()
-		}
-	}
-	sort.Slice(view.Pools, func(i, j int) bool { return view.Pools[i].Name < view.Pools[j].Name })
-	sort.Strings(view.Nodes)
-	return view
-}
-
-// FetchView reads a remote cluster's own pools, nodes and "default"
-// FelixConfiguration directly, for a cluster that has no mirror yet.
-func FetchView(ctx context.Context, name string, access *Access) (meshcheck.ClusterView, error) {
-	cs, err := remoteClient(access)
-	if err != nil {
-		return meshcheck.ClusterView{}, err
-	}
-	own := metav1.ListOptions{LabelSelector: "!" + v3.LabelCluster}
-	pools, err := cs.ProjectcalicoV3().IPPools().List(ctx, own)
-	if err != nil {
-		return meshcheck.ClusterView{}, err
-	}
-	nodes, err := cs.ProjectcalicoV3().Nodes().List(ctx, own)
-	if err != nil {
-		return meshcheck.ClusterView{}, err
-	}
-	fcs, err := cs.ProjectcalicoV3().FelixConfigurations().List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=default"})
-	if err != nil {
-		return meshcheck.ClusterView{}, err
-	}
-	view := BuildView(name, ptrs(pools.Items), ptrs(nodes.Items), ptrs(fcs.Items))
-	return view, nil
-}
-
-func ptrs[T any](items []T) []*T {
-	out := make([]*T, len(items))
-	for i := range items {
-		out[i] = &items[i]
-	}
-	return out
-}
-
-// unmirror gives a mirrored object back its remote name and drops the
-// cluster label, so that the checks see it as its own cluster does.
-func unmirror(name *string, annotations, labels map[string]string) {
-	if remote := annotations[AnnotationRemoteName]; remote != "" {
-		*name = remote
-	}
-	delete(labels, v3.LabelCluster)
+// clusterView builds a meshcheck view from the objects of the requirement
+// inputs (own objects of the local cluster, or the mirrors of one remote
+// cluster).
+func clusterView(name string, objs []any) meshcheck.ClusterView {
+	return meshcheck.BuildView(name, typed[*v3.IPPool](objs), typed[*v3.Node](objs), typed[*v3.FelixConfiguration](objs))
 }
 
 // requirements evaluates the mesh's requirements between this cluster and
 // every remote cluster with overlay routing, and returns the violations by
 // remote cluster name.
 func (c *Controller) requirements() (map[string][]meshcheck.Violation, map[string]bool) {
-	local := map[string][]any{}
-	byCluster := map[string]map[string][]any{}
-	for i, k := range c.kinds {
-		if !requirementKinds[k.Name()] {
+	var local []any
+	byCluster := map[string][]any{}
+	for _, k := range c.kinds {
+		if !k.RequirementInput() {
 			continue
 		}
-		local[k.Name()] = c.own[i].List()
-		for _, cluster := range c.mirrors[i].ListIndexFuncValues(ClusterIndex) {
-			objs, _ := c.mirrors[i].ByIndex(ClusterIndex, cluster)
-			if byCluster[cluster] == nil {
-				byCluster[cluster] = map[string][]any{}
-			}
-			byCluster[cluster][k.Name()] = objs
+		local = append(local, k.own.List()...)
+		for _, cluster := range k.mirrors.ListIndexFuncValues(ClusterIndex) {
+			objs, _ := k.mirrors.ByIndex(ClusterIndex, cluster)
+			byCluster[cluster] = append(byCluster[cluster], objs...)
 		}
 	}
 	overlay := map[string]bool{}
@@ -154,19 +67,17 @@ func requirementsMessage(vs []meshcheck.Violation) string {
 // nodes, pools and FelixConfiguration, and re-evaluates every RCC's
 // requirements when they or the mirrors of those kinds change.
 func (c *Controller) watchRequirementInputs() {
-	c.own = make([]cache.Indexer, len(c.kinds))
-	for i, k := range c.kinds {
-		if !requirementKinds[k.Name()] {
+	for _, k := range c.kinds {
+		if !k.RequirementInput() {
 			continue
 		}
 		inf := cache.NewSharedIndexInformer(k.RemoteListWatch(c.local), k.Example(), 0, cache.Indexers{})
-		kind := i
 		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(obj any) { c.recheckRequirements(); c.guardInputChanged(kind, obj) },
-			UpdateFunc: func(_, obj any) { c.recheckRequirements(); c.guardInputChanged(kind, obj) },
-			DeleteFunc: func(obj any) { c.recheckRequirements(); c.guardInputChanged(kind, obj) },
+			AddFunc:    func(obj any) { c.recheckRequirements(); c.guardInputChanged(k, obj) },
+			UpdateFunc: func(_, obj any) { c.recheckRequirements(); c.guardInputChanged(k, obj) },
+			DeleteFunc: func(obj any) { c.recheckRequirements(); c.guardInputChanged(k, obj) },
 		})
-		c.own[i] = inf.GetIndexer()
+		k.own = inf.GetIndexer()
 		c.informer = append(c.informer, inf)
 	}
 }

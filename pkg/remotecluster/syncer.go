@@ -37,9 +37,21 @@ type SyncStatus struct {
 	LastError string
 }
 
+// remoteKind is one kind as a Syncer mirrors it: the controller's kind
+// and the Syncer's cache of the remote's objects. Its fields are guarded
+// by the Syncer's mu.
+type remoteKind struct {
+	*kind
+	// indexer caches the remote's objects of the kind; nil while the kind
+	// is not mirrored (overlay routing off, or before Run starts it).
+	indexer cache.Indexer
+	// listedOK says the kind's last list or watch succeeded.
+	listedOK bool
+}
+
 // queueItem names one remote object of one kind.
 type queueItem struct {
-	kind int
+	kind *remoteKind
 	key  string
 }
 
@@ -62,12 +74,14 @@ type Syncer struct {
 	services        *serviceInformers
 	servicesChanged func()
 	local           versioned.Interface
-	// localIndexers holds, per kind, the controller's shared index of
-	// mirrored objects.
-	localIndexers []cache.Indexer
-	kinds         []mirrorKind
-	report        func(SyncStatus)
-	metrics       *Metrics
+	// kinds are the mirrored kinds, each with the controller's shared
+	// index of its mirrors and this Syncer's cache of the remote's objects.
+	kinds []*remoteKind
+	// pools is the IPPool kind, whose remote objects the others are
+	// admitted against.
+	pools   *remoteKind
+	report  func(SyncStatus)
+	metrics *Metrics
 
 	queue workqueue.TypedRateLimitingInterface[queueItem]
 
@@ -85,10 +99,7 @@ type Syncer struct {
 
 	mu sync.Mutex
 	// refused holds the remote objects not mirrored, and why.
-	refused       map[queueItem]*meshguard.Refusal
-	remoteIndexer []cache.Indexer // nil for a kind not mirrored now
-	// listedOK says, per kind, that its last list or watch succeeded.
-	listedOK []bool
+	refused  map[queueItem]*meshguard.Refusal
 	failed   bool
 	failedAt time.Time
 	// probeDown: the last readiness probe of the remote failed (see
@@ -114,22 +125,48 @@ func mirrorRateLimiter() workqueue.TypedRateLimiter[queueItem] {
 }
 
 // newSyncer returns a Syncer for cluster that reads remote and writes local.
-func newSyncer(cluster string, overlay bool, remote, local versioned.Interface, localIndexers []cache.Indexer,
-	kinds []mirrorKind, metrics *Metrics, report func(SyncStatus)) *Syncer {
-	return &Syncer{
+func newSyncer(cluster string, overlay bool, remote, local versioned.Interface,
+	kinds []*kind, metrics *Metrics, report func(SyncStatus)) *Syncer {
+	s := &Syncer{
 		cluster: cluster, overlay: overlay, remote: remote, local: local,
-		localIndexers: localIndexers, kinds: kinds, metrics: metrics, report: report,
+		kinds: remoteKindsOf(kinds), metrics: metrics, report: report,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(mirrorRateLimiter(),
 			workqueue.TypedRateLimitingQueueConfig[queueItem]{Name: "remote-" + cluster}),
-		remoteIndexer: make([]cache.Indexer, len(kinds)),
-		listedOK:      make([]bool, len(kinds)),
-		refused:       map[queueItem]*meshguard.Refusal{},
+		refused: map[queueItem]*meshguard.Refusal{},
 	}
+	s.pools = s.kindOf(kindNamed(kinds, "IPPool"))
+	return s
 }
 
-// Enqueue asks for the mirror of the remote object key of kind to be
-// checked, e.g. after a local change to a mirrored object.
-func (s *Syncer) Enqueue(kind int, key string) { s.queue.Add(queueItem{kind, key}) }
+// remoteKindsOf returns a Syncer's kinds, none of them mirrored yet.
+func remoteKindsOf(kinds []*kind) []*remoteKind {
+	out := make([]*remoteKind, len(kinds))
+	for i, k := range kinds {
+		out[i] = &remoteKind{kind: k}
+	}
+	return out
+}
+
+// kindOf returns the Syncer's state of k, nil if k is not one of its kinds.
+func (s *Syncer) kindOf(k *kind) *remoteKind {
+	for _, rk := range s.kinds {
+		if rk.kind == k {
+			return rk
+		}
+	}
+	return nil
+}
+
+// mirrorEvent is told of a change, seen by the controller's informer, of
+// the mirror of the remote object key of kind k, and queues the object:
+// a mirror edited or deleted behind the Syncer's back is put back. The
+// Syncer's own writes come back here too, each as one reconcile that
+// writes nothing (remote_cluster_noop_reconciles_total).
+func (s *Syncer) mirrorEvent(k *kind, key string) {
+	if rk := s.kindOf(k); rk != nil {
+		s.queue.Add(queueItem{rk, key})
+	}
+}
 
 // Run connects, mirrors and keeps the mirror in step until ctx ends.
 // Remote failures are reported and retried by the informers with capped
@@ -141,15 +178,15 @@ func (s *Syncer) Run(ctx context.Context, workers int) {
 	s.report(SyncStatus{State: v3.SyncStateConnecting, Reason: "Connecting", Message: "connecting to the remote cluster"})
 
 	var synced []cache.InformerSynced
-	for i, k := range s.kinds {
+	for _, k := range s.kinds {
 		if k.Overlay() && !s.overlay {
 			continue
 		}
 		var lw cache.ListerWatcher
 		if s.etcd != nil {
-			lw = noWatchList{s.observedListWatch(ctx, i, k.EtcdListWatch(s.etcd))}
+			lw = noWatchList{s.observedListWatch(ctx, k, k.EtcdListWatch(s.etcd))}
 		} else {
-			lw = s.observedListWatch(ctx, i, k.RemoteListWatch(s.remote))
+			lw = s.observedListWatch(ctx, k, k.RemoteListWatch(s.remote))
 		}
 		informer := cache.NewSharedIndexInformer(lw, k.Example(), 0, cache.Indexers{})
 		if err := informer.SetTransform(dropManagedFields); err != nil {
@@ -158,17 +195,16 @@ func (s *Syncer) Run(ctx context.Context, workers int) {
 		if err := informer.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) { s.remoteFailed(ctx, err) }); err != nil {
 			logger.Error(err, "Setting the watch error handler")
 		}
-		kind := i
-		pools := k.Name() == "IPPool"
+		pools := k == s.pools
 		if _, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(obj any) { s.remoteEvent(kind, obj, pools) },
-			UpdateFunc: func(_, obj any) { s.remoteEvent(kind, obj, pools) },
-			DeleteFunc: func(obj any) { s.remoteEvent(kind, obj, pools) },
+			AddFunc:    func(obj any) { s.remoteEvent(k, obj, pools) },
+			UpdateFunc: func(_, obj any) { s.remoteEvent(k, obj, pools) },
+			DeleteFunc: func(obj any) { s.remoteEvent(k, obj, pools) },
 		}); err != nil {
 			logger.Error(err, "Adding an event handler", "kind", k.Name())
 		}
 		s.mu.Lock()
-		s.remoteIndexer[i] = informer.GetIndexer()
+		k.indexer = informer.GetIndexer()
 		s.mu.Unlock()
 		synced = append(synced, informer.HasSynced)
 		go informer.RunWithContext(ctx)
@@ -240,16 +276,16 @@ func (s *Syncer) resyncItems() []queueItem {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i, k := range s.kinds {
-		if idx := s.remoteIndexer[i]; idx != nil {
-			for _, key := range idx.ListKeys() {
-				add(queueItem{i, key})
+	for _, k := range s.kinds {
+		if k.indexer != nil {
+			for _, key := range k.indexer.ListKeys() {
+				add(queueItem{k, key})
 			}
 		}
-		objs, _ := s.localIndexers[i].ByIndex(ClusterIndex, s.cluster)
+		objs, _ := k.mirrors.ByIndex(ClusterIndex, s.cluster)
 		for _, obj := range objs {
 			if key, ok := k.RemoteKey(s.cluster, obj); ok {
-				add(queueItem{i, key})
+				add(queueItem{k, key})
 			}
 		}
 	}
@@ -273,14 +309,17 @@ func (s *Syncer) work(ctx context.Context) {
 // one bad object (a name conflict) shows in lastError instead of holding
 // the whole cluster out of sync.
 func (s *Syncer) process(ctx context.Context, it queueItem) {
+	k := it.kind
 	s.mu.Lock()
-	remote := s.remoteIndexer[it.kind]
+	remote := k.indexer
 	s.mu.Unlock()
-	k := s.kinds[it.kind]
 	if remote != nil && !s.admitted(it, remote) {
 		remote = nil // refused: no mirror, and an existing one goes
 	}
-	err := k.Reconcile(ctx, s.cluster, it.key, remote, s.localIndexers[it.kind], s.local)
+	w, err := k.Reconcile(ctx, s.cluster, it.key, remote, k.mirrors, s.local)
+	if w == nil && err == nil {
+		s.metrics.noopReconciles.WithLabelValues(s.cluster).Inc()
+	}
 	s.mu.Lock()
 	if _, ok := s.initial[it]; ok {
 		delete(s.initial, it)
@@ -299,28 +338,28 @@ func (s *Syncer) process(ctx context.Context, it queueItem) {
 
 // remoteEvent queues a remote object after an informer event; a change of
 // the remote's own pools also makes every refusal be checked again.
-func (s *Syncer) remoteEvent(kind int, obj any, pools bool) {
+func (s *Syncer) remoteEvent(k *remoteKind, obj any, pools bool) {
 	if pools {
 		s.invalidateAdmission()
 	}
-	s.enqueueRemote(kind, obj)
+	s.enqueueRemote(k, obj)
 }
 
 // enqueueRemote queues a remote object after an informer event.
-func (s *Syncer) enqueueRemote(kind int, obj any) {
+func (s *Syncer) enqueueRemote(k *remoteKind, obj any) {
 	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
 	if err != nil {
 		return
 	}
-	s.metrics.events.WithLabelValues(s.cluster, s.kinds[kind].Name()).Inc()
-	s.queue.Add(queueItem{kind, key})
+	s.metrics.events.WithLabelValues(s.cluster, k.Name()).Inc()
+	s.queue.Add(queueItem{k, key})
 }
 
 // observedListWatch records the outcome of every list and every watch the
 // informer starts: a refused connection is retried by the reflector
 // without telling the watch error handler, so failures and recoveries are
 // seen here.
-func (s *Syncer) observedListWatch(ctx context.Context, kind int, lw *cache.ListWatch) *cache.ListWatch {
+func (s *Syncer) observedListWatch(ctx context.Context, k *remoteKind, lw *cache.ListWatch) *cache.ListWatch {
 	list, watchFn := lw.ListWithContextFunc, lw.WatchFuncWithContext
 	observe := func(err error) {
 		if err != nil {
@@ -328,7 +367,7 @@ func (s *Syncer) observedListWatch(ctx context.Context, kind int, lw *cache.List
 			return
 		}
 		s.mu.Lock()
-		s.listedOK[kind] = true
+		k.listedOK = true
 		s.mu.Unlock()
 	}
 	lw.ListWithContextFunc = func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
@@ -347,8 +386,8 @@ func (s *Syncer) observedListWatch(ctx context.Context, kind int, lw *cache.List
 // allListed reports whether every mirrored kind's last list succeeded.
 // Callers hold s.mu.
 func (s *Syncer) allListed() bool {
-	for i := range s.kinds {
-		if s.remoteIndexer[i] != nil && !s.listedOK[i] {
+	for _, k := range s.kinds {
+		if k.indexer != nil && !k.listedOK {
 			return false
 		}
 	}
@@ -373,8 +412,8 @@ func (s *Syncer) fail(ctx context.Context, err error, relist bool) {
 		s.failedAt = time.Now()
 	}
 	if relist {
-		for i := range s.listedOK {
-			s.listedOK[i] = false
+		for _, k := range s.kinds {
+			k.listedOK = false
 		}
 	}
 	s.mu.Unlock()
@@ -399,14 +438,17 @@ func (s *Syncer) markInSync(ctx context.Context) {
 }
 
 // remoteCounts returns, per kind, how many remote objects the syncer
-// mirrors now (0 for a kind it does not mirror).
-func (s *Syncer) remoteCounts() []int32 {
+// mirrors now (no entry for none, or for a kind it does not mirror).
+func (s *Syncer) remoteCounts() map[*kind]int32 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]int32, len(s.kinds))
-	for i, idx := range s.remoteIndexer {
-		if idx != nil {
-			out[i] = int32(len(idx.ListKeys()))
+	out := map[*kind]int32{}
+	for _, k := range s.kinds {
+		if k.indexer == nil {
+			continue
+		}
+		if n := len(k.indexer.ListKeys()); n > 0 {
+			out[k.kind] = int32(n)
 		}
 	}
 	return out
@@ -468,8 +510,8 @@ func (s *Syncer) admission() *admission {
 	adm := &admission{guard: s.newGuard(s.cluster), refusedPools: map[string]*meshguard.Refusal{}}
 	s.mu.Lock()
 	var poolIdx cache.Indexer
-	if i := kindIndex(s.kinds, "IPPool"); i >= 0 {
-		poolIdx = s.remoteIndexer[i]
+	if s.pools != nil {
+		poolIdx = s.pools.indexer
 	}
 	s.mu.Unlock()
 	if poolIdx != nil {

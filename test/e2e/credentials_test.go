@@ -11,7 +11,6 @@ import (
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
-	"github.com/meshapi/meshapi/pkg/remotecluster"
 	"github.com/meshapi/meshapi/test/e2e/framework"
 )
 
@@ -200,7 +199,7 @@ func testMirrorWriterScope(t *testing.T, a *framework.Cluster) {
 		t.Errorf("the mirror writer creating a local IPPool: %v", err)
 		pools.Delete(ctx, local.Name, metav1.DeleteOptions{})
 	}
-	mirror := &v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: remotecluster.MirrorObjectName("e2e-remote", "e2e-writer"), Labels: map[string]string{v3.LabelCluster: "e2e-remote"}},
+	mirror := &v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: v3.MirrorName("e2e-remote", "e2e-writer"), Labels: map[string]string{v3.LabelCluster: "e2e-remote"}},
 		Spec: v3.IPPoolSpec{CIDR: "198.19.251.0/24", Disabled: true}}
 	if _, err := pools.Create(ctx, mirror, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("the mirror writer creating a mirrored IPPool: %v", err)

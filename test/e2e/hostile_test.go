@@ -18,7 +18,6 @@ import (
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/podendpoints"
-	"github.com/meshapi/meshapi/pkg/remotecluster"
 	"github.com/meshapi/meshapi/test/e2e/framework"
 )
 
@@ -229,7 +228,7 @@ func checkRefusalEvents(t *testing.T, topo *topology, n int) {
 // getMirror reads the local mirror of a hostile object.
 func getMirror(ctx context.Context, topo *topology, h hostileObject) error {
 	cs := topo.cs[topo.a].ProjectcalicoV3()
-	name := remotecluster.MirrorObjectName(topo.b.Name, h.name)
+	name := v3.MirrorName(topo.b.Name, h.name)
 	var err error
 	switch h.kind {
 	case "IPAMBlock":

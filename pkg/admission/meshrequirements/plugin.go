@@ -37,7 +37,6 @@ import (
 	listers "github.com/meshapi/meshapi/pkg/generated/listers/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/meshcheck"
 	"github.com/meshapi/meshapi/pkg/remoteaccess"
-	"github.com/meshapi/meshapi/pkg/remotecluster"
 )
 
 // PluginName is the plugin's name in --enable-admission-plugins.
@@ -240,8 +239,8 @@ func (p *Plugin) fetch(ctx context.Context, rcc *v3.RemoteClusterConfiguration, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, FetchTimeout)
 	defer cancel()
-	access, _, err := remotecluster.ReadAccess(ctx, p.kube, rcc)
-	var ce *remotecluster.ConfigError
+	access, _, err := remoteaccess.ReadAccess(ctx, p.kube, rcc)
+	var ce *remoteaccess.ConfigError
 	if errors.As(err, &ce) && ce.Reason == "SecretForbidden" {
 		return meshcheck.ClusterView{}, fmt.Errorf("meshapi-apiserver may not read Secret %s/%s: the Role %s in %s must name it in resourceNames and its RoleBinding must bind ServiceAccount %s/%s (meshctl connect does both)",
 			rcc.Spec.ClusterAccessSecret.Namespace, rcc.Spec.ClusterAccessSecret.Name, remoteaccess.SecretAccessName, rcc.Spec.ClusterAccessSecret.Namespace,
@@ -250,7 +249,7 @@ func (p *Plugin) fetch(ctx context.Context, rcc *v3.RemoteClusterConfiguration, 
 	if err != nil {
 		return meshcheck.ClusterView{}, err
 	}
-	return remotecluster.FetchView(ctx, rcc.Name, access)
+	return fetchView(ctx, rcc.Name, access)
 }
 
 // mayReadSecret asks the authorizer whether requester may get the Secret
@@ -298,7 +297,7 @@ func (p *Plugin) view(name string, sel labels.Selector) (meshcheck.ClusterView, 
 	if err != nil {
 		return meshcheck.ClusterView{}, err
 	}
-	return remotecluster.BuildView(name, pools, nodes, felix), nil
+	return meshcheck.BuildView(name, pools, nodes, felix), nil
 }
 
 // mirroredRemotes are the mirrors of every remote cluster with overlay

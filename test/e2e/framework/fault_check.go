@@ -97,7 +97,7 @@ func compareEndpoints(ctx context.Context, local, remote versioned.Interface, re
 		case !ok:
 			d.missing("WorkloadEndpoint " + want.Name)
 		case !maps.Equal(got.Labels, want.Labels) || !reflect.DeepEqual(got.Spec, want.Spec) ||
-			got.Annotations[remotecluster.AnnotationRemoteUID] != want.Annotations[remotecluster.AnnotationRemoteUID]:
+			got.Annotations[v3.AnnotationRemoteUID] != want.Annotations[v3.AnnotationRemoteUID]:
 			// An old version: counted as stale, and as missing the new one.
 			d.missing("WorkloadEndpoint " + want.Name + " as it is now")
 			d.extra("WorkloadEndpoint " + want.Name + " as it was")
@@ -122,7 +122,7 @@ func compareNames(ctx context.Context, local, remote versioned.Interface, remote
 			return d, fmt.Errorf("listing the mirrors of %s's %ss: %w", remoteName, kind, err)
 		}
 		for _, n := range truth {
-			name := remotecluster.MirrorObjectName(remoteName, n)
+			name := v3.MirrorName(remoteName, n)
 			if !slices.Contains(mirrors, name) {
 				d.missing(kind + " " + name)
 			}
@@ -248,7 +248,7 @@ func (t *Topology) wantRoutes(ctx context.Context, n *TopoNode) (map[string]stri
 		}
 		ref := node.Name
 		if cluster != "" {
-			ref = remotecluster.RemoteName(cluster, node.Annotations[remotecluster.AnnotationRemoteName])
+			ref = v3.RemoteName(cluster, node.Annotations[v3.AnnotationRemoteName])
 		}
 		vtep[ref] = node.Spec.IPv4VXLANTunnelAddr
 	}

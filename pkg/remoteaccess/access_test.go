@@ -1,4 +1,4 @@
-package remotecluster
+package remoteaccess
 
 import (
 	"bytes"
@@ -353,7 +353,7 @@ func TestIsConfigError(t *testing.T) {
 		{name: "nil", err: nil, want: false},
 		{name: "plain error", err: errors.New("boom"), want: false},
 		{name: "config error", err: ce, want: true},
-		{name: "made by configErrorf", err: configErrorf("R", "m %d", 1), want: true},
+		{name: "made by ConfigErrorf", err: ConfigErrorf("R", "m %d", 1), want: true},
 		{name: "wrapped", err: fmt.Errorf("reconciling cluster-b: %w", ce), want: true},
 		{name: "wrapped twice", err: fmt.Errorf("outer: %w", fmt.Errorf("inner: %w", ce)), want: true},
 		{name: "joined", err: errors.Join(errors.New("other"), ce), want: true},
@@ -366,7 +366,7 @@ func TestIsConfigError(t *testing.T) {
 			}
 		})
 	}
-	if got := configErrorf("KubeconfigInvalid", "key %q: %v", "kubeconfig", "bad"); got.Error() != `key "kubeconfig": bad` || got.(*ConfigError).Reason != "KubeconfigInvalid" {
+	if got := ConfigErrorf("KubeconfigInvalid", "key %q: %v", "kubeconfig", "bad"); got.Error() != `key "kubeconfig": bad` || got.(*ConfigError).Reason != "KubeconfigInvalid" {
 		t.Errorf("configErrorf = %#v", got)
 	}
 }
@@ -464,5 +464,23 @@ func TestEndpointToRESTConfig(t *testing.T) {
 				t.Fatalf("EndpointToRESTConfig = %+v, %v; want an error with %q", cfg, err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestAccessSecretParses reads back what AccessSecret builds: the builder
+// and the parser of the access Secret's format agree.
+func TestAccessSecretParses(t *testing.T) {
+	caPEM, _ := testCA(t)
+	raw := writeKubeconfig(t, testKubeconfig(caPEM))
+	secret := AccessSecret("calico-system", "cluster-b", raw)
+	access, err := ParseAccessSecret(secret)
+	if err != nil {
+		t.Fatalf("ParseAccessSecret(AccessSecret(...)): %v", err)
+	}
+	if access.DatastoreType != v3.DatastoreTypeKubernetes || access.Kubernetes == nil {
+		t.Fatalf("access = %+v, want a kubernetes datastore", access)
+	}
+	if access.Kubernetes.Host != testServer || access.Kubernetes.BearerToken != testToken || !bytes.Equal(access.Kubernetes.CAData, caPEM) {
+		t.Errorf("config host %q token %q CA %d bytes, want %q %q and the test CA", access.Kubernetes.Host, access.Kubernetes.BearerToken, len(access.Kubernetes.CAData), testServer, testToken)
 	}
 }

@@ -1,4 +1,4 @@
-package remotecluster
+package remoteaccess
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package remotecluster
+package v3
 
 import (
 	"testing"
@@ -55,7 +55,7 @@ func TestSplitRemoteNameInvertsRemoteName(t *testing.T) {
 	}
 }
 
-func TestMirrorObjectName(t *testing.T) {
+func TestMirrorName(t *testing.T) {
 	cases := []struct {
 		cluster, name, want string
 	}{
@@ -64,8 +64,61 @@ func TestMirrorObjectName(t *testing.T) {
 		{cluster: "c", name: "kns.default", want: "c.kns.default"},
 	}
 	for _, tc := range cases {
-		if got := MirrorObjectName(tc.cluster, tc.name); got != tc.want {
-			t.Errorf("MirrorObjectName(%q, %q) = %q, want %q", tc.cluster, tc.name, got, tc.want)
+		if got := MirrorName(tc.cluster, tc.name); got != tc.want {
+			t.Errorf("MirrorName(%q, %q) = %q, want %q", tc.cluster, tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestTrimMirrorName(t *testing.T) {
+	cases := []struct {
+		cluster, name, want string
+	}{
+		{cluster: "cluster-b", name: "cluster-b.host-1", want: "host-1"},
+		{cluster: "cluster-b", name: "cluster-b.kns.default", want: "kns.default"},
+		// Only the cluster's own prefix is removed.
+		{cluster: "cluster-b", name: "cluster-c.host-1", want: "cluster-c.host-1"},
+		{cluster: "cluster-b", name: "host-1", want: "host-1"},
+	}
+	for _, tc := range cases {
+		if got := TrimMirrorName(tc.cluster, tc.name); got != tc.want {
+			t.Errorf("TrimMirrorName(%q, %q) = %q, want %q", tc.cluster, tc.name, got, tc.want)
+		}
+		if got := TrimMirrorName(tc.cluster, MirrorName(tc.cluster, tc.want)); got != tc.want {
+			t.Errorf("TrimMirrorName(%q, MirrorName(%q, %q)) = %q", tc.cluster, tc.cluster, tc.want, got)
+		}
+	}
+}
+
+func TestMirroredFrom(t *testing.T) {
+	cases := []struct {
+		labels      map[string]string
+		wantCluster string
+		wantOK      bool
+	}{
+		{labels: map[string]string{LabelCluster: "cluster-b", "app": "web"}, wantCluster: "cluster-b", wantOK: true},
+		{labels: map[string]string{"app": "web"}},
+		{labels: nil},
+	}
+	for _, tc := range cases {
+		if c, ok := MirroredFrom(tc.labels); c != tc.wantCluster || ok != tc.wantOK {
+			t.Errorf("MirroredFrom(%v) = (%q, %v), want (%q, %v)", tc.labels, c, ok, tc.wantCluster, tc.wantOK)
+		}
+	}
+}
+
+func TestNameInOwnCluster(t *testing.T) {
+	cases := []struct {
+		annotations map[string]string
+		name, want  string
+	}{
+		{annotations: map[string]string{AnnotationRemoteName: "host-1"}, name: "cluster-b.host-1", want: "host-1"},
+		{annotations: map[string]string{AnnotationRemoteName: ""}, name: "cluster-b.host-1", want: "cluster-b.host-1"},
+		{annotations: nil, name: "host-1", want: "host-1"},
+	}
+	for _, tc := range cases {
+		if got := NameInOwnCluster(tc.annotations, tc.name); got != tc.want {
+			t.Errorf("NameInOwnCluster(%v, %q) = %q, want %q", tc.annotations, tc.name, got, tc.want)
 		}
 	}
 }

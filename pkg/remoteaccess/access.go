@@ -1,6 +1,7 @@
-package remotecluster
+package remoteaccess
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
@@ -8,11 +9,15 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
+	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
 )
 
 // Keys of an access Secret, as the original product documents them.
@@ -49,7 +54,7 @@ type EtcdAccess struct {
 	// CertPEM, KeyPEM and CACertPEM configure TLS, when set.
 	CertPEM, KeyPEM, CACertPEM []byte
 	// Prefix is the remote meshapi-apiserver's etcd prefix; empty means
-	// DefaultEtcdPrefix.
+	// its default, /registry/projectcalico.org.
 	Prefix string
 }
 
@@ -65,8 +70,8 @@ type ConfigError struct {
 
 func (e *ConfigError) Error() string { return e.Message }
 
-// configErrorf returns a *ConfigError.
-func configErrorf(reason, format string, args ...any) error {
+// ConfigErrorf returns a *ConfigError with reason and a formatted message.
+func ConfigErrorf(reason, format string, args ...any) error {
 	return &ConfigError{Reason: reason, Message: fmt.Sprintf(format, args...)}
 }
 
@@ -85,50 +90,50 @@ func ParseAccessSecret(secret *corev1.Secret) (*Access, error) {
 	dt := v3.DatastoreType(get(KeyDatastoreType))
 	switch dt {
 	case "":
-		return nil, configErrorf("SecretKeyMissing", "%s has no %q key: set it to %q or %q", where, KeyDatastoreType, v3.DatastoreTypeKubernetes, v3.DatastoreTypeEtcdV3)
+		return nil, ConfigErrorf("SecretKeyMissing", "%s has no %q key: set it to %q or %q", where, KeyDatastoreType, v3.DatastoreTypeKubernetes, v3.DatastoreTypeEtcdV3)
 	case v3.DatastoreTypeKubernetes:
 		raw := secret.Data[KeyKubeconfig]
 		if len(raw) == 0 {
-			return nil, configErrorf("SecretKeyMissing", "%s has no %q key: it must hold the remote cluster's kubeconfig (kubectl create secret generic ... --from-file=kubeconfig=<file>)", where, KeyKubeconfig)
+			return nil, ConfigErrorf("SecretKeyMissing", "%s has no %q key: it must hold the remote cluster's kubeconfig (kubectl create secret generic ... --from-file=kubeconfig=<file>)", where, KeyKubeconfig)
 		}
 		cfg, err := kubeconfigToRESTConfig(raw)
 		if err != nil {
-			return nil, configErrorf("KubeconfigInvalid", "%s key %q: %v", where, KeyKubeconfig, err)
+			return nil, ConfigErrorf("KubeconfigInvalid", "%s key %q: %v", where, KeyKubeconfig, err)
 		}
 		return &Access{DatastoreType: dt, Kubernetes: cfg}, nil
 	case v3.DatastoreTypeEtcdV3:
 		endpoints := splitList(get(KeyEtcdEndpoints))
 		if len(endpoints) == 0 {
-			return nil, configErrorf("SecretKeyMissing", "%s has no %q key: datastoreType %q needs a comma-separated list of etcd URLs", where, KeyEtcdEndpoints, dt)
+			return nil, ConfigErrorf("SecretKeyMissing", "%s has no %q key: datastoreType %q needs a comma-separated list of etcd URLs", where, KeyEtcdEndpoints, dt)
 		}
 		e := &EtcdAccess{
 			Endpoints: endpoints, Username: get(KeyEtcdUsername), Password: get(KeyEtcdPassword),
 			CertPEM: secret.Data[KeyEtcdCert], KeyPEM: secret.Data[KeyEtcdKey], CACertPEM: secret.Data[KeyEtcdCACert],
 			Prefix: get(KeyEtcdPrefix),
 		}
-		if err := checkEtcdAccess(where, e); err != nil {
+		if err := CheckEtcdAccess(where, e); err != nil {
 			return nil, err
 		}
 		return &Access{DatastoreType: dt, Etcd: e}, nil
 	default:
-		return nil, configErrorf("DatastoreTypeUnsupported", "%s key %q is %q: must be %q or %q", where, KeyDatastoreType, dt, v3.DatastoreTypeKubernetes, v3.DatastoreTypeEtcdV3)
+		return nil, ConfigErrorf("DatastoreTypeUnsupported", "%s key %q is %q: must be %q or %q", where, KeyDatastoreType, dt, v3.DatastoreTypeKubernetes, v3.DatastoreTypeEtcdV3)
 	}
 }
 
-// checkEtcdAccess refuses an etcd connection that is not TLS with a CA:
+// CheckEtcdAccess refuses an etcd connection that is not TLS with a CA:
 // plain http:// endpoints, no etcdCACert, half a client certificate.
-func checkEtcdAccess(where string, e *EtcdAccess) error {
+func CheckEtcdAccess(where string, e *EtcdAccess) error {
 	for _, ep := range e.Endpoints {
 		if u, err := url.Parse(ep); err != nil || u.Scheme != "https" || u.Host == "" {
-			return configErrorf("EtcdEndpointInsecure", "%s key %q: endpoint %q is not an https:// URL: etcd is reached over TLS only (the password and every object would travel in clear); use https:// and put the etcd CA in %q",
+			return ConfigErrorf("EtcdEndpointInsecure", "%s key %q: endpoint %q is not an https:// URL: etcd is reached over TLS only (the password and every object would travel in clear); use https:// and put the etcd CA in %q",
 				where, KeyEtcdEndpoints, ep, KeyEtcdCACert)
 		}
 	}
 	if len(e.CACertPEM) == 0 {
-		return configErrorf("SecretKeyMissing", "%s has no %q key: etcd is reached over TLS only and the controller verifies it against this CA (PEM)", where, KeyEtcdCACert)
+		return ConfigErrorf("SecretKeyMissing", "%s has no %q key: etcd is reached over TLS only and the controller verifies it against this CA (PEM)", where, KeyEtcdCACert)
 	}
 	if (len(e.CertPEM) == 0) != (len(e.KeyPEM) == 0) {
-		return configErrorf("SecretKeyMissing", "%s: %q and %q go together; only one is set", where, KeyEtcdCert, KeyEtcdKey)
+		return ConfigErrorf("SecretKeyMissing", "%s: %q and %q go together; only one is set", where, KeyEtcdCert, KeyEtcdKey)
 	}
 	return nil
 }
@@ -247,4 +252,75 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// ReadAccess reads how to reach the remote cluster of rcc: its access
+// Secret through kube, or its inline fields. The fingerprint changes
+// whenever the spec or the Secret does. Configuration problems are
+// *ConfigError.
+func ReadAccess(ctx context.Context, kube kubernetes.Interface, rcc *v3.RemoteClusterConfiguration) (*Access, string, error) {
+	fingerprint := fmt.Sprintf("gen=%d", rcc.Generation)
+	ref := rcc.Spec.ClusterAccessSecret
+	if ref == nil {
+		cfg, err := inlineConfig(rcc)
+		return &Access{DatastoreType: v3.DatastoreTypeKubernetes, Kubernetes: cfg}, fingerprint, err
+	}
+	secret, err := kube.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, "", ConfigErrorf("SecretMissing", "Secret %s/%s named by spec.clusterAccessSecret does not exist", ref.Namespace, ref.Name)
+	case apierrors.IsForbidden(err):
+		return nil, "", ConfigErrorf("SecretForbidden", "the controller may not read Secret %s/%s: create the Role and RoleBinding that grant it get, list and watch on secrets there: %v", ref.Namespace, ref.Name, err)
+	case err != nil:
+		return nil, "", fmt.Errorf("reading Secret %s/%s: %w", ref.Namespace, ref.Name, err)
+	}
+	access, err := ParseAccessSecret(secret)
+	return access, fingerprint + ",secret=" + string(secret.UID) + "/" + secret.ResourceVersion, err
+}
+
+// inlineConfig builds a client configuration from the inline connection
+// fields of an RCC (files are on the controller's host).
+func inlineConfig(rcc *v3.RemoteClusterConfiguration) (*rest.Config, error) {
+	s := rcc.Spec
+	switch {
+	case s.DatastoreType == v3.DatastoreTypeEtcdV3:
+		return nil, ConfigErrorf("DatastoreTypeUnsupported", "inline datastoreType %q: put the etcd connection in an access Secret (spec.clusterAccessSecret)", s.DatastoreType)
+	case s.KubeconfigInline != "":
+		cfg, err := kubeconfigToRESTConfig([]byte(s.KubeconfigInline))
+		if err != nil {
+			return nil, ConfigErrorf("KubeconfigInvalid", "spec.kubeconfigInline: %v", err)
+		}
+		return cfg, nil
+	case s.Kubeconfig != "":
+		cfg, err := KubeconfigFileToRESTConfig(s.Kubeconfig)
+		if err != nil {
+			return nil, ConfigErrorf("KubeconfigInvalid", "spec.kubeconfig %q: %v", s.Kubeconfig, err)
+		}
+		return cfg, nil
+	case s.K8sAPIEndpoint != "":
+		cfg, err := EndpointToRESTConfig(&s.KubeConfig)
+		if err != nil {
+			return nil, ConfigErrorf("ConnectionInsecure", "%v", err)
+		}
+		return cfg, nil
+	}
+	return nil, ConfigErrorf("ConnectionMissing", "set spec.clusterAccessSecret, or an inline kubeconfig or k8sAPIEndpoint")
+}
+
+// Client builds the client of a remote cluster with a kubernetes
+// datastore.
+func (access *Access) Client() (versioned.Interface, error) {
+	if access.DatastoreType != v3.DatastoreTypeKubernetes {
+		return nil, ConfigErrorf("DatastoreTypeUnsupported", "datastoreType %q has no Kubernetes API client: it is read from etcd by the syncer only", access.DatastoreType)
+	}
+	return versioned.NewForConfig(access.RESTConfig())
+}
+
+// RESTConfig is the client configuration for a remote cluster with a
+// kubernetes datastore: meshapi-controller's user agent and rate limits.
+func (access *Access) RESTConfig() *rest.Config {
+	cfg := rest.CopyConfig(access.Kubernetes)
+	cfg.UserAgent = "meshapi-controller/remote-sync"
+	cfg.QPS, cfg.Burst = 50, 100
+	return cfg
 }
