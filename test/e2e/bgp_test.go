@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -219,38 +217,7 @@ func startBGPClusters(ctx context.Context, t *testing.T, name string) (a, b *fra
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs := make([]*framework.Cluster, 2)
-	errs := make([]error, 2)
-	var wg sync.WaitGroup
-	for i := range cs {
-		wg.Go(func() {
-			cname := fmt.Sprintf("%s-%c", name, 'a'+i)
-			// A free port found may be taken by another process before
-			// the cluster binds it: a second try takes new ports.
-			for try := range 2 {
-				cs[i], errs[i] = framework.StartClusterWithOptions(ctx, cname, filepath.Join(dir, fmt.Sprintf("%s-%d", cname, try)), bins,
-					framework.ClusterOptions{NodeAddress: bgpHost.Addr()})
-				if errs[i] == nil || !strings.Contains(errs[i].Error(), "address already in use") {
-					break
-				}
-			}
-		})
-	}
-	wg.Wait()
-	for _, c := range cs {
-		if c != nil {
-			t.Cleanup(func() {
-				if err := c.Stop(); err != nil {
-					t.Error(err)
-				}
-			})
-		}
-	}
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	cs := startClustersOn(ctx, t, dir, name, bins, 2, framework.ClusterOptions{NodeAddress: bgpHost.Addr()})
 	kubectl(t, cs[1], fmt.Sprintf(`apiVersion: projectcalico.org/v3
 kind: BGPConfiguration
 metadata:

@@ -2,9 +2,16 @@ package e2e
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
 	"sync"
+	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/meshapi/meshapi/test/e2e/framework"
 )
 
 // syncBuffer is a bytes.Buffer that a background command writes while the
@@ -27,3 +34,41 @@ func (b *syncBuffer) String() string {
 }
 
 func isForbidden(err error) bool { return apierrors.IsForbidden(err) }
+
+// startClustersOn starts n clusters named <name>-a, <name>-b, … side by
+// side with opts, each in a directory of its own under dir, stopped when
+// t ends. A free port found may be taken by another process before the
+// cluster binds it: a second try takes new ports.
+func startClustersOn(ctx context.Context, t *testing.T, dir, name string, bins framework.Binaries, n int, opts framework.ClusterOptions) []*framework.Cluster {
+	t.Helper()
+	cs := make([]*framework.Cluster, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range cs {
+		wg.Go(func() {
+			cname := fmt.Sprintf("%s-%c", name, 'a'+i)
+			for try := range 2 {
+				cs[i], errs[i] = framework.StartClusterWithOptions(ctx, cname, filepath.Join(dir, fmt.Sprintf("%s-%d", cname, try)), bins, opts)
+				if errs[i] == nil || !strings.Contains(errs[i].Error(), "address already in use") {
+					break
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, c := range cs {
+		if c != nil {
+			t.Cleanup(func() {
+				if err := c.Stop(); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cs
+}

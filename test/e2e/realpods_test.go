@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -122,38 +121,7 @@ func startRealPodsClusters(ctx context.Context, t *testing.T, dir, name string) 
 			t.Fatalf("bin/%s is missing (hack/build-tools.sh builds it): %v", tool, err)
 		}
 	}
-	cs := make([]*framework.Cluster, 2)
-	errs := make([]error, 2)
-	var wg sync.WaitGroup
-	for i := range cs {
-		wg.Go(func() {
-			cname := fmt.Sprintf("%s-%c", name, 'a'+i)
-			// A free port found may be taken by another process before
-			// the cluster binds it: a second try takes new ports.
-			for try := range 2 {
-				cs[i], errs[i] = framework.StartClusterWithOptions(ctx, cname, filepath.Join(dir, fmt.Sprintf("%s-%d", cname, try)), bins,
-					framework.ClusterOptions{NodeAddress: realPodsHost.Addr()})
-				if errs[i] == nil || !strings.Contains(errs[i].Error(), "address already in use") {
-					break
-				}
-			}
-		})
-	}
-	wg.Wait()
-	for _, c := range cs {
-		if c != nil {
-			t.Cleanup(func() {
-				if err := c.Stop(); err != nil {
-					t.Error(err)
-				}
-			})
-		}
-	}
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	cs := startClustersOn(ctx, t, dir, name, bins, 2, framework.ClusterOptions{NodeAddress: realPodsHost.Addr()})
 	return cs[0], cs[1]
 }
 
