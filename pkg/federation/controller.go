@@ -25,6 +25,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/meshapi/meshapi/pkg/remotecluster"
+	"github.com/meshapi/meshapi/pkg/sliceapply"
 )
 
 // AnnotationError on a federated Service says why no endpoints are written
@@ -272,30 +273,9 @@ func slicesOf(idx cache.Indexer, ns, svc string) []*discoveryv1.EndpointSlice {
 // apply makes the Service's meshapi-managed EndpointSlices and Endpoints
 // the wanted ones (none when want is nil).
 func (c *Controller) apply(ctx context.Context, fed *corev1.Service, want []*discoveryv1.EndpointSlice, endpoints *corev1.Endpoints) error {
-	client := c.kube.DiscoveryV1().EndpointSlices(fed.Namespace)
-	have := map[string]*discoveryv1.EndpointSlice{}
-	for _, s := range slicesOfManaged(c.slices, fed) {
-		have[s.Name] = s
-	}
-	for _, s := range want {
-		old, ok := have[s.Name]
-		delete(have, s.Name)
-		switch {
-		case !ok:
-			if _, err := client.Create(ctx, s, metav1.CreateOptions{FieldManager: "meshapi-controller"}); err != nil && !apierrors.IsAlreadyExists(err) {
-				return fmt.Errorf("creating EndpointSlice %s/%s: %w", s.Namespace, s.Name, err)
-			}
-		case !apiequality.Semantic.DeepEqual(old.Endpoints, s.Endpoints) || !apiequality.Semantic.DeepEqual(old.Ports, s.Ports) || !apiequality.Semantic.DeepEqual(old.Labels, s.Labels):
-			s.ResourceVersion = old.ResourceVersion
-			if _, err := client.Update(ctx, s, metav1.UpdateOptions{FieldManager: "meshapi-controller"}); err != nil {
-				return fmt.Errorf("updating EndpointSlice %s/%s: %w", s.Namespace, s.Name, err)
-			}
-		}
-	}
-	for name := range have {
-		if err := client.Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("deleting EndpointSlice %s/%s: %w", fed.Namespace, name, err)
-		}
+	if _, err := sliceapply.Apply(ctx, c.kube.DiscoveryV1().EndpointSlices(fed.Namespace), fed.Namespace, slicesOfManaged(c.slices, fed), want,
+		sliceapply.Options{FieldManager: "meshapi-controller"}); err != nil {
+		return err
 	}
 	return c.applyEndpoints(ctx, fed, endpoints)
 }

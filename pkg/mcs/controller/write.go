@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -16,6 +15,7 @@ import (
 	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
 
 	"github.com/meshapi/meshapi/pkg/mcs"
+	"github.com/meshapi/meshapi/pkg/sliceapply"
 )
 
 // fieldManager names meshapi-controller's writes.
@@ -205,34 +205,12 @@ func derivedDiffers(have, want *corev1.Service) bool {
 
 // applySlices makes the import's EndpointSlices the wanted ones.
 func (c *Controller) applySlices(ctx context.Context, imp *mcsv1alpha1.ServiceImport, want []*discoveryv1.EndpointSlice) error {
-	client := c.kube.DiscoveryV1().EndpointSlices(imp.Namespace)
-	have := map[string]*discoveryv1.EndpointSlice{}
-	for _, s := range c.managedSlices(imp.Namespace, imp.Name) {
-		have[s.Name] = s
-	}
-	for _, s := range want {
-		old, ok := have[s.Name]
-		delete(have, s.Name)
-		switch {
-		case !ok:
-			s.OwnerReferences = ownedBy(imp)
-			s.ResourceVersion = ""
-			if _, err := client.Create(ctx, s, metav1.CreateOptions{FieldManager: fieldManager}); err != nil && !apierrors.IsAlreadyExists(err) {
-				return fmt.Errorf("creating EndpointSlice %s/%s from cluster %s: %w", s.Namespace, s.Name, s.Labels[mcsv1alpha1.LabelSourceCluster], err)
-			}
-		case !apiequality.Semantic.DeepEqual(old.Endpoints, s.Endpoints) || !apiequality.Semantic.DeepEqual(old.Ports, s.Ports) ||
-			!apiequality.Semantic.DeepEqual(old.Labels, s.Labels) || !slices.EqualFunc(old.OwnerReferences, ownedBy(imp), func(a, b metav1.OwnerReference) bool { return a.UID == b.UID }):
-			s.ResourceVersion, s.OwnerReferences = old.ResourceVersion, ownedBy(imp)
-			if _, err := client.Update(ctx, s, metav1.UpdateOptions{FieldManager: fieldManager}); err != nil {
-				return fmt.Errorf("updating EndpointSlice %s/%s from cluster %s: %w", s.Namespace, s.Name, s.Labels[mcsv1alpha1.LabelSourceCluster], err)
-			}
-		}
-	}
-	for name, s := range have {
-		if err := client.Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("deleting EndpointSlice %s/%s of cluster %s, which no longer exports %s: %w", imp.Namespace, name, s.Labels[mcsv1alpha1.LabelSourceCluster], imp.Name, err)
-		}
+	deleted, err := sliceapply.Apply(ctx, c.kube.DiscoveryV1().EndpointSlices(imp.Namespace), imp.Namespace, c.managedSlices(imp.Namespace, imp.Name), want,
+		sliceapply.Options{FieldManager: fieldManager, Owners: ownedBy(imp), Describe: func(s *discoveryv1.EndpointSlice) string {
+			return "endpoints of cluster " + s.Labels[mcsv1alpha1.LabelSourceCluster]
+		}})
+	for _, s := range deleted {
 		klog.FromContext(ctx).V(2).Info("Removed the endpoints of a cluster from a multi-cluster service", "serviceImport", imp.Namespace+"/"+imp.Name, "cluster", s.Labels[mcsv1alpha1.LabelSourceCluster])
 	}
-	return nil
+	return err
 }
