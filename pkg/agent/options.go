@@ -79,6 +79,10 @@ type Options struct {
 	IPAMSocket string
 	// BGP runs the node's BGP speaker (see bgp.go).
 	BGP bool
+	// BGPPasswordNamespace holds the Secrets of BGP session passwords
+	// (BGPPeer spec.password, BGPConfiguration spec.nodeMeshPassword),
+	// as calico-node reads them from its own namespace.
+	BGPPasswordNamespace string
 	// HeartbeatNamespace holds the node's heartbeat Lease (package
 	// heartbeat); HeartbeatPeriod is how often it is renewed, 0 for no
 	// heartbeat.
@@ -107,6 +111,8 @@ func NewOptions() *Options {
 		IPAMSocket:          ipamwire.DefaultSocket,
 		HeartbeatNamespace:  heartbeat.DefaultNamespace,
 		HeartbeatPeriod:     heartbeat.DefaultPeriod,
+
+		BGPPasswordNamespace: DefaultBGPPasswordNamespace,
 	}
 }
 
@@ -347,7 +353,10 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	defer stopHeartbeat()
-	waitBGP := o.startBGP(ctx, client, nl, reg, log)
+	waitBGP, err := o.startBGP(ctx, cfg, client, nl, reg, log)
+	if err != nil {
+		return err
+	}
 	defer waitBGP()
 	err = a.Run(ctx)
 	log.Info("stopped; the dataplane stays as programmed")

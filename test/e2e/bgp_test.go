@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"os/exec"
 	"strings"
 	"testing"
@@ -40,6 +41,9 @@ var bgpPools = [2]netip.Prefix{netip.MustParsePrefix("198.18.80.0/24"), netip.Mu
 // bgpClusterBAS is cluster B's AS number (A has the default, 64512).
 const bgpClusterBAS = 64513
 
+// bgpToRPassword is the TCP MD5 password of the sessions with the ToR.
+const bgpToRPassword = "tor-md5-e2e"
+
 // bgpVXLANPort is the FelixConfiguration's vxlanPort (VXLAN is off); the
 // underlays count the UDP packets to it and to 4789.
 const bgpVXLANPort = 4798
@@ -49,7 +53,7 @@ func TestBGPTopOfRack(t *testing.T) {
 	defer cancel()
 	mgmt := bgpManagement(t, "bgptor")
 	tor, err := framework.NewToR(ctx, framework.ToRConfig{Name: "bgptor", ASNumber: 65000, Management: mgmt,
-		ManagementAddr: netip.MustParsePrefix("198.18.0.254/24"),
+		ManagementAddr: netip.MustParsePrefix("198.18.0.254/24"), Password: bgpToRPassword,
 		Racks:          []netip.Prefix{netip.MustParsePrefix("198.18.1.254/24"), netip.MustParsePrefix("198.18.2.254/24")}})
 	if err != nil {
 		t.Fatal(err)
@@ -63,8 +67,14 @@ func TestBGPTopOfRack(t *testing.T) {
 		}
 	})
 	a, b := startBGPClusters(ctx, t, "bgptor")
-	// Every node peers with its rack's router before it starts.
+	// Every node peers with its rack's router before it starts, signing
+	// the session with the router's password (TCP MD5), which the agent
+	// reads from a Secret it may get as artifacts/bgp says: the router's
+	// kernel drops connections that do not sign, so every session that
+	// comes up below proves the password was used.
 	for i, c := range []*framework.Cluster{a, b} {
+		kubectl(t, c, "", "-n", framework.MeshapiNamespace, "create", "secret", "generic", "bgp-secrets", "--from-literal=tor-password="+bgpToRPassword)
+		kubectl(t, c, "", "apply", "-f", filepath.Join(framework.ArtifactsDir(), "bgp", "password-rbac.yaml"))
 		kubectl(t, c, fmt.Sprintf(`apiVersion: projectcalico.org/v3
 kind: BGPPeer
 metadata:
@@ -72,6 +82,10 @@ metadata:
 spec:
   peerIP: %s
   asNumber: 65000
+  password:
+    secretKeyRef:
+      name: bgp-secrets
+      key: tor-password
 `, tor.Racks[i].Gateway.Addr()), "apply", "-f", "-")
 	}
 	topo := newBGPTopology(ctx, t, a, b, framework.TopologyConfig{Name: "bgptor", Racks: [2]*framework.Rack{tor.Racks[0], tor.Racks[1]}})

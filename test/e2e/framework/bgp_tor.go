@@ -59,6 +59,9 @@ type ToRConfig struct {
 	// subnet through its link).
 	Management     *Underlay
 	ManagementAddr netip.Prefix
+	// Password, if set, is the TCP MD5 password of every session: the
+	// kernel then drops a node's connection that does not sign with it.
+	Password string
 }
 
 // ToR is a top-of-rack router: a network namespace forwarding between its
@@ -175,6 +178,9 @@ func (r *ToR) frrConfig() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "hostname tor-%s\nrouter bgp %d\n bgp router-id %s\n no bgp ebgp-requires-policy\n", r.cfg.Name, r.cfg.ASNumber, r.cfg.Racks[0].Addr())
 	b.WriteString(" neighbor NODES peer-group\n neighbor NODES remote-as external\n")
+	if r.cfg.Password != "" {
+		fmt.Fprintf(&b, " neighbor NODES password %s\n", r.cfg.Password)
+	}
 	for _, gw := range r.cfg.Racks {
 		fmt.Fprintf(&b, " bgp listen range %s peer-group NODES\n", gw.Masked())
 	}
