@@ -2,9 +2,10 @@
 // projectcalico.org/v3 objects alone: its AS number and router ID, the
 // peers it opens sessions with (the node-to-node mesh, the BGPPeers that
 // select it, the route reflectors their peerSelector selects) and the
-// prefixes it advertises (its IPAM blocks, the service cluster CIDRs). It
-// is a pure core: no I/O, no clock, no gobgp; package speaker applies its
-// result to a running speaker, and admission reads it to refuse conflicts.
+// prefixes it advertises (its IPAM blocks, the service cluster and
+// external IP CIDRs) with their communities. It is a pure core: no I/O, no
+// clock, no gobgp; package speaker applies its result to a running
+// speaker, and admission reads it to refuse conflicts.
 package peering
 
 import (
@@ -70,6 +71,9 @@ type Speaker struct {
 	Peers []Peer
 	// Prefixes are the prefixes advertised, sorted.
 	Prefixes []netip.Prefix
+	// Communities are the communities some prefixes are advertised with
+	// (the default BGPConfiguration's prefixAdvertisements).
+	Communities map[netip.Prefix]Communities `json:",omitempty"`
 }
 
 // Peer is one session of the speaker.
@@ -133,6 +137,7 @@ func Compute(in Input) (Speaker, error) {
 	}
 	slices.SortFunc(sp.Peers, func(a, b Peer) int { return a.Address.Compare(b.Address) })
 	sp.Prefixes = prefixes(in.NodeName, in.Blocks, global)
+	sp.Communities = communities(sp.Prefixes, global)
 	return sp, nil
 }
 
@@ -322,7 +327,7 @@ func ParsePeerIP(s string) (netip.AddrPort, error) {
 }
 
 // prefixes are the CIDRs of the node's affine blocks and the service
-// cluster CIDRs, sorted and without duplicates.
+// cluster and external IP CIDRs, sorted and without duplicates.
 func prefixes(node string, blocks []v3.IPAMBlock, global *v3.BGPConfiguration) []netip.Prefix {
 	var out []netip.Prefix
 	for _, b := range blocks {
@@ -335,6 +340,11 @@ func prefixes(node string, blocks []v3.IPAMBlock, global *v3.BGPConfiguration) [
 	}
 	if global != nil {
 		for _, c := range global.Spec.ServiceClusterIPs {
+			if p, err := netip.ParsePrefix(c.CIDR); err == nil {
+				out = append(out, p.Masked())
+			}
+		}
+		for _, c := range global.Spec.ServiceExternalIPs {
 			if p, err := netip.ParsePrefix(c.CIDR); err == nil {
 				out = append(out, p.Masked())
 			}

@@ -62,11 +62,12 @@ func TestCompute(t *testing.T) {
 				Prefixes: []netip.Prefix{netip.MustParsePrefix("198.19.0.0/26"), netip.MustParsePrefix("198.19.0.64/26")}},
 		},
 		{
-			name: "mesh off, ToR peer for rack r1 with port and password, service CIDR advertised",
+			name: "mesh off, ToR peer for rack r1 with port and password, service cluster and external IP CIDRs advertised",
 			in: Input{NodeName: "b", Nodes: threeNodes,
 				Configs: []v3.BGPConfiguration{globalConfig(func(s *v3.BGPConfigurationSpec) {
 					s.NodeToNodeMeshEnabled, s.ASNumber = &f, ptr(int64(65001))
 					s.ServiceClusterIPs = []v3.ServiceClusterIPBlock{{CIDR: "10.96.0.0/12"}}
+					s.ServiceExternalIPs = []v3.ServiceExternalIPBlock{{CIDR: "198.19.11.0/24"}}
 				})},
 				Peers: []v3.BGPPeer{
 					{ObjectMeta: metav1.ObjectMeta{Name: "tor-r1"}, Spec: v3.BGPPeerSpec{NodeSelector: "rack == 'r1'", PeerIP: "198.18.1.254:1179", ASNumber: 65100,
@@ -78,7 +79,7 @@ func TestCompute(t *testing.T) {
 				Peers: []Peer{{Address: netip.MustParseAddr("198.18.1.254"), Port: 1179, ASNumber: 65100, Type: GlobalPeer, Source: "tor-r1",
 					KeepOriginalNextHop: true, BindLocal: true, MaxRestartTime: 15 * time.Second,
 					Password: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "s"}, Key: "k"}}},
-				Prefixes: []netip.Prefix{netip.MustParsePrefix("10.96.0.0/12")}},
+				Prefixes: []netip.Prefix{netip.MustParsePrefix("10.96.0.0/12"), netip.MustParsePrefix("198.19.11.0/24")}},
 		},
 		{
 			name: "route reflector peers with the nodes its peerSelector selects as clients",

@@ -68,7 +68,8 @@ func vtysh(t *testing.T, dir, command string) string {
 }
 
 // FRR's bgpd as the peer of meshapi's speaker over eBGP: the session comes
-// up, FRR's RIB holds meshapi's prefix, meshapi programs FRR's.
+// up, FRR's RIB holds meshapi's prefix with its communities, meshapi
+// programs FRR's.
 func TestInteropFRR(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for network namespaces")
@@ -86,7 +87,10 @@ func TestInteropFRR(t *testing.T) {
 	a, b := netip.MustParseAddr("198.18.252.1"), netip.MustParseAddr("198.18.252.2")
 	h := startHelper(t, nsA, peering.Speaker{ASNumber: 64512, RouterID: a, ListenPort: 179,
 		Peers:    []peering.Peer{{Address: b, Port: 179, ASNumber: 65100, Type: peering.GlobalPeer, Source: "tor", BindLocal: true}},
-		Prefixes: []netip.Prefix{netip.MustParsePrefix("198.19.255.0/26")}})
+		Prefixes: []netip.Prefix{netip.MustParsePrefix("198.19.255.0/26")},
+		// As the default BGPConfiguration's prefixAdvertisements tag it.
+		Communities: map[netip.Prefix]peering.Communities{netip.MustParsePrefix("198.19.255.0/26"): {
+			Standard: []uint32{65001<<16 | 100}, Large: [][3]uint32{{64512, 1, 2}}}}})
 
 	h.waitSessions(t, 60*time.Second, func(s []Session) bool {
 		return len(s) == 1 && s[0].State == "Established" && s[0].Received == 1 && s[0].Advertised == 1
@@ -102,5 +106,10 @@ func TestInteropFRR(t *testing.T) {
 			t.Fatalf("FRR's RIB lacks 198.19.255.0/26 from meshapi:\n%s", out)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	// FRR received the route with its standard and large communities.
+	out := vtysh(t, vty, "show ip bgp 198.19.255.0/26")
+	if !strings.Contains(out, "Community: 65001:100") || !strings.Contains(out, "Large Community: 64512:1:2") {
+		t.Fatalf("FRR's route 198.19.255.0/26 lacks the communities 65001:100 and 64512:1:2:\n%s", out)
 	}
 }

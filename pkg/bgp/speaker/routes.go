@@ -7,14 +7,17 @@ import (
 	"net/netip"
 
 	api "github.com/osrg/gobgp/v3/api"
+
+	"github.com/meshapi/meshapi/pkg/bgp/peering"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // localPath is the path the speaker originates for prefix, next hop the
-// router ID (IPv4) or unspecified (IPv6, filled by GoBGP per session).
-func localPath(prefix netip.Prefix, routerID netip.Addr) (*api.Path, error) {
+// router ID (IPv4) or unspecified (IPv6, filled by GoBGP per session),
+// with the communities comm.
+func localPath(prefix netip.Prefix, routerID netip.Addr, comm peering.Communities) (*api.Path, error) {
 	nlri, err := anypb.New(&api.IPAddressPrefix{Prefix: prefix.Addr().String(), PrefixLen: uint32(prefix.Bits())})
 	if err != nil {
 		return nil, err
@@ -34,7 +37,36 @@ func localPath(prefix netip.Prefix, routerID netip.Addr) (*api.Path, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &api.Path{Family: family, Nlri: nlri, Pattrs: []*anypb.Any{origin, nextHop}}, nil
+	pattrs, err := communityAttributes(comm)
+	if err != nil {
+		return nil, err
+	}
+	return &api.Path{Family: family, Nlri: nlri, Pattrs: append([]*anypb.Any{origin, nextHop}, pattrs...)}, nil
+}
+
+// communityAttributes are the COMMUNITIES and LARGE_COMMUNITY attributes
+// of comm (none when it is empty).
+func communityAttributes(comm peering.Communities) ([]*anypb.Any, error) {
+	var out []*anypb.Any
+	if len(comm.Standard) > 0 {
+		a, err := anypb.New(&api.CommunitiesAttribute{Communities: comm.Standard})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	if len(comm.Large) > 0 {
+		large := make([]*api.LargeCommunity, 0, len(comm.Large))
+		for _, l := range comm.Large {
+			large = append(large, &api.LargeCommunity{GlobalAdmin: l[0], LocalData1: l[1], LocalData2: l[2]})
+		}
+		a, err := anypb.New(&api.LargeCommunitiesAttribute{Communities: large})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }
 
 // learnedRoute extracts the prefix and next hop of a path learned from a

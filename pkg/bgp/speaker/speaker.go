@@ -76,7 +76,7 @@ type Speaker struct {
 
 	mu       sync.Mutex
 	peers    map[netip.Addr]peering.Peer
-	prefixes map[netip.Prefix]bool
+	prefixes map[netip.Prefix]string // advertised, with their communities (Communities.String)
 	learned  map[netip.Prefix]netip.Addr
 	// refreshed marks the prefixes a best path came for since Start.
 	refreshed map[netip.Prefix]bool
@@ -101,7 +101,7 @@ func Start(ctx context.Context, opts Options) (*Speaker, error) {
 	srv := server.NewBgpServer(server.LoggerOption(logAdapter{opts.Log}))
 	go srv.Serve()
 	s := &Speaker{opts: opts, srv: srv, done: make(chan struct{}),
-		peers: map[netip.Addr]peering.Peer{}, prefixes: map[netip.Prefix]bool{}, learned: map[netip.Prefix]netip.Addr{}, refreshed: map[netip.Prefix]bool{}}
+		peers: map[netip.Addr]peering.Peer{}, prefixes: map[netip.Prefix]string{}, learned: map[netip.Prefix]netip.Addr{}, refreshed: map[netip.Prefix]bool{}}
 	if err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
 		Asn: opts.ASNumber, RouterId: opts.RouterID.String(), ListenPort: opts.ListenPort, ListenAddresses: opts.ListenAddresses,
 	}}); err != nil {
@@ -170,7 +170,7 @@ func (s *Speaker) Apply(ctx context.Context, desired peering.Speaker, passwords 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	errPeers := s.applyPeers(ctx, desired, passwords)
-	errPaths := s.applyPrefixes(ctx, desired.Prefixes)
+	errPaths := s.applyPrefixes(ctx, desired.Prefixes, desired.Communities)
 	return errors.Join(errPeers, errPaths)
 }
 
@@ -252,9 +252,11 @@ func (s *Speaker) apiPeer(p peering.Peer, desired peering.Speaker, password stri
 	return out
 }
 
-// applyPrefixes originates the wanted prefixes with the router ID as next
-// hop and withdraws the others.
-func (s *Speaker) applyPrefixes(ctx context.Context, want []netip.Prefix) error {
+// applyPrefixes originates the wanted prefixes, with the router ID as
+// next hop and their communities, and withdraws the others; a prefix
+// whose communities changed is advertised again (the new path replaces
+// the old).
+func (s *Speaker) applyPrefixes(ctx context.Context, want []netip.Prefix, comms map[netip.Prefix]peering.Communities) error {
 	wanted := map[netip.Prefix]bool{}
 	for _, p := range want {
 		wanted[p] = true
@@ -264,7 +266,7 @@ func (s *Speaker) applyPrefixes(ctx context.Context, want []netip.Prefix) error 
 		if wanted[p] {
 			continue
 		}
-		path, err := localPath(p, s.opts.RouterID)
+		path, err := localPath(p, s.opts.RouterID, peering.Communities{})
 		if err == nil {
 			err = s.srv.DeletePath(ctx, &api.DeletePathRequest{Path: path})
 		}
@@ -275,18 +277,19 @@ func (s *Speaker) applyPrefixes(ctx context.Context, want []netip.Prefix) error 
 		delete(s.prefixes, p)
 	}
 	for p := range wanted {
-		if s.prefixes[p] {
+		tag := comms[p].String()
+		if have, ok := s.prefixes[p]; ok && have == tag {
 			continue
 		}
-		path, err := localPath(p, s.opts.RouterID)
+		path, err := localPath(p, s.opts.RouterID, comms[p])
 		if err == nil {
 			_, err = s.srv.AddPath(ctx, &api.AddPathRequest{Path: path})
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("advertising %s: %w", p, err))
+			errs = append(errs, fmt.Errorf("advertising %s (communities %q): %w", p, tag, err))
 			continue
 		}
-		s.prefixes[p] = true
+		s.prefixes[p] = tag
 	}
 	return errors.Join(errs...)
 }
