@@ -86,7 +86,10 @@ func (id Identity) ServiceAccountObject() *corev1.ServiceAccount {
 
 // ClusterRole returns the read-only ClusterRole: what a remote cluster may
 // read here, the projectcalico.org objects its syncer mirrors and the
-// Kubernetes objects federated services and "kubectl get nodes" need.
+// Kubernetes objects federated services, Multi-Cluster Services
+// (ServiceExports) and "kubectl get nodes" need. It equals
+// artifacts/remote-cluster/federation-rem-rbac-kdd.yaml's
+// (TestIdentityEqualsArtifacts).
 func ClusterRole() *rbacv1.ClusterRole {
 	read := []string{"get", "list", "watch"}
 	return &rbacv1.ClusterRole{
@@ -97,6 +100,7 @@ func ClusterRole() *rbacv1.ClusterRole {
 				"ippools", "ipamblocks", "felixconfigurations", "remoteclusterconfigurations"}, Verbs: read},
 			{APIGroups: []string{""}, Resources: []string{"namespaces", "pods", "services", "endpoints", "nodes"}, Verbs: read},
 			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: read},
+			{APIGroups: []string{"multicluster.x-k8s.io"}, Resources: []string{"serviceexports"}, Verbs: read},
 		},
 	}
 }
