@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"path/filepath"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +54,7 @@ func TestBGPTopOfRack(t *testing.T) {
 	mgmt := bgpManagement(t, "bgptor")
 	tor, err := framework.NewToR(ctx, framework.ToRConfig{Name: "bgptor", ASNumber: 65000, Management: mgmt,
 		ManagementAddr: netip.MustParsePrefix("198.18.0.254/24"), Password: bgpToRPassword,
-		Racks:          []netip.Prefix{netip.MustParsePrefix("198.18.1.254/24"), netip.MustParsePrefix("198.18.2.254/24")}})
+		Racks: []netip.Prefix{netip.MustParsePrefix("198.18.1.254/24"), netip.MustParsePrefix("198.18.2.254/24")}})
 	if err != nil {
 		t.Fatal(err)
 	}
