@@ -360,17 +360,12 @@ func Compute(in Inputs) Result {
 	return res
 }
 
-// overlayModes returns the overlay routing mode of every remote cluster;
-// an RCC without a mode (never stored so by the API server, which
-// defaults it) counts as Disabled.
+// overlayModes returns the overlay routing mode of every remote cluster
+// (RemoteClusterConfiguration.EffectiveOverlayRoutingMode).
 func overlayModes(rccs []*v3.RemoteClusterConfiguration) map[string]v3.OverlayRoutingMode {
 	modes := map[string]v3.OverlayRoutingMode{}
 	for _, rcc := range rccs {
-		mode := rcc.Spec.SyncOptions.OverlayRoutingMode
-		if mode != v3.OverlayRoutingModeEnabled {
-			mode = v3.OverlayRoutingModeDisabled
-		}
-		modes[rcc.Name] = mode
+		modes[rcc.Name] = rcc.EffectiveOverlayRoutingMode()
 	}
 	return modes
 }

@@ -241,7 +241,10 @@ RemoteClusterConfiguration of each cluster (--context, repeatable):
 
 and, per cluster, overlay-routes: every local node's agent reports routes
 towards each remote cluster with overlay routing Enabled that has mirrored
-nodes (SKIP when no node reports agent status); bgp-sessions; controller:
+nodes (SKIP when no node reports agent status); bgp-sessions: every
+session the BGP configuration asks of a node that runs a speaker is
+Established; bgp-routes: such a node has learned routes to every pod of
+each remote cluster with overlay routing Disabled; controller:
 meshapi-controller's leader Lease (calico-system/meshapi-controller) is
 renewed (FAIL when not for two thirds of its duration: the leader is dead,
 nothing syncs and the RemoteClusterConfigurations' status is stale until
@@ -344,7 +347,7 @@ func checkCluster(ctx context.Context, c cluster, given []cluster) ([]CheckResul
 		return nil, fmt.Errorf("context %q: listing Nodes: %w", c.context, err)
 	}
 	out = append(out, OverlayChecks(c.context, nodes.Items, list.Items)...)
-	out = append(out, bgpCheckCluster(ctx, c, nodes.Items)...)
+	out = append(out, bgpCheckCluster(ctx, c, nodes.Items, list.Items)...)
 	out = append(out, livenessCheckCluster(ctx, c, nodes.Items)...)
 	mcsResults, err := mcsCheckCluster(ctx, c)
 	if err != nil {

@@ -15,6 +15,10 @@ import (
 // CheckBGPSessions names the check of the BGP sessions.
 const CheckBGPSessions = "bgp-sessions"
 
+// CheckBGPRoutes names the check of the routes learned towards the remote
+// clusters the underlay routes.
+const CheckBGPRoutes = "bgp-routes"
+
 // BGPChecks checks, from the speakers' status, that every local node that
 // runs a BGP speaker has every session the BGP configuration asks of it
 // (node-to-node mesh, BGPPeers, route reflectors) Established. nodes are
@@ -64,11 +68,64 @@ func BGPChecks(context string, nodes []v3.Node, configs []v3.BGPConfiguration, p
 	return out
 }
 
+// BGPRouteChecks checks, from the speakers' status.bgp.remoteClusters,
+// that every local node that runs a BGP speaker has learned routes to
+// every pod of every remote cluster whose RemoteClusterConfiguration says
+// overlayRoutingMode Disabled (the underlay routes its pods: with BGP, the
+// speaker must learn that cluster's blocks). Its pods are the addresses
+// of the WorkloadEndpoints mirrored from it, as the agent counts them.
+func BGPRouteChecks(context string, nodes []v3.Node, rccs []v3.RemoteClusterConfiguration) []CheckResult {
+	var underlay []string
+	for i := range rccs {
+		if rccs[i].EffectiveOverlayRoutingMode() == v3.OverlayRoutingModeDisabled {
+			underlay = append(underlay, rccs[i].Name)
+		}
+	}
+	sort.Strings(underlay)
+	local := peering.LocalNodes(nodes)
+	sort.Slice(local, func(i, j int) bool { return local[i].Name < local[j].Name })
+	var out []CheckResult
+	for _, n := range local {
+		if n.Status.BGP == nil {
+			continue
+		}
+		reported := map[string]v3.NodeBGPRemoteClusterStatus{}
+		for _, rc := range n.Status.BGP.RemoteClusters {
+			reported[rc.Cluster] = rc
+		}
+		for _, cluster := range underlay {
+			out = append(out, bgpRouteCheck(context, n.Name, cluster, reported))
+		}
+	}
+	return out
+}
+
+// bgpRouteCheck is the line of node's routes towards cluster.
+func bgpRouteCheck(context, node, cluster string, reported map[string]v3.NodeBGPRemoteClusterStatus) CheckResult {
+	line := CheckResult{Context: context, Remote: cluster, Check: CheckBGPRoutes, Result: Pass}
+	rc, ok := reported[cluster]
+	switch {
+	case !ok:
+		line.Result = Fail
+		line.Detail = fmt.Sprintf("node %s: its agent has not reported routes towards cluster %s in status.bgp.remoteClusters", node, cluster)
+		line.Fix = fmt.Sprintf("the agent writes its status every 10 s: check again, then check the log of the agent on node %s", node)
+	case rc.Endpoints == 0:
+		line.Detail = fmt.Sprintf("node %s: no pod of cluster %s is known here yet", node, cluster)
+	case rc.Routed < rc.Endpoints:
+		line.Result = Fail
+		line.Detail = fmt.Sprintf("node %s: %d of %d pod addresses of cluster %s have no learned route: %s", node, rc.Endpoints-rc.Routed, rc.Endpoints, cluster, strings.Join(rc.Unrouted, ", "))
+		line.Fix = fmt.Sprintf("cluster %s's nodes must advertise their blocks to node %s: peer both with the same router (BGPPeer) or with each other, and check that router's routes", cluster, node)
+	default:
+		line.Detail = fmt.Sprintf("node %s: all %d pod addresses of cluster %s are inside learned routes", node, rc.Endpoints, cluster)
+	}
+	return line
+}
+
 // bgpCheckCluster lists what BGPChecks needs from c. A server that does
 // not serve the BGP kinds (an older meshapi-apiserver) or does not let the
 // user list them gives a SKIP line saying so, not an error: the BGP step
 // must not hide the other checks.
-func bgpCheckCluster(ctx context.Context, c cluster, nodes []v3.Node) []CheckResult {
+func bgpCheckCluster(ctx context.Context, c cluster, nodes []v3.Node, rccs []v3.RemoteClusterConfiguration) []CheckResult {
 	skip := func(err error) []CheckResult {
 		return []CheckResult{{Context: c.context, Check: CheckBGPSessions, Result: Skip, Detail: err.Error()}}
 	}
@@ -80,5 +137,5 @@ func bgpCheckCluster(ctx context.Context, c cluster, nodes []v3.Node) []CheckRes
 	if err != nil {
 		return skip(fmt.Errorf("listing BGPPeers: %w", err))
 	}
-	return BGPChecks(c.context, nodes, configs.Items, peers.Items)
+	return append(BGPChecks(c.context, nodes, configs.Items, peers.Items), BGPRouteChecks(c.context, nodes, rccs)...)
 }

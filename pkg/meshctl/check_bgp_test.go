@@ -75,3 +75,56 @@ func TestBGPChecks(t *testing.T) {
 		})
 	}
 }
+
+func TestBGPRouteChecks(t *testing.T) {
+	speaking := func(name string, remote ...v3.NodeBGPRemoteClusterStatus) v3.Node {
+		return v3.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: v3.NodeStatus{BGP: &v3.NodeBGPStatus{RemoteClusters: remote}}}
+	}
+	rcc := func(name string, mode v3.OverlayRoutingMode) v3.RemoteClusterConfiguration {
+		return v3.RemoteClusterConfiguration{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: v3.RemoteClusterConfigurationSpec{SyncOptions: v3.RemoteClusterSyncOptions{OverlayRoutingMode: mode}}}
+	}
+	mirrored := v3.Node{ObjectMeta: metav1.ObjectMeta{Name: "cluster-b.b1", Labels: map[string]string{v3.LabelCluster: "cluster-b"}},
+		Status: v3.NodeStatus{BGP: &v3.NodeBGPStatus{}}}
+	silent := v3.Node{ObjectMeta: metav1.ObjectMeta{Name: "c"}}
+	type line struct{ result, remote, detail string }
+	for _, tc := range []struct {
+		name  string
+		nodes []v3.Node
+		rccs  []v3.RemoteClusterConfiguration
+		want  []line
+	}{
+		{
+			name:  "overlay clusters are not the underlay's",
+			nodes: []v3.Node{speaking("a")}, rccs: []v3.RemoteClusterConfiguration{rcc("cluster-b", v3.OverlayRoutingModeEnabled)},
+		},
+		{
+			name: "every node and underlay cluster; mirrored nodes and nodes without a speaker are not checked",
+			nodes: []v3.Node{
+				speaking("b", v3.NodeBGPRemoteClusterStatus{Cluster: "cluster-b", Endpoints: 3, Routed: 1, Unrouted: []string{"198.18.81.65", "198.18.81.66"}}),
+				speaking("a", v3.NodeBGPRemoteClusterStatus{Cluster: "cluster-b", Endpoints: 3, Routed: 3}, v3.NodeBGPRemoteClusterStatus{Cluster: "cluster-c"}),
+				mirrored, silent,
+			},
+			rccs: []v3.RemoteClusterConfiguration{rcc("cluster-c", ""), rcc("cluster-b", v3.OverlayRoutingModeDisabled), rcc("cluster-d", v3.OverlayRoutingModeEnabled)},
+			want: []line{
+				{Pass, "cluster-b", "node a: all 3 pod addresses of cluster cluster-b are inside learned routes"},
+				{Pass, "cluster-c", "node a: no pod of cluster cluster-c is known here yet"},
+				{Fail, "cluster-b", "node b: 2 of 3 pod addresses of cluster cluster-b have no learned route: 198.18.81.65, 198.18.81.66"},
+				{Fail, "cluster-c", "node b: its agent has not reported routes towards cluster cluster-c"},
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := BGPRouteChecks("cluster-a", tc.nodes, tc.rccs)
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %d lines, want %d: %+v", len(got), len(tc.want), got)
+			}
+			for i, w := range tc.want {
+				g := got[i]
+				if g.Result != w.result || g.Remote != w.remote || !strings.Contains(g.Detail, w.detail) || g.Check != CheckBGPRoutes || g.Context != "cluster-a" || (g.Result == Fail && g.Fix == "") {
+					t.Errorf("line %d: %+v, want %s %s containing %q", i, g, w.result, w.remote, w.detail)
+				}
+			}
+		})
+	}
+}

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/meshapi/meshapi/pkg/meshctl"
 	"github.com/meshapi/meshapi/test/e2e/framework"
 )
 
@@ -113,6 +116,7 @@ spec:
 		return missing
 	})
 	t.Logf("the ToR's RIB:\n%s", mustVTY(t, tor, "show ip bgp"))
+	bgpChecksPass(t, a, b)
 
 	// Decommissioning node b2 withdraws its blocks from the ToR and from
 	// A's nodes; b1 and its pod stay reachable.
@@ -176,6 +180,7 @@ spec:
 		t.Fatal(err)
 	}
 	_, server := bgpTraffic(ctx, t, topo, "bgpflat", func() string { return "" })
+	bgpChecksPass(t, a, b)
 	// A's nodes learned B's pod's block from B's nodes themselves: the
 	// next hop is one of their addresses, nothing in between.
 	block := netip.PrefixFrom(server.IP, 26).Masked()
@@ -194,6 +199,44 @@ spec:
 		if !direct {
 			t.Errorf("%s: no route to %s via a node of %s among its BGP routes:\n%s", n.Name, block, b.Name, out)
 		}
+	}
+}
+
+// bgpChecksPass waits until meshctl check's BGP steps pass on every
+// cluster, from what the agents wrote: every session Established
+// (bgp-sessions) and, on every node, learned routes to the other
+// cluster's pods (bgp-routes), at least one of which exists.
+func bgpChecksPass(t *testing.T, clusters ...*framework.Cluster) {
+	t.Helper()
+	for _, c := range clusters {
+		client := clientFor(t, c)
+		waitFor(t, c, time.Minute, "meshctl check's BGP steps pass", func() (bool, string) {
+			ctx := ctxT(t)
+			nodes, err := client.ProjectcalicoV3().Nodes().List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			configs, err := client.ProjectcalicoV3().BGPConfigurations().List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			peers, err := client.ProjectcalicoV3().BGPPeers().List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			rccs, err := client.ProjectcalicoV3().RemoteClusterConfigurations().List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			lines := append(meshctl.BGPChecks(c.Name, nodes.Items, configs.Items, peers.Items), meshctl.BGPRouteChecks(c.Name, nodes.Items, rccs.Items)...)
+			ok, routed, out := true, false, ""
+			for _, l := range lines {
+				ok = ok && l.Result == meshctl.Pass
+				routed = routed || (l.Check == meshctl.CheckBGPRoutes && strings.Contains(l.Detail, "are inside learned routes"))
+				out += fmt.Sprintf("%s %s %s %s\n", l.Result, l.Check, l.Remote, l.Detail)
+			}
+			return ok && routed, out
+		})
 	}
 }
 

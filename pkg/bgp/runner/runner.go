@@ -3,7 +3,10 @@
 // and IPAMBlocks, computes the speaker (package peering), applies it to a
 // running speaker (package speaker), restarting it when the node's
 // identity (AS number, router ID, listen port) changes, and writes the
-// sessions to the Node's status.bgp and to the metrics.
+// sessions to the Node's status.bgp and to the metrics, with how many of
+// the pod addresses of each remote cluster the underlay routes (its
+// RemoteClusterConfiguration says overlayRoutingMode Disabled; its
+// WorkloadEndpoints are mirrored here) the learned routes cover.
 package runner
 
 import (
@@ -18,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 
+	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/bgp/peering"
 	"github.com/meshapi/meshapi/pkg/bgp/speaker"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
@@ -59,8 +63,11 @@ type Runner struct {
 	configs listers.BGPConfigurationLister
 	peers   listers.BGPPeerLister
 	blocks  listers.IPAMBlockLister
-	sp      *speaker.Speaker
-	running peering.Speaker
+	rccs    listers.RemoteClusterConfigurationLister
+	// mirrored lists the WorkloadEndpoints mirrored from remote clusters.
+	mirrored listers.WorkloadEndpointLister
+	sp       *speaker.Speaker
+	running  peering.Speaker
 }
 
 // Run runs the speaker until ctx ends, then stops it.
@@ -72,25 +79,36 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.StatusInterval = 10 * time.Second
 	}
 	f := informers.NewSharedInformerFactory(cfg.Client, 0)
-	v3i := f.Projectcalico().V3()
+	// The remote clusters' endpoints only, by the label every mirror has.
+	mf := informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.LabelSelector = v3.LabelCluster
+	}))
+	v3i, mv3i := f.Projectcalico().V3(), mf.Projectcalico().V3()
 	r := &Runner{cfg: cfg, nodes: v3i.Nodes().Lister(), configs: v3i.BGPConfigurations().Lister(),
-		peers: v3i.BGPPeers().Lister(), blocks: v3i.IPAMBlocks().Lister()}
+		peers: v3i.BGPPeers().Lister(), blocks: v3i.IPAMBlocks().Lister(),
+		rccs: v3i.RemoteClusterConfigurations().Lister(), mirrored: mv3i.WorkloadEndpoints().Lister()}
 	kick := make(chan struct{}, 1)
 	notify := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { poke(kick) },
 		UpdateFunc: func(any, any) { poke(kick) },
 		DeleteFunc: func(any) { poke(kick) },
 	}
+	// Peering follows these; the remote clusters' status is written on
+	// the status interval.
 	for _, inf := range []cache.SharedIndexInformer{v3i.Nodes().Informer(), v3i.BGPConfigurations().Informer(), v3i.BGPPeers().Informer(), v3i.IPAMBlocks().Informer()} {
 		if _, err := inf.AddEventHandler(notify); err != nil {
 			return fmt.Errorf("watching the BGP inputs: %w", err)
 		}
 	}
-	f.Start(ctx.Done())
-	defer f.Shutdown()
-	for typ, ok := range f.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			return fmt.Errorf("syncing the %v informer: %w", typ, ctx.Err())
+	v3i.RemoteClusterConfigurations().Informer()
+	mv3i.WorkloadEndpoints().Informer()
+	for _, factory := range []informers.SharedInformerFactory{f, mf} {
+		factory.Start(ctx.Done())
+		defer factory.Shutdown()
+		for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
+			if !ok {
+				return fmt.Errorf("syncing the %v informer: %w", typ, ctx.Err())
+			}
 		}
 	}
 	defer r.stop()
@@ -215,7 +233,11 @@ func (r *Runner) report(ctx context.Context, want peering.Speaker) error {
 	if r.cfg.Metrics != nil {
 		r.cfg.Metrics.Observe(sessions, len(r.sp.Learned()), len(want.Prefixes))
 	}
-	patch, err := statusPatch(speaker.NodeStatus(want, sessions, metav1.Now()))
+	st := speaker.NodeStatus(want, sessions, metav1.Now())
+	if st.RemoteClusters, err = r.remoteClusters(); err != nil {
+		return err
+	}
+	patch, err := statusPatch(st)
 	if err != nil {
 		return err
 	}
@@ -225,9 +247,37 @@ func (r *Runner) report(ctx context.Context, want peering.Speaker) error {
 	return nil
 }
 
-// statusPatch is the merge patch setting status.bgp to st; a session list
-// that became empty is written as null, which a merge patch needs to
-// remove the old one.
+// remoteClusters is status.bgp.remoteClusters: how many of the pod
+// addresses of each remote cluster the underlay routes the speaker's
+// learned routes cover.
+func (r *Runner) remoteClusters() ([]v3.NodeBGPRemoteClusterStatus, error) {
+	rccs, err := r.rccs.List(labels.Everything())
+	if err != nil {
+		return nil, fmt.Errorf("listing RemoteClusterConfigurations: %w", err)
+	}
+	var underlay []string
+	for _, rcc := range rccs {
+		if rcc.EffectiveOverlayRoutingMode() == v3.OverlayRoutingModeDisabled {
+			underlay = append(underlay, rcc.Name)
+		}
+	}
+	if len(underlay) == 0 {
+		return nil, nil
+	}
+	mirrored, err := r.mirrored.List(labels.Everything())
+	if err != nil {
+		return nil, fmt.Errorf("listing mirrored WorkloadEndpoints: %w", err)
+	}
+	endpoints := make([]v3.WorkloadEndpoint, len(mirrored))
+	for i, ep := range mirrored {
+		endpoints[i] = *ep
+	}
+	return speaker.RemoteClusters(underlay, endpoints, r.sp.Learned()), nil
+}
+
+// statusPatch is the merge patch setting status.bgp to st; a list that
+// became empty (sessions, remoteClusters) is written as null, which a
+// merge patch needs to remove the old one.
 func statusPatch(st any) ([]byte, error) {
 	b, err := json.Marshal(st)
 	if err != nil {
@@ -237,8 +287,10 @@ func statusPatch(st any) ([]byte, error) {
 	if err := json.Unmarshal(b, &fields); err != nil {
 		return nil, err
 	}
-	if _, ok := fields["sessions"]; !ok {
-		fields["sessions"] = nil
+	for _, list := range []string{"sessions", "remoteClusters"} {
+		if _, ok := fields[list]; !ok {
+			fields[list] = nil
+		}
 	}
 	return json.Marshal(map[string]any{"status": map[string]any{"bgp": fields}})
 }

@@ -1,6 +1,10 @@
 package speaker
 
 import (
+	"net/netip"
+	"slices"
+	"strings"
+
 	"github.com/prometheus/client_golang/prometheus"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -24,6 +28,76 @@ func NodeStatus(sp peering.Speaker, sessions []Session, now metav1.Time) *v3.Nod
 		st.Sessions = append(st.Sessions, out)
 	}
 	return st
+}
+
+// maxUnrouted is how many uncovered addresses a remote cluster's status
+// names.
+const maxUnrouted = 10
+
+// RemoteClusters is status.bgp.remoteClusters: for each of the remote
+// clusters underlay names (those whose pods the underlay routes), how many
+// of its pods' addresses (the ipNetworks of the endpoints mirrored from
+// it) a learned route covers: the remote block's prefix or a shorter one
+// containing it (a router may aggregate). Sorted by cluster.
+func RemoteClusters(underlay []string, endpoints []v3.WorkloadEndpoint, learned map[netip.Prefix]netip.Addr) []v3.NodeBGPRemoteClusterStatus {
+	byCluster := map[string][]netip.Prefix{}
+	for _, c := range underlay {
+		byCluster[c] = nil
+	}
+	for _, ep := range endpoints {
+		cluster, mirrored := ep.Labels[v3.LabelCluster]
+		if _, routed := byCluster[cluster]; !mirrored || !routed {
+			continue
+		}
+		for _, n := range ep.Spec.IPNetworks {
+			if p, err := netip.ParsePrefix(n); err == nil {
+				byCluster[cluster] = append(byCluster[cluster], p.Masked())
+			}
+		}
+	}
+	out := make([]v3.NodeBGPRemoteClusterStatus, 0, len(byCluster))
+	for cluster, prefixes := range byCluster {
+		slices.SortFunc(prefixes, comparePrefixes)
+		prefixes = slices.Compact(prefixes)
+		st := v3.NodeBGPRemoteClusterStatus{Cluster: cluster, Endpoints: clampInt32(uint64(len(prefixes)))}
+		for _, p := range prefixes {
+			if covered(p, learned) {
+				st.Routed++
+			} else if len(st.Unrouted) < maxUnrouted {
+				st.Unrouted = append(st.Unrouted, addressString(p))
+			}
+		}
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b v3.NodeBGPRemoteClusterStatus) int { return strings.Compare(a.Cluster, b.Cluster) })
+	return out
+}
+
+// addressString is p's address when p is one address, else p.
+func addressString(p netip.Prefix) string {
+	if p.IsSingleIP() {
+		return p.Addr().String()
+	}
+	return p.String()
+}
+
+// covered tells whether a learned route's prefix is p or contains it.
+func covered(p netip.Prefix, learned map[netip.Prefix]netip.Addr) bool {
+	for bits := p.Bits(); bits >= 0; bits-- {
+		if q, err := p.Addr().Prefix(bits); err == nil {
+			if _, ok := learned[q]; ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func comparePrefixes(a, b netip.Prefix) int {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c
+	}
+	return a.Bits() - b.Bits()
 }
 
 func clampInt32(n uint64) int32 {

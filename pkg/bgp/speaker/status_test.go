@@ -1,6 +1,7 @@
 package speaker
 
 import (
+	"fmt"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -65,5 +66,73 @@ meshapi_agent_bgp_sessions{state="OpenSent"} 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestRemoteClusters(t *testing.T) {
+	endpoint := func(cluster string, ips ...string) v3.WorkloadEndpoint {
+		ep := v3.WorkloadEndpoint{Spec: v3.WorkloadEndpointSpec{IPNetworks: ips}}
+		if cluster != "" {
+			ep.Labels = map[string]string{v3.LabelCluster: cluster}
+		}
+		return ep
+	}
+	learned := func(prefixes ...string) map[netip.Prefix]netip.Addr {
+		out := map[netip.Prefix]netip.Addr{}
+		for _, p := range prefixes {
+			out[netip.MustParsePrefix(p)] = netip.MustParseAddr("198.18.1.254")
+		}
+		return out
+	}
+	var many []v3.WorkloadEndpoint
+	for i := 0; i < 12; i++ {
+		many = append(many, endpoint("cluster-c", fmt.Sprintf("198.18.90.%d/32", 11-i)))
+	}
+	for _, tc := range []struct {
+		name      string
+		underlay  []string
+		endpoints []v3.WorkloadEndpoint
+		learned   map[netip.Prefix]netip.Addr
+		want      []v3.NodeBGPRemoteClusterStatus
+	}{
+		{name: "no underlay cluster", endpoints: []v3.WorkloadEndpoint{endpoint("cluster-b", "198.18.81.1/32")}, learned: learned("198.18.81.0/26"),
+			want: []v3.NodeBGPRemoteClusterStatus{}},
+		{
+			name:     "block and aggregated routes; local and overlay clusters' endpoints ignored",
+			underlay: []string{"cluster-b", "cluster-d"},
+			endpoints: []v3.WorkloadEndpoint{
+				endpoint("cluster-b", "198.18.81.1/32"), endpoint("cluster-b", "198.18.81.65/32"), endpoint("cluster-b", "198.18.82.7/32", "198.18.82.7/32"),
+				endpoint("cluster-c", "198.18.83.1/32"), endpoint("", "198.18.80.1/32"), endpoint("cluster-d", "198.18.84.1/32", "not-an-ip"),
+			},
+			learned: learned("198.18.81.0/26", "198.18.82.0/24", "198.18.83.0/26"),
+			want: []v3.NodeBGPRemoteClusterStatus{
+				{Cluster: "cluster-b", Endpoints: 3, Routed: 2, Unrouted: []string{"198.18.81.65"}},
+				{Cluster: "cluster-d", Endpoints: 1, Unrouted: []string{"198.18.84.1"}},
+			},
+		},
+		{
+			name:     "a default route covers everything",
+			underlay: []string{"cluster-b"}, endpoints: []v3.WorkloadEndpoint{endpoint("cluster-b", "198.18.81.1/32")}, learned: learned("0.0.0.0/0"),
+			want: []v3.NodeBGPRemoteClusterStatus{{Cluster: "cluster-b", Endpoints: 1, Routed: 1}},
+		},
+		{
+			name:     "a cluster without endpoints yet",
+			underlay: []string{"cluster-b"},
+			want:     []v3.NodeBGPRemoteClusterStatus{{Cluster: "cluster-b"}},
+		},
+		{
+			name:     "at most ten unrouted, smallest first",
+			underlay: []string{"cluster-c"}, endpoints: many,
+			want: []v3.NodeBGPRemoteClusterStatus{{Cluster: "cluster-c", Endpoints: 12, Unrouted: []string{
+				"198.18.90.0", "198.18.90.1", "198.18.90.2", "198.18.90.3", "198.18.90.4",
+				"198.18.90.5", "198.18.90.6", "198.18.90.7", "198.18.90.8", "198.18.90.9",
+			}}},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := RemoteClusters(tc.underlay, tc.endpoints, tc.learned); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("RemoteClusters:\n got %+v\nwant %+v", got, tc.want)
+			}
+		})
 	}
 }

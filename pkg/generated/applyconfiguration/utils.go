@@ -92,6 +92,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &projectcalicov3.NodeApplyConfiguration{}
 	case v3.SchemeGroupVersion.WithKind("NodeAddress"):
 		return &projectcalicov3.NodeAddressApplyConfiguration{}
+	case v3.SchemeGroupVersion.WithKind("NodeBGPRemoteClusterStatus"):
+		return &projectcalicov3.NodeBGPRemoteClusterStatusApplyConfiguration{}
 	case v3.SchemeGroupVersion.WithKind("NodeBGPSession"):
 		return &projectcalicov3.NodeBGPSessionApplyConfiguration{}
 	case v3.SchemeGroupVersion.WithKind("NodeBGPSpec"):

@@ -73,6 +73,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v3.NetworkPolicySpec{}.OpenAPIModelName():                  schema_pkg_apis_projectcalico_v3_NetworkPolicySpec(ref),
 		v3.Node{}.OpenAPIModelName():                               schema_pkg_apis_projectcalico_v3_Node(ref),
 		v3.NodeAddress{}.OpenAPIModelName():                        schema_pkg_apis_projectcalico_v3_NodeAddress(ref),
+		v3.NodeBGPRemoteClusterStatus{}.OpenAPIModelName():         schema_pkg_apis_projectcalico_v3_NodeBGPRemoteClusterStatus(ref),
 		v3.NodeBGPSession{}.OpenAPIModelName():                     schema_pkg_apis_projectcalico_v3_NodeBGPSession(ref),
 		v3.NodeBGPSpec{}.OpenAPIModelName():                        schema_pkg_apis_projectcalico_v3_NodeBGPSpec(ref),
 		v3.NodeBGPStatus{}.OpenAPIModelName():                      schema_pkg_apis_projectcalico_v3_NodeBGPStatus(ref),
@@ -2777,6 +2778,61 @@ func schema_pkg_apis_projectcalico_v3_NodeAddress(ref common.ReferenceCallback) 
 	}
 }
 
+func schema_pkg_apis_projectcalico_v3_NodeBGPRemoteClusterStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "NodeBGPRemoteClusterStatus is how much of one remote cluster's pod addresses a node's speaker has routes to.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"cluster": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Cluster is the RemoteClusterConfiguration's name.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"endpoints": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Endpoints is the number of the cluster's pod addresses known here (the addresses of its mirrored WorkloadEndpoints).",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"routed": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Routed is the number of those addresses inside a route the speaker learned and programmed (the remote block's prefix, or a shorter one a router aggregated).",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"unrouted": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Unrouted are up to ten of the addresses no learned route covers, smallest first.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"cluster"},
+			},
+		},
+	}
+}
+
 func schema_pkg_apis_projectcalico_v3_NodeBGPSession(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -2938,11 +2994,32 @@ func schema_pkg_apis_projectcalico_v3_NodeBGPStatus(ref common.ReferenceCallback
 							},
 						},
 					},
+					"remoteClusters": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"cluster",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "RemoteClusters tells, for every remote cluster whose pods the underlay routes (its RemoteClusterConfiguration says overlayRoutingMode Disabled), how many of its pods' addresses (its mirrored WorkloadEndpoints) a route the speaker learned covers. In that mode a cluster's IPAM blocks are not mirrored; its endpoints are. The original product has no such field; meshctl check reads it.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v3.NodeBGPRemoteClusterStatus{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v3.NodeBGPSession{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
+			v3.NodeBGPRemoteClusterStatus{}.OpenAPIModelName(), v3.NodeBGPSession{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
 	}
 }
 

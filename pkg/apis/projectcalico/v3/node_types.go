@@ -161,6 +161,37 @@ type NodeBGPStatus struct {
 	// +listType=map
 	// +listMapKey=peerIP
 	Sessions []NodeBGPSession `json:"sessions,omitempty"`
+	// RemoteClusters tells, for every remote cluster whose pods the
+	// underlay routes (its RemoteClusterConfiguration says
+	// overlayRoutingMode Disabled), how many of its pods' addresses (its
+	// mirrored WorkloadEndpoints) a route the speaker learned covers. In
+	// that mode a cluster's IPAM blocks are not mirrored; its endpoints
+	// are. The original product has no such field; meshctl check reads it.
+	// +optional
+	// +listType=map
+	// +listMapKey=cluster
+	RemoteClusters []NodeBGPRemoteClusterStatus `json:"remoteClusters,omitempty"`
+}
+
+// NodeBGPRemoteClusterStatus is how much of one remote cluster's pod
+// addresses a node's speaker has routes to.
+type NodeBGPRemoteClusterStatus struct {
+	// Cluster is the RemoteClusterConfiguration's name.
+	Cluster string `json:"cluster"`
+	// Endpoints is the number of the cluster's pod addresses known here
+	// (the addresses of its mirrored WorkloadEndpoints).
+	// +optional
+	Endpoints int32 `json:"endpoints,omitempty"`
+	// Routed is the number of those addresses inside a route the speaker
+	// learned and programmed (the remote block's prefix, or a shorter one
+	// a router aggregated).
+	// +optional
+	Routed int32 `json:"routed,omitempty"`
+	// Unrouted are up to ten of the addresses no learned route covers,
+	// smallest first.
+	// +optional
+	// +listType=atomic
+	Unrouted []string `json:"unrouted,omitempty"`
 }
 
 // NodeBGPSession is one BGP session of a node.

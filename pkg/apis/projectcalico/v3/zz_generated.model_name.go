@@ -217,6 +217,11 @@ func (in NodeAddress) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in NodeBGPRemoteClusterStatus) OpenAPIModelName() string {
+	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.NodeBGPRemoteClusterStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in NodeBGPSession) OpenAPIModelName() string {
 	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.NodeBGPSession"
 }

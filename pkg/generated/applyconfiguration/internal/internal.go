@@ -697,6 +697,25 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: type
       type:
         scalar: string
+- name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.NodeBGPRemoteClusterStatus
+  map:
+    fields:
+    - name: cluster
+      type:
+        scalar: string
+      default: ""
+    - name: endpoints
+      type:
+        scalar: numeric
+    - name: routed
+      type:
+        scalar: numeric
+    - name: unrouted
+      type:
+        list:
+          elementType:
+            scalar: string
+          elementRelationship: atomic
 - name: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.NodeBGPSession
   map:
     fields:
@@ -749,6 +768,14 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: lastUpdateTime
       type:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: remoteClusters
+      type:
+        list:
+          elementType:
+            namedType: com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.NodeBGPRemoteClusterStatus
+          elementRelationship: associative
+          keys:
+          - cluster
     - name: routerID
       type:
         scalar: string

@@ -35,6 +35,13 @@ type NodeBGPStatusApplyConfiguration struct {
 	LastUpdateTime *v1.Time `json:"lastUpdateTime,omitempty"`
 	// Sessions are the speaker's BGP sessions, one per peer.
 	Sessions []NodeBGPSessionApplyConfiguration `json:"sessions,omitempty"`
+	// RemoteClusters tells, for every remote cluster whose pods the
+	// underlay routes (its RemoteClusterConfiguration says
+	// overlayRoutingMode Disabled), how many of its pods' addresses (its
+	// mirrored WorkloadEndpoints) a route the speaker learned covers. In
+	// that mode a cluster's IPAM blocks are not mirrored; its endpoints
+	// are. The original product has no such field; meshctl check reads it.
+	RemoteClusters []NodeBGPRemoteClusterStatusApplyConfiguration `json:"remoteClusters,omitempty"`
 }
 
 // NodeBGPStatusApplyConfiguration constructs a declarative configuration of the NodeBGPStatus type for use with
@@ -76,6 +83,19 @@ func (b *NodeBGPStatusApplyConfiguration) WithSessions(values ...*NodeBGPSession
 			panic("nil value passed to WithSessions")
 		}
 		b.Sessions = append(b.Sessions, *values[i])
+	}
+	return b
+}
+
+// WithRemoteClusters adds the given value to the RemoteClusters field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the RemoteClusters field.
+func (b *NodeBGPStatusApplyConfiguration) WithRemoteClusters(values ...*NodeBGPRemoteClusterStatusApplyConfiguration) *NodeBGPStatusApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithRemoteClusters")
+		}
+		b.RemoteClusters = append(b.RemoteClusters, *values[i])
 	}
 	return b
 }
