@@ -187,14 +187,18 @@ image_pause() {
 
 # shell_tools are the host programs (with their libraries) that upstream's
 # Alpine- and Debian-based test images offer the e2e suites: a shell, the
-# coreutils its scripts call, curl, dig, getent and nc. /bin and /sbin are
-# links to /usr/bin and /usr/sbin, as on the host.
+# coreutils its scripts call, curl, dig, getent and nc, and BusyBox's wget
+# (agnhost is Alpine, whose wget is BusyBox's; the Services suites fetch
+# with it). /bin and /sbin are links to /usr/bin and /usr/sbin, as on the
+# host.
 shell_tools() {
   local p args=(--symlink /bin:usr/bin --symlink /sbin:usr/sbin --symlink /usr/bin/sh:dash
-    --symlink /usr/bin/awk:mawk --mkdir /tmp:1777 --file "$work/etc:/etc")
+    --symlink /usr/bin/awk:mawk --mkdir /tmp:1777 --file "$work/etc:/etc"
+    --binary /usr/bin/busybox --symlink /usr/bin/wget:busybox)
   need_host_binary /usr/bin/curl curl
   need_host_binary /usr/bin/dig bind9-dnsutils
   need_host_binary /usr/bin/nc netcat-openbsd
+  need_host_binary /usr/bin/busybox busybox-static
   for p in dash bash cat echo ls sleep seq head tail grep sed mawk cut tr wc sort uniq date env \
     id mkdir rm touch cp mv ln chmod hostname getent timeout test true false printf stat \
     curl dig nslookup nc ip ss ps kill; do
@@ -245,6 +249,22 @@ image_glibc_dns_testing() {
     "${tools_args[@]}" --cmd /bin/sh
 }
 
+# image_busybox is upstream's e2e busybox image: Debian's static BusyBox
+# as /bin/busybox with a link for each of its applets where BusyBox's own
+# --install would put it, and the shared /etc.
+image_busybox() {
+  local k8s_dir version applet links=()
+  k8s_dir=$(cd "$tools" && hack::module_dir k8s.io/kubernetes)
+  version=$(sed -n 's/.*configs\[BusyBox\] = Config{[^"]*"busybox", "\([^"]*\)"}.*/\1/p' "$k8s_dir/test/utils/image/manifest.go")
+  [ -n "$version" ] || { echo "hack/build-tools.sh: no busybox version in $k8s_dir/test/utils/image/manifest.go" >&2; return 1; }
+  need_host_binary /usr/bin/busybox busybox-static
+  while read -r applet; do
+    [ "$applet" = bin/busybox ] || links+=(--symlink "/$applet:/bin/busybox")
+  done < <(/usr/bin/busybox --list-full)
+  image busybox --tag "registry.k8s.io/e2e-test-images/busybox:$version" \
+    --file "/usr/bin/busybox:/bin/busybox:0755" "${links[@]}" --mkdir /tmp:1777 --file "$work/etc:/etc" --cmd sh
+}
+
 # image_coredns tags bin/coredns as its own version and as the one
 # kubeadm's constants (and cluster/addons) of the pinned Kubernetes name.
 image_coredns() {
@@ -282,6 +302,7 @@ step_images() {
   image_pause
   image_agnhost
   image_glibc_dns_testing
+  image_busybox
   image_coredns
   image_kube_proxy
   mv -f "$images/images.txt.tmp" "$images/images.txt"
