@@ -30,12 +30,8 @@ func BGPChecks(context string, nodes []v3.Node, configs []v3.BGPConfiguration, p
 		return CheckResult{Context: context, Check: CheckBGPSessions, Result: result, Detail: detail, Fix: fix}
 	}
 	local := peering.LocalNodes(nodes)
-	sort.Slice(local, func(i, j int) bool { return local[i].Name < local[j].Name })
 	var out []CheckResult
-	for _, n := range local {
-		if n.Status.BGP == nil {
-			continue
-		}
+	for _, n := range speakingNodes(nodes) {
 		want, err := peering.Compute(peering.Input{NodeName: n.Name, Nodes: local, Configs: configs, Peers: peers})
 		if err != nil {
 			out = append(out, line(Fail, fmt.Sprintf("node %s: %v", n.Name, err), fmt.Sprintf("set spec.bgp.ipv4Address on Node %s", n.Name)))
@@ -82,13 +78,8 @@ func BGPRouteChecks(context string, nodes []v3.Node, rccs []v3.RemoteClusterConf
 		}
 	}
 	sort.Strings(underlay)
-	local := peering.LocalNodes(nodes)
-	sort.Slice(local, func(i, j int) bool { return local[i].Name < local[j].Name })
 	var out []CheckResult
-	for _, n := range local {
-		if n.Status.BGP == nil {
-			continue
-		}
+	for _, n := range speakingNodes(nodes) {
 		reported := map[string]v3.NodeBGPRemoteClusterStatus{}
 		for _, rc := range n.Status.BGP.RemoteClusters {
 			reported[rc.Cluster] = rc
@@ -97,6 +88,19 @@ func BGPRouteChecks(context string, nodes []v3.Node, rccs []v3.RemoteClusterConf
 			out = append(out, bgpRouteCheck(context, n.Name, cluster, reported))
 		}
 	}
+	return out
+}
+
+// speakingNodes are the local nodes whose agent reports a speaker in
+// status.bgp, by name.
+func speakingNodes(nodes []v3.Node) []v3.Node {
+	var out []v3.Node
+	for _, n := range peering.LocalNodes(nodes) {
+		if n.Status.BGP != nil {
+			out = append(out, n)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 

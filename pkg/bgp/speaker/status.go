@@ -57,7 +57,7 @@ func RemoteClusters(underlay []string, endpoints []v3.WorkloadEndpoint, learned 
 	}
 	out := make([]v3.NodeBGPRemoteClusterStatus, 0, len(byCluster))
 	for cluster, prefixes := range byCluster {
-		slices.SortFunc(prefixes, comparePrefixes)
+		slices.SortFunc(prefixes, netip.Prefix.Compare)
 		prefixes = slices.Compact(prefixes)
 		st := v3.NodeBGPRemoteClusterStatus{Cluster: cluster, Endpoints: clampInt32(uint64(len(prefixes)))}
 		for _, p := range prefixes {
@@ -91,13 +91,6 @@ func covered(p netip.Prefix, learned map[netip.Prefix]netip.Addr) bool {
 		}
 	}
 	return false
-}
-
-func comparePrefixes(a, b netip.Prefix) int {
-	if c := a.Addr().Compare(b.Addr()); c != 0 {
-		return c
-	}
-	return a.Bits() - b.Bits()
 }
 
 func clampInt32(n uint64) int32 {
