@@ -254,7 +254,7 @@ periods; and, on a cluster that serves the Multi-Cluster Services API:
 
   mcs-exports     every ServiceExport is Valid and not in Conflict
   mcs-imports     every ServiceImport has an EndpointSlice from each cluster
-                  of its status.clusters
+                  of its status.clusters and is Ready
 
 check exits non-zero when a line FAILs.`,
 		Example: `  meshctl check --context cluster-a --context cluster-b --context cluster-c

@@ -78,10 +78,16 @@ func MCSChecks(f MCSFacts) []CheckResult {
 		}
 		line := CheckResult{Context: f.Context, Check: CheckMCSImports, Result: Pass,
 			Detail: fmt.Sprintf("ServiceImport %s has endpoints from %d clusters", key, len(imp.Status.Clusters))}
-		if len(missing) > 0 {
+		ready := meta.FindStatusCondition(imp.Status.Conditions, string(mcsv1alpha1.ServiceImportConditionReady))
+		switch {
+		case len(missing) > 0:
 			line.Result = Fail
 			line.Detail = fmt.Sprintf("ServiceImport %s has no EndpointSlice from %s", key, strings.Join(missing, ", "))
 			line.Fix = "check meshapi-controller's log and that the RemoteClusterConfiguration of those clusters is InSync"
+		case ready != nil && ready.Status != metav1.ConditionTrue:
+			line.Result = Fail
+			line.Detail = fmt.Sprintf("ServiceImport %s is not Ready: %s: %s", key, ready.Reason, ready.Message)
+			line.Fix = "check meshapi-controller's log and the derived Service of the import (label multicluster.kubernetes.io/service-name)"
 		}
 		out = append(out, line)
 	}

@@ -27,6 +27,8 @@ func TestMCSChecks(t *testing.T) {
 		return discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name + "-" + cluster,
 			Labels: map[string]string{mcsv1alpha1.LabelServiceName: name, mcsv1alpha1.LabelSourceCluster: cluster}}}
 	}
+	notReady := imp("web", "b")
+	notReady.Status.Conditions = []metav1.Condition{cond("Ready", metav1.ConditionFalse, "Pending", "waiting for the ClusterIP of the derived Service")}
 	for _, tt := range []struct {
 		name string
 		f    MCSFacts
@@ -50,6 +52,9 @@ func TestMCSChecks(t *testing.T) {
 		{"an import missing a cluster's slice fails naming it", MCSFacts{Imports: []mcsv1alpha1.ServiceImport{imp("web", "b", "c")},
 			Slices: []discoveryv1.EndpointSlice{slice("web", "b"), slice("db", "c")}},
 			[]string{"FAIL mcs-imports has no EndpointSlice from c"}},
+		{"an import that is not Ready fails with its reason", MCSFacts{Imports: []mcsv1alpha1.ServiceImport{notReady},
+			Slices: []discoveryv1.EndpointSlice{slice("web", "b")}},
+			[]string{"FAIL mcs-imports is not Ready: Pending: waiting for the ClusterIP"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got := MCSChecks(tt.f)

@@ -211,6 +211,16 @@ func TestMCSControllerSync(t *testing.T) {
 	if st.imp.Spec.Type != mcsv1alpha1.ClusterSetIP {
 		t.Errorf("type %s, want ClusterSetIP", st.imp.Spec.Type)
 	}
+	// Its status: both source clusters, slices present, Ready.
+	waitFor(t, a, time.Minute, "web's import Ready in A", func() (bool, string) {
+		imp := readImport(t, a, "web").imp
+		if imp == nil {
+			return false, "no import"
+		}
+		ready := meta.FindStatusCondition(imp.Status.Conditions, string(mcsv1alpha1.ServiceImportConditionReady))
+		return ready != nil && ready.Status == metav1.ConditionTrue && len(imp.Status.Clusters) == 2 &&
+			imp.Status.EndpointSliceObjects == mcsv1alpha1.EndpointSliceObjectsPresent, fmt.Sprintf("%+v", imp.Status)
+	})
 	kube, err := kubernetes.NewForConfig(a.Config)
 	if err != nil {
 		t.Fatal(err)

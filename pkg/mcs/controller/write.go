@@ -115,20 +115,19 @@ func (c *Controller) applyImport(ctx context.Context, ns, name string, res mcs.R
 	return c.applyImportStatus(ctx, imp, res.Sources)
 }
 
-// applyImportStatus lists the source clusters in status.clusters.
+// applyImportStatus writes the import's status (mcs.ImportStatus: the
+// source clusters, endpointSliceObjects and the Ready condition) when it
+// changed.
 func (c *Controller) applyImportStatus(ctx context.Context, imp *mcsv1alpha1.ServiceImport, sources []string) (*mcsv1alpha1.ServiceImport, error) {
-	clusters := make([]mcsv1alpha1.ClusterStatus, len(sources))
-	for i, s := range sources {
-		clusters[i] = mcsv1alpha1.ClusterStatus{Cluster: s}
-	}
-	if apiequality.Semantic.DeepEqual(imp.Status.Clusters, clusters) {
+	want := mcs.ImportStatus(imp.Status, imp.Spec, sources, imp.Generation)
+	if apiequality.Semantic.DeepEqual(imp.Status, want) {
 		return imp, nil
 	}
 	updated := imp.DeepCopy()
-	updated.Status.Clusters = clusters
+	updated.Status = want
 	out, err := c.mcs.MulticlusterV1alpha1().ServiceImports(imp.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{FieldManager: fieldManager})
 	if err != nil {
-		return nil, fmt.Errorf("setting status.clusters of ServiceImport %s/%s: %w", imp.Namespace, imp.Name, err)
+		return nil, fmt.Errorf("writing the status of ServiceImport %s/%s: %w", imp.Namespace, imp.Name, err)
 	}
 	return out, nil
 }
