@@ -17,8 +17,10 @@
 # first three), node (the next three), containerd, coredns, ocimage,
 # images and e2e.test; no STEP builds all but e2e.test, in that order. runc is
 # not built: the nodes use Debian's (apt-get install runc). The images need
-# gcc with a static libc (the pause image), nft (kube-proxy's) and, for
-# agnhost's shell tools, curl, dig (bind9-dnsutils) and nc (netcat-openbsd).
+# gcc with a static libc (the pause image), nft (kube-proxy's), for
+# agnhost's shell tools curl, dig (bind9-dnsutils), nc (netcat-openbsd) and
+# the static BusyBox (busybox-static, also the busybox image), and nginx
+# (the nginx image).
 #
 # Idempotent. Each step prints its durations. Measured on two cores shared
 # with other builds (load 13-27), each step in order (TOOLS_BIN=DIR,
@@ -265,6 +267,51 @@ image_busybox() {
     --file "/usr/bin/busybox:/bin/busybox:0755" "${links[@]}" --mkdir /tmp:1777 --file "$work/etc:/etc" --cmd sh
 }
 
+# image_nginx is upstream's e2e nginx image (the official nginx image's
+# layout: /etc/nginx, /usr/share/nginx/html, port 80, logs to the
+# container's output, daemon off) with Debian's nginx; the Endpoints and
+# EndpointSlice specs run it as their Pods' server.
+image_nginx() {
+  local k8s_dir version root=$work/nginx
+  k8s_dir=$(cd "$tools" && hack::module_dir k8s.io/kubernetes)
+  version=$(sed -n 's/.*configs\[Nginx\] = Config{[^"]*"nginx", "\([^"]*\)"}.*/\1/p' "$k8s_dir/test/utils/image/manifest.go")
+  [ -n "$version" ] || { echo "hack/build-tools.sh: no nginx version in $k8s_dir/test/utils/image/manifest.go" >&2; return 1; }
+  need_host_binary /usr/sbin/nginx nginx
+  mkdir -p "$root/etc/nginx" "$root/html"
+  cp "$work/etc/"* "$root/etc/"
+  cp /etc/nginx/mime.types "$root/etc/nginx/mime.types"
+  cat >"$root/etc/nginx/nginx.conf" <<'CONF'
+user nobody nogroup;
+worker_processes auto;
+error_log stderr notice;
+pid /run/nginx.pid;
+events {
+    worker_connections 1024;
+}
+http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log /dev/stdout;
+    sendfile on;
+    keepalive_timeout 65;
+    server {
+        listen 80;
+        listen [::]:80;
+        server_name localhost;
+        location / {
+            root /usr/share/nginx/html;
+            index index.html;
+        }
+    }
+}
+CONF
+  printf '<!DOCTYPE html>\n<html><head><title>Welcome to nginx!</title></head><body><h1>Welcome to nginx!</h1></body></html>\n' >"$root/html/index.html"
+  image nginx --tag "registry.k8s.io/e2e-test-images/nginx:$version" \
+    --binary /usr/sbin/nginx --file "$root/etc:/etc" --file "$root/html:/usr/share/nginx/html" \
+    --mkdir /var/lib/nginx:0755 --mkdir /run:0755 --mkdir /tmp:1777 \
+    --entrypoint /usr/sbin/nginx --cmd=-g --cmd "daemon off;"
+}
+
 # image_coredns tags bin/coredns as its own version and as the one
 # kubeadm's constants (and cluster/addons) of the pinned Kubernetes name.
 image_coredns() {
@@ -303,6 +350,7 @@ step_images() {
   image_agnhost
   image_glibc_dns_testing
   image_busybox
+  image_nginx
   image_coredns
   image_kube_proxy
   mv -f "$images/images.txt.tmp" "$images/images.txt"
