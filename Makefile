@@ -28,9 +28,9 @@ build:
 tools:
 	hack/build-tools.sh
 
-## upstream-e2e: upstream's [sig-network] e2e specs a single-node CNI can pass (hack/upstream-e2e.sh --full) against a meshapi cluster with a real node it starts and stops (as root; after make tools and hack/build-tools.sh e2e.test)
+## upstream-e2e: upstream's [sig-network] e2e specs a single-node CNI can pass (hack/upstream-e2e.sh --full --procs 3: three parallel ginkgo processes) against a meshapi cluster with a real node it starts and stops (as root; after make tools and hack/build-tools.sh e2e.test)
 upstream-e2e:
-	hack/upstream-e2e.sh --full
+	hack/upstream-e2e.sh --full --procs 3
 
 ## codegen: regenerate clients, deepcopy, defaulters and OpenAPI
 codegen:

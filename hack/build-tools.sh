@@ -11,7 +11,7 @@
 #   coredns                                          cluster DNS (hack/tools/coredns/go.mod)
 #   ocimage                                          the image writer (hack/tools/ocimage)
 #   images                                           bin/images/*.tar and images.txt
-#   e2e.test                                         upstream's [sig-network] e2e suite
+#   e2e.test                                         upstream's [sig-network] e2e suite and the ginkgo CLI
 #
 # Usage: hack/build-tools.sh [STEP...] with the steps control-plane (the
 # first three), node (the next three), containerd, coredns, ocimage,
@@ -143,6 +143,11 @@ step_e2e_test() {
   go test -c -trimpath -ldflags "$(kube_ldflags)" -o "$out/.e2e.test.tmp" ./e2e
   mv -f "$out/.e2e.test.tmp" "$out/e2e.test"
   say "e2e.test built in $(( $(date +%s) - start ))s: $("$out/e2e.test" --version)"
+  # The ginkgo CLI of the version e2e.test links, which runs its specs in
+  # parallel processes (hack/upstream-e2e.sh --procs), as upstream's
+  # hack/ginkgo-e2e.sh does.
+  go build -trimpath -o "$out/ginkgo" github.com/onsi/ginkgo/v2/ginkgo
+  say "ginkgo built: $("$out/ginkgo" version)"
 }
 
 # The images are written to bin/images/NAME.tar with bin/ocimage and listed

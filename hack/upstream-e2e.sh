@@ -5,13 +5,16 @@
 # prints its summary: how many specs ran, passed, failed and were skipped,
 # and the names of the failed ones.
 #
-# Usage: hack/upstream-e2e.sh [--full] [--focus REGEX] [--skip REGEX] [--kubeconfig FILE] [E2E-FLAG...]
+# Usage: hack/upstream-e2e.sh [--full] [--procs N] [--focus REGEX] [--skip REGEX] [--kubeconfig FILE] [E2E-FLAG...]
 #
 #   (default)         the small stable subset CI runs (pod-to-pod, ClusterIP
 #                     and NodePort Services, DNS): 8 specs, a few minutes;
 #   --full            every [sig-network] spec a cluster of one CNI without
 #                     a cloud provider can run (no [Serial], [Disruptive],
 #                     [Slow], [Feature:...], LoadBalancer, IPv6 or Windows);
+#   --procs N         run the specs in N parallel processes with bin/ginkgo
+#                     (the ginkgo CLI, as upstream's hack/ginkgo-e2e.sh);
+#                     the default 1 runs e2e.test itself, serially;
 #   --focus/--skip    replace the focus/skip regular expressions;
 #   --kubeconfig FILE run against that running cluster instead;
 #   E2E-FLAG...       passed to e2e.test as they are (e.g. --ginkgo.dry-run).
@@ -43,6 +46,7 @@ focus=$stable_focus
 skip=$full_skip
 kubeconfig=""
 full=false
+procs=1
 extra=()
 args=("$@")
 while [ $# -gt 0 ]; do
@@ -50,6 +54,7 @@ while [ $# -gt 0 ]; do
     --full) focus=$full_focus; full=true ;;
     --focus) focus=$2; shift ;;
     --skip) skip=$2; shift ;;
+    --procs) procs=$2; shift ;;
     --kubeconfig) kubeconfig=$2; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) extra+=("$1") ;;
@@ -57,7 +62,10 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-for bin in e2e.test kubectl; do
+case $procs in ''|*[!0-9]*|0) echo "hack/upstream-e2e.sh: --procs $procs: want a positive number of processes" >&2; exit 2 ;; esac
+needed=(e2e.test kubectl)
+[ "$procs" -gt 1 ] && needed+=(ginkgo)
+for bin in "${needed[@]}"; do
   [ -x "$root/bin/$bin" ] || { echo "hack/upstream-e2e.sh: bin/$bin is missing: run hack/build-tools.sh $bin" >&2; exit 1; }
 done
 
@@ -82,17 +90,16 @@ echo "hack/upstream-e2e.sh: skip:  $skip"
 echo "hack/upstream-e2e.sh: log:   $log"
 start=$(date +%s)
 status=0
-"$root/bin/e2e.test" \
-  --kubeconfig="$kubeconfig" \
-  --kubectl-path="$root/bin/kubectl" \
-  --provider=local \
-  --report-dir="$report_dir" \
-  --dump-logs-on-failure=false \
-  --ginkgo.focus="$focus" \
-  --ginkgo.skip="$skip" \
-  --ginkgo.no-color \
-  --ginkgo.timeout=4h \
-  "${extra[@]}" 2>&1 | tee "$log" || status=${PIPESTATUS[0]}
+e2e_flags=(--kubeconfig="$kubeconfig" --kubectl-path="$root/bin/kubectl" --provider=local
+  --report-dir="$report_dir" --dump-logs-on-failure=false)
+if [ "$procs" -gt 1 ]; then
+  echo "hack/upstream-e2e.sh: $procs parallel processes (bin/ginkgo)"
+  "$root/bin/ginkgo" --procs="$procs" --focus="$focus" --skip="$skip" --no-color --timeout=4h \
+    "$root/bin/e2e.test" -- "${e2e_flags[@]}" "${extra[@]}" 2>&1 | tee "$log" || status=${PIPESTATUS[0]}
+else
+  "$root/bin/e2e.test" "${e2e_flags[@]}" --ginkgo.focus="$focus" --ginkgo.skip="$skip" \
+    --ginkgo.no-color --ginkgo.timeout=4h "${extra[@]}" 2>&1 | tee "$log" || status=${PIPESTATUS[0]}
+fi
 
 # ginkgo ends with "Ran N of M Specs in T seconds" and one line of counts;
 # the failed specs are listed after "Summarizing N Failures:".
