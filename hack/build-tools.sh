@@ -19,7 +19,7 @@
 # not built: the nodes use Debian's (apt-get install runc). The images need
 # gcc with a static libc (the pause image), nft (kube-proxy's), for
 # agnhost's shell tools curl, dig (bind9-dnsutils), nc (netcat-openbsd) and
-# the static BusyBox (busybox-static, also the busybox image), and nginx
+# wget, the static BusyBox (busybox-static: the busybox image) and nginx
 # (the nginx image).
 #
 # Idempotent. Each step prints its durations. Measured on two cores shared
@@ -194,21 +194,20 @@ image_pause() {
 
 # shell_tools are the host programs (with their libraries) that upstream's
 # Alpine- and Debian-based test images offer the e2e suites: a shell, the
-# coreutils its scripts call, curl, dig, getent and nc, and BusyBox's wget
-# (agnhost is Alpine, whose wget is BusyBox's; the Services suites fetch
-# with it). /bin and /sbin are links to /usr/bin and /usr/sbin, as on the
-# host.
+# coreutils its scripts call, curl, dig, getent, nc and wget (the Services
+# suites fetch with `wget -q -O - -T 1`; GNU wget, as Debian's static
+# BusyBox 1.35 wget crashes on -T). /bin and /sbin are links to /usr/bin
+# and /usr/sbin, as on the host.
 shell_tools() {
   local p args=(--symlink /bin:usr/bin --symlink /sbin:usr/sbin --symlink /usr/bin/sh:dash
-    --symlink /usr/bin/awk:mawk --mkdir /tmp:1777 --file "$work/etc:/etc"
-    --binary /usr/bin/busybox --symlink /usr/bin/wget:busybox)
+    --symlink /usr/bin/awk:mawk --mkdir /tmp:1777 --file "$work/etc:/etc")
   need_host_binary /usr/bin/curl curl
   need_host_binary /usr/bin/dig bind9-dnsutils
   need_host_binary /usr/bin/nc netcat-openbsd
-  need_host_binary /usr/bin/busybox busybox-static
+  need_host_binary /usr/bin/wget wget
   for p in dash bash cat echo ls sleep seq head tail grep sed mawk cut tr wc sort uniq date env \
     id mkdir rm touch cp mv ln chmod hostname getent timeout test true false printf stat \
-    curl dig nslookup nc ip ss ps kill; do
+    curl dig nslookup nc wget ip ss ps kill; do
     need_host_binary "/usr/bin/$p" "the package that has /usr/bin/$p"
     args+=(--binary "/usr/bin/$p")
   done

@@ -116,14 +116,18 @@ func (c *Cluster) nodeAPIServerArgs(args []string) []string {
 	)
 }
 
-// nodeControllerManagerArgs adds the controllers Pods on real nodes need.
+// nodeControllerManagerArgs adds the controllers Pods on real nodes need,
+// and those of the workloads and endpoints upstream's e2e suites create
+// (ReplicationControllers, StatefulSets, Jobs, Endpoints and mirrored
+// EndpointSlices of selectorless Services).
 func (c *Cluster) nodeControllerManagerArgs(args []string) []string {
 	if !c.HasNodes() {
 		return args
 	}
 	for i, a := range args {
 		if strings.HasPrefix(a, "--controllers=") {
-			args[i] = a + ",root-ca-certificate-publisher-controller,daemonset-controller,deployment-controller,replicaset-controller,pod-garbage-collector-controller,node-lifecycle-controller"
+			args[i] = a + ",root-ca-certificate-publisher-controller,daemonset-controller,deployment-controller,replicaset-controller,pod-garbage-collector-controller,node-lifecycle-controller" +
+				",replicationcontroller-controller,statefulset-controller,job-controller,endpoints-controller,endpointslice-mirroring-controller"
 		}
 	}
 	return args
