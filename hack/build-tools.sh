@@ -225,7 +225,8 @@ image_userland_etc() {
 
 # image_agnhost builds upstream's agnhost, versioned as its Makefile does,
 # with the files its Dockerfile adds (porter's certificate, /uploads, the
-# agnhost-2 link) and the shell tools. Upstream links it statically
+# agnhost-2 link, /coredns: here bin/coredns, which the DNS specs run as a
+# Pod's own DNS server; socat) and the shell tools. Upstream links it statically
 # (CGO_ENABLED=0); here it is built like the other Kubernetes programs so
 # that it reuses their build cache (cold, a static build recompiles all of
 # k8s.io/kubernetes again: ~20 minutes on two cores), and --binary copies
@@ -236,9 +237,11 @@ image_agnhost() {
   version=$(sed -n 's/.*configs\[Agnhost\] = Config{[^"]*"agnhost", "\([^"]*\)"}.*/\1/p' "$k8s_dir/test/utils/image/manifest.go")
   [ -n "$version" ] || { echo "hack/build-tools.sh: no agnhost version in $k8s_dir/test/utils/image/manifest.go" >&2; return 1; }
   (cd "$tools" && go build -trimpath -ldflags "-X main.Version=$version" -o "$work/agnhost" k8s.io/kubernetes/test/images/agnhost)
+  need_host_binary /usr/bin/socat socat
   mapfile -t tools_args < <(shell_tools)
   image agnhost --tag "registry.k8s.io/e2e-test-images/agnhost:$version" \
     --binary "$work/agnhost:/agnhost" --symlink /agnhost-2:agnhost --mkdir /uploads \
+    --binary "$out/coredns:/coredns" --binary /usr/bin/socat \
     --file "$k8s_dir/test/images/agnhost/porter/localhost.crt:/localhost.crt" \
     --file "$k8s_dir/test/images/agnhost/porter/localhost.key:/localhost.key" \
     "${tools_args[@]}" --entrypoint /agnhost --cmd pause

@@ -42,7 +42,13 @@ func TestUpstreamNetworkE2E(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, filepath.Join(framework.RepoRoot(), "hack", "upstream-e2e.sh"), args...)
-	cmd.Env = append(os.Environ(), "REPORT_DIR="+filepath.Join(t.TempDir(), "report"))
+	// The report (e2e.log, ginkgo's JUnit file with each skip's reason)
+	// stays where REPORT_DIR says, else it goes with the test.
+	reportDir := os.Getenv("REPORT_DIR")
+	if reportDir == "" {
+		reportDir = filepath.Join(t.TempDir(), "report")
+	}
+	cmd.Env = append(os.Environ(), "REPORT_DIR="+reportDir)
 	cmd.WaitDelay = 30 * time.Second
 	out, err := cmd.StdoutPipe()
 	if err != nil {
