@@ -44,7 +44,7 @@ func TestAPIServiceAvailableEverywhere(t *testing.T) {
 func TestKubectlThroughAggregator(t *testing.T) {
 	c := clusters[0]
 	// In a cluster, namespaced objects need their namespace (NamespaceLifecycle).
-	kubectl(t, c, "", "create", "namespace", "myapp")
+	createNamespace(t, c, "myapp")
 	seeds := []string{"-f", seed("000-rcc-overlay-enabled.yaml"), "-f", seed("000-disabled-ippool.yaml"),
 		"-f", seed("000-networkpolicy-app-to-db.yaml"), "-f", seed("001-rcc-cluster-b.yaml")}
 	// Whatever happens below, later tests find no RCC of this one.

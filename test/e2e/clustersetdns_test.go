@@ -140,7 +140,7 @@ func TestClustersetDNS(t *testing.T) {
 	// The precondition of the readiness check: no MCS role bound yet.
 	kubectl(t, c, "", "delete", "--ignore-not-found", "-f", mcsRBAC)
 
-	kubectl(t, c, "", "create", "namespace", "mcsdns")
+	createNamespace(t, c, "mcsdns")
 	t.Cleanup(func() {
 		kubectl(t, c, "", "delete", "namespace", "mcsdns", "--timeout=2m")
 	})

@@ -21,7 +21,7 @@ func TestRemoteSyncFromEtcd(t *testing.T) {
 		t.Fatal(err)
 	}
 	csA, csC := clientFor(t, a), clientFor(t, c)
-	kubectl(t, c, "", "create", "namespace", "etcdns")
+	createNamespace(t, c, "etcdns")
 	defer kubectl(t, c, "", "delete", "namespace", "etcdns", "--wait=false")
 	weps := csC.ProjectcalicoV3().WorkloadEndpoints("etcdns")
 	if _, err := weps.Create(ctx, &v3.WorkloadEndpoint{

@@ -87,7 +87,7 @@ func TestFederatedServicesBookinfo(t *testing.T) {
 			t.Fatal(err)
 		}
 		ensureOverlay(t, c)
-		kubectl(t, c, "", "create", "namespace", "bookinfo")
+		createNamespace(t, c, "bookinfo")
 		defer kubectl(t, c, "", "delete", "namespace", "bookinfo", "--wait=false")
 	}
 	connect(t, one, three.Name, remoteKubeconfig(t, three))

@@ -70,7 +70,7 @@ func TestFederationUnsyncedRemote(t *testing.T) {
 			t.Fatal(err)
 		}
 		ensureOverlay(t, c)
-		kubectl(t, c, "", "create", "namespace", fedNamespace)
+		createNamespace(t, c, fedNamespace)
 		t.Cleanup(func() { kubectl(t, c, "", "delete", "namespace", fedNamespace, "--wait=false") })
 	}
 	connect(t, one, three.Name, remoteKubeconfig(t, three))

@@ -197,7 +197,7 @@ func setUpIPAMGC(t *testing.T, c *framework.Cluster, kube kubernetes.Interface, 
 			t.Fatal(err)
 		}
 	}
-	kubectl(t, c, "", "create", "namespace", gcNamespace)
+	createNamespace(t, c, gcNamespace)
 	for _, name := range []string{"live", "doomed"} {
 		pod := fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\n  namespace: %s\nspec:\n  nodeName: %s\n  containers:\n  - name: c\n    image: registry.k8s.io/pause:3.10\n", name, gcNamespace, gcLiveNode)
 		waitFor(t, c, 2*time.Minute, "pod created", func() (bool, string) { // once the default ServiceAccount exists

@@ -19,7 +19,7 @@ import (
 func TestNamespaceDeletion(t *testing.T) {
 	ctx := ctxT(t)
 	c := clusters[1]
-	kubectl(t, c, "", "create", "namespace", "doomed")
+	createNamespace(t, c, "doomed")
 	kubectl(t, c, "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata:\n  name: default.deny\n  namespace: doomed\nspec:\n  selector: all()\n", "apply", "-f", "-")
 	cs, err := versioned.NewForConfig(c.Config)
 	if err != nil {

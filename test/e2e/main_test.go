@@ -95,3 +95,17 @@ func kubectl(t *testing.T, c *framework.Cluster, stdin string, args ...string) s
 func seed(name string) string {
 	return filepath.Join(framework.RepoRoot(), "test", "integration", "testdata", "seeds", name)
 }
+
+// createNamespace creates namespace ns in c and waits up to two minutes
+// for its default ServiceAccount, without which kube-apiserver refuses
+// Pods in it: after an earlier test restarted a kube-apiserver, the
+// controller manager's informers relist with a backoff of up to 30 s
+// before the ServiceAccount controller sees a new namespace.
+func createNamespace(t *testing.T, c *framework.Cluster, ns string) {
+	t.Helper()
+	kubectl(t, c, "", "create", "namespace", ns)
+	waitFor(t, c, 2*time.Minute, "the default ServiceAccount of namespace "+ns, func() (bool, string) {
+		out, err := c.Kubectl(ctxT(t), "", "get", "serviceaccount", "default", "-n", ns, "-o", "name")
+		return err == nil, out + fmt.Sprint(err)
+	})
+}

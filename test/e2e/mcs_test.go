@@ -179,7 +179,7 @@ func TestMCSControllerSync(t *testing.T) {
 		}
 		ensureOverlay(t, cl)
 		installMCS(t, cl)
-		kubectl(t, cl, "", "create", "namespace", mcsNamespace)
+		createNamespace(t, cl, mcsNamespace)
 		defer deleteNamespace(t, cl, mcsNamespace)
 	}
 	// A imports from B and C; B and C see each other, so that each

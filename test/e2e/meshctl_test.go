@@ -383,7 +383,7 @@ func TestMeshctl(t *testing.T) {
 
 	// eval and policy: local and remote endpoints, prefixed.
 	for i, cl := range clusters {
-		kubectl(t, cl, "", "create", "namespace", "meshctl-demo")
+		createNamespace(t, cl, "meshctl-demo")
 		t.Cleanup(func() {
 			kubectl(t, cl, "", "delete", "namespace", "meshctl-demo", "--ignore-not-found", "--wait=false")
 		})

@@ -33,7 +33,7 @@ func TestPodsBecomeFederatedEndpoints(t *testing.T) {
 	csA, csB := clientFor(t, a), clientFor(t, b)
 	waitSyncState(t, a, csA, b.Name, v3.SyncStateInSync, time.Minute)
 
-	kubectl(t, b, "", "create", "namespace", "shop")
+	createNamespace(t, b, "shop")
 	kubectl(t, b, "", "label", "namespace", "shop", "team=payments")
 	pod := `apiVersion: v1
 kind: Pod

@@ -139,7 +139,7 @@ func TestRemoteSyncFullMesh(t *testing.T) {
 	// Endpoints, a node and a pool in B and C; the namespace "demo" does
 	// not exist in A.
 	for _, cl := range []*framework.Cluster{b, c} {
-		kubectl(t, cl, "", "create", "namespace", "demo")
+		createNamespace(t, cl, "demo")
 		for _, name := range []string{"web-1", "web-2"} {
 			if _, err := cs[cl].ProjectcalicoV3().WorkloadEndpoints("demo").Create(ctx, &v3.WorkloadEndpoint{
 				ObjectMeta: metav1.ObjectMeta{Name: "host-1-k8s-" + name + "-eth0", Labels: map[string]string{"app": "web", "from": cl.Name}},
