@@ -109,3 +109,20 @@ func createNamespace(t *testing.T, c *framework.Cluster, ns string) {
 		return err == nil, out + fmt.Sprint(err)
 	})
 }
+
+// deleteNamespace deletes ns and waits until it is gone, so that later
+// tests on the shared clusters do not see what this one left; when it
+// does not go, it fails with what is still in it. Its Pods are bound to
+// nodes without a kubelet, which would never confirm a graceful delete,
+// so they go first, forced.
+func deleteNamespace(t *testing.T, c *framework.Cluster, ns string) {
+	t.Helper()
+	if _, err := c.Kubectl(ctxT(t), "", "delete", "pods", "--all", "-n", ns, "--grace-period=0", "--force"); err != nil {
+		t.Errorf("%s: deleting the Pods of namespace %s: %v", c.Name, ns, err)
+	}
+	if _, err := c.Kubectl(ctxT(t), "", "delete", "namespace", ns, "--timeout=2m"); err != nil {
+		left, _ := c.Kubectl(ctxT(t), "", "get", "namespace", ns, "-o", "yaml")
+		content, _ := c.Kubectl(ctxT(t), "", "get", "all,serviceimports,serviceexports,endpointslices", "-n", ns, "-o", "yaml")
+		t.Errorf("%s: namespace %s not deleted: %v\n%s\n%s", c.Name, ns, err, left, content)
+	}
+}
