@@ -26,31 +26,103 @@ import (
 	"github.com/meshapi/meshapi/test/e2e/framework"
 )
 
-// realPodsMesh is two clusters (their own, started for real nodes) with a
-// real node each, kubelet and containerd in the node's namespace on a
-// shared underlay, kube-proxy, CoreDNS and meshapi's agent running on
-// them as Pods, the clusters connected with overlay routing.
+// realPodsMesh is two clusters or more (their own, started for real
+// nodes) with a real node each, kubelet and containerd in the node's
+// namespace on a shared underlay, kube-proxy, CoreDNS and meshapi's agent
+// running on them as Pods, every pair of clusters connected with overlay
+// routing.
 type realPodsMesh struct {
-	t      *testing.T
-	topo   *framework.Topology
+	t    *testing.T
+	topo *framework.Topology
+	// a and b are the first two clusters, na and nb their nodes.
 	a, b   *framework.Cluster
 	na, nb *framework.RealNode
-	images *framework.NodeImages
+	// clusters are every cluster (a, b, then the others), nodes their
+	// nodes in the same order.
+	clusters []*framework.Cluster
+	nodes    []*framework.RealNode
+	images   *framework.NodeImages
+}
+
+// realPodsOptions change the mesh newRealPodsMeshWith builds; the zero
+// value is newRealPodsMesh's.
+type realPodsOptions struct {
+	// Clusters is the number of clusters, 2 when 0; at most 3 (the pools
+	// and node addresses below).
+	Clusters int
+	// ClustersetDNS installs the MCS CRDs and has CoreDNS answer
+	// clusterset.local in every cluster (framework.NodeAddonOptions).
+	ClustersetDNS bool
 }
 
 // The host's address on the real-pods underlay: kube-apiservers of
 // clusters with real nodes listen there.
 var realPodsHost = netip.MustParsePrefix("198.18.0.253/24")
 
-// newRealPodsMesh builds the mesh for one test; everything is undone
-// when the test ends.
+// Per cluster of a real-Pods mesh: its pool, and its node's address
+// (198.18.0.11 for A, .21 for B, .31 for C).
+var (
+	realPodsPools = []netip.Prefix{netip.MustParsePrefix("198.18.90.0/24"), netip.MustParsePrefix("198.18.91.0/24"), netip.MustParsePrefix("198.18.92.0/24")}
+	realPodsNodes = []netip.Prefix{netip.MustParsePrefix("198.18.0.11/24"), netip.MustParsePrefix("198.18.0.21/24"), netip.MustParsePrefix("198.18.0.31/24")}
+)
+
+// newRealPodsMesh builds the two-cluster mesh for one test; everything
+// is undone when the test ends.
 func newRealPodsMesh(t *testing.T, name string, namespaces ...string) *realPodsMesh {
 	t.Helper()
+	return newRealPodsMeshWith(t, name, realPodsOptions{}, namespaces...)
+}
+
+// newRealPodsMeshWith builds the mesh opts describe for one test;
+// everything is undone when the test ends.
+func newRealPodsMeshWith(t *testing.T, name string, opts realPodsOptions, namespaces ...string) *realPodsMesh {
+	t.Helper()
+	n := opts.Clusters
+	if n == 0 {
+		n = 2
+	}
+	if n < 2 || n > len(realPodsPools) {
+		t.Fatalf("a real-Pods mesh of %d clusters: want 2 to %d", n, len(realPodsPools))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	t.Cleanup(cancel)
 	start := time.Now()
 	dir := t.TempDir()
 	m := &realPodsMesh{t: t}
+	u := newRealPodsUnderlay(t, name)
+	m.clusters = startRealPodsClusters(ctx, t, dir, name, n)
+	m.a, m.b = m.clusters[0], m.clusters[1]
+	var err error
+	m.topo, err = framework.NewTopology(ctx, m.a, m.b, framework.TopologyConfig{Name: name, VXLANPort: dpVXLANPort,
+		Namespaces: namespaces, Pools: [2]netip.Prefix{realPodsPools[0], realPodsPools[1]}, Underlay: u, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := m.topo.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	for i, c := range m.clusters[2:] {
+		if err := m.topo.AddCluster(ctx, c, realPodsPools[2+i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m.images, err = framework.BuildNodeImages(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	m.addNodes(ctx, framework.NodeAddonOptions{ClustersetDNS: opts.ClustersetDNS})
+	if err := m.topo.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("real-pods mesh %s (%d clusters) ready in %s", name, n, time.Since(start).Round(time.Second))
+	return m
+}
+
+// newRealPodsUnderlay creates the mesh's underlay linked to the host at
+// realPodsHost; both go when the test ends.
+func newRealPodsUnderlay(t *testing.T, name string) *framework.Underlay {
+	t.Helper()
 	u, err := framework.NewUnderlay("m" + name + "-")
 	if err != nil {
 		t.Fatal(err)
@@ -69,48 +141,36 @@ func newRealPodsMesh(t *testing.T, name string, namespaces ...string) *realPodsM
 			t.Error(err)
 		}
 	})
-	m.a, m.b = startRealPodsClusters(ctx, t, dir, name)
-	pools := [2]netip.Prefix{netip.MustParsePrefix("198.18.90.0/24"), netip.MustParsePrefix("198.18.91.0/24")}
-	m.topo, err = framework.NewTopology(ctx, m.a, m.b, framework.TopologyConfig{Name: name, VXLANPort: dpVXLANPort,
-		Namespaces: namespaces, Pools: pools, Underlay: u, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := m.topo.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	if m.images, err = framework.BuildNodeImages(ctx, dir); err != nil {
-		t.Fatal(err)
-	}
-	for i, c := range []*framework.Cluster{m.a, m.b} {
-		if err := m.topo.InstallNodeAddons(ctx, c, m.images, pools[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Nodes 198.18.0.11 (A) and .21 (B).
-	if m.na, err = m.topo.AddRealNode(ctx, m.a, "a1", netip.MustParsePrefix("198.18.0.11/24"), m.images); err != nil {
-		t.Fatal(err)
-	}
-	if m.nb, err = m.topo.AddRealNode(ctx, m.b, "b1", netip.MustParsePrefix("198.18.0.21/24"), m.images); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range []*framework.RealNode{m.na, m.nb} {
-		if err := m.topo.WaitRealNodeReady(ctx, n, 5*time.Minute); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := m.topo.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("real-pods mesh %s ready in %s", name, time.Since(start).Round(time.Second))
-	return m
+	return u
 }
 
-// startRealPodsClusters starts the mesh's two clusters side by side,
+// addNodes installs every cluster's node add-ons, adds its real node
+// ("a1", "b1", "c1") and waits until all are Ready.
+func (m *realPodsMesh) addNodes(ctx context.Context, opts framework.NodeAddonOptions) {
+	m.t.Helper()
+	for i, c := range m.clusters {
+		if err := m.topo.InstallNodeAddonsWith(ctx, c, m.images, realPodsPools[i], opts); err != nil {
+			m.t.Fatal(err)
+		}
+	}
+	for i, c := range m.clusters {
+		n, err := m.topo.AddRealNode(ctx, c, fmt.Sprintf("%c1", 'a'+i), realPodsNodes[i], m.images)
+		if err != nil {
+			m.t.Fatal(err)
+		}
+		m.nodes = append(m.nodes, n)
+	}
+	m.na, m.nb = m.nodes[0], m.nodes[1]
+	for _, n := range m.nodes {
+		if err := m.topo.WaitRealNodeReady(ctx, n, 5*time.Minute); err != nil {
+			m.t.Fatal(err)
+		}
+	}
+}
+
+// startRealPodsClusters starts the mesh's n clusters side by side,
 // listening on the host's underlay address.
-func startRealPodsClusters(ctx context.Context, t *testing.T, dir, name string) (a, b *framework.Cluster) {
+func startRealPodsClusters(ctx context.Context, t *testing.T, dir, name string, n int) []*framework.Cluster {
 	t.Helper()
 	bins, err := framework.FindBinaries(ctx, dir)
 	if err != nil {
@@ -121,8 +181,7 @@ func startRealPodsClusters(ctx context.Context, t *testing.T, dir, name string) 
 			t.Fatalf("bin/%s is missing (hack/build-tools.sh builds it): %v", tool, err)
 		}
 	}
-	cs := startClustersOn(ctx, t, dir, name, bins, 2, framework.ClusterOptions{NodeAddress: realPodsHost.Addr()})
-	return cs[0], cs[1]
+	return startClustersOn(ctx, t, dir, name, bins, n, framework.ClusterOptions{NodeAddress: realPodsHost.Addr()})
 }
 
 // eventually waits up to two minutes for cond, failing the test with
@@ -134,7 +193,10 @@ func (m *realPodsMesh) eventually(what string, cond func() (bool, string), descr
 		for _, d := range describe {
 			more.WriteString(d())
 		}
-		m.t.Fatalf("%v\n%s%s%s", err, more.String(), m.na.Problems(20), m.nb.Problems(20))
+		for _, n := range m.nodes {
+			more.WriteString(n.Problems(20))
+		}
+		m.t.Fatalf("%v\n%s", err, more.String())
 	}
 }
 

@@ -51,6 +51,22 @@ func TestdataDir() string { return filepath.Join(RepoRoot(), "test", "e2e", "tes
 // :latest tag). clusterCIDR is kube-proxy's (the cluster's pool). Close
 // deletes the objects.
 func (t *Topology) InstallNodeAddons(ctx context.Context, c *Cluster, images *NodeImages, clusterCIDR netip.Prefix) error {
+	return t.InstallNodeAddonsWith(ctx, c, images, clusterCIDR, NodeAddonOptions{})
+}
+
+// NodeAddonOptions change what InstallNodeAddonsWith installs; the zero
+// value is InstallNodeAddons'.
+type NodeAddonOptions struct {
+	// ClustersetDNS has CoreDNS answer clusterset.local (Multi-Cluster
+	// Services, KEP-1645) as README's "clusterset.local DNS" says to set
+	// it up: the CRDs of artifacts/mcs and artifacts/mcs/coredns/rbac.yaml
+	// first, then CoreDNS with the Corefile of
+	// artifacts/mcs/coredns/corefile.yaml instead of kubeadm's.
+	ClustersetDNS bool
+}
+
+// InstallNodeAddonsWith is InstallNodeAddons with options.
+func (t *Topology) InstallNodeAddonsWith(ctx context.Context, c *Cluster, images *NodeImages, clusterCIDR netip.Prefix, opts NodeAddonOptions) error {
 	base := filepath.Join(t.dir, c.Name+"-host")
 	h := &realHost{cniBin: filepath.Join(base, "opt/cni/bin"), cniConf: filepath.Join(base, "etc/cni/net.d"), meshapiLib: filepath.Join(base, "var/lib/meshapi"),
 		meshapiRun: filepath.Join(base, "var/run/meshapi"), podCIDR: clusterCIDR}
@@ -72,26 +88,72 @@ func (t *Topology) InstallNodeAddons(ctx context.Context, c *Cluster, images *No
 	if _, err := c.Kubectl(ctx, "", "-n", "calico-system", "scale", "deployment", "calico-typha", "--replicas=0"); err != nil {
 		return err
 	}
-	for _, file := range []string{"kube-proxy.yaml", "coredns.yaml"} {
-		b, err := os.ReadFile(filepath.Join(TestdataDir(), file))
-		if err != nil {
+	if opts.ClustersetDNS {
+		if err := t.installMCSDNSPrerequisites(ctx, c); err != nil {
 			return err
 		}
-		manifest := strings.NewReplacer(
-			"API_SERVER", c.Config.Host,
-			"CLUSTER_CIDR", clusterCIDR.String(),
-			"KUBE_PROXY_IMAGE", images.KubeProxy,
-			"COREDNS_IMAGE", images.CoreDNS,
-			"DNS_SERVICE_IP", KubeDNSServiceIP,
-		).Replace(string(b))
-		if _, err := c.Kubectl(ctx, manifest, "apply", "-f", "-"); err != nil {
-			return err
-		}
-		t.push("deleting "+file+" from "+c.Name, func(ctx context.Context) error {
-			_, err := c.Kubectl(ctx, manifest, "delete", "-f", "-", "--ignore-not-found", "--wait=false")
-			return err
-		})
 	}
+	for _, file := range []string{"kube-proxy.yaml", "coredns.yaml"} {
+		if err := t.applyAddon(ctx, c, images, clusterCIDR, file); err != nil {
+			return err
+		}
+	}
+	if opts.ClustersetDNS {
+		// The ConfigMap coredns replaced before any node runs CoreDNS.
+		return t.applyArtifact(ctx, c, filepath.Join(ArtifactsDir(), "mcs", "coredns", "corefile.yaml"))
+	}
+	return nil
+}
+
+// applyAddon applies the add-on manifest file of TestdataDir with the
+// cluster's values filled in; Close deletes it.
+func (t *Topology) applyAddon(ctx context.Context, c *Cluster, images *NodeImages, clusterCIDR netip.Prefix, file string) error {
+	b, err := os.ReadFile(filepath.Join(TestdataDir(), file))
+	if err != nil {
+		return err
+	}
+	manifest := strings.NewReplacer(
+		"API_SERVER", c.Config.Host,
+		"CLUSTER_CIDR", clusterCIDR.String(),
+		"KUBE_PROXY_IMAGE", images.KubeProxy,
+		"COREDNS_IMAGE", images.CoreDNS,
+		"DNS_SERVICE_IP", KubeDNSServiceIP,
+	).Replace(string(b))
+	if _, err := c.Kubectl(ctx, manifest, "apply", "-f", "-"); err != nil {
+		return err
+	}
+	t.push("deleting "+file+" from "+c.Name, func(ctx context.Context) error {
+		_, err := c.Kubectl(ctx, manifest, "delete", "-f", "-", "--ignore-not-found", "--wait=false")
+		return err
+	})
+	return nil
+}
+
+// installMCSDNSPrerequisites applies the MCS CRDs of artifacts/mcs, waits
+// until they are Established, and applies the ServiceImport RBAC of
+// artifacts/mcs/coredns/rbac.yaml: CoreDNS with the multicluster option
+// is ready only once it can list ServiceImports.
+func (t *Topology) installMCSDNSPrerequisites(ctx context.Context, c *Cluster) error {
+	if err := t.applyArtifact(ctx, c, filepath.Join(ArtifactsDir(), "mcs")); err != nil {
+		return err
+	}
+	if _, err := c.Kubectl(ctx, "", "wait", "--for=condition=Established", "--timeout=60s",
+		"crd/serviceexports.multicluster.x-k8s.io", "crd/serviceimports.multicluster.x-k8s.io", "crd/clusterproperties.about.k8s.io"); err != nil {
+		return err
+	}
+	return t.applyArtifact(ctx, c, filepath.Join(ArtifactsDir(), "mcs", "coredns", "rbac.yaml"))
+}
+
+// applyArtifact applies path (a file or a directory's manifests) in c;
+// Close deletes what it applied.
+func (t *Topology) applyArtifact(ctx context.Context, c *Cluster, path string) error {
+	if _, err := c.Kubectl(ctx, "", "apply", "-f", path); err != nil {
+		return err
+	}
+	t.push("deleting "+path+" from "+c.Name, func(ctx context.Context) error {
+		_, err := c.Kubectl(ctx, "", "delete", "-f", path, "--ignore-not-found", "--wait=false")
+		return err
+	})
 	return nil
 }
 

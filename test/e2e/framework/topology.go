@@ -95,6 +95,9 @@ type TopoNode struct {
 type Topology struct {
 	// A and B are the two clusters.
 	A, B *Cluster
+	// More are the clusters beyond A and B (AddCluster), which have
+	// real nodes only.
+	More []*Cluster
 	// Nodes are cluster A's nodes, then cluster B's.
 	Nodes []*TopoNode
 	// Underlay is the nodes' shared L2 network.
@@ -333,7 +336,26 @@ func (t *Topology) RestartAgent(ctx context.Context, n *TopoNode, extra ...strin
 	return t.StartAgent(ctx, n, extra...)
 }
 
-// Remote is the other cluster.
+// Clusters are A, B and More, in that order.
+func (t *Topology) Clusters() []*Cluster {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]*Cluster{t.A, t.B}, t.More...)
+}
+
+// others are the topology's clusters other than c.
+func (t *Topology) others(c *Cluster) []*Cluster {
+	var out []*Cluster
+	for _, o := range t.Clusters() {
+		if o != c {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// Remote is the other cluster of a topology of two (A's is B, any
+// other's A).
 func (t *Topology) Remote(c *Cluster) *Cluster {
 	if c == t.A {
 		return t.B

@@ -62,18 +62,19 @@ spec:
 `, remote, remote, mode)
 }
 
-// Connect connects the clusters both ways with overlay routing Enabled
-// (Disabled with BGP: the underlay routes the pods' addresses),
-// with the seed's steps (the remote's federation ServiceAccount and RBAC,
-// a kubeconfig with its token stored as the access Secret, the Role and
-// RoleBinding for the syncer, the RemoteClusterConfiguration), and waits
-// until every node routes every other cluster's node's block. Close
-// deletes the RCCs, waits for the mirrors of the topology's nodes to go,
-// and removes the access Secrets, and the Role and RoleBinding unless
-// they were there before.
+// Connect connects every pair of the topology's clusters both ways
+// with overlay routing Enabled (Disabled with BGP: the underlay routes
+// the pods' addresses), with the seed's steps (the remote's federation
+// ServiceAccount and RBAC, a kubeconfig with its token stored as the
+// access Secret, the Role and RoleBinding for the syncer, the
+// RemoteClusterConfiguration), and waits until every node routes every
+// other cluster's node's block. Close deletes the RCCs, waits for the
+// mirrors of the topology's nodes to go, and removes the access Secrets,
+// and the Role and RoleBinding unless they were there before.
 func (t *Topology) Connect(ctx context.Context) error {
+	clusters := t.Clusters()
 	kubeconfigs := map[*Cluster]string{}
-	for _, c := range []*Cluster{t.A, t.B} {
+	for _, c := range clusters {
 		if err := t.rememberAccess(ctx, c); err != nil {
 			return err
 		}
@@ -84,42 +85,52 @@ func (t *Topology) Connect(ctx context.Context) error {
 		kubeconfigs[c] = kc
 	}
 	t.push("deleting the RemoteClusterConfigurations", t.disconnect)
-	for _, c := range []*Cluster{t.A, t.B} {
-		remote := t.Remote(c)
-		secret := "remote-cluster-secret-" + remote.Name
-		steps := [][]string{
-			{"apply", "-f", "-"},
-			{"delete", "secret", secret, "-n", "calico-system", "--ignore-not-found"},
-			{"create", "secret", "generic", secret, "-n", "calico-system", "--from-literal=datastoreType=kubernetes", "--from-file=kubeconfig=" + kubeconfigs[remote]},
-		}
-		for i, args := range steps {
-			stdin := ""
-			if i == 0 {
-				stdin = SecretAccessRBAC
-			}
-			if _, err := c.Kubectl(ctx, stdin, args...); err != nil {
+	for _, c := range clusters {
+		for _, remote := range t.others(c) {
+			if err := t.connectTo(ctx, c, remote, kubeconfigs[remote]); err != nil {
 				return err
 			}
 		}
-		mode := v3.OverlayRoutingModeEnabled
-		if t.cfg.BGP {
-			mode = v3.OverlayRoutingModeDisabled
-		}
-		if _, err := c.Kubectl(ctx, rccYAML(remote.Name, mode), "create", "-f", "-"); err != nil {
-			return err
-		}
 	}
-	for _, c := range []*Cluster{t.A, t.B} {
-		if err := t.waitInSync(ctx, c); err != nil {
-			return err
+	for _, c := range clusters {
+		for _, remote := range t.others(c) {
+			if err := t.waitInSync(ctx, c, remote); err != nil {
+				return err
+			}
 		}
 	}
 	t.logf("topology %s: clusters connected; waiting for cross-cluster routes", t.cfg.Name)
 	return t.waitRoutes(ctx, func(from, to *TopoNode) bool { return from.Cluster != to.Cluster })
 }
 
-// rememberAccess registers the undo of c's access Secret and of the Role
-// and RoleBinding unless they exist already.
+// connectTo gives c the access Secret of remote (kubeconfig), the Role
+// and RoleBinding that let the syncer read it, and the RCC of remote.
+func (t *Topology) connectTo(ctx context.Context, c, remote *Cluster, kubeconfig string) error {
+	secret := "remote-cluster-secret-" + remote.Name
+	steps := [][]string{
+		{"apply", "-f", "-"},
+		{"delete", "secret", secret, "-n", "calico-system", "--ignore-not-found"},
+		{"create", "secret", "generic", secret, "-n", "calico-system", "--from-literal=datastoreType=kubernetes", "--from-file=kubeconfig=" + kubeconfig},
+	}
+	for i, args := range steps {
+		stdin := ""
+		if i == 0 {
+			stdin = SecretAccessRBAC
+		}
+		if _, err := c.Kubectl(ctx, stdin, args...); err != nil {
+			return err
+		}
+	}
+	mode := v3.OverlayRoutingModeEnabled
+	if t.cfg.BGP {
+		mode = v3.OverlayRoutingModeDisabled
+	}
+	_, err := c.Kubectl(ctx, rccYAML(remote.Name, mode), "create", "-f", "-")
+	return err
+}
+
+// rememberAccess registers the undo of c's access Secrets and of the
+// Role and RoleBinding unless they exist already.
 func (t *Topology) rememberAccess(ctx context.Context, c *Cluster) error {
 	rbac := t.Kube[c].RbacV1()
 	_, roleErr := rbac.Roles("calico-system").Get(ctx, "remote-cluster-secret-access", metav1.GetOptions{})
@@ -129,9 +140,12 @@ func (t *Topology) rememberAccess(ctx context.Context, c *Cluster) error {
 			return fmt.Errorf("the secret access RBAC of %s: %w", c.Name, err)
 		}
 	}
-	remote := t.Remote(c)
-	t.push("removing the access Secret of "+c.Name, func(ctx context.Context) error {
-		cmds := [][]string{{"delete", "secret", "remote-cluster-secret-" + remote.Name, "-n", "calico-system", "--ignore-not-found"}}
+	remotes := t.others(c)
+	t.push("removing the access Secrets of "+c.Name, func(ctx context.Context) error {
+		var cmds [][]string
+		for _, remote := range remotes {
+			cmds = append(cmds, []string{"delete", "secret", "remote-cluster-secret-" + remote.Name, "-n", "calico-system", "--ignore-not-found"})
+		}
 		if apierrors.IsNotFound(bindingErr) {
 			cmds = append(cmds, []string{"delete", "rolebinding", "remote-cluster-secret-access", "-n", "calico-system", "--ignore-not-found"})
 		}
@@ -168,11 +182,10 @@ func (t *Topology) remoteKubeconfig(ctx context.Context, c *Cluster) (string, er
 	return path, nil
 }
 
-// waitInSync waits until c's RCC of the other cluster is InSync.
-func (t *Topology) waitInSync(ctx context.Context, c *Cluster) error {
-	remote := t.Remote(c).Name
-	return Poll(ctx, time.Minute, fmt.Sprintf("%s: RCC %s InSync", c.Name, remote), func() (bool, string) {
-		rcc, err := t.Clients[c].ProjectcalicoV3().RemoteClusterConfigurations().Get(ctx, remote, metav1.GetOptions{})
+// waitInSync waits until c's RCC of remote is InSync.
+func (t *Topology) waitInSync(ctx context.Context, c, remote *Cluster) error {
+	return Poll(ctx, time.Minute, fmt.Sprintf("%s: RCC %s InSync", c.Name, remote.Name), func() (bool, string) {
+		rcc, err := t.Clients[c].ProjectcalicoV3().RemoteClusterConfigurations().Get(ctx, remote.Name, metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
 		}
@@ -180,22 +193,23 @@ func (t *Topology) waitInSync(ctx context.Context, c *Cluster) error {
 	})
 }
 
-// disconnect deletes both RCCs and waits until the controllers removed
-// the mirrors of the topology's nodes.
+// disconnect deletes every cluster's RCCs and waits until the
+// controllers removed the mirrors of the topology's nodes.
 func (t *Topology) disconnect(ctx context.Context) error {
-	for _, c := range []*Cluster{t.A, t.B} {
+	for _, c := range t.Clusters() {
 		if _, err := c.Kubectl(ctx, "", "delete", "remoteclusterconfigurations", "--all"); err != nil {
 			return err
 		}
 	}
 	for _, n := range t.Nodes {
-		local := t.Remote(n.Cluster)
-		name := n.Cluster.Name + "." + n.Name
-		if err := Poll(ctx, time.Minute, fmt.Sprintf("the mirror %s of node %s gone from %s", name, n.Name, local.Name), func() (bool, string) {
-			_, err := t.Clients[local].ProjectcalicoV3().Nodes().Get(ctx, name, metav1.GetOptions{})
-			return apierrors.IsNotFound(err), fmt.Sprint(err)
-		}); err != nil {
-			return err
+		for _, local := range t.others(n.Cluster) {
+			name := n.Cluster.Name + "." + n.Name
+			if err := Poll(ctx, time.Minute, fmt.Sprintf("the mirror %s of node %s gone from %s", name, n.Name, local.Name), func() (bool, string) {
+				_, err := t.Clients[local].ProjectcalicoV3().Nodes().Get(ctx, name, metav1.GetOptions{})
+				return apierrors.IsNotFound(err), fmt.Sprint(err)
+			}); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
