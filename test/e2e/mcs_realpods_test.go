@@ -123,8 +123,6 @@ spec:
 // app == 'web' && projectcalico.org/cluster == <B> lets the client reach
 // only B's backend through the clusterset name.
 func TestMCSExportImport(t *testing.T) {
-	t.Skip("not run yet: the e2e lock stayed held (upstream e2e, then CI) through the whole window given for it; " +
-		"remove this Skip once `flock /tmp/e2e.lock go test ./test/e2e/ -run '^TestMCSExportImport$'` passes")
 	const ns = mcsNamespace
 	m := newRealPodsMeshWith(t, "mcs", realPodsOptions{Clusters: 3, ClustersetDNS: true}, ns)
 	a, b, c := m.clusters[0], m.clusters[1], m.clusters[2]
