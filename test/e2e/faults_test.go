@@ -90,8 +90,10 @@ type faultCase struct {
 	// lasts. quiet: neither may show it (nothing a user must act on
 	// broke). unbroken: no long-lived connection may break and no new one
 	// fail. apiUnbroken: no request to A's API (kubectl, through the
-	// aggregator) may fail. A's controllers' errors are counted, not
-	// asserted, and the test logs what they logged (TESTING.md).
+	// aggregator) started after the injection may fail (one in flight on
+	// a server killed -9 fails with it). A's controllers' errors are
+	// counted, not asserted, and the test logs what they logged
+	// (TESTING.md).
 	reported, quiet, unbroken, apiUnbroken bool
 	// statusReport, if set, is what "detected (status)" watches instead of
 	// A's RCC status (which a dead controller cannot write, and which
@@ -169,7 +171,12 @@ func faultCases() []faultCase {
 			hold:   hold(10 * time.Second),
 			heal:   func(ctx context.Context, e *faultEnv) error { return e.topo.a.StartMeshapiAPIServer(ctx) }},
 		// A's meshapi etcd has three members: the two left keep quorum.
-		{name: "EtcdMemberKill", quiet: true, unbroken: true, apiUnbroken: true,
+		// Writes that reach the survivors before they notice the leader's
+		// death (its election timeout, 1 s) wait for etcd's request
+		// timeout (7 s) and fail ("etcdserver: request timed out,
+		// possibly due to previous leader failure"): kubectl's are
+		// counted, not asserted (TESTING.md).
+		{name: "EtcdMemberKill", quiet: true, unbroken: true,
 			inject: func(ctx context.Context, e *faultEnv) error {
 				m, err := e.topo.a.MeshapiEtcdLeader(ctx)
 				if err != nil {
@@ -586,6 +593,7 @@ func (e *faultEnv) run(t *testing.T, f faultCase) faultRow {
 		churn.Stop()
 		t.Fatalf("injecting %s: %v", f.name, err)
 	}
+	injected := time.Now()
 	holdErr := f.hold(ctx, e)
 	row.heal = time.Since(start)
 	row.ctrlErrorsHeld = errorsSince(ctrlBefore, e.controllerErrors(ctx))
@@ -625,8 +633,10 @@ func (e *faultEnv) run(t *testing.T, f faultCase) faultRow {
 	row.broken, row.newFailed, row.newOK, row.stalls = ts.Broken, ts.NewFailed, ts.NewOK, ts.Stalls
 	api := e.api.Stats().Sub(apiBefore)
 	row.apiFailed, row.apiOK, row.ctrlErrors = api.Failed, api.OK, errorsSince(ctrlBefore, e.controllerErrors(ctx))
-	if f.apiUnbroken && api.Failed > 0 {
-		t.Errorf("%s failed %d of %d kubectl requests to A (last: %s)", f.name, api.Failed, api.Failed+api.OK, api.LastError)
+	if after := api.FailedStartedAfter(injected); f.apiUnbroken && after > 0 {
+		t.Errorf("%s failed %d of %d kubectl requests to A started after the injection (last: %s)", f.name, after, api.Failed+api.OK, api.LastError)
+	} else if api.Failed > 0 {
+		t.Logf("%s failed %d of %d kubectl requests to A, %d of them in flight at the injection (last: %s)", f.name, api.Failed, api.Failed+api.OK, api.Failed-after, api.LastError)
 	}
 	t.Logf("%s: %+v; churn %d ops, %d errors (last: %s); traffic %+v", f.name, row, cs.Ops, cs.Errors, cs.LastError, ts)
 	if row.ctrlErrors > 0 {
