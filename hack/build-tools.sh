@@ -9,12 +9,15 @@
 #   containerd containerd-shim-runc-v2 ctr           the node runtime
 #                                                    (hack/tools/containerd/go.mod)
 #   coredns                                          cluster DNS (hack/tools/coredns/go.mod)
+#   etcd                                             a real etcd server, for clusters whose
+#                                                    meshapi etcd has three members (the
+#                                                    main go.mod's go.etcd.io/etcd/server/v3)
 #   ocimage                                          the image writer (hack/tools/ocimage)
 #   images                                           bin/images/*.tar and images.txt
 #   e2e.test                                         upstream's [sig-network] e2e suite and the ginkgo CLI
 #
 # Usage: hack/build-tools.sh [STEP...] with the steps control-plane (the
-# first three), node (the next three), containerd, coredns, ocimage,
+# first three), node (the next three), containerd, coredns, etcd, ocimage,
 # images and e2e.test; no STEP builds all but e2e.test, in that order. runc is
 # not built: the nodes use Debian's (apt-get install runc). The images need
 # gcc with a static libc (the pause image), nft (kube-proxy's), for
@@ -123,6 +126,20 @@ step_coredns() {
     -ldflags "-X github.com/coredns/coredns/coremain.GitCommit=$(go list -m -f '{{.Version}}' github.com/coredns/coredns)" \
     .
   say "coredns: $("$out/coredns" -version | head -1)"
+}
+
+# step_etcd builds upstream's etcd server from the module meshapi itself
+# requires (go.etcd.io/etcd/server/v3, whose root package is etcd's
+# main), so the program the tests run is the etcd meshapi links; the
+# fault suite runs three of them as one cluster's meshapi etcd.
+step_etcd() {
+  download_modules_of "$root"
+  cd "$root"
+  local pkg=go.etcd.io/etcd/server/v3 version
+  version=$(go list -m -f '{{.Version}}' "$pkg")
+  say "building etcd $version (cold: ~1 min; warm: seconds)"
+  CGO_ENABLED=0 timed etcd go_build_to etcd -ldflags "-X go.etcd.io/etcd/api/v3/version.GitSHA=$version" "$pkg"
+  say "etcd: $("$out/etcd" --version | head -1)"
 }
 
 step_ocimage() {
@@ -365,17 +382,18 @@ step_images() {
 
 main() {
   local steps=("$@") step
-  [ ${#steps[@]} -gt 0 ] || steps=(control-plane node containerd coredns ocimage images)
+  [ ${#steps[@]} -gt 0 ] || steps=(control-plane node containerd coredns etcd ocimage images)
   for step in "${steps[@]}"; do
     case $step in
       control-plane) build_kube kube-apiserver kube-controller-manager kubectl ;;
       node) build_kube kubelet kube-proxy kube-scheduler ;;
       containerd) step_containerd ;;
       coredns) step_coredns ;;
+      etcd) step_etcd ;;
       ocimage) step_ocimage ;;
       images) step_images ;;
       e2e.test) step_e2e_test ;;
-      *) echo "hack/build-tools.sh: unknown step $step (want control-plane, node, containerd, coredns, ocimage, images or e2e.test)" >&2; return 2 ;;
+      *) echo "hack/build-tools.sh: unknown step $step (want control-plane, node, containerd, coredns, etcd, ocimage, images or e2e.test)" >&2; return 2 ;;
     esac
   done
 }

@@ -2,6 +2,7 @@ package remotecluster
 
 import (
 	"context"
+	"errors"
 
 	"k8s.io/client-go/tools/cache"
 
@@ -19,4 +20,11 @@ func ReconcileMirror(ctx context.Context, kind, cluster, remoteKey string, remot
 		}
 	}
 	panic("no mirror kind " + kind)
+}
+
+// IsStaleCache reports whether err is a mirror write refused for a stale
+// local cache, which the syncer retries without counting an error.
+func IsStaleCache(err error) bool {
+	var stale *staleCacheError
+	return errors.As(err, &stale)
 }

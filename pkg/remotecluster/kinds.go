@@ -230,7 +230,7 @@ func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey strin
 		uid := have.GetUID()
 		err := client.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
 		if err != nil && !apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("deleting mirrored %s %s: %w", k.kind, lkey, err)
+			return nil, staleOr(fmt.Errorf("deleting mirrored %s %s: %w", k.kind, lkey, err))
 		}
 		return &write{deleted: true}, nil
 	case !haveExists:
@@ -280,7 +280,7 @@ func (k *kindSpec[T, L]) update(ctx context.Context, cs versioned.Interface, cli
 	want.SetUID(have.GetUID())
 	updated, err := client.Update(ctx, want, metav1.UpdateOptions{FieldManager: FieldManager})
 	if err != nil {
-		return nil, fmt.Errorf("updating mirrored %s %s: %w", k.kind, lkey, err)
+		return nil, staleOr(fmt.Errorf("updating mirrored %s %s: %w", k.kind, lkey, err))
 	}
 	w := &write{resourceVersions: []string{updated.GetResourceVersion()}}
 	if k.updateStatus != nil {
@@ -292,6 +292,29 @@ func (k *kindSpec[T, L]) update(ctx context.Context, cs versioned.Interface, cli
 		w.resourceVersions = append(w.resourceVersions, rv)
 	}
 	return w, nil
+}
+
+// staleCacheError is a write of an existing mirror that the API server
+// refused because the local cache it was computed from is behind: the
+// mirror was deleted (NotFound) or changed (Conflict: a resourceVersion or
+// UID precondition) since the cache saw it, by the syncer's own previous
+// write whose watch event has not arrived yet, or while the cache's watch
+// was re-established (a meshapi-apiserver replica that served it died).
+// Neither the remote cluster nor the write failed: the syncer retries it
+// once the cache has caught up, without counting or reporting an error.
+type staleCacheError struct{ err error }
+
+func (e *staleCacheError) Error() string { return e.err.Error() }
+func (e *staleCacheError) Unwrap() error { return e.err }
+
+// staleOr returns err, a refused update or delete of an existing
+// mirror, as a staleCacheError when the API server refused it as NotFound
+// or Conflict.
+func staleOr(err error) error {
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return &staleCacheError{err: err}
+	}
+	return err
 }
 
 // copyStatus copies the status of a Node mirror; other kinds have none

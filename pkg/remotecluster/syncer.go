@@ -3,6 +3,7 @@ package remotecluster
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -117,6 +118,15 @@ type Syncer struct {
 // (TestFaults/LocalMeshapiAPIServerKill) stayed unmirrored for over a
 // minute after it came back, while the status said InSync.
 const mirrorRetryMax = 5 * time.Second
+
+// staleCacheRetries is how many times in a row a mirror write refused for
+// a stale local cache (staleCacheError) is retried before it counts as an
+// error and shows in the status: with mirrorRateLimiter's delays, about
+// 5 s for the cache to catch up. Under churn, the syncer's own writes
+// race its cache a few times a second; a meshapi-apiserver replica that
+// dies breaks every watch it served, and the caches catch up a second or
+// two later (TestFaults/LocalMeshapiReplicaKill, TESTING.md).
+const staleCacheRetries = 10
 
 // mirrorRateLimiter is the syncer queue's: per item 5 ms doubling up to
 // mirrorRetryMax. The workers bound how many writes run at once.
@@ -328,6 +338,12 @@ func (s *Syncer) process(ctx context.Context, it queueItem) {
 	s.mu.Unlock()
 	if err == nil {
 		s.queue.Forget(it)
+		return
+	}
+	var stale *staleCacheError
+	if errors.As(err, &stale) && s.queue.NumRequeues(it) < staleCacheRetries {
+		klog.FromContext(ctx).V(2).Info("Mirror cache behind the API server; retrying", "remoteCluster", s.cluster, "kind", k.Name(), "key", it.key, "err", err)
+		s.queue.AddRateLimited(it)
 		return
 	}
 	s.metrics.errors.WithLabelValues(s.cluster).Inc()

@@ -41,14 +41,25 @@ func isForbidden(err error) bool { return apierrors.IsForbidden(err) }
 // cluster binds it: a second try takes new ports.
 func startClustersOn(ctx context.Context, t *testing.T, dir, name string, bins framework.Binaries, n int, opts framework.ClusterOptions) []*framework.Cluster {
 	t.Helper()
-	cs := make([]*framework.Cluster, n)
-	errs := make([]error, n)
+	each := make([]framework.ClusterOptions, n)
+	for i := range each {
+		each[i] = opts
+	}
+	return startClustersWith(ctx, t, dir, name, bins, each)
+}
+
+// startClustersWith is startClustersOn with options of its own for each
+// cluster: len(opts) clusters.
+func startClustersWith(ctx context.Context, t *testing.T, dir, name string, bins framework.Binaries, opts []framework.ClusterOptions) []*framework.Cluster {
+	t.Helper()
+	cs := make([]*framework.Cluster, len(opts))
+	errs := make([]error, len(opts))
 	var wg sync.WaitGroup
 	for i := range cs {
 		wg.Go(func() {
 			cname := fmt.Sprintf("%s-%c", name, 'a'+i)
 			for try := range 2 {
-				cs[i], errs[i] = framework.StartClusterWithOptions(ctx, cname, filepath.Join(dir, fmt.Sprintf("%s-%d", cname, try)), bins, opts)
+				cs[i], errs[i] = framework.StartClusterWithOptions(ctx, cname, filepath.Join(dir, fmt.Sprintf("%s-%d", cname, try)), bins, opts[i])
 				if errs[i] == nil || !strings.Contains(errs[i].Error(), "address already in use") {
 					break
 				}

@@ -36,6 +36,13 @@ type meshctlEnv struct {
 // install-plugin, and merges the clusters' administrator kubeconfigs.
 func newMeshctlEnv(t *testing.T) *meshctlEnv {
 	t.Helper()
+	return newMeshctlEnvFor(t, clusters)
+}
+
+// newMeshctlEnvFor is newMeshctlEnv with a context for each of cs, the
+// first current.
+func newMeshctlEnvFor(t *testing.T, cs []*framework.Cluster) *meshctlEnv {
+	t.Helper()
 	e := &meshctlEnv{dir: t.TempDir()}
 	e.bin = filepath.Join(e.dir, "meshctl")
 	build := exec.Command("go", "build", "-o", e.bin, "./cmd/meshctl")
@@ -44,7 +51,7 @@ func newMeshctlEnv(t *testing.T) *meshctlEnv {
 		t.Fatalf("building meshctl: %v\n%s", err, out)
 	}
 	merged := clientcmdapi.NewConfig()
-	for _, c := range clusters {
+	for _, c := range cs {
 		cfg, err := clientcmd.LoadFromFile(c.Kubeconfig)
 		if err != nil {
 			t.Fatal(err)
@@ -54,7 +61,7 @@ func newMeshctlEnv(t *testing.T) *meshctlEnv {
 		merged.AuthInfos[c.Name] = cfg.AuthInfos[ctx.AuthInfo]
 		merged.Contexts[c.Name] = &clientcmdapi.Context{Cluster: c.Name, AuthInfo: c.Name}
 	}
-	merged.CurrentContext = clusters[0].Name
+	merged.CurrentContext = cs[0].Name
 	e.kubeconfig = filepath.Join(e.dir, "mesh.kubeconfig")
 	if err := clientcmd.WriteToFile(*merged, e.kubeconfig); err != nil {
 		t.Fatal(err)

@@ -21,12 +21,19 @@ type topology struct {
 	nodes    []*framework.TopoNode
 }
 
-// newTopology builds the topology (framework.NewTopology) and registers
-// its Close as a cleanup. The clusters are not connected yet (connect).
+// newTopology builds the topology (framework.NewTopology) on the shared
+// clusters[0] and clusters[1] and registers its Close as a cleanup. The
+// clusters are not connected yet (connect).
 func newTopology(t *testing.T, cfg framework.TopologyConfig) *topology {
 	t.Helper()
+	return newTopologyOn(t, clusters[0], clusters[1], cfg)
+}
+
+// newTopologyOn is newTopology on clusters a and b.
+func newTopologyOn(t *testing.T, a, b *framework.Cluster, cfg framework.TopologyConfig) *topology {
+	t.Helper()
 	cfg.Logf = t.Logf
-	topo, err := framework.NewTopology(ctxT(t), clusters[0], clusters[1], cfg)
+	topo, err := framework.NewTopology(ctxT(t), a, b, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

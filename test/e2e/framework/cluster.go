@@ -42,6 +42,10 @@ type Binaries struct {
 	KubeScheduler string
 	// MeshapiAPIServer and MeshapiController are meshapi's binaries.
 	MeshapiAPIServer, MeshapiController string
+	// Etcd is upstream's etcd server ($ETCD, else bin/etcd); only clusters
+	// whose meshapi etcd has several members
+	// (ClusterOptions.MeshapiEtcdMembers) run it.
+	Etcd string
 }
 
 // Cluster is one running cluster.
@@ -71,6 +75,9 @@ type Cluster struct {
 	pki         clusterPKI
 	kubeEtcd    *embeddedetcd.Server
 	meshapiEtcd *embeddedetcd.Server
+	// meshapiEtcdCluster replaces meshapiEtcd when the meshapi etcd has
+	// several members (etcdcluster.go).
+	meshapiEtcdCluster *etcdCluster
 
 	kubeAPIServer     *process
 	controllerManager *process
@@ -138,10 +145,7 @@ func StartClusterWithOptions(ctx context.Context, name, dir string, bins Binarie
 	if c.kubeEtcd, err = embeddedetcd.Start(ctx, filepath.Join(dir, "kube-etcd"), filepath.Join(dir, "logs", "kube-etcd.log")); err != nil {
 		return c, err
 	}
-	if c.meshapiEtcd, err = embeddedetcd.StartWithOptions(ctx, embeddedetcd.Options{
-		DataDir: filepath.Join(dir, "meshapi-etcd"), LogFile: filepath.Join(dir, "logs", "meshapi-etcd.log"),
-		TLS: &embeddedetcd.TLS{CertFile: c.pki.etcdServer.CertFile, KeyFile: c.pki.etcdServer.KeyFile, TrustedCAFile: c.pki.etcdCA.CertFile},
-	}); err != nil {
+	if err := c.startMeshapiEtcd(ctx); err != nil {
 		return c, err
 	}
 	kubePort, err := freePort()
@@ -182,6 +186,22 @@ func StartClusterWithOptions(ctx context.Context, name, dir string, bins Binarie
 		return c, err
 	}
 	return c, nil
+}
+
+// startMeshapiEtcd starts the etcd behind meshapi-apiserver: in-process,
+// or as etcd processes when ClusterOptions.MeshapiEtcdMembers asks for
+// several members.
+func (c *Cluster) startMeshapiEtcd(ctx context.Context) error {
+	var err error
+	if c.opts.MeshapiEtcdMembers > 1 {
+		c.meshapiEtcdCluster, err = c.startEtcdCluster(ctx, c.opts.MeshapiEtcdMembers)
+		return err
+	}
+	c.meshapiEtcd, err = embeddedetcd.StartWithOptions(ctx, embeddedetcd.Options{
+		DataDir: filepath.Join(c.Dir, "meshapi-etcd"), LogFile: filepath.Join(c.Dir, "logs", "meshapi-etcd.log"),
+		TLS: &embeddedetcd.TLS{CertFile: c.pki.etcdServer.CertFile, KeyFile: c.pki.etcdServer.KeyFile, TrustedCAFile: c.pki.etcdCA.CertFile},
+	})
+	return err
 }
 
 func (c *Cluster) makePKI() error {
@@ -288,7 +308,7 @@ func (c *Cluster) controllerManagerArgs() []string {
 // receiving them at once.
 func (c *Cluster) meshapiArgs(kubeconfig string, serving keyPair, dataDir string) []string {
 	return []string{
-		"--etcd-servers=" + c.meshapiEtcd.ClientURL,
+		"--etcd-servers=" + c.MeshapiEtcdURL(),
 		"--etcd-cafile=" + c.pki.etcdCA.CertFile,
 		"--etcd-certfile=" + c.pki.etcdClient.CertFile,
 		"--etcd-keyfile=" + c.pki.etcdClient.KeyFile,
@@ -481,11 +501,17 @@ func waitReadyz(ctx context.Context, cfg *rest.Config, p *process, timeout time.
 	return fmt.Errorf("%s not ready after %s: %v", p.name, timeout, last)
 }
 
-// MeshapiEtcdURL is the client URL of the etcd behind meshapi-apiserver,
-// for remote clusters that sync with datastoreType etcdv3: https, reached
-// with MeshapiEtcdCAFile and the client certificate MeshapiEtcdCertFile,
+// MeshapiEtcdURL is the client URL of the etcd behind meshapi-apiserver
+// (every member's, comma-separated, when it has several), for remote
+// clusters that sync with datastoreType etcdv3: https, reached with
+// MeshapiEtcdCAFile and the client certificate MeshapiEtcdCertFile,
 // MeshapiEtcdKeyFile.
-func (c *Cluster) MeshapiEtcdURL() string { return c.meshapiEtcd.ClientURL }
+func (c *Cluster) MeshapiEtcdURL() string {
+	if c.meshapiEtcdCluster != nil {
+		return strings.Join(c.meshapiEtcdCluster.clientURLs(), ",")
+	}
+	return c.meshapiEtcd.ClientURL
+}
 
 // StopKubeAPIServer stops kube-apiserver, leaving the rest running.
 func (c *Cluster) StopKubeAPIServer() error { return c.kubeAPIServer.stop(30 * time.Second) }
@@ -539,6 +565,9 @@ func (c *Cluster) Stop() error {
 		if err := p.stop(30 * time.Second); err != nil {
 			errs = append(errs, err.Error())
 		}
+	}
+	if c.meshapiEtcdCluster != nil {
+		errs = append(errs, c.meshapiEtcdCluster.stop()...)
 	}
 	for _, e := range []*embeddedetcd.Server{c.meshapiEtcd, c.kubeEtcd} {
 		if e != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,9 +19,10 @@ type APIRequests struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu         sync.Mutex
-	ok, failed int64
-	lastErr    string
+	mu           sync.Mutex
+	ok, failed   int64
+	lastErr      string
+	failedStarts []time.Time
 }
 
 // APIRequestStats are the requests' counts.
@@ -28,6 +30,20 @@ type APIRequestStats struct {
 	OK, Failed int64
 	// LastError is the last failure's message.
 	LastError string
+	// FailedStarts are when the failed requests started, in order: a
+	// request in flight when a server died started before the fault.
+	FailedStarts []time.Time
+}
+
+// FailedStartedAfter counts the failed requests that started after t.
+func (s APIRequestStats) FailedStartedAfter(t time.Time) int64 {
+	var n int64
+	for _, start := range s.FailedStarts {
+		if start.After(t) {
+			n++
+		}
+	}
+	return n
 }
 
 // StartAPIRequests calls request every period, each with timeout, until
@@ -41,6 +57,7 @@ func StartAPIRequests(request func(ctx context.Context) error, period, timeout t
 		defer t.Stop()
 		for {
 			rctx, rcancel := context.WithTimeout(ctx, timeout)
+			start := time.Now()
 			err := request(rctx)
 			rcancel()
 			if ctx.Err() != nil {
@@ -50,6 +67,7 @@ func StartAPIRequests(request func(ctx context.Context) error, period, timeout t
 			if err != nil {
 				r.failed++
 				r.lastErr = err.Error()
+				r.failedStarts = append(r.failedStarts, start)
 			} else {
 				r.ok++
 			}
@@ -68,12 +86,13 @@ func StartAPIRequests(request func(ctx context.Context) error, period, timeout t
 func (r *APIRequests) Stats() APIRequestStats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return APIRequestStats{OK: r.ok, Failed: r.failed, LastError: r.lastErr}
+	return APIRequestStats{OK: r.ok, Failed: r.failed, LastError: r.lastErr, FailedStarts: slices.Clone(r.failedStarts)}
 }
 
 // Sub returns s minus an earlier reading.
 func (s APIRequestStats) Sub(earlier APIRequestStats) APIRequestStats {
-	return APIRequestStats{OK: s.OK - earlier.OK, Failed: s.Failed - earlier.Failed, LastError: s.LastError}
+	return APIRequestStats{OK: s.OK - earlier.OK, Failed: s.Failed - earlier.Failed, LastError: s.LastError,
+		FailedStarts: slices.Clone(s.FailedStarts[min(len(earlier.FailedStarts), len(s.FailedStarts)):])}
 }
 
 // Stop stops the requests and waits for the last one.

@@ -27,6 +27,9 @@ type ClusterOptions struct {
 	// lifts the not-ready taint a kubelet registers its Node with);
 	// kube-scheduler runs.
 	NodeAddress netip.Addr
+	// MeshapiEtcdMembers, if over 1, runs meshapi's etcd as that many
+	// etcd processes (bin/etcd, etcdcluster.go) instead of in-process.
+	MeshapiEtcdMembers int
 }
 
 // The Service addresses of a cluster with real nodes: the range of

@@ -22,11 +22,22 @@ func RepoRoot() string {
 // ArtifactsDir is the manifests directory users apply.
 func ArtifactsDir() string { return filepath.Join(RepoRoot(), "artifacts") }
 
+// EtcdEnv names the environment variable that, when set, is the etcd
+// binary clusters with a multi-member meshapi etcd run instead of
+// bin/etcd.
+const EtcdEnv = "ETCD"
+
 // FindBinaries locates the upstream binaries in bin/ (hack/build-tools.sh)
-// and builds meshapi-apiserver and meshapi-controller into dir.
+// and builds meshapi-apiserver and meshapi-controller into dir. bin/etcd
+// (or $ETCD) is looked for only when a cluster needs it.
 func FindBinaries(ctx context.Context, dir string) (Binaries, error) {
 	bin := filepath.Join(RepoRoot(), "bin")
+	etcd := os.Getenv(EtcdEnv)
+	if etcd == "" {
+		etcd = filepath.Join(bin, "etcd")
+	}
 	b := Binaries{
+		Etcd:                  etcd,
 		KubeAPIServer:         filepath.Join(bin, "kube-apiserver"),
 		KubeControllerManager: filepath.Join(bin, "kube-controller-manager"),
 		Kubectl:               filepath.Join(bin, "kubectl"),
