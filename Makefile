@@ -24,7 +24,7 @@ test:
 build:
 	go build -o bin/ ./cmd/...
 
-## tools: build from source into bin/ every upstream program the e2e clusters run (kube-apiserver, kube-controller-manager, kubectl, kubelet, kube-proxy, kube-scheduler, containerd, CoreDNS) and their images (bin/images)
+## tools: build from source into bin/ every upstream program the e2e clusters run (kube-apiserver, kube-controller-manager, kubectl, kubelet, kube-proxy, kube-scheduler, containerd, CoreDNS, etcd) and their images (bin/images)
 tools:
 	hack/build-tools.sh
 

@@ -137,7 +137,7 @@ step_etcd() {
   cd "$root"
   local pkg=go.etcd.io/etcd/server/v3 version
   version=$(go list -m -f '{{.Version}}' "$pkg")
-  say "building etcd $version (cold: ~1 min; warm: seconds)"
+  say "building etcd $version (cold: about 5 min on a busy machine; warm: seconds)"
   CGO_ENABLED=0 timed etcd go_build_to etcd -ldflags "-X go.etcd.io/etcd/api/v3/version.GitSHA=$version" "$pkg"
   say "etcd: $("$out/etcd" --version | head -1)"
 }
