@@ -104,6 +104,9 @@ type sample struct {
 	written, writeErrors int64
 	// load is /proc/loadavg's first three fields.
 	load string
+	// pending is how many events written were not yet seen in every
+	// other cluster.
+	pending int
 }
 
 // takeSample scrapes every cluster's controller and agent.

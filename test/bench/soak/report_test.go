@@ -3,6 +3,7 @@ package soak
 import (
 	"fmt"
 	"math"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -30,9 +31,9 @@ func windowLine(res *result, i int) string {
 	prev, cur := res.samples[i], res.samples[i+1]
 	w := res.rec.stats(i)
 	var b strings.Builder
-	fmt.Fprintf(&b, "window %2d (to %5.0fs): %5d events %3d write errors, remote errors +%g; propagation n=%d p50 %.0f ms p99 %.0f ms (from send p99 %.0f ms); load %s; MiB",
+	fmt.Fprintf(&b, "window %2d (to %5.0fs): %5d events %3d write errors, remote errors +%g; propagation n=%d p50 %.0f ms p99 %.0f ms (from send p99 %.0f ms); not yet seen %d; load %s; MiB",
 		i, cur.at.Seconds(), cur.written-prev.written, cur.writeErrors-prev.writeErrors, remoteErrors(cur)-remoteErrors(prev),
-		len(w.fromReturn), ms(percentile(w.fromReturn, 0.5)), ms(percentile(w.fromReturn, 0.99)), ms(percentile(w.fromSend, 0.99)), cur.load)
+		len(w.fromReturn), ms(percentile(w.fromReturn, 0.5)), ms(percentile(w.fromReturn, 0.99)), ms(percentile(w.fromSend, 0.99)), cur.pending, cur.load)
 	for ci, cs := range cur.clusters {
 		fmt.Fprintf(&b, " | %s ctrl rss %.0f heap %.0f, agent rss %.0f heap %.0f", clusterNames[ci],
 			mib(cs.controller.rss), mib(cs.controller.heap), mib(cs.agent.rss), mib(cs.agent.heap))
@@ -86,13 +87,15 @@ func memoryRows(res *result, ci int, comp component) memoryRow {
 	return r
 }
 
-// report logs the run's tables and reports its key figures.
+// report prints the run's tables to stderr and reports its key figures.
 func report(b *testing.B, res *result) {
 	var t strings.Builder
 	fmt.Fprintf(&t, "initial load: %d endpoints created in %s, every RCC InSync with every endpoint %s after the last create\n",
 		res.cfg.endpoints, res.load.Round(time.Second), res.sync.Round(time.Second))
 	if len(res.samples) < 2 {
-		b.Log(t.String())
+		// To stderr: the testing package keeps only ten lines of a
+		// benchmark's log.
+		fmt.Fprint(os.Stderr, t.String())
 		return
 	}
 	fmt.Fprintf(&t, "\n| cluster | process | RSS idle / start / end / max / after, MiB | heap idle / start / end / max / after, MiB |\n|---|---|---|---|\n")
@@ -138,7 +141,9 @@ func report(b *testing.B, res *result) {
 	for i := range len(res.samples) - 1 {
 		fmt.Fprintf(&t, "%s\n", windowLine(res, i))
 	}
-	b.Log(t.String())
+	// To stderr: the testing package keeps only ten lines of a
+	// benchmark's log.
+	fmt.Fprint(os.Stderr, t.String())
 
 	b.ReportMetric(res.sync.Seconds(), "initial-sync-s")
 	b.ReportMetric(ms(percentile(first.fromReturn, 0.99)), "p99-first-ms")

@@ -120,12 +120,25 @@ func soak(ctx context.Context, m *mesh, cfg config, logf func(string, ...any)) (
 	if err := initialLoad(ctx, m, cfg, res, logf); err != nil {
 		return nil, err
 	}
-	if err := churn(ctx, m, cfg, res, logf); err != nil {
+	stopWatches, err := churn(ctx, m, cfg, res, logf)
+	if err != nil {
+		stopWatches()
 		return res, err
 	}
-	logf("churn over; waiting for the mirrors to equal their remotes")
-	var err error
-	if res.converge, err = waitConverged(ctx, m.members, 5*time.Minute); err != nil {
+	logf("churn over; waiting for the mirrors to equal their remotes (%d events not yet seen everywhere)", res.rec.unseen())
+	res.converge, err = waitConverged(ctx, m.members, 10*time.Minute)
+	// The watches keep measuring the last events until the mirrors
+	// converged, and a little after: a mirror event can come after the
+	// list that saw it.
+	for range 10 {
+		if res.rec.unseen() == 0 {
+			break
+		}
+		sleepCtx(ctx, time.Second)
+	}
+	res.watchRestarts = stopWatches()
+	res.unseen = res.rec.unseen()
+	if err != nil {
 		return res, fmt.Errorf("after the churn: %w", err)
 	}
 	for _, local := range m.members {
@@ -189,17 +202,26 @@ func initialLoad(ctx context.Context, m *mesh, cfg config, res *result, logf fun
 	return nil
 }
 
-// churn runs the churn for cfg.duration with a sample every cfg.sample,
-// and lets the watches see the last events.
-func churn(ctx context.Context, m *mesh, cfg config, res *result, logf func(string, ...any)) error {
-	watchCtx, stopWatches := context.WithCancel(ctx)
-	defer stopWatches()
+// churn runs the churn for cfg.duration with a sample every cfg.sample.
+// The watches of the mirrors go on until stopWatches, which returns how
+// many times they were opened again.
+func churn(ctx context.Context, m *mesh, cfg config, res *result, logf func(string, ...any)) (stopWatches func() int, err error) {
+	watchCtx, cancel := context.WithCancel(ctx)
 	start := time.Now()
 	res.rec = newRecorder(start, cfg.sample, len(m.members)-1)
 	restarts := make([]int, len(m.members))
 	var watchers sync.WaitGroup
 	for i, mb := range m.members {
 		watchers.Go(func() { restarts[i] = watchMirrors(watchCtx, mb, res.rec) })
+	}
+	stopWatches = func() int {
+		cancel()
+		watchers.Wait()
+		n := 0
+		for _, r := range restarts {
+			n += r
+		}
+		return n
 	}
 	res.samples = []sample{takeSample(ctx, m.members, res.churners, 0)}
 	stop := make(chan struct{})
@@ -220,24 +242,12 @@ func churn(ctx context.Context, m *mesh, cfg config, res *result, logf func(stri
 			writers.Wait()
 		}
 		s := takeSample(ctx, m.members, res.churners, time.Since(start))
+		s.pending = res.rec.unseen()
 		res.samples = append(res.samples, s)
 		logf("%s", windowLine(res, len(res.samples)-2))
 		if at == cfg.duration || ctx.Err() != nil {
 			break
 		}
 	}
-	// The last events' mirrors: a little time to show.
-	for range 60 {
-		if res.rec.unseen() == 0 {
-			break
-		}
-		sleepCtx(ctx, time.Second)
-	}
-	stopWatches()
-	watchers.Wait()
-	res.unseen = res.rec.unseen()
-	for _, r := range restarts {
-		res.watchRestarts += r
-	}
-	return ctx.Err()
+	return stopWatches, ctx.Err()
 }

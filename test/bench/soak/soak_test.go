@@ -87,11 +87,11 @@ func TestPercentile(t *testing.T) {
 func TestShardChurn(t *testing.T) {
 	pool := netip.MustParsePrefix("198.18.0.0/24")
 	for _, tc := range []struct {
-		name         string
-		index, of    int
-		initial      int
-		events       int
-		failEvery    int
+		name      string
+		index, of int
+		initial   int
+		events    int
+		failEvery int
 		// full: the shard's every slot is taken at first.
 		full bool
 	}{
