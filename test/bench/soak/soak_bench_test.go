@@ -45,9 +45,9 @@ func configFromFlags() (config, error) {
 		return c, fmt.Errorf("-soak.duration %s: must be positive", c.duration)
 	case c.sample <= 0 || c.sample > c.duration:
 		return c, fmt.Errorf("-soak.sample %s: must be positive and at most -soak.duration %s", c.sample, c.duration)
-	case c.endpoints < len(clusterNames) || perCluster > poolSlots(endpointPools[0])/2:
-		return c, fmt.Errorf("-soak.endpoints %d: must be from %d to %d (half of three /17 pools, room for the churn)",
-			c.endpoints, len(clusterNames), len(clusterNames)*poolSlots(endpointPools[0])/2)
+	case c.endpoints < len(clusterNames) || perCluster > poolSlots(endpointPools[0])*3/4:
+		return c, fmt.Errorf("-soak.endpoints %d: must be from %d to %d (three quarters of three /17 pools, room for the churn)",
+			c.endpoints, len(clusterNames), len(clusterNames)*poolSlots(endpointPools[0])*3/4)
 	case c.rate <= 0:
 		return c, fmt.Errorf("-soak.rate %g: must be positive", c.rate)
 	case c.workers < 1:
