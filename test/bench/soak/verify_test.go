@@ -131,6 +131,19 @@ func waitConverged(ctx context.Context, members []*member, timeout time.Duration
 			return 0, fmt.Errorf("%d differences between the mirrors and their remotes after %s, among them:\n%s",
 				n, timeout, strings.Join(diffs, "\n"))
 		}
-		sleepCtx(ctx, 5*time.Second)
+		sleepCtx(ctx, 30*time.Second)
+	}
+}
+
+// waitQuiet polls count every second until it has not changed for quiet,
+// or timeout passes.
+func waitQuiet(ctx context.Context, count func() int, quiet, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	last, since := count(), time.Now()
+	for time.Now().Before(deadline) && ctx.Err() == nil && time.Since(since) < quiet {
+		sleepCtx(ctx, time.Second)
+		if n := count(); n != last {
+			last, since = n, time.Now()
+		}
 	}
 }
