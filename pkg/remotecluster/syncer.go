@@ -248,6 +248,9 @@ func (s *Syncer) Run(ctx context.Context, workers int) {
 	case <-ctx.Done():
 		return
 	}
+	s.mu.Lock()
+	s.initial = nil // empty by now, but a map keeps the room it grew to
+	s.mu.Unlock()
 	s.markInSync(ctx)
 
 	// After a failure the informers relist on their own; once every kind
