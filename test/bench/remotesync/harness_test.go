@@ -332,6 +332,21 @@ func (c *controller) counter(name string, want map[string]string) float64 {
 	return sum
 }
 
+// waitIdle waits until the controller's count of no-op reconciles of the
+// RCC rccName (one for every echo of its own writes, among others) has not
+// moved for a second, at most two minutes.
+func (c *controller) waitIdle(ctx context.Context, rccName string) error {
+	last, since := math.NaN(), time.Now()
+	return waitUntil(ctx, 2*time.Minute, func() (bool, error) {
+		n := c.counter("remote_cluster_noop_reconciles_total", map[string]string{"remote_cluster_name": rccName})
+		if n != last {
+			last, since = n, time.Now()
+			return false, nil
+		}
+		return time.Since(since) >= time.Second, nil
+	})
+}
+
 // newRCC returns a RemoteClusterConfiguration that reaches B inline and
 // mirrors its endpoints only.
 func newRCC(name string, b *benchserver.Server) *v3.RemoteClusterConfiguration {

@@ -117,6 +117,12 @@ func initialSync(b *testing.B, f *benchserver.Pair, n int, rccName string) {
 	}
 	// Reconciles that wrote nothing: each mirror write the controller's
 	// own informer saw come back, among others.
+	// The controller is still working off the echoes of its own writes
+	// when the status reads InSync; objects allocated while the
+	// collection runs count as live, so the heap is read once it is idle.
+	if err := c.waitIdle(ctx, rccName); err != nil {
+		b.Fatalf("waiting for the controller to be idle: %v", err)
+	}
 	noops := c.counter("remote_cluster_noop_reconciles_total", map[string]string{"remote_cluster_name": rccName})
 	after := readMemory()
 	writeHeapProfile(b, n)
