@@ -160,7 +160,7 @@ func NewController(local versioned.Interface, kube kubernetes.Interface, metrics
 	// Every mirrored object of every cluster, indexed by cluster.
 	for _, k := range c.kinds {
 		inf := cache.NewSharedIndexInformer(k.MirrorListWatch(local), k.Example(), 0, cache.Indexers{ClusterIndex: clusterIndexFunc})
-		if err := inf.SetTransform(dropManagedFields); err != nil {
+		if err := inf.SetTransform(newCompactor().transform); err != nil {
 			panic(err) // cannot happen: SetTransform fails only once the informer runs
 		}
 		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -264,17 +264,6 @@ func (c *Controller) mirroredCounts(cluster string) map[*kind]int32 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return maps.Clone(c.counts[cluster])
-}
-
-// dropManagedFields is the mirror informers' transform: the mirror compares
-// specs, labels and annotations only, and managedFields are a fifth of an
-// endpoint's memory. An update sent without managedFields keeps the
-// server's.
-func dropManagedFields(obj any) (any, error) {
-	if o, err := meta.Accessor(obj); err == nil {
-		o.SetManagedFields(nil)
-	}
-	return obj, nil
 }
 
 // mirrorChanged routes a change of a local mirror to its cluster's syncer

@@ -199,7 +199,7 @@ func (s *Syncer) Run(ctx context.Context, workers int) {
 			lw = s.observedListWatch(ctx, k, k.RemoteListWatch(s.remote))
 		}
 		informer := cache.NewSharedIndexInformer(lw, k.Example(), 0, cache.Indexers{})
-		if err := informer.SetTransform(dropManagedFields); err != nil {
+		if err := informer.SetTransform(newCompactor().transform); err != nil {
 			logger.Error(err, "Setting the informer's transform", "kind", k.Name())
 		}
 		if err := informer.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) { s.remoteFailed(ctx, err) }); err != nil {
@@ -258,6 +258,9 @@ func (s *Syncer) Run(ctx context.Context, workers int) {
 	case <-ctx.Done():
 		return
 	}
+	s.mu.Lock()
+	s.initial = nil // empty by now, but a map keeps the room it grew to
+	s.mu.Unlock()
 	s.markInSync(ctx)
 
 	// After a failure the informers relist on their own; once every kind

@@ -54,6 +54,8 @@ var (
 		"goroutines updating endpoints in BenchmarkChurn")
 	syncProfileFlag = flag.String("remotesync.sync-cpuprofile", "",
 		"write a CPU profile of this process (the controller and the benchmark's polling) from each RCC's creation until it is in sync in BenchmarkInitialSync to <file>.<size>")
+	syncHeapProfileFlag = flag.String("remotesync.sync-heapprofile", "",
+		"write a heap profile of this process once each RCC is in sync in BenchmarkInitialSync (after a garbage collection) to <file>.<size>")
 )
 
 const (
@@ -136,6 +138,62 @@ func createEndpoints(ctx context.Context, cs versioned.Interface, set string, n 
 		return 0, err
 	}
 	return time.Since(start), nil
+}
+
+// floorResult is what createFloor measured.
+type floorResult struct {
+	// create is how long the creates took, delete how long the
+	// deletecollections until no object was left.
+	create, delete time.Duration
+}
+
+// createFloor measures the floor of the mirroring: it creates in A, from
+// creators goroutines with the controller's local client settings
+// (-remotesync.local-qps and -remotesync.local-burst), the mirrors the
+// controller writes for endpoints 0..n-1 of set in cluster (the objects of
+// remotecluster.MirrorWorkloadEndpoint, with its field manager), one
+// object per request; then it deletes them with one deletecollection per
+// namespace, as the controller removes a mirror, and waits until none is
+// left. Nothing else writes to A meanwhile: the controller is stopped.
+func createFloor(ctx context.Context, f *benchserver.Pair, cluster, set string, n int) (floorResult, error) {
+	cfg := rest.CopyConfig(f.A.Config)
+	cfg.QPS, cfg.Burst = float32(*localQPSFlag), *localBurstFlag
+	cfg.UserAgent = "meshapi-controller/remotesync-floor"
+	a, err := versioned.NewForConfig(cfg)
+	if err != nil {
+		return floorResult{}, err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	start := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range creators {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				m := remotecluster.MirrorWorkloadEndpoint(cluster, newEndpoint(set, i))
+				if _, err := a.ProjectcalicoV3().WorkloadEndpoints(m.Namespace).Create(ctx, m, metav1.CreateOptions{FieldManager: remotecluster.FieldManager}); err != nil {
+					cancel(fmt.Errorf("creating %s/%s in A: %w", m.Namespace, m.Name, err))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return floorResult{}, err
+	}
+	r := floorResult{create: time.Since(start)}
+	start = time.Now()
+	if err := deleteEndpoints(ctx, a, v3.LabelCluster+"="+cluster); err != nil {
+		return r, err
+	}
+	r.delete = time.Since(start)
+	return r, nil
 }
 
 // countEndpoints counts the endpoints of cs matching selector, in every
@@ -272,6 +330,21 @@ func (c *controller) counter(name string, want map[string]string) float64 {
 		}
 	}
 	return sum
+}
+
+// waitIdle waits until the controller's count of no-op reconciles of the
+// RCC rccName (one for every echo of its own writes, among others) has not
+// moved for a second, at most two minutes.
+func (c *controller) waitIdle(ctx context.Context, rccName string) error {
+	last, since := math.NaN(), time.Now()
+	return waitUntil(ctx, 2*time.Minute, func() (bool, error) {
+		n := c.counter("remote_cluster_noop_reconciles_total", map[string]string{"remote_cluster_name": rccName})
+		if n != last {
+			last, since = n, time.Now()
+			return false, nil
+		}
+		return time.Since(since) >= time.Second, nil
+	})
 }
 
 // newRCC returns a RemoteClusterConfiguration that reaches B inline and

@@ -35,8 +35,13 @@ func sizes(b *testing.B) []int {
 
 // BenchmarkInitialSync measures how long a new RemoteClusterConfiguration
 // takes to mirror N endpoints that already exist in B (from its creation
-// in A until its status reads InSync with N endpoints counted), and the
-// memory the process holds once it has.
+// in A until its status reads InSync with N endpoints counted), the memory
+// the process holds once it has, and how long removing the mirror takes
+// once the RCC is deleted. In the same run, with the controller stopped,
+// before the sync and after its teardown, it measures the floor of
+// one-object-per-write mirroring: A's rate of plain creates of the same N
+// mirrors from 16 writers (floor-creates/s, the mean of the two), and the
+// ratio of the sync's rate to it (sync/floor).
 func BenchmarkInitialSync(b *testing.B) {
 	f := servers(b)
 	for _, n := range sizes(b) {
@@ -65,6 +70,14 @@ func initialSync(b *testing.B, f *benchserver.Pair, n int, rccName string) {
 			b.Errorf("deleting B's endpoints: %v", err)
 		}
 	}()
+
+	// The floor is measured before the sync and again after its teardown,
+	// and the sync compared with the mean of the two rates: the load of
+	// this shared machine drifts within one run.
+	floorBefore, err := createFloor(ctx, f, rccName, "sync", n)
+	if err != nil {
+		b.Fatalf("measuring the floor: %v", err)
+	}
 
 	before := readMemory()
 	c, err := startController(ctx, f)
@@ -104,8 +117,15 @@ func initialSync(b *testing.B, f *benchserver.Pair, n int, rccName string) {
 	}
 	// Reconciles that wrote nothing: each mirror write the controller's
 	// own informer saw come back, among others.
+	// The controller is still working off the echoes of its own writes
+	// when the status reads InSync; objects allocated while the
+	// collection runs count as live, so the heap is read once it is idle.
+	if err := c.waitIdle(ctx, rccName); err != nil {
+		b.Fatalf("waiting for the controller to be idle: %v", err)
+	}
 	noops := c.counter("remote_cluster_noop_reconciles_total", map[string]string{"remote_cluster_name": rccName})
 	after := readMemory()
+	writeHeapProfile(b, n)
 	logged, _ := c.logs.seen(fmt.Sprintf("Sending in-sync update for RemoteClusterConfiguration(%s)", rccName))
 	errs, sample := c.logs.errorSummary()
 	mirrored, err := countEndpoints(ctx, f.A.Client, v3.LabelCluster+"="+rccName)
@@ -119,9 +139,10 @@ func initialSync(b *testing.B, f *benchserver.Pair, n int, rccName string) {
 	b.ReportMetric(t.inSync.Seconds(), "sync-s")
 	b.ReportMetric(logged.Sub(start).Seconds(), "insync-log-s")
 	b.ReportMetric(t.resync.Seconds(), "listed-s")
-	b.ReportMetric(float64(n)/t.inSync.Seconds(), "endpoints/s")
+	b.ReportMetric(float64(n)/t.inSync.Seconds(), "sync-endpoints/s")
 	b.ReportMetric(mb(after.heapInuse), "heap-MB")
 	b.ReportMetric(mb(after.heapInuse)-mb(before.heapInuse), "heap-delta-MB")
+	b.ReportMetric((float64(after.heapInuse)-float64(before.heapInuse))/float64(n)/1024, "heap-KiB/endpoint")
 	b.ReportMetric(mb(after.rss), "rss-MB")
 	b.ReportMetric(float64(errs), "errors")
 	b.ReportMetric(float64(writes), "status-writes")
@@ -137,6 +158,33 @@ func initialSync(b *testing.B, f *benchserver.Pair, n int, rccName string) {
 	}
 	b.ReportMetric(took.Seconds(), "teardown-s")
 	b.Logf("%s: the controller removed the mirror of %d endpoints %s after the RCC was deleted", rccName, n, took.Round(time.Millisecond))
+
+	c.stop()
+	floorAfter, err := createFloor(ctx, f, rccName, "sync", n)
+	if err != nil {
+		b.Fatalf("measuring the floor: %v", err)
+	}
+	reportFloor(b, n, t.inSync, took, floorBefore, floorAfter)
+}
+
+// reportFloor reports the floor measured before and after a sync of n
+// endpoints that took sync and whose teardown took teardown, and the
+// sync's and the teardown's ratios to it (the floor's rate is the mean of
+// the two measurements' rates, its delete time their mean).
+func reportFloor(b *testing.B, n int, sync, teardown time.Duration, before, after floorResult) {
+	syncRate := float64(n) / sync.Seconds()
+	rateBefore, rateAfter := float64(n)/before.create.Seconds(), float64(n)/after.create.Seconds()
+	floorRate := (rateBefore + rateAfter) / 2
+	floorDelete := (before.delete + after.delete) / 2
+	b.ReportMetric(floorRate, "floor-creates/s")
+	b.ReportMetric(rateBefore, "floor-before-creates/s")
+	b.ReportMetric(rateAfter, "floor-after-creates/s")
+	b.ReportMetric(syncRate/floorRate, "sync/floor")
+	b.ReportMetric(floorDelete.Seconds(), "floor-delete-s")
+	b.ReportMetric(teardown.Seconds()/floorDelete.Seconds(), "teardown/floor")
+	b.Logf("floor: %d writers created the %d mirrors in A at %.0f/s before the sync and %.0f/s after it; the sync ran at %.0f/s, %.2fx their mean; deletecollection per namespace removed them in %s and %s, the teardown took %.2fx their mean",
+		creators, n, rateBefore, rateAfter, syncRate, syncRate/floorRate,
+		before.delete.Round(time.Millisecond), after.delete.Round(time.Millisecond), teardown.Seconds()/floorDelete.Seconds())
 }
 
 // startProfile starts the CPU profile of -remotesync.sync-cpuprofile, if
@@ -158,6 +206,22 @@ func startProfile(b *testing.B, n int) func() {
 		if err := f.Close(); err != nil {
 			b.Error(err)
 		}
+	}
+}
+
+// writeHeapProfile writes the heap profile of -remotesync.sync-heapprofile,
+// if set.
+func writeHeapProfile(b *testing.B, n int) {
+	if *syncHeapProfileFlag == "" {
+		return
+	}
+	f, err := os.Create(fmt.Sprintf("%s.%d", *syncHeapProfileFlag, n))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		b.Error(err)
 	}
 }
 
