@@ -121,7 +121,20 @@ func slimPod(obj any) (any, error) {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion},
 		Spec:       corev1.PodSpec{NodeName: p.Spec.NodeName},
+		Status:     corev1.PodStatus{PodIPs: p.Status.PodIPs},
 	}, nil
+}
+
+// PodOf returns what the collector judges of a pod: its node and the
+// addresses in its status (an address that does not parse is left out).
+func PodOf(p *corev1.Pod) Pod {
+	out := Pod{Node: p.Spec.NodeName}
+	for _, ip := range p.Status.PodIPs {
+		if a, err := netip.ParseAddr(ip.IP); err == nil {
+			out.IPs = append(out.IPs, a.Unmap())
+		}
+	}
+	return out
 }
 
 // Trigger asks for a pass after the debounce.
@@ -238,12 +251,12 @@ func (c *Controller) snapshot() (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing Nodes from the cache: %w", err)
 	}
-	s := &State{Pods: make(map[string]string, len(pods))}
+	s := &State{Pods: make(map[string]Pod, len(pods))}
 	for _, b := range blocks {
 		s.Blocks = append(s.Blocks, *b)
 	}
 	for _, p := range pods {
-		s.Pods[p.Namespace+"/"+p.Name] = p.Spec.NodeName
+		s.Pods[p.Namespace+"/"+p.Name] = PodOf(p)
 	}
 	kubeNames := make([]string, 0, len(kubeNodes))
 	for _, n := range kubeNodes {

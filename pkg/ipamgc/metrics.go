@@ -17,7 +17,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		released: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ipam_gc_released_addresses_total",
-			Help: "Leaked IPAM addresses the garbage collector released, by reason (PodGone, PodOnOtherNode, NodeGone).",
+			Help: "Leaked IPAM addresses the garbage collector released, by reason (PodGone, PodOnOtherNode, NotPodAddress, NodeGone).",
 		}, []string{"reason"}),
 		blocksDeleted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ipam_gc_deleted_blocks_total",

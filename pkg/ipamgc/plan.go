@@ -48,6 +48,10 @@ const (
 	ReasonPodOnOtherNode Reason = "PodOnOtherNode"
 	// ReasonNodeGone: the node of a tunnel address or block is gone.
 	ReasonNodeGone Reason = "NodeGone"
+	// ReasonNotPodAddress: a pod of that name exists on that node and
+	// lists its addresses, and this is not one of them: an earlier pod of
+	// the same name held it and its DEL never came.
+	ReasonNotPodAddress Reason = "NotPodAddress"
 )
 
 // State is a snapshot of what decides whether an allocation is live.
@@ -55,11 +59,20 @@ type State struct {
 	// Blocks are the IPAMBlocks; mirrored ones (label v3.LabelCluster)
 	// are skipped.
 	Blocks []v3.IPAMBlock
-	// Pods maps "<namespace>/<name>" of every pod to its spec.nodeName
-	// ("" while unscheduled).
-	Pods map[string]string
+	// Pods maps "<namespace>/<name>" of every pod to where it runs and
+	// which addresses it has.
+	Pods map[string]Pod
 	// Nodes are the names of the nodes that exist (see LiveNodes).
 	Nodes map[string]bool
+}
+
+// Pod is what decides whether a pod holds an allocation.
+type Pod struct {
+	// Node is the pod's spec.nodeName ("" while unscheduled).
+	Node string
+	// IPs are the pod's status.podIPs (none until the kubelet has
+	// reported the sandbox's addresses).
+	IPs []netip.Addr
 }
 
 // Allocation is one allocated address of a local block.
@@ -97,6 +110,8 @@ func (l Leak) Describe() string {
 		return fmt.Sprintf("pod %s (node %s) no longer exists", l.Pod(), l.Attrs[AttrNode])
 	case ReasonPodOnOtherNode:
 		return fmt.Sprintf("pod %s was allocated on node %s but now runs on another node", l.Pod(), l.Attrs[AttrNode])
+	case ReasonNotPodAddress:
+		return fmt.Sprintf("pod %s (node %s) has other addresses: an earlier pod of that name held this one", l.Pod(), l.Attrs[AttrNode])
 	default:
 		return fmt.Sprintf("node %s, whose VXLAN tunnel address this is, no longer exists", l.Attrs[AttrNode])
 	}
@@ -155,12 +170,14 @@ func leakReason(a Allocation, s *State) (Reason, bool) {
 		if pod == "" {
 			return "", false // no pod recorded: not ours to judge
 		}
-		on, exists := s.Pods[pod]
+		p, exists := s.Pods[pod]
 		switch {
 		case !exists:
 			return ReasonPodGone, true
-		case on != "" && a.Attrs[AttrNode] != "" && on != a.Attrs[AttrNode]:
+		case p.Node != "" && a.Attrs[AttrNode] != "" && p.Node != a.Attrs[AttrNode]:
 			return ReasonPodOnOtherNode, true
+		case len(p.IPs) > 0 && !slices.Contains(p.IPs, a.Addr):
+			return ReasonNotPodAddress, true
 		}
 	}
 	return "", false

@@ -12,7 +12,7 @@ import (
 // controller costs besides the API calls of its releases.
 func BenchmarkNewPlan(b *testing.B) {
 	const nodes, perBlock = 1000, 64
-	s := &State{Pods: map[string]string{}, Nodes: map[string]bool{}}
+	s := &State{Pods: map[string]Pod{}, Nodes: map[string]bool{}}
 	base := netip.MustParseAddr("198.18.0.0").As4()
 	for n := range nodes {
 		node := fmt.Sprintf("node-%d", n)
@@ -21,7 +21,7 @@ func BenchmarkNewPlan(b *testing.B) {
 		for o := range perBlock {
 			pod := fmt.Sprintf("p-%d-%d", n, o)
 			if o != 5 {
-				s.Pods["ns/"+pod] = node
+				s.Pods["ns/"+pod] = Pod{Node: node}
 			}
 			allocs = append(allocs, podAlloc(o, "ns", pod, node, t0.Add(-time.Hour)))
 		}

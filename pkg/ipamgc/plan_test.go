@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
@@ -24,6 +25,13 @@ type alloc struct {
 func podAlloc(ord int, ns, pod, node string, ts time.Time) alloc {
 	return alloc{ord, "k8s-pod-network." + ns + "-" + pod, map[string]string{
 		AttrNamespace: ns, AttrPod: pod, AttrNode: node, AttrType: TypePod, AttrTimestamp: ts.Format(time.RFC3339)}}
+}
+
+// withHandle gives an allocation another handle (another sandbox of the
+// same pod).
+func withHandle(a alloc, handle string) alloc {
+	a.handle = handle
+	return a
 }
 
 func vtepAlloc(ord int, node string) alloc {
@@ -74,7 +82,7 @@ func TestLeaks(t *testing.T) {
 				block("b1", "198.18.0.0/29", "n1", true, podAlloc(1, "ns", "live", "n1", old), podAlloc(2, "ns", "gone", "n1", old), vtepAlloc(0, "n1")),
 				block("b2", "198.18.0.8/29", "n2", true, vtepAlloc(0, "n2")),
 			},
-			Pods:  map[string]string{"ns/live": "n1"},
+			Pods:  map[string]Pod{"ns/live": {Node: "n1"}},
 			Nodes: map[string]bool{"n1": true},
 		},
 		want: []string{"k8s-pod-network.ns-gone 198.18.0.2 PodGone", "vxlan-tunnel-addr-n2 198.18.0.8 NodeGone"},
@@ -82,10 +90,24 @@ func TestLeaks(t *testing.T) {
 		name: "pod of the same name on another node; unscheduled pod kept",
 		state: State{
 			Blocks: []v3.IPAMBlock{block("b1", "198.18.0.0/29", "n1", true, podAlloc(3, "ns", "moved", "n1", old), podAlloc(4, "ns", "pending", "n1", old))},
-			Pods:   map[string]string{"ns/moved": "n2", "ns/pending": ""},
+			Pods:   map[string]Pod{"ns/moved": {Node: "n2"}, "ns/pending": {Node: ""}},
 			Nodes:  map[string]bool{"n1": true, "n2": true},
 		},
 		want: []string{"k8s-pod-network.ns-moved 198.18.0.3 PodOnOtherNode"},
+	}, {
+		name: "pod of the same name on the same node with other addresses; a pod with this address or none yet kept",
+		state: State{
+			Blocks: []v3.IPAMBlock{block("b1", "198.18.0.0/29", "n1", true,
+				withHandle(podAlloc(1, "ns", "reborn", "n1", old), "k8s-pod-network.old-sandbox"), podAlloc(2, "ns", "reborn", "n1", old),
+				podAlloc(3, "ns", "dual", "n1", old), podAlloc(4, "ns", "starting", "n1", old))},
+			Pods: map[string]Pod{
+				"ns/reborn":   {Node: "n1", IPs: []netip.Addr{netip.MustParseAddr("198.18.0.2")}},
+				"ns/dual":     {Node: "n1", IPs: []netip.Addr{netip.MustParseAddr("2001:db8::3"), netip.MustParseAddr("198.18.0.3")}},
+				"ns/starting": {Node: "n1"},
+			},
+			Nodes: map[string]bool{"n1": true},
+		},
+		want: []string{"k8s-pod-network.old-sandbox 198.18.0.1 NotPodAddress"},
 	}, {
 		name: "mirrored blocks, blocks without record and allocations without pod or handle are never leaks",
 		state: State{
@@ -148,7 +170,7 @@ func TestNewPlan(t *testing.T) {
 		state: State{Blocks: []v3.IPAMBlock{
 			block("b1", "198.18.0.0/29", "n1", true, alloc{1, "multi", map[string]string{AttrNamespace: "ns", AttrPod: "live", AttrNode: "n1"}}),
 			twoBlocks},
-			Pods: map[string]string{"ns/live": "n1"}, Nodes: map[string]bool{"n1": true}},
+			Pods: map[string]Pod{"ns/live": {Node: "n1"}}, Nodes: map[string]bool{"n1": true}},
 		seen: map[string]time.Time{handleKey("multi"): old},
 	}, {
 		name: "gone node: vtep released, its empty block deleted, a block with an address and a hand-made block kept",
@@ -206,7 +228,7 @@ func TestNewPlanCarriesSeen(t *testing.T) {
 	if len(p2.Releases) != 1 || p2.Releases[0].Leaks[0].Addr != netip.MustParseAddr("198.18.0.1") {
 		t.Fatalf("second pass releases %+v, want the handle of 198.18.0.1", p2.Releases)
 	}
-	s.Pods = map[string]string{"ns/gone": "n1"} // the pod is back: forgotten
+	s.Pods = map[string]Pod{"ns/gone": {Node: "n1"}} // the pod is back: forgotten
 	p3, err := NewPlan(&s, p2.Seen, t0.Add(2*time.Minute), time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -250,5 +272,34 @@ func TestParseTimestamp(t *testing.T) {
 	}
 	if _, ok := ParseTimestamp("yesterday"); ok {
 		t.Error(`ParseTimestamp("yesterday") parsed`)
+	}
+}
+
+func TestPodOf(t *testing.T) {
+	tests := []struct {
+		name string
+		pod  corev1.Pod
+		want Pod
+	}{{
+		name: "scheduled, no addresses yet",
+		pod:  corev1.Pod{Spec: corev1.PodSpec{NodeName: "n1"}},
+		want: Pod{Node: "n1"},
+	}, {
+		name: "dual stack; an address that does not parse is left out",
+		pod: corev1.Pod{Spec: corev1.PodSpec{NodeName: "n1"},
+			Status: corev1.PodStatus{PodIPs: []corev1.PodIP{{IP: "198.18.0.7"}, {IP: "2001:db8::7"}, {IP: "not-an-ip"}}}},
+		want: Pod{Node: "n1", IPs: []netip.Addr{netip.MustParseAddr("198.18.0.7"), netip.MustParseAddr("2001:db8::7")}},
+	}, {
+		name: "an IPv4-mapped IPv6 spelling is the IPv4 address",
+		pod:  corev1.Pod{Status: corev1.PodStatus{PodIPs: []corev1.PodIP{{IP: "::ffff:198.18.0.9"}}}},
+		want: Pod{IPs: []netip.Addr{netip.MustParseAddr("198.18.0.9")}},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := PodOf(&tc.pod)
+			if got.Node != tc.want.Node || !slices.Equal(got.IPs, tc.want.IPs) {
+				t.Errorf("PodOf = %+v, want %+v", got, tc.want)
+			}
+		})
 	}
 }

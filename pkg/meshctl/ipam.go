@@ -275,9 +275,10 @@ func liveState(ctx context.Context, c cluster) (*ipamgc.State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("context %q: listing Nodes: %w", c.context, err)
 	}
-	s := &ipamgc.State{Pods: map[string]string{}}
-	for _, p := range pods.Items {
-		s.Pods[p.Namespace+"/"+p.Name] = p.Spec.NodeName
+	s := &ipamgc.State{Pods: map[string]ipamgc.Pod{}}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		s.Pods[p.Namespace+"/"+p.Name] = ipamgc.PodOf(p)
 	}
 	var names []string
 	for _, n := range kubeNodes.Items {

@@ -107,7 +107,7 @@ func TestIPAMChecks(t *testing.T) {
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &ipamgc.State{Blocks: tc.blocks, Pods: map[string]string{"ns/live": "n1"}, Nodes: map[string]bool{"n1": true}}
+			s := &ipamgc.State{Blocks: tc.blocks, Pods: map[string]ipamgc.Pod{"ns/live": {Node: "n1"}}, Nodes: map[string]bool{"n1": true}}
 			problems, err := IPAMChecks([]v3.IPPool{ipPool("default", "198.18.0.0/24")}, s)
 			if err != nil {
 				t.Fatal(err)

@@ -41,12 +41,18 @@ const (
 	gcLive      = "k8s-pod-network.ipamgc-live"
 	gcGone      = "k8s-pod-network.ipamgc-gone"
 	gcDoomed    = "k8s-pod-network.ipamgc-doomed"
+	// gcStale is the handle of an earlier sandbox of the pod "reborn",
+	// whose DEL never came; gcReborn the handle of its current one.
+	gcStale  = "k8s-pod-network.ipamgc-reborn-old"
+	gcReborn = "k8s-pod-network.ipamgc-reborn"
 )
 
 // The IPAM garbage collector on a real cluster, as meshapi-controller's
 // service account: the address of a pod that exists stays; the address of
-// a pod that does not, and the VXLAN tunnel address of a deleted node, are
-// released after the grace period, each logged; the deleted node's block,
+// a pod that does not, the address an earlier pod of a name held while
+// the pod of that name now reports another (its status.podIPs, written
+// here as the kubelet would), and the VXLAN tunnel address of a deleted
+// node, are released after the grace period, each logged; the deleted node's block,
 // empty then, is deleted. With a ten-minute interval, the address of a pod
 // deleted later is released by the pass the deletion starts. meshctl ipam
 // show and check see the same state before and after.
@@ -72,19 +78,23 @@ func TestIPAMGarbageCollection(t *testing.T) {
 	live := assign(gcLive, gcLiveNode, map[string]string{ipam.AttrNamespace: gcNamespace, ipam.AttrPod: "live"})
 	gone := assign(gcGone, gcLiveNode, map[string]string{ipam.AttrNamespace: gcNamespace, ipam.AttrPod: "gone"})
 	doomed := assign(gcDoomed, gcLiveNode, map[string]string{ipam.AttrNamespace: gcNamespace, ipam.AttrPod: "doomed"})
+	stale := assign(gcStale, gcLiveNode, map[string]string{ipam.AttrNamespace: gcNamespace, ipam.AttrPod: "reborn"})
+	reborn := assign(gcReborn, gcLiveNode, map[string]string{ipam.AttrNamespace: gcNamespace, ipam.AttrPod: "reborn"})
 	vtep := assign(ipam.VXLANTunnelHandle(gcGoneNode), gcGoneNode, nil)
-	t.Logf("allocated live %s, gone %s, doomed %s, VTEP of %s %s", live, gone, doomed, gcGoneNode, vtep)
+	t.Logf("allocated live %s, gone %s, doomed %s, reborn %s (stale %s), VTEP of %s %s", live, gone, doomed, reborn, stale, gcGoneNode, vtep)
+	setPodIPs(t, kube, "live", live)
+	setPodIPs(t, kube, "reborn", reborn)
 
 	env := newMeshctlEnv(t)
 	checkShowBeforeGC(t, env, c)
-	if got := ipamCheck(t, env, c, true); !slices.Equal(got, []string{"leaked " + gcGone + " " + gone.String()}) {
-		t.Errorf("ipam check before the node's deletion: %q, want only the gone pod's address", got)
+	if got, want := ipamCheck(t, env, c, true), []string{"leaked " + gcGone + " " + gone.String(), "leaked " + gcStale + " " + stale.String()}; !slices.Equal(got, want) {
+		t.Errorf("ipam check before the node's deletion: %q, want %q", got, want)
 	}
 
 	if err := kube.CoreV1().Nodes().Delete(ctx, gcGoneNode, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"leaked " + gcGone + " " + gone.String(), "leaked " + ipam.VXLANTunnelHandle(gcGoneNode) + " " + vtep.String()}
+	want := []string{"leaked " + gcGone + " " + gone.String(), "leaked " + gcStale + " " + stale.String(), "leaked " + ipam.VXLANTunnelHandle(gcGoneNode) + " " + vtep.String()}
 	if got := ipamCheck(t, env, c, true); !slices.Equal(got, want) {
 		t.Errorf("ipam check after the node's deletion: %q, want %q", got, want)
 	}
@@ -93,7 +103,7 @@ func TestIPAMGarbageCollection(t *testing.T) {
 	logs, reg := runIPAMGC(t, c)
 	waitFor(t, c, 2*time.Minute, "leaked addresses released and the gone node's block deleted", func() (bool, string) {
 		held, blocks := gcHoldings(ctx, t, client, cs)
-		return slices.Equal(held, []string{gcDoomed + " " + doomed.String(), gcLive + " " + live.String()}) && slices.Equal(blocks, []string{gcLiveNode}),
+		return slices.Equal(held, []string{gcDoomed + " " + doomed.String(), gcLive + " " + live.String(), gcReborn + " " + reborn.String()}) && slices.Equal(blocks, []string{gcLiveNode}),
 			fmt.Sprintf("held %q, blocks of %q", held, blocks)
 	})
 	if err := kube.CoreV1().Pods(gcNamespace).Delete(ctx, "doomed", metav1.DeleteOptions{GracePeriodSeconds: new(int64)}); err != nil {
@@ -101,11 +111,13 @@ func TestIPAMGarbageCollection(t *testing.T) {
 	}
 	waitFor(t, c, 2*time.Minute, "the deleted pod's address released", func() (bool, string) {
 		held, _ := gcHoldings(ctx, t, client, cs)
-		return slices.Equal(held, []string{gcLive + " " + live.String()}), fmt.Sprintf("held %q", held)
+		return slices.Equal(held, []string{gcLive + " " + live.String(), gcReborn + " " + reborn.String()}), fmt.Sprintf("held %q", held)
 	})
 	checkLog(t, logs.String(),
 		fmt.Sprintf(`"msg"="Released leaked IPAM allocation" "handle"=%q "addresses"=[%q]`, gcGone, gone),
 		`"reason"="PodGone"`,
+		fmt.Sprintf(`"msg"="Released leaked IPAM allocation" "handle"=%q "addresses"=[%q] "pod"="ipamgc/reborn"`, gcStale, stale),
+		`"reason"="NotPodAddress"`,
 		fmt.Sprintf(`"msg"="Released leaked IPAM allocation" "handle"=%q "addresses"=[%q] "pod"="ipamgc/doomed"`, gcDoomed, doomed),
 		fmt.Sprintf(`"msg"="Released leaked IPAM allocation" "handle"=%q "addresses"=[%q]`, ipam.VXLANTunnelHandle(gcGoneNode), vtep),
 		`"reason"="NodeGone"`,
@@ -113,7 +125,8 @@ func TestIPAMGarbageCollection(t *testing.T) {
 	for _, m := range []struct {
 		name, reason string
 		want         float64
-	}{{"ipam_gc_released_addresses_total", "PodGone", 2}, {"ipam_gc_released_addresses_total", "NodeGone", 1}, {"ipam_gc_deleted_blocks_total", "", 1}} {
+	}{{"ipam_gc_released_addresses_total", "PodGone", 2}, {"ipam_gc_released_addresses_total", "NotPodAddress", 1},
+		{"ipam_gc_released_addresses_total", "NodeGone", 1}, {"ipam_gc_deleted_blocks_total", "", 1}} {
 		if got := gcCounter(t, reg, m.name, m.reason); got != m.want {
 			t.Errorf("%s{reason=%q} = %g, want %g", m.name, m.reason, got, m.want)
 		}
@@ -121,8 +134,8 @@ func TestIPAMGarbageCollection(t *testing.T) {
 	if got := ipamCheck(t, env, c, false); len(got) != 0 {
 		t.Errorf("ipam check after collection: %q, want nothing about %s", got, gcPool)
 	}
-	if p := findPool(ipamShow(t, env, c), gcPool); p == nil || p.Blocks != 1 || p.Used != 1 {
-		t.Errorf("ipam show after collection: pool %s = %+v, want 1 block, 1 used", gcPool, p)
+	if p := findPool(ipamShow(t, env, c), gcPool); p == nil || p.Blocks != 1 || p.Used != 2 {
+		t.Errorf("ipam show after collection: pool %s = %+v, want 1 block, 2 used", gcPool, p)
 	}
 	out := env.must(t, "--context", c.Name, "ipam", "show")
 	if !regexp.MustCompile(regexp.QuoteMeta(gcPool) + ` +` + regexp.QuoteMeta(gcPoolCIDR)).MatchString(out) {
@@ -130,15 +143,15 @@ func TestIPAMGarbageCollection(t *testing.T) {
 	}
 }
 
-// checkShowBeforeGC checks meshctl ipam show -o json with the four
+// checkShowBeforeGC checks meshctl ipam show -o json with the six
 // allocations in place.
 func checkShowBeforeGC(t *testing.T, env *meshctlEnv, c *framework.Cluster) {
 	t.Helper()
 	show := ipamShow(t, env, c)
-	if p := findPool(show, gcPool); p == nil || p.Blocks != 2 || p.Used != 4 || p.Size != 256 || p.Free != 252 {
-		t.Errorf("ipam show: pool %s = %+v, want 2 blocks, 4 used of 256", gcPool, p)
+	if p := findPool(show, gcPool); p == nil || p.Blocks != 2 || p.Used != 6 || p.Size != 256 || p.Free != 250 {
+		t.Errorf("ipam show: pool %s = %+v, want 2 blocks, 6 used of 256", gcPool, p)
 	}
-	wantNodes := map[string]meshctl.IPAMNodeUsage{gcLiveNode: {Node: gcLiveNode, Blocks: 1, Used: 3}, gcGoneNode: {Node: gcGoneNode, Blocks: 1, Used: 1}}
+	wantNodes := map[string]meshctl.IPAMNodeUsage{gcLiveNode: {Node: gcLiveNode, Blocks: 1, Used: 5}, gcGoneNode: {Node: gcGoneNode, Blocks: 1, Used: 1}}
 	for _, n := range show.Nodes {
 		if w, ok := wantNodes[n.Node]; ok && n != w {
 			t.Errorf("ipam show: node %+v, want %+v", n, w)
@@ -198,7 +211,7 @@ func setUpIPAMGC(t *testing.T, c *framework.Cluster, kube kubernetes.Interface, 
 		}
 	}
 	createNamespace(t, c, gcNamespace)
-	for _, name := range []string{"live", "doomed"} {
+	for _, name := range []string{"live", "doomed", "reborn"} {
 		pod := fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\n  namespace: %s\nspec:\n  nodeName: %s\n  containers:\n  - name: c\n    image: registry.k8s.io/pause:3.10\n", name, gcNamespace, gcLiveNode)
 		waitFor(t, c, 2*time.Minute, "pod created", func() (bool, string) { // once the default ServiceAccount exists
 			_, err := c.Kubectl(ctx, pod, "apply", "-f", "-")
@@ -211,7 +224,7 @@ func setUpIPAMGC(t *testing.T, c *framework.Cluster, kube kubernetes.Interface, 
 	}
 	t.Cleanup(func() {
 		ctx := context.Background()
-		for _, h := range []string{gcLive, gcGone, gcDoomed, ipam.VXLANTunnelHandle(gcGoneNode)} {
+		for _, h := range []string{gcLive, gcGone, gcDoomed, gcStale, gcReborn, ipam.VXLANTunnelHandle(gcGoneNode)} {
 			if _, err := client.ReleaseByHandle(ctx, h); err != nil {
 				t.Error(err)
 			}
@@ -228,6 +241,22 @@ func setUpIPAMGC(t *testing.T, c *framework.Cluster, kube kubernetes.Interface, 
 			_ = kube.CoreV1().Nodes().Delete(ctx, n, metav1.DeleteOptions{})
 		}
 	})
+}
+
+// setPodIPs writes a pod's status.podIPs as the kubelet does once the
+// sandbox has its address.
+func setPodIPs(t *testing.T, kube kubernetes.Interface, name string, ip netip.Addr) {
+	t.Helper()
+	ctx := ctxT(t)
+	pod, err := kube.CoreV1().Pods(gcNamespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod.Status.PodIP = ip.String()
+	pod.Status.PodIPs = []corev1.PodIP{{IP: ip.String()}}
+	if _, err := kube.CoreV1().Pods(gcNamespace).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("setting pod %s/%s's status.podIPs to %s: %v", gcNamespace, name, ip, err)
+	}
 }
 
 // runIPAMGC runs the collector until the test ends, as meshapi-controller
