@@ -1,6 +1,7 @@
 package remotecluster
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -161,5 +162,33 @@ func TestMirrorTransformDigestsEndpoints(t *testing.T) {
 	}
 	if tomb, err := k.MirrorTransform()(cache.DeletedFinalStateUnknown{Key: "ns/b.ep"}); err != nil || !reflect.DeepEqual(tomb, cache.DeletedFinalStateUnknown{Key: "ns/b.ep"}) {
 		t.Errorf("transform of a tombstone = %v, %v; want it unchanged", tomb, err)
+	}
+}
+
+// BenchmarkEndpointDigest is the cost of comparing a desired endpoint
+// mirror with a digested one, once per reconcile of an existing mirror.
+func BenchmarkEndpointDigest(b *testing.B) {
+	e := MirrorWorkloadEndpoint("b", decodedEndpoint("ep-1", map[string]string{"app": "1"}))
+	b.ReportAllocs()
+	for b.Loop() {
+		endpointDigest(e)
+	}
+}
+
+// BenchmarkMirrorTransformEndpoint is the cost of the mirror cache's
+// transform of one endpoint mirror, once per watch event.
+func BenchmarkMirrorTransformEndpoint(b *testing.B) {
+	transform := mirrorKinds()[0].MirrorTransform()
+	eps := make([]*v3.WorkloadEndpoint, 1000)
+	for i := range eps {
+		eps[i] = MirrorWorkloadEndpoint("b", decodedEndpoint(fmt.Sprintf("ep-%d", i), map[string]string{"app": fmt.Sprint(i % 10)}))
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := transform(eps[i%len(eps)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }
