@@ -192,3 +192,22 @@ func BenchmarkMirrorTransformEndpoint(b *testing.B) {
 		i++
 	}
 }
+
+// TestDigestedKindsAreReadByTheSyncerOnly: the requirements check and
+// meshguard read whole mirrors from the mirror cache, so a kind they read
+// must not be cached as digests.
+func TestDigestedKindsAreReadByTheSyncerOnly(t *testing.T) {
+	for _, k := range mirrorKinds() {
+		got, err := k.MirrorTransform()(k.Example().DeepCopyObject())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, digested := got.(*digestedMirror)
+		if digested && (k.RequirementInput() || k.GuardInput()) {
+			t.Errorf("%s: the requirements or meshguard read its mirrors, but the mirror cache keeps digests", k.Name())
+		}
+		if want := k.Name() == "WorkloadEndpoint"; digested != want {
+			t.Errorf("%s: digested %v, want %v", k.Name(), digested, want)
+		}
+	}
+}
