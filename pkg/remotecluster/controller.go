@@ -160,7 +160,7 @@ func NewController(local versioned.Interface, kube kubernetes.Interface, metrics
 	// Every mirrored object of every cluster, indexed by cluster.
 	for _, k := range c.kinds {
 		inf := cache.NewSharedIndexInformer(k.MirrorListWatch(local), k.Example(), 0, cache.Indexers{ClusterIndex: clusterIndexFunc})
-		if err := inf.SetTransform(newCompactor().transform); err != nil {
+		if err := inf.SetTransform(k.MirrorTransform()); err != nil {
 			panic(err) // cannot happen: SetTransform fails only once the informer runs
 		}
 		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{

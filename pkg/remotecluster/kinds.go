@@ -8,6 +8,7 @@ import (
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -49,6 +50,9 @@ type mirrorKind interface {
 	RemoteListWatch(cs versioned.Interface) *cache.ListWatch
 	// MirrorListWatch lists and watches the local mirrors of the kind.
 	MirrorListWatch(cs versioned.Interface) *cache.ListWatch
+	// MirrorTransform is the transform of the informer of the local
+	// mirrors: what the mirror cache keeps of each.
+	MirrorTransform() cache.TransformFunc
 	// EtcdListWatch is RemoteListWatch read from a remote meshapi's etcd.
 	EtcdListWatch(src *etcdSource) *cache.ListWatch
 	// Reconcile makes the local mirror of the remote object with key
@@ -105,6 +109,12 @@ type kindSpec[T object, L runtime.Object] struct {
 	// same reports whether a stored mirror already matches the desired one
 	// (metadata labels and annotations are compared by the caller).
 	same func(have, want T) bool
+	// digest, when set, is the mirrorDigest of a mirror's spec and
+	// annotations, and the mirror cache keeps digestedMirrors: the kind's
+	// mirrors are compared by digest (same and the annotations agree with
+	// it exactly). Nil for kinds whose whole mirrors are cached, e.g. those
+	// the requirements and meshguard read.
+	digest func(T) mirrorDigest
 	// updateStatus writes the status of a mirror, for kinds whose status is
 	// mirrored too; nil otherwise.
 	updateStatus func(cs versioned.Interface, ctx context.Context, obj T) (resourceVersion string, err error)
@@ -152,6 +162,24 @@ func (k *kindSpec[T, L]) MirrorListWatch(cs versioned.Interface) *cache.ListWatc
 	return k.listWatch(cs, v3.LabelCluster, "")
 }
 
+func (k *kindSpec[T, L]) MirrorTransform() cache.TransformFunc {
+	compact := newCompactor().transform
+	if k.digest == nil {
+		return compact
+	}
+	return func(obj any) (any, error) {
+		o, ok := obj.(T)
+		if !ok {
+			return compact(obj) // a tombstone
+		}
+		d := k.digest(o)
+		if _, err := compact(o); err != nil {
+			return nil, err
+		}
+		return newDigestedMirror(o, d), nil
+	}
+}
+
 func (k *kindSpec[T, L]) listWatch(cs versioned.Interface, labelSelector, fieldSelector string) *cache.ListWatch {
 	c := k.client(cs, metav1.NamespaceAll)
 	return &cache.ListWatch{
@@ -167,12 +195,20 @@ func (k *kindSpec[T, L]) listWatch(cs versioned.Interface, labelSelector, fieldS
 }
 
 func (k *kindSpec[T, L]) RemoteKey(cluster string, obj any) (string, bool) {
-	o, ok := obj.(T)
-	if !ok || o.GetLabels()[v3.LabelCluster] != cluster {
+	var o metav1.Object
+	var name string
+	switch m := obj.(type) {
+	case T:
+		o, name = m, m.GetAnnotations()[v3.AnnotationRemoteName]
+	case *digestedMirror:
+		if k.digest == nil {
+			return "", false
+		}
+		o, name = m, m.remoteName
+	default:
 		return "", false
 	}
-	name := o.GetAnnotations()[v3.AnnotationRemoteName]
-	if name == "" {
+	if o.GetLabels()[v3.LabelCluster] != cluster || name == "" {
 		return "", false
 	}
 	if k.namespaced {
@@ -200,13 +236,15 @@ func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey strin
 		return nil, err
 	}
 	client := k.client(cs, ns)
-	var have T
+	var have metav1.Object // a T or, for a kind compared by digest, a *digestedMirror
 	haveObj, haveExists, err := local.GetByKey(lkey)
 	if err != nil {
 		return nil, err
 	}
 	if haveExists {
-		have = haveObj.(T)
+		if have, err = meta.Accessor(haveObj); err != nil {
+			return nil, fmt.Errorf("reading the cached mirror %s %s: %w", k.kind, lkey, err)
+		}
 	}
 	var want T
 	wantExists := false
@@ -271,9 +309,8 @@ func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey strin
 }
 
 // update makes the existing mirror have (of this cluster) match want.
-func (k *kindSpec[T, L]) update(ctx context.Context, cs versioned.Interface, client typedClient[T, L], have, want T, lkey string) (*write, error) {
-	if k.same(have, want) && apiequality.Semantic.DeepEqual(have.GetLabels(), want.GetLabels()) &&
-		apiequality.Semantic.DeepEqual(have.GetAnnotations(), want.GetAnnotations()) {
+func (k *kindSpec[T, L]) update(ctx context.Context, cs versioned.Interface, client typedClient[T, L], have metav1.Object, want T, lkey string) (*write, error) {
+	if k.matches(have, want) {
 		return nil, nil
 	}
 	want.SetResourceVersion(have.GetResourceVersion())
@@ -292,6 +329,21 @@ func (k *kindSpec[T, L]) update(ctx context.Context, cs versioned.Interface, cli
 		w.resourceVersions = append(w.resourceVersions, rv)
 	}
 	return w, nil
+}
+
+// matches reports whether the mirror have, a T or a *digestedMirror,
+// already matches want: spec, labels and annotations.
+func (k *kindSpec[T, L]) matches(have metav1.Object, want T) bool {
+	if !apiequality.Semantic.DeepEqual(have.GetLabels(), want.GetLabels()) {
+		return false
+	}
+	switch h := have.(type) {
+	case T:
+		return k.same(h, want) && apiequality.Semantic.DeepEqual(h.GetAnnotations(), want.GetAnnotations())
+	case *digestedMirror:
+		return k.digest != nil && h.digest == k.digest(want)
+	}
+	return false
 }
 
 // staleCacheError is a write of an existing mirror that the API server
@@ -340,6 +392,7 @@ func mirrorKinds() []mirrorKind {
 			},
 			mirror:      MirrorWorkloadEndpoint,
 			same:        func(a, b *v3.WorkloadEndpoint) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
+			digest:      endpointDigest,
 			statusCount: func(c *v3.MirroredObjectCounts) *int32 { return &c.WorkloadEndpoints },
 		},
 		&kindSpec[*v3.HostEndpoint, *v3.HostEndpointList]{
@@ -428,7 +481,7 @@ func (k *kindSpec[T, L]) DeleteMirror(ctx context.Context, cluster string, local
 	}
 	namespaces := map[string]bool{}
 	for _, obj := range objs {
-		if o, ok := obj.(T); ok {
+		if o, err := meta.Accessor(obj); err == nil {
 			namespaces[o.GetNamespace()] = true
 		}
 	}
