@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -50,7 +51,7 @@ func createRemoteEndpoints(ctx context.Context, b *testing.B, remotes []*benchse
 	var next, created atomic.Int64
 	stopProgress := every(10*time.Second, func() {
 		n := created.Load()
-		b.Logf("setup: %d of %d endpoints created in the remotes (%.0f/s)", n, total, float64(n)/time.Since(start).Seconds())
+		fmt.Fprintf(os.Stderr, "setup: %d of %d endpoints created in the remotes (%.0f/s)\n", n, total, float64(n)/time.Since(start).Seconds())
 	})
 	defer stopProgress()
 	var wg sync.WaitGroup
@@ -167,7 +168,7 @@ func waitFleetInSync(ctx context.Context, b *testing.B, a versioned.Interface, n
 		last = st
 		if time.Since(lastLog) >= 10*time.Second {
 			lastLog = time.Now()
-			b.Logf("%s: %d of %d RCCs in sync; states %v", time.Since(start).Round(time.Second), st.inSync, len(names), st.states)
+			fmt.Fprintf(os.Stderr, "%s: %d of %d RCCs in sync; states %v\n", time.Since(start).Round(time.Second), st.inSync, len(names), st.states)
 		}
 		if gate == nil {
 			if st.inSync == len(names) {
@@ -292,7 +293,7 @@ func setupFleet(ctx context.Context, b *testing.B, n, perRemote int, prefix stri
 	start := time.Now()
 	fleet, err := benchserver.StartFleet(ctx, "meshapi-"+prefix+"-", "remotesync-bench", n, *fleetParallelFlag, func(started int) {
 		if started%10 == 0 || started == n {
-			b.Logf("setup: %d of %d remotes started (%s)", started, n, time.Since(start).Round(time.Second))
+			fmt.Fprintf(os.Stderr, "setup: %d of %d remotes started (%s)\n", started, n, time.Since(start).Round(time.Second))
 		}
 	})
 	if err != nil {
@@ -398,6 +399,7 @@ func restartFleet(ctx context.Context, b *testing.B, f *benchserver.Pair, c *con
 func reportReconnects(b *testing.B, proxies []*dialCounter, since time.Time, window time.Duration) {
 	var all []time.Duration
 	var okAll int
+	okPerSecond := map[int]int{}
 	var firsts, lasts []time.Duration
 	for _, p := range proxies {
 		dials := p.dialsSince(since)
@@ -409,6 +411,7 @@ func reportReconnects(b *testing.B, proxies []*dialCounter, since time.Time, win
 			mine = append(mine, d.at)
 			if d.upstream {
 				okAll++
+				okPerSecond[int(d.at/time.Second)]++
 			}
 		}
 		if len(mine) > 0 {
@@ -431,7 +434,7 @@ func reportReconnects(b *testing.B, proxies []*dialCounter, since time.Time, win
 	}
 	var hist strings.Builder
 	for s := 0; s <= lastSecond; s++ {
-		fmt.Fprintf(&hist, " %d", perSecond[s])
+		fmt.Fprintf(&hist, " %d(%d)", perSecond[s], okPerSecond[s])
 	}
 	slices.Sort(firsts)
 	slices.Sort(lasts)
@@ -440,7 +443,7 @@ func reportReconnects(b *testing.B, proxies []*dialCounter, since time.Time, win
 	b.ReportMetric(float64(maxPerSecond), "max-attempts/s")
 	b.ReportMetric(all[0].Seconds(), "first-attempt-s")
 	b.ReportMetric(all[len(all)-1].Seconds(), "last-attempt-s")
-	b.Logf("reconnects: %d connections to %d proxies within %s of the kill (%d reached a live remote), first %s last %s after it, at most %d in one second; each proxy's first connection from %s to %s, its last from %s to %s; per second from the kill:%s",
+	b.Logf("reconnects: %d connections to %d proxies within %s of the kill (%d reached a live remote), first %s last %s after it, at most %d in one second; each proxy's first connection from %s to %s, its last from %s to %s; per second from the kill, all (reaching a live remote):%s",
 		len(all), len(proxies), window.Round(time.Millisecond), okAll, all[0].Round(time.Millisecond), all[len(all)-1].Round(time.Millisecond), maxPerSecond,
 		firsts[0].Round(time.Millisecond), firsts[len(firsts)-1].Round(time.Millisecond), lasts[0].Round(time.Millisecond), lasts[len(lasts)-1].Round(time.Millisecond), hist.String())
 }
