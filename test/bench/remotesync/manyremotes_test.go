@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -384,6 +385,7 @@ func restartFleet(ctx context.Context, b *testing.B, f *benchserver.Pair, c *con
 		b.Errorf("A holds %d mirrors after the restart, want %d", mirrored, len(run.rccs)*int(want))
 	}
 	reportReconnects(b, run.proxies, killed, resync)
+	reportRemoteRequests(ctx, b, run.fleet)
 	b.ReportMetric(resync.Seconds(), "resync-s")
 	b.ReportMetric(restarted.Seconds(), "restart-s")
 	b.ReportMetric((resync - restarted).Seconds(), "resync-ready-s")
@@ -480,4 +482,100 @@ func waitFleetIdle(ctx context.Context, c *controller) error {
 		}
 		return time.Since(since) >= time.Second, nil
 	})
+}
+
+// reportRemoteRequests reports the resource requests (list, watch, get:
+// the controller's; the benchmark sends none to a remote after its
+// restart) each remote has served since its restart, from its
+// apiserver_request_total: the TCP proxies see only new connections, and
+// the controller's requests to a remote that is up share one HTTP/2
+// connection.
+func reportRemoteRequests(ctx context.Context, b *testing.B, fl *benchserver.Fleet) {
+	var perRemote []float64
+	byVerb := map[string]float64{}
+	for _, s := range fl.Servers {
+		body, err := s.Client.Discovery().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+		if err != nil {
+			b.Errorf("reading the metrics of %s: %v", s.Name, err)
+			return
+		}
+		total := 0.0
+		for verb, n := range resourceRequests(string(body)) {
+			byVerb[verb] += n
+			total += n
+		}
+		perRemote = append(perRemote, total)
+	}
+	slices.Sort(perRemote)
+	sum := 0.0
+	for _, n := range perRemote {
+		sum += n
+	}
+	b.ReportMetric(sum/float64(len(perRemote)), "remote-requests-mean")
+	b.ReportMetric(perRemote[len(perRemote)-1], "remote-requests-max")
+	b.Logf("resource requests served by each remote since its restart: min %.0f, mean %.1f, max %.0f; by verb over all %v",
+		perRemote[0], sum/float64(len(perRemote)), perRemote[len(perRemote)-1], byVerb)
+}
+
+// resourceRequests sums apiserver_request_total of a Prometheus text
+// exposition by verb, over the series with a non-empty resource label.
+func resourceRequests(exposition string) map[string]float64 {
+	out := map[string]float64{}
+	for line := range strings.SplitSeq(exposition, "\n") {
+		rest, ok := strings.CutPrefix(line, "apiserver_request_total{")
+		if !ok {
+			continue
+		}
+		labels, value, ok := strings.Cut(rest, "} ")
+		if !ok || labelValue(labels, "resource") == "" {
+			continue
+		}
+		n, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			continue
+		}
+		out[labelValue(labels, "verb")] += n
+	}
+	return out
+}
+
+// labelValue returns the value of label name in a Prometheus label set
+// `a="x",b="y"`, "" if it is absent.
+func labelValue(labels, name string) string {
+	_, after, ok := strings.Cut(","+labels, ","+name+`="`)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(after, `"`)
+	return v
+}
+
+func TestResourceRequests(t *testing.T) {
+	exposition := `# HELP apiserver_request_total x
+apiserver_request_total{code="200",component="apiserver",dry_run="",group="projectcalico.org",resource="workloadendpoints",scope="cluster",subresource="",verb="LIST",version="v3"} 3
+apiserver_request_total{code="200",component="apiserver",dry_run="",group="projectcalico.org",resource="workloadendpoints",scope="cluster",subresource="",verb="WATCH",version="v3"} 2
+apiserver_request_total{code="200",component="apiserver",dry_run="",group="projectcalico.org",resource="ippools",scope="cluster",subresource="",verb="LIST",version="v3"} 1
+apiserver_request_total{code="200",component="",dry_run="",group="",resource="",scope="",subresource="/readyz",verb="GET",version=""} 40
+apiserver_request_duration_seconds_count{resource="workloadendpoints",verb="LIST"} 9
+`
+	tests := []struct {
+		name, in string
+		want     map[string]float64
+	}{
+		{"resource requests by verb, non-resource requests left out", exposition, map[string]float64{"LIST": 4, "WATCH": 2}},
+		{"nothing", "", map[string]float64{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := resourceRequests(tt.in)
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+			for k, v := range tt.want {
+				if got[k] != v {
+					t.Errorf("%s: got %v, want %v", k, got[k], v)
+				}
+			}
+		})
+	}
 }
