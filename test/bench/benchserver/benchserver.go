@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -76,11 +77,14 @@ type Server struct {
 	// credentials.
 	Kubeconfig string
 
-	dataDir string
-	logFile string
-	cmd     *exec.Cmd
-	done    chan struct{}
-	err     error
+	dataDir   string
+	logFile   string
+	bin       string
+	port      int
+	userAgent string
+	cmd       *exec.Cmd
+	done      chan struct{}
+	err       error
 }
 
 // Start starts a standalone meshapi-apiserver from bin with its data under
@@ -106,16 +110,30 @@ func tryStart(ctx context.Context, bin, dir, name, userAgent string) (*Server, e
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Name: name, dataDir: filepath.Join(dir, "data"), logFile: filepath.Join(dir, name+".log")}
+	s := &Server{Name: name, dataDir: filepath.Join(dir, "data"), logFile: filepath.Join(dir, name+".log"),
+		bin: bin, port: port, userAgent: userAgent}
 	s.Kubeconfig = filepath.Join(s.dataDir, "kubeconfig")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.Create(s.logFile)
-	if err != nil {
+	if err := s.launch(os.O_CREATE | os.O_WRONLY | os.O_TRUNC); err != nil {
 		return nil, err
 	}
-	s.cmd = exec.Command(bin, "--standalone", "--data-dir", s.dataDir, "--secure-port", strconv.Itoa(port),
+	if err := s.waitReady(ctx, userAgent); err != nil {
+		_ = s.Stop()
+		return nil, fmt.Errorf("%s did not become ready: %w\n%s", name, err, s.Tail(30))
+	}
+	return s, nil
+}
+
+// launch starts the server's process on s.port with its data in
+// s.dataDir, its output going to s.logFile opened with flag.
+func (s *Server) launch(flag int) error {
+	f, err := os.OpenFile(s.logFile, flag, 0o600)
+	if err != nil {
+		return err
+	}
+	s.cmd = exec.Command(s.bin, "--standalone", "--data-dir", s.dataDir, "--secure-port", strconv.Itoa(s.port),
 		"--kubeconfig-out", s.Kubeconfig, "--mirror-writers="+StandaloneUser,
 		// The benchmarks' RemoteClusterConfigurations reach the other
 		// standalone server by k8sAPIEndpoint, token and CA file.
@@ -126,19 +144,18 @@ func tryStart(ctx context.Context, bin, dir, name, userAgent string) (*Server, e
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("starting %s: %w", name, err)
+		return fmt.Errorf("starting %s: %w", s.Name, err)
 	}
-	s.done = make(chan struct{})
+	done := make(chan struct{})
+	s.done = done
+	cmd := s.cmd
 	go func() {
-		s.err = s.cmd.Wait()
+		err := cmd.Wait()
 		f.Close()
-		close(s.done)
+		s.err = err
+		close(done)
 	}()
-	if err := s.waitReady(ctx, userAgent); err != nil {
-		_ = s.Stop()
-		return nil, fmt.Errorf("%s did not become ready: %w\n%s", name, err, s.Tail(30))
-	}
-	return s, nil
+	return nil
 }
 
 // waitReady waits for the kubeconfig the server writes, then for /readyz.
@@ -286,4 +303,178 @@ func (p *Pair) Stop() error {
 		_ = os.RemoveAll(p.dir)
 	}
 	return err
+}
+
+// Port is the loopback port the server listens on; a Restart keeps it.
+func (s *Server) Port() int { return s.port }
+
+// Kill sends SIGKILL to the server's process group, as a crash or an
+// OOM kill would end it, and waits for the process to exit.
+func (s *Server) Kill() error {
+	if s == nil || s.cmd == nil || s.cmd.Process == nil {
+		return nil
+	}
+	if err := syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("killing %s (pid %d): %w", s.Name, s.cmd.Process.Pid, err)
+	}
+	<-s.done
+	return nil
+}
+
+// Restart starts a server that has exited (after Kill or Stop) again from
+// the same binary, on the same port, with the same data, token and
+// certificates, and waits until it is ready; its log is appended to.
+func (s *Server) Restart(ctx context.Context) error {
+	select {
+	case <-s.done:
+	default:
+		return fmt.Errorf("restarting %s: it is still running", s.Name)
+	}
+	if err := s.launch(os.O_CREATE | os.O_WRONLY | os.O_APPEND); err != nil {
+		return err
+	}
+	if err := s.waitReady(ctx, s.userAgent); err != nil {
+		_ = s.Stop()
+		return fmt.Errorf("%s did not become ready again: %w\n%s", s.Name, err, s.Tail(30))
+	}
+	return nil
+}
+
+// RSS returns the resident set size (VmRSS) of the server's process in
+// bytes, 0 if it is not running or unknown.
+func (s *Server) RSS() uint64 {
+	if s == nil || s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// Fleet is a number of servers named <prefix>-000, <prefix>-001, ...,
+// each on its own embedded etcd and port, with their data under one
+// temporary directory; unlike a Pair, its user starts and stops it.
+type Fleet struct {
+	// Servers are the servers, in the order of their names.
+	Servers []*Server
+
+	dir string
+}
+
+// StartFleet builds meshapi-apiserver into a new temporary directory
+// named after prefix and starts n servers from it, at most parallel at a
+// time, calling progress (if not nil) with the count started so far. On
+// an error, the servers already started are stopped.
+func StartFleet(ctx context.Context, prefix, userAgent string, n, parallel int, progress func(started int)) (*Fleet, error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, err
+	}
+	fl := &Fleet{Servers: make([]*Server, n), dir: dir}
+	bin, err := Build(ctx, dir)
+	if err != nil {
+		_ = fl.Stop()
+		return nil, err
+	}
+	err = fl.each(ctx, parallel, progress, func(ctx context.Context, i int) error {
+		s, err := Start(ctx, bin, dir, fmt.Sprintf("%s-%03d", strings.TrimSuffix(prefix, "-"), i), userAgent)
+		fl.Servers[i] = s
+		return err
+	})
+	if err != nil {
+		_ = fl.Stop()
+		return nil, err
+	}
+	return fl, nil
+}
+
+// Restart restarts every server of the fleet (each must have exited),
+// at most parallel at a time, calling progress with the count ready so far.
+func (fl *Fleet) Restart(ctx context.Context, parallel int, progress func(ready int)) error {
+	return fl.each(ctx, parallel, progress, func(ctx context.Context, i int) error {
+		return fl.Servers[i].Restart(ctx)
+	})
+}
+
+// Kill kills every server of the fleet at once (SIGKILL to all, then
+// waiting for each).
+func (fl *Fleet) Kill() error {
+	var errs []error
+	for _, s := range fl.Servers {
+		if s != nil && s.cmd != nil && s.cmd.Process != nil {
+			if err := syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+				errs = append(errs, fmt.Errorf("killing %s: %w", s.Name, err))
+			}
+		}
+	}
+	for _, s := range fl.Servers {
+		if s != nil && s.done != nil {
+			<-s.done
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Stop stops every server that was started and removes their data.
+func (fl *Fleet) Stop() error {
+	var errs []error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, s := range fl.Servers {
+		wg.Go(func() {
+			if err := s.Stop(); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if fl.dir != "" {
+		_ = os.RemoveAll(fl.dir)
+	}
+	return errors.Join(errs...)
+}
+
+// each runs fn for every server index, at most parallel at a time,
+// calling progress with the count done so far; it stops starting new
+// calls after the first error, which it returns.
+func (fl *Fleet) each(ctx context.Context, parallel int, progress func(done int), fn func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sem := make(chan struct{}, max(parallel, 1))
+	var done atomic.Int64
+	var wg sync.WaitGroup
+	for i := range fl.Servers {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := fn(ctx, i); err != nil {
+				cancel(err)
+				return
+			}
+			if n := done.Add(1); progress != nil {
+				progress(int(n))
+			}
+		})
+	}
+	wg.Wait()
+	return context.Cause(ctx)
 }

@@ -46,6 +46,10 @@ var (
 		"endpoints BenchmarkPropagationLatency creates, one at a time")
 	latencyIntervalFlag = flag.Duration("remotesync.latency-interval", 5*time.Millisecond,
 		"pace of BenchmarkPropagationLatency's creates")
+	latencyChurnRateFlag = flag.Float64("remotesync.latency-churn-rate", 1000,
+		"updates per second of other endpoints of B in BenchmarkPropagationLatencyChurn")
+	latencyChurnObjectsFlag = flag.Int("remotesync.latency-churn-objects", 1000,
+		"endpoints of B BenchmarkPropagationLatencyChurn updates")
 	churnObjectsFlag = flag.Int("remotesync.churn-objects", 1000,
 		"endpoints BenchmarkChurn updates")
 	churnDurationFlag = flag.Duration("remotesync.churn-duration", 10*time.Second,

@@ -229,15 +229,37 @@ func writeHeapProfile(b *testing.B, n int) {
 // the RCC in sync, and measures when each one's mirror's ADDED event
 // reaches a watch on A, from the moment its create call returned in B
 // (p50-ms ... max-ms) and from just before it was sent (p50-send-ms,
-// p99-send-ms).
+// p99-send-ms), B's own create call (create-p50-ms, create-p99-ms), and
+// the ratio of the two p99s (p99-send/create-p99: a mirror's one more
+// write and one watch hop, against B's create alone).
 func BenchmarkPropagationLatency(b *testing.B) {
+	benchmarkPropagation(b, 0)
+}
+
+// BenchmarkPropagationLatencyChurn is BenchmarkPropagationLatency while
+// other endpoints of B (-remotesync.latency-churn-objects, mirrored in A)
+// are updated at -remotesync.latency-churn-rate updates per second from
+// 16 writers, from before the first create until the last mirror has
+// arrived; churn-updates/s is the rate achieved.
+func BenchmarkPropagationLatencyChurn(b *testing.B) {
+	benchmarkPropagation(b, *latencyChurnRateFlag)
+}
+
+// benchmarkPropagation runs BenchmarkPropagationLatency, with churnRate
+// updates per second of other endpoints of B if it is not 0.
+func benchmarkPropagation(b *testing.B, churnRate float64) {
 	f := servers(b)
 	count, interval := *latencyCountFlag, *latencyIntervalFlag
-	var fromReturn, fromSend, createCall []time.Duration
+	var all propagationResult
 	for i := 0; i < b.N; i++ {
-		r, s, c := propagation(b, f, count, interval, fmt.Sprintf("lat-%d", i))
-		fromReturn, fromSend, createCall = append(fromReturn, r...), append(fromSend, s...), append(createCall, c...)
+		r := propagation(b, f, count, interval, fmt.Sprintf("lat-%d", i), churnRate)
+		all.fromReturn = append(all.fromReturn, r.fromReturn...)
+		all.fromSend = append(all.fromSend, r.fromSend...)
+		all.createCall = append(all.createCall, r.createCall...)
+		all.churnUpdates += r.churnUpdates
+		all.churnFor += r.churnFor
 	}
+	fromReturn, fromSend, createCall := all.fromReturn, all.fromSend, all.createCall
 	slices.Sort(fromReturn)
 	slices.Sort(fromSend)
 	slices.Sort(createCall)
@@ -248,23 +270,49 @@ func BenchmarkPropagationLatency(b *testing.B) {
 	b.ReportMetric(ms(percentile(fromSend, 0.50)), "p50-send-ms")
 	b.ReportMetric(ms(percentile(fromSend, 0.99)), "p99-send-ms")
 	b.ReportMetric(ms(percentile(createCall, 0.50)), "create-p50-ms")
-	b.Logf("%d endpoints, one every %s: from create return p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, min %.1f ms, max %.1f ms; from before send p50 %.1f ms, p99 %.1f ms; B's create call p50 %.1f ms, p99 %.1f ms",
+	b.ReportMetric(ms(percentile(createCall, 0.99)), "create-p99-ms")
+	ratio := ms(percentile(fromSend, 0.99)) / ms(percentile(createCall, 0.99))
+	b.ReportMetric(ratio, "p99-send/create-p99")
+	churnNote := ""
+	if churnRate > 0 {
+		achieved := float64(all.churnUpdates) / all.churnFor.Seconds()
+		b.ReportMetric(achieved, "churn-updates/s")
+		churnNote = fmt.Sprintf("; churn of %d other endpoints: %d updates in %s, %.0f/s (asked %.0f/s)",
+			*latencyChurnObjectsFlag, all.churnUpdates, all.churnFor.Round(time.Millisecond), achieved, churnRate)
+	}
+	b.Logf("%d endpoints, one every %s: from create return p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, min %.1f ms, max %.1f ms; from before send p50 %.1f ms, p99 %.1f ms; B's create call p50 %.1f ms, p99 %.1f ms; p99 from send / create p99 %.2f%s",
 		len(fromReturn), interval, ms(percentile(fromReturn, 0.5)), ms(percentile(fromReturn, 0.9)), ms(percentile(fromReturn, 0.99)),
 		ms(fromReturn[0]), ms(fromReturn[len(fromReturn)-1]), ms(percentile(fromSend, 0.5)), ms(percentile(fromSend, 0.99)),
-		ms(percentile(createCall, 0.5)), ms(percentile(createCall, 0.99)))
+		ms(percentile(createCall, 0.5)), ms(percentile(createCall, 0.99)), ratio, churnNote)
 }
 
-// propagation runs one round of BenchmarkPropagationLatency and returns
-// each endpoint's latency from its create call's return, from just before
-// the call, and the call's own duration.
-func propagation(b *testing.B, f *benchserver.Pair, count int, interval time.Duration, rccName string) (fromReturn, fromSend, createCall []time.Duration) {
+// propagationResult is what one round of BenchmarkPropagationLatency
+// measured: each endpoint's latency from its create call's return, from
+// just before the call, and the call's own duration; and the churn's
+// updates and how long it ran.
+type propagationResult struct {
+	fromReturn, fromSend, createCall []time.Duration
+	churnUpdates                     int64
+	churnFor                         time.Duration
+}
+
+// propagation runs one round of BenchmarkPropagationLatency, with
+// churnRate updates per second of other endpoints if it is not 0.
+func propagation(b *testing.B, f *benchserver.Pair, count int, interval time.Duration, rccName string, churnRate float64) propagationResult {
 	b.StopTimer()
 	ctx, cancel := context.WithTimeout(b.Context(), 15*time.Minute)
 	defer cancel()
 	if err := ensureClean(ctx, f); err != nil {
 		b.Fatalf("cleaning up: %v", err)
 	}
-	c := syncedController(ctx, b, f, rccName, 0)
+	background := 0
+	if churnRate > 0 {
+		background = *latencyChurnObjectsFlag
+		if err := createChurnEndpoints(ctx, f.B.Client, background); err != nil {
+			b.Fatalf("creating %d endpoints to churn in B: %v", background, err)
+		}
+	}
+	c := syncedController(ctx, b, f, rccName, background)
 	defer c.stop()
 	defer func() {
 		if _, err := teardown(ctx, f, rccName, 5*time.Minute); err != nil {
@@ -313,6 +361,14 @@ func propagation(b *testing.B, f *benchserver.Pair, count int, interval time.Dur
 		watchErr <- fmt.Errorf("the watch on A ended early")
 	}()
 
+	var ch *churner
+	if churnRate > 0 {
+		var err error
+		if ch, err = startChurner(ctx, f.B.Client, churnRate); err != nil {
+			b.Fatal(err)
+		}
+		defer ch.stop()
+	}
 	sent := make([]time.Time, count)
 	returned := make([]time.Time, count)
 	tick := time.NewTicker(interval)
@@ -338,15 +394,23 @@ func propagation(b *testing.B, f *benchserver.Pair, count int, interval time.Dur
 		b.Fatalf("only %d of %d mirrors were added in A within 2 minutes of the last create", n, count)
 	}
 	b.StopTimer()
+	var r propagationResult
+	if ch != nil {
+		updates, took, err := ch.stop()
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.churnUpdates, r.churnFor = updates, took
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	for i := range count {
 		at := added[v3.MirrorName(rccName, endpointName("lat", i))]
-		fromReturn = append(fromReturn, at.Sub(returned[i]))
-		fromSend = append(fromSend, at.Sub(sent[i]))
-		createCall = append(createCall, returned[i].Sub(sent[i]))
+		r.fromReturn = append(r.fromReturn, at.Sub(returned[i]))
+		r.fromSend = append(r.fromSend, at.Sub(sent[i]))
+		r.createCall = append(r.createCall, returned[i].Sub(sent[i]))
 	}
-	return fromReturn, fromSend, createCall
+	return r
 }
 
 // syncedController starts a controller, creates the RCC rccName and waits
