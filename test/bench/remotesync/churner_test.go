@@ -12,6 +12,7 @@ import (
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
+	"github.com/meshapi/meshapi/test/bench/parallel"
 )
 
 const (
@@ -39,27 +40,13 @@ func createChurnEndpoints(ctx context.Context, cs versioned.Interface, n int) er
 	if churnAddrOffset+n > maxEndpoints {
 		return fmt.Errorf("%d background endpoints: at most %d fit after the benchmark's", n, maxEndpoints-churnAddrOffset)
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range creators {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				ep := newChurnEndpoint(i)
-				if _, err := cs.ProjectcalicoV3().WorkloadEndpoints(ep.Namespace).Create(ctx, ep, metav1.CreateOptions{}); err != nil {
-					cancel(fmt.Errorf("creating %s/%s: %w", ep.Namespace, ep.Name, err))
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return context.Cause(ctx)
+	return parallel.ForEach(ctx, creators, n, func(ctx context.Context, i int) error {
+		ep := newChurnEndpoint(i)
+		if _, err := cs.ProjectcalicoV3().WorkloadEndpoints(ep.Namespace).Create(ctx, ep, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("creating %s/%s: %w", ep.Namespace, ep.Name, err)
+		}
+		return nil
+	})
 }
 
 // churner updates the generation label of the background endpoints of

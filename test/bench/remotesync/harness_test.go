@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -28,6 +27,7 @@ import (
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
 	"github.com/meshapi/meshapi/pkg/remotecluster"
 	"github.com/meshapi/meshapi/test/bench/benchserver"
+	"github.com/meshapi/meshapi/test/bench/parallel"
 )
 
 // Tunables, as test binary flags:
@@ -117,28 +117,15 @@ func createEndpoints(ctx context.Context, cs versioned.Interface, set string, n 
 	if n > maxEndpoints {
 		return 0, fmt.Errorf("%d endpoints: at most %d fit in 198.18.0.0/15", n, maxEndpoints)
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	start := time.Now()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range creators {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				ep := newEndpoint(set, i)
-				if _, err := cs.ProjectcalicoV3().WorkloadEndpoints(ep.Namespace).Create(ctx, ep, metav1.CreateOptions{}); err != nil {
-					cancel(fmt.Errorf("creating %s/%s: %w", ep.Namespace, ep.Name, err))
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
+	err := parallel.ForEach(ctx, creators, n, func(ctx context.Context, i int) error {
+		ep := newEndpoint(set, i)
+		if _, err := cs.ProjectcalicoV3().WorkloadEndpoints(ep.Namespace).Create(ctx, ep, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("creating %s/%s: %w", ep.Namespace, ep.Name, err)
+		}
+		return nil
+	})
+	if err != nil {
 		return 0, err
 	}
 	return time.Since(start), nil
@@ -167,28 +154,15 @@ func createFloor(ctx context.Context, f *benchserver.Pair, cluster, set string, 
 	if err != nil {
 		return floorResult{}, err
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	start := time.Now()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range creators {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				m := remotecluster.MirrorWorkloadEndpoint(cluster, newEndpoint(set, i))
-				if _, err := a.ProjectcalicoV3().WorkloadEndpoints(m.Namespace).Create(ctx, m, metav1.CreateOptions{FieldManager: remotecluster.FieldManager}); err != nil {
-					cancel(fmt.Errorf("creating %s/%s in A: %w", m.Namespace, m.Name, err))
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
+	err = parallel.ForEach(ctx, creators, n, func(ctx context.Context, i int) error {
+		m := remotecluster.MirrorWorkloadEndpoint(cluster, newEndpoint(set, i))
+		if _, err := a.ProjectcalicoV3().WorkloadEndpoints(m.Namespace).Create(ctx, m, metav1.CreateOptions{FieldManager: remotecluster.FieldManager}); err != nil {
+			return fmt.Errorf("creating %s/%s in A: %w", m.Namespace, m.Name, err)
+		}
+		return nil
+	})
+	if err != nil {
 		return floorResult{}, err
 	}
 	r := floorResult{create: time.Since(start)}

@@ -18,6 +18,7 @@ import (
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
 	"github.com/meshapi/meshapi/test/bench/benchserver"
+	"github.com/meshapi/meshapi/test/bench/parallel"
 )
 
 var (
@@ -46,35 +47,23 @@ func newRemoteEndpoint(r, perRemote, i int) *v3.WorkloadEndpoint {
 // creators goroutines shared by all of them, logging progress every 10 s.
 func createRemoteEndpoints(ctx context.Context, b *testing.B, remotes []*benchserver.Server, perRemote int) error {
 	total := len(remotes) * perRemote
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	start := time.Now()
-	var next, created atomic.Int64
+	var created atomic.Int64
 	stopProgress := every(10*time.Second, func() {
 		n := created.Load()
 		fmt.Fprintf(os.Stderr, "setup: %d of %d endpoints created in the remotes (%.0f/s)\n", n, total, float64(n)/time.Since(start).Seconds())
 	})
 	defer stopProgress()
-	var wg sync.WaitGroup
-	for range creators {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				k := int(next.Add(1) - 1)
-				if k >= total {
-					return
-				}
-				r, i := k%len(remotes), k/len(remotes)
-				ep := newRemoteEndpoint(r, perRemote, i)
-				if _, err := remotes[r].Client.ProjectcalicoV3().WorkloadEndpoints(ep.Namespace).Create(ctx, ep, metav1.CreateOptions{}); err != nil {
-					cancel(fmt.Errorf("creating %s/%s in %s: %w", ep.Namespace, ep.Name, remotes[r].Name, err))
-					return
-				}
-				created.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
+	err := parallel.ForEach(ctx, creators, total, func(ctx context.Context, k int) error {
+		r, i := k%len(remotes), k/len(remotes)
+		ep := newRemoteEndpoint(r, perRemote, i)
+		if _, err := remotes[r].Client.ProjectcalicoV3().WorkloadEndpoints(ep.Namespace).Create(ctx, ep, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("creating %s/%s in %s: %w", ep.Namespace, ep.Name, remotes[r].Name, err)
+		}
+		created.Add(1)
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	b.Logf("setup: created %d endpoints in %d remotes in %s (%.0f/s)", total, len(remotes), time.Since(start).Round(time.Millisecond), float64(total)/time.Since(start).Seconds())
