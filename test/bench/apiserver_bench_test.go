@@ -257,7 +257,7 @@ func BenchmarkWatchWorkloadEndpoints(b *testing.B) {
 	gen := 0
 	// updateAll sets genLabel=g on every WorkloadEndpoint.
 	updateAll := func(ctx context.Context, g string) error {
-		_, err := parallel(ctx, n, conc, func(ctx context.Context, i int) error {
+		_, err := forEachTimed(ctx, n, conc, func(ctx context.Context, i int) error {
 			w := weps[i].DeepCopy()
 			w.Labels[genLabel] = g
 			got, err := f.client.ProjectcalicoV3().WorkloadEndpoints(w.Namespace).Update(ctx, w, metav1.UpdateOptions{})

@@ -23,6 +23,7 @@ import (
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
+	"github.com/meshapi/meshapi/test/bench/parallel"
 	"github.com/meshapi/meshapi/test/integration/framework"
 )
 
@@ -156,44 +157,30 @@ func (p progress) String(n int) string {
 	return strings.Join(parts, " ")
 }
 
-// parallel calls fn for 0..n-1 from conc goroutines, and returns when each
-// tenth of the calls had finished; it stops at the first error.
-func parallel(ctx context.Context, n, conc int, fn func(ctx context.Context, i int) error) (progress, error) {
+// forEachTimed calls fn for 0..n-1 from conc goroutines
+// (parallel.ForEach), and returns when each tenth of the calls had
+// finished; it stops at the first error.
+func forEachTimed(ctx context.Context, n, conc int, fn func(ctx context.Context, i int) error) (progress, error) {
 	var p progress
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var next, done atomic.Int64
+	var done atomic.Int64
 	var mu sync.Mutex
 	start := time.Now()
-	var wg sync.WaitGroup
-	for range conc {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				if err := fn(ctx, i); err != nil {
-					cancel(err)
-					return
-				}
-				// Each count is seen by exactly one goroutine.
-				d := int(done.Add(1))
-				for k := range p {
-					if d == (k+1)*n/10 {
-						mu.Lock()
-						p[k] = time.Since(start)
-						mu.Unlock()
-					}
-				}
+	err := parallel.ForEach(ctx, conc, n, func(ctx context.Context, i int) error {
+		if err := fn(ctx, i); err != nil {
+			return err
+		}
+		// Each count is seen by exactly one goroutine.
+		d := int(done.Add(1))
+		for k := range p {
+			if d == (k+1)*n/10 {
+				mu.Lock()
+				p[k] = time.Since(start)
+				mu.Unlock()
 			}
-		})
-	}
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return p, err
-	}
-	return p, ctx.Err()
+		}
+		return nil
+	})
+	return p, err
 }
 
 // poolName names IPPool i of a set.
@@ -292,7 +279,7 @@ var (
 // createPools creates pools 0..n-1 of a set.
 func createPools(ctx context.Context, cs versioned.Interface, set string, n, conc int) (progress, error) {
 	pools := cs.ProjectcalicoV3().IPPools()
-	return parallel(ctx, n, conc, func(ctx context.Context, i int) error {
+	return forEachTimed(ctx, n, conc, func(ctx context.Context, i int) error {
 		if _, err := pools.Create(ctx, newPool(set, i), metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("creating IPPool %s: %w", poolName(set, i), err)
 		}
@@ -303,7 +290,7 @@ func createPools(ctx context.Context, cs versioned.Interface, set string, n, con
 // deletePools deletes pools 0..n-1 of a set; missing ones are fine.
 func deletePools(ctx context.Context, cs versioned.Interface, set string, n, conc int) error {
 	pools := cs.ProjectcalicoV3().IPPools()
-	_, err := parallel(ctx, n, conc, func(ctx context.Context, i int) error {
+	_, err := forEachTimed(ctx, n, conc, func(ctx context.Context, i int) error {
 		if err := pools.Delete(ctx, poolName(set, i), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("deleting IPPool %s: %w", poolName(set, i), err)
 		}
@@ -315,7 +302,7 @@ func deletePools(ctx context.Context, cs versioned.Interface, set string, n, con
 // createWEPs creates WorkloadEndpoints 0..n-1 of a set; keep, if not nil,
 // receives each stored object at its index.
 func createWEPs(ctx context.Context, cs versioned.Interface, set string, n, conc int, keep []*v3.WorkloadEndpoint) (progress, error) {
-	return parallel(ctx, n, conc, func(ctx context.Context, i int) error {
+	return forEachTimed(ctx, n, conc, func(ctx context.Context, i int) error {
 		w := newWEP(set, i)
 		got, err := cs.ProjectcalicoV3().WorkloadEndpoints(w.Namespace).Create(ctx, w, metav1.CreateOptions{})
 		if err != nil {
@@ -331,7 +318,7 @@ func createWEPs(ctx context.Context, cs versioned.Interface, set string, n, conc
 // deleteWEPs deletes WorkloadEndpoints 0..n-1 of a set; missing ones are
 // fine.
 func deleteWEPs(ctx context.Context, cs versioned.Interface, set string, n, conc int) error {
-	_, err := parallel(ctx, n, conc, func(ctx context.Context, i int) error {
+	_, err := forEachTimed(ctx, n, conc, func(ctx context.Context, i int) error {
 		ns, name := wepNamespace(i), wepName(set, i)
 		if err := cs.ProjectcalicoV3().WorkloadEndpoints(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("deleting WorkloadEndpoint %s/%s: %w", ns, name, err)
