@@ -22,23 +22,10 @@ import (
 func TestReconcileCreateFindsExistingObject(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	srv, err := framework.StartStandalone(ctx, t.TempDir(), "--mirror-writers=meshapi-admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
-	cs, err := versioned.NewForConfig(srv.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs, remote := startMirrorServer(ctx, t)
 	pools := cs.ProjectcalicoV3().IPPools()
 	mirrorName := v3.MirrorName("cluster-b", "pool-b")
 
-	remote := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
-	if err := remote.Add(&v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: "pool-b"},
-		Spec: v3.IPPoolSpec{CIDR: "198.19.0.0/16", VXLANMode: v3.EncapModeAlways}}); err != nil {
-		t.Fatal(err)
-	}
 	emptyLocal := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
 
 	cases := []struct {
@@ -101,22 +88,9 @@ func TestReconcileCreateFindsExistingObject(t *testing.T) {
 func TestReconcileStaleCache(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	srv, err := framework.StartStandalone(ctx, t.TempDir(), "--mirror-writers=meshapi-admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
-	cs, err := versioned.NewForConfig(srv.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs, remote := startMirrorServer(ctx, t)
 	pools := cs.ProjectcalicoV3().IPPools()
 	mirrorName := v3.MirrorName("cluster-b", "pool-b")
-	remote := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
-	if err := remote.Add(&v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: "pool-b"},
-		Spec: v3.IPPoolSpec{CIDR: "198.19.0.0/16", VXLANMode: v3.EncapModeAlways}}); err != nil {
-		t.Fatal(err)
-	}
 	reconcile := func(local ...*v3.IPPool) error {
 		idx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
 		for _, p := range local {
@@ -174,4 +148,27 @@ func TestReconcileStaleCache(t *testing.T) {
 	if err := reconcile(); err == nil || remotecluster.IsStaleCache(err) {
 		t.Fatalf("reconcile onto a local pool that is not a mirror: %v, want an error that is not stale", err)
 	}
+}
+
+// startMirrorServer starts a meshapi-apiserver on an embedded etcd that
+// takes mirror writes from the test's client, stopped when the test ends,
+// and returns its client and a remote cache holding IPPool pool-b
+// (198.19.0.0/16, VXLAN).
+func startMirrorServer(ctx context.Context, t *testing.T) (versioned.Interface, cache.Indexer) {
+	t.Helper()
+	srv, err := framework.StartStandalone(ctx, t.TempDir(), "--mirror-writers=meshapi-admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	cs, err := versioned.NewForConfig(srv.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	if err := remote.Add(&v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: "pool-b"},
+		Spec: v3.IPPoolSpec{CIDR: "198.19.0.0/16", VXLANMode: v3.EncapModeAlways}}); err != nil {
+		t.Fatal(err)
+	}
+	return cs, remote
 }
