@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -16,7 +14,6 @@ import (
 	"github.com/google/nftables"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/pflag"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -32,6 +29,7 @@ import (
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
 	"github.com/meshapi/meshapi/pkg/ipamd"
 	"github.com/meshapi/meshapi/pkg/ipamwire"
+	"github.com/meshapi/meshapi/pkg/statusserver"
 )
 
 // Options are the flags of meshapi-agent.
@@ -68,6 +66,8 @@ type Options struct {
 	WireGuardPublishKey bool
 	// MetricsBindAddress serves /metrics and /healthz.
 	MetricsBindAddress string
+	// Profiling serves Go's /debug/pprof on MetricsBindAddress.
+	Profiling bool
 	// ResyncPeriod, Debounce and StatusInterval tune the loop (see Config).
 	ResyncPeriod, Debounce, StatusInterval time.Duration
 	// LogLevel is debug, info, warn or error.
@@ -129,6 +129,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.WireGuardInterfaceAddress, "wireguard-interface-address", o.WireGuardInterfaceAddress, "The WireGuard device's IPv4 address (a /32 on the device, published as spec.wireguard.interfaceIPv4Address); empty means the VTEP address.")
 	fs.BoolVar(&o.WireGuardPublishKey, "wireguard-publish-key", o.WireGuardPublishKey, "Publish the WireGuard public key on the Node's status.wireguardPublicKey; false withholds it (and removes a published one), so that the other nodes reach this node over VXLAN. A test and troubleshooting hook: leave it true.")
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "Address serving /metrics and /healthz (host:port; port 0 picks one).")
+	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "Serve Go's profiles (/debug/pprof/) on --metrics-bind-address; anyone who reaches that address can read them.")
 	fs.DurationVar(&o.ResyncPeriod, "resync-period", o.ResyncPeriod, "How often the kernel is re-read and drift repaired.")
 	fs.DurationVar(&o.Debounce, "debounce", o.Debounce, "How long API events are gathered before the dataplane is programmed.")
 	fs.DurationVar(&o.StatusInterval, "status-interval", o.StatusInterval, "Least time between two writes of the Node's status.dataplane.")
@@ -316,36 +317,15 @@ func (o *Options) Run(ctx context.Context) error {
 		defer stopIPAM()
 	}
 
-	ln, err := net.Listen("tcp", o.MetricsBindAddress)
+	status, err := statusserver.Start(statusserver.Config{
+		Address: o.MetricsBindAddress, Gatherer: reg, Healthz: a.Healthy, Profiling: o.Profiling,
+		OnError: func(err error) { log.Error("metrics server failed", "err", err) },
+	})
 	if err != nil {
-		return fmt.Errorf("listening on --metrics-bind-address %s: %w", o.MetricsBindAddress, err)
+		return fmt.Errorf("--metrics-bind-address: %w", err)
 	}
-	log.Info("serving metrics and health", "address", ln.Addr().String())
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	health := func(w http.ResponseWriter, _ *http.Request) {
-		if err := a.Healthy(); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = w.Write([]byte("ok"))
-	}
-	mux.HandleFunc("/healthz", health)
-	mux.HandleFunc("/readyz", health)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server failed", "err", err)
-		}
-	}()
-	defer func() {
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdownCtx)
-		<-served
-	}()
+	defer status.Stop()
+	log.Info("serving metrics and health", "address", status.Addr().String(), "profiling", o.Profiling)
 
 	log.Info("starting", "nodeIP", nodeIP, "netns", o.NetNS, "policyEnforcement", o.PolicyEnforcement, "bgp", o.BGP)
 	stopHeartbeat, err := o.startHeartbeat(ctx, cfg, log)

@@ -10,8 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -20,7 +18,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/dynamic"
@@ -39,6 +36,7 @@ import (
 	mcscontroller "github.com/meshapi/meshapi/pkg/mcs/controller"
 	"github.com/meshapi/meshapi/pkg/podendpoints"
 	"github.com/meshapi/meshapi/pkg/remotecluster"
+	"github.com/meshapi/meshapi/pkg/statusserver"
 )
 
 // Options are the flags of meshapi-controller.
@@ -47,6 +45,8 @@ type Options struct {
 	Kubeconfig string
 	// MetricsBindAddress serves /metrics, /healthz and /readyz.
 	MetricsBindAddress string
+	// Profiling serves Go's /debug/pprof on MetricsBindAddress.
+	Profiling bool
 	// LeaderElect turns leader election on.
 	LeaderElect bool
 	// LeaderElectionNamespace and LeaderElectionName name the Lease.
@@ -102,6 +102,7 @@ func NewOptions() *Options {
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Kubeconfig of the local cluster; empty means the in-cluster service account.")
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "Address serving /metrics, /healthz and /readyz (host:port; port 0 picks one).")
+	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "Serve Go's profiles (/debug/pprof/) on --metrics-bind-address; anyone who reaches that address can read them.")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect one active replica with a Lease; others wait.")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "Namespace of the leader election Lease.")
 	fs.StringVar(&o.LeaderElectionName, "leader-election-name", o.LeaderElectionName, "Name of the leader election Lease.")
@@ -186,33 +187,22 @@ func (o *Options) Run(ctx context.Context) error {
 	mcsMetrics := mcscontroller.NewMetrics(reg)
 	var leading atomic.Bool
 
-	ln, err := net.Listen("tcp", o.MetricsBindAddress)
-	if err != nil {
-		return fmt.Errorf("listening on --metrics-bind-address %s: %w", o.MetricsBindAddress, err)
-	}
-	logger.Info("Serving metrics and health", "address", ln.Addr().String())
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if o.LeaderElect && !leading.Load() {
-			// A standby replica is healthy and ready to take over.
-			_, _ = w.Write([]byte("ok (standby)"))
-			return
-		}
-		_, _ = w.Write([]byte("ok"))
+	status, err := statusserver.Start(statusserver.Config{
+		Address: o.MetricsBindAddress, Gatherer: reg, Profiling: o.Profiling,
+		Readyz: func() (string, error) {
+			if o.LeaderElect && !leading.Load() {
+				// A standby replica is healthy and ready to take over.
+				return "ok (standby)", nil
+			}
+			return "ok", nil
+		},
+		OnError: func(err error) { logger.Error(err, "Metrics server failed") },
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error(err, "Metrics server failed")
-		}
-	}()
-	defer func() {
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdownCtx)
-	}()
+	if err != nil {
+		return fmt.Errorf("--metrics-bind-address: %w", err)
+	}
+	defer status.Stop()
+	logger.Info("Serving metrics and health", "address", status.Addr().String(), "profiling", o.Profiling)
 
 	run := func(ctx context.Context) {
 		leading.Store(true)

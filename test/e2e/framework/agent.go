@@ -62,7 +62,7 @@ func (c *Cluster) StartAgent(ctx context.Context, bin, nodeName, nodeIP, netnsPa
 	a := &Agent{Node: nodeName, Metrics: "127.0.0.1:" + strconv.Itoa(port), IPAMSocket: c.AgentIPAMSocket(nodeName)}
 	a.p = &process{name: "meshapi-agent " + nodeName, path: bin, log: filepath.Join(c.Dir, "logs", "meshapi-agent-"+nodeName+".log"),
 		args: append([]string{"--kubeconfig=" + kubeconfig, "--node-name=" + nodeName, "--node-ip=" + nodeIP, "--netns=" + netnsPath,
-			"--metrics-bind-address=" + a.Metrics, "--resync-period=5s", "--status-interval=1s", "--ipam-socket=" + a.IPAMSocket}, extra...)}
+			"--metrics-bind-address=" + a.Metrics, "--profiling", "--resync-period=5s", "--status-interval=1s", "--ipam-socket=" + a.IPAMSocket}, extra...)}
 	if err := a.p.start(); err != nil {
 		return nil, err
 	}

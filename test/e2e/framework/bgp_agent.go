@@ -35,7 +35,7 @@ func (c *Cluster) StartAgentInNamespace(ctx context.Context, bin, nodeName, node
 	// The namespace's loopback is the agent's own: any port is free there.
 	a := &Agent{Node: nodeName, Metrics: "127.0.0.1:9099", IPAMSocket: c.AgentIPAMSocket(nodeName)}
 	args := append([]string{"netns", "exec", netnsName, bin, "--kubeconfig=" + kubeconfig, "--node-name=" + nodeName, "--node-ip=" + nodeIP,
-		"--metrics-bind-address=" + a.Metrics, "--resync-period=5s", "--status-interval=1s", "--ipam-socket=" + a.IPAMSocket}, extra...)
+		"--metrics-bind-address=" + a.Metrics, "--profiling", "--resync-period=5s", "--status-interval=1s", "--ipam-socket=" + a.IPAMSocket}, extra...)
 	a.p = &process{name: "meshapi-agent " + nodeName, path: "ip", args: args,
 		log: filepath.Join(c.Dir, "logs", "meshapi-agent-"+nodeName+".log")}
 	if err := a.p.start(); err != nil {

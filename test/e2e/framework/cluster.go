@@ -407,7 +407,7 @@ func (c *Cluster) StartController(ctx context.Context) error {
 		c.controller = &process{name: "meshapi-controller", path: c.bins.MeshapiController,
 			log: filepath.Join(c.Dir, "logs", "meshapi-controller.log"),
 			args: []string{"--kubeconfig=" + kubeconfig, "--leader-elect", "--leader-election-namespace=calico-system",
-				"--metrics-bind-address=" + c.ControllerMetrics, "--secret-resync-period=5s", "--v=2"}}
+				"--metrics-bind-address=" + c.ControllerMetrics, "--profiling", "--secret-resync-period=5s", "--v=2"}}
 	}
 	if ended, _ := c.controller.exited(); !ended {
 		return nil // already running
