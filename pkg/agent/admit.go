@@ -57,13 +57,12 @@ func admitRemote(in Inputs, modes map[string]v3.OverlayRoutingMode) (Inputs, []*
 		}
 		return r != nil
 	})
-	out.Endpoints = slices.DeleteFunc(slices.Clone(in.Endpoints), func(ep *v3.WorkloadEndpoint) bool {
-		cluster, ok := ep.Labels[v3.LabelCluster]
-		if !ok {
+	out.Endpoints = slices.DeleteFunc(slices.Clone(in.Endpoints), func(ep *Endpoint) bool {
+		if !ep.Mirror {
 			return false
 		}
-		for _, s := range ep.Spec.IPNetworks {
-			if _, r := g.PrefixString(cluster, "WorkloadEndpoint", ep.Namespace+"/"+v3.NameInOwnCluster(ep.Annotations, ep.Name), "spec.ipNetworks", s); r != nil {
+		for _, n := range ep.Networks {
+			if r := admitClaim(g, ep, n); r != nil {
 				refused = append(refused, r)
 				return true
 			}
@@ -89,4 +88,14 @@ func admitNodes(g *meshguard.Guard, nodes []*v3.Node, refused []*meshguard.Refus
 		}
 	}
 	return slices.DeleteFunc(slices.Clone(nodes), func(n *v3.Node) bool { return bad[n] }), refused
+}
+
+// admitClaim checks one address of a mirrored endpoint.
+func admitClaim(g *meshguard.Guard, ep *Endpoint, n Network) *meshguard.Refusal {
+	const kind, field = "WorkloadEndpoint", "spec.ipNetworks"
+	if !n.ClaimOK {
+		_, r := g.PrefixString(ep.Cluster, kind, ep.NameInCluster, field, n.Value) // the refusal of what does not parse
+		return r
+	}
+	return g.Prefix(ep.Cluster, kind, ep.NameInCluster, field, n.Claim)
 }

@@ -26,7 +26,7 @@ func benchInputs() Inputs {
 	}
 	for i := range 20000 {
 		ip := netip.AddrFrom4([4]byte{10, 200, byte(i / 250 % 125), byte(1 + i%250)})
-		in.Endpoints = append(in.Endpoints, remotecluster.MirrorWorkloadEndpoint("cluster-b", wep("ns", fmt.Sprint("p", i), fmt.Sprint("b", i%500), ip.String()+"/32")))
+		in.Endpoints = append(in.Endpoints, EndpointOf(remotecluster.MirrorWorkloadEndpoint("cluster-b", wep("ns", fmt.Sprint("p", i), fmt.Sprint("b", i%500), ip.String()+"/32"))))
 	}
 	return in
 }
@@ -48,6 +48,27 @@ func BenchmarkCompute(b *testing.B) {
 	in := benchInputs()
 	b.ResetTimer()
 	for range b.N {
+		if res := Compute(in); len(res.Refused) != 0 {
+			b.Fatal(res.Refused[0])
+		}
+	}
+}
+
+// BenchmarkReconcileCompute is what a reconcile of the agent computes
+// once its informers hold the objects: the Endpoints of the listed
+// WorkloadEndpoints (parsed once per object, then remembered) and the
+// desired state from them.
+func BenchmarkReconcileCompute(b *testing.B) {
+	in := benchInputs()
+	objs := make([]*v3.WorkloadEndpoint, len(in.Endpoints))
+	for i, e := range in.Endpoints {
+		objs[i] = remotecluster.MirrorWorkloadEndpoint("cluster-b", wep("ns", e.NameInCluster[len("ns/"):], e.Node[len("cluster-b/"):], e.Networks[0].Value))
+	}
+	var memo endpointMemo
+	memo.endpoints(objs)
+	b.ResetTimer()
+	for range b.N {
+		in.Endpoints = memo.endpoints(objs)
 		if res := Compute(in); len(res.Refused) != 0 {
 			b.Fatal(res.Refused[0])
 		}

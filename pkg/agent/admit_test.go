@@ -30,8 +30,10 @@ func TestComputeRefusesHostileMirrors(t *testing.T) {
 		{"block claiming half the Internet", func(in *Inputs) { in.Blocks = append(in.Blocks, mirrorBlock("b1", "0.0.0.0/1")) }, "OutsideOwnPools"},
 		{"block on the metadata address", func(in *Inputs) { in.Blocks = append(in.Blocks, mirrorBlock("b1", "169.254.169.254/32")) }, "OutsideOwnPools"},
 		{"block inside the local pool", func(in *Inputs) { in.Blocks = append(in.Blocks, mirrorBlock("b1", "198.18.64.128/26")) }, "OutsideOwnPools"},
-		{"endpoint with a local pod's address", func(in *Inputs) { in.Endpoints = append(in.Endpoints, mirrorWEP("evil", "198.18.64.70/32")) }, "OutsideOwnPools"},
-		{"endpoint with a local node's address", func(in *Inputs) { in.Endpoints = append(in.Endpoints, mirrorWEP("evil", "198.18.0.2/32")) }, "OutsideOwnPools"},
+		{"endpoint with a local pod's address", func(in *Inputs) {
+			in.Endpoints = append(in.Endpoints, EndpointOf(mirrorWEP("evil", "198.18.64.70/32")))
+		}, "OutsideOwnPools"},
+		{"endpoint with a local node's address", func(in *Inputs) { in.Endpoints = append(in.Endpoints, EndpointOf(mirrorWEP("evil", "198.18.0.2/32"))) }, "OutsideOwnPools"},
 		{"pool over the local pool", func(in *Inputs) {
 			in.Pools = append(in.Pools, remotecluster.MirrorIPPool("cluster-b", pool("evil-pool", "198.18.64.0/23", true, false)))
 		}, "OverlapsLocalPool"},
@@ -81,7 +83,7 @@ func TestComputeDisabledOverlayEndpoints(t *testing.T) {
 	in := baseInputs()
 	in.RCCs = []*v3.RemoteClusterConfiguration{rcc("cluster-b", v3.OverlayRoutingModeDisabled)}
 	in.Pools = in.Pools[:1]
-	in.Endpoints = append(in.Endpoints, remotecluster.MirrorWorkloadEndpoint("cluster-b", wep("ns", "evil", "b1", "198.18.64.70/32")))
+	in.Endpoints = append(in.Endpoints, EndpointOf(remotecluster.MirrorWorkloadEndpoint("cluster-b", wep("ns", "evil", "b1", "198.18.64.70/32"))))
 	got := Compute(in)
 	if len(got.Refused) != 1 || !strings.Contains(got.Refused[0], "OverlapsLocalPool") {
 		t.Fatalf("refused %q, want the endpoint on a local pod's address", got.Refused)
@@ -108,7 +110,7 @@ func TestComputeWireGuardRefusesHostileMirrors(t *testing.T) {
 	in := baseInputs()
 	in.FelixConfiguration = fc
 	in.Blocks = append(in.Blocks, remotecluster.MirrorIPAMBlock("cluster-b", block("b1", "0.0.0.0/1")))
-	in.Endpoints = append(in.Endpoints, remotecluster.MirrorWorkloadEndpoint("cluster-b", wep("ns", "evil", "b1", "198.18.64.70/32")))
+	in.Endpoints = append(in.Endpoints, EndpointOf(remotecluster.MirrorWorkloadEndpoint("cluster-b", wep("ns", "evil", "b1", "198.18.64.70/32"))))
 	in.Nodes = append(in.Nodes, remotecluster.MirrorNode("cluster-b", node("b3", "198.18.0.2", "198.18.65.128", "66:00:00:00:00:b3")))
 	got := ComputeWireGuard(in, netip.MustParseAddr("198.18.64.0"), netip.Addr{})
 	if len(got.Nodes) != len(want.Nodes) {

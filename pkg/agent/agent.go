@@ -64,6 +64,10 @@ type Config struct {
 	// StatusInterval is the least time between two writes of the Node's
 	// status; 0 means 5s.
 	StatusInterval time.Duration
+	// ReconcileShare bounds the share of the agent's time that reconciles
+	// take while API events keep coming (see gatherTime); 0 means
+	// DefaultReconcileShare, 1 leaves only Debounce.
+	ReconcileShare float64
 	// Logger receives the logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -73,12 +77,15 @@ type Agent struct {
 	cfg Config
 	log *slog.Logger
 
-	nodes    listers.NodeLister
-	blocks   listers.IPAMBlockLister
-	pools    listers.IPPoolLister
-	felix    listers.FelixConfigurationLister
-	rccs     listers.RemoteClusterConfigurationLister
-	eps      listers.WorkloadEndpointLister
+	nodes  listers.NodeLister
+	blocks listers.IPAMBlockLister
+	pools  listers.IPPoolLister
+	felix  listers.FelixConfigurationLister
+	rccs   listers.RemoteClusterConfigurationLister
+	eps    listers.WorkloadEndpointLister
+	// parsed keeps the Endpoint of each WorkloadEndpoint the informer
+	// holds; only the loop's reconcile uses it.
+	parsed   endpointMemo
 	localMAC net.HardwareAddr
 
 	// Status written last, and when.
@@ -130,6 +137,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.StatusInterval <= 0 {
 		cfg.StatusInterval = 5 * time.Second
+	}
+	if cfg.ReconcileShare <= 0 || cfg.ReconcileShare > 1 {
+		cfg.ReconcileShare = DefaultReconcileShare
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -255,16 +265,18 @@ func (a *Agent) Run(ctx context.Context) error {
 	retry := time.NewTimer(0) // the first reconcile, now
 	defer retry.Stop()
 	backoff := time.Second
+	var took time.Duration // the last reconcile's
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-trigger:
-			// Gather the burst of events that usually comes together.
+			// Gather the burst of events that usually comes together,
+			// longer after a long reconcile.
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-time.After(a.cfg.Debounce):
+			case <-time.After(gatherTime(a.cfg.Debounce, took, a.cfg.ReconcileShare)):
 			}
 			// The events of the wait are in this reconcile already.
 			select {
@@ -282,7 +294,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			continue
 		case <-retry.C:
 		}
+		start := time.Now()
 		again, err := a.reconcile(ctx)
+		took = time.Since(start)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -298,6 +312,23 @@ func (a *Agent) Run(ctx context.Context) error {
 			backoff = time.Second
 		}
 	}
+}
+
+// DefaultReconcileShare is Config.ReconcileShare's default: under a steady
+// stream of events, reconciles take at most a quarter of the agent's time.
+const DefaultReconcileShare = 0.25
+
+// gatherTime is how long the loop gathers events before a reconcile:
+// debounce, or longer when the last reconcile took long, so that
+// reconciling takes at most share of the time while events keep coming
+// (a reconcile computes the node's whole state, which grows with the
+// mesh: 50,000 endpoints must not keep a core busy, as kube-proxy's
+// --min-sync-period and Felix's apply throttle do for theirs).
+func gatherTime(debounce, last time.Duration, share float64) time.Duration {
+	if share >= 1 {
+		return debounce
+	}
+	return max(debounce, time.Duration(float64(last)*(1-share)/share))
 }
 
 // resyncKernel re-reads the kernel and repairs drift.
@@ -333,7 +364,8 @@ func (a *Agent) count(stage string) {
 	}
 }
 
-// inputs reads the informer caches.
+// inputs reads the informer caches. Only the loop calls it (it updates
+// a.parsed).
 func (a *Agent) inputs() (Inputs, error) {
 	in := Inputs{NodeName: a.cfg.NodeName, NodeIP: a.cfg.NodeIP.Addr(), VTEP: a.cfg.VTEP, LocalMAC: slices.Clone(a.localMAC)}
 	var err error
@@ -350,9 +382,11 @@ func (a *Agent) inputs() (Inputs, error) {
 	if in.RCCs, err = a.rccs.List(all); err != nil {
 		return in, fmt.Errorf("listing RemoteClusterConfigurations: %w", err)
 	}
-	if in.Endpoints, err = a.eps.List(all); err != nil {
+	eps, err := a.eps.List(all)
+	if err != nil {
 		return in, fmt.Errorf("listing WorkloadEndpoints: %w", err)
 	}
+	in.Endpoints = a.parsed.endpoints(eps)
 	fc, err := a.felix.Get("default")
 	switch {
 	case err == nil:

@@ -34,7 +34,7 @@ type Inputs struct {
 	Pools              []*v3.IPPool
 	FelixConfiguration *v3.FelixConfiguration // "default", nil if absent
 	RCCs               []*v3.RemoteClusterConfiguration
-	Endpoints          []*v3.WorkloadEndpoint
+	Endpoints          []*Endpoint // EndpointOf each WorkloadEndpoint
 }
 
 // Result is the desired state of the node.
@@ -211,17 +211,18 @@ func Compute(in Inputs) Result {
 	}
 	// Remote endpoints are mesh destinations too: with overlay routing
 	// Disabled their pools are not mirrored, but their addresses are.
-	for _, ep := range in.Endpoints {
-		if !isMirror(ep.Labels) {
-			continue
-		}
-		for _, s := range ep.Spec.IPNetworks {
-			if p, err := endpointPrefix(s); err == nil {
-				meshDests = append(meshDests, p)
+	if len(natSources) > 0 {
+		meshDests = slices.Grow(meshDests, len(in.Endpoints))
+		for _, ep := range in.Endpoints {
+			if !ep.Mirror {
+				continue
+			}
+			for _, n := range ep.Networks {
+				if n.AddrErr == nil {
+					meshDests = append(meshDests, n.Addr)
+				}
 			}
 		}
-	}
-	if len(natSources) > 0 {
 		res.NAT = nat.Desired{Sources: sortPrefixes(natSources), Destinations: sortPrefixes(meshDests)}
 	}
 
@@ -312,34 +313,14 @@ func Compute(in Inputs) Result {
 	}
 
 	// Endpoints outside their node's blocks get a /32 (/128) of their own.
-	seen := map[netip.Prefix]bool{}
-	for _, ep := range in.Endpoints {
-		p := peers[ep.Spec.Node]
-		if p == nil {
-			continue
-		}
-		for _, s := range ep.Spec.IPNetworks {
-			dst, err := endpointPrefix(s)
-			if err != nil {
-				problem("WorkloadEndpoint %s/%s: spec.ipNetworks %q: %v", ep.Namespace, ep.Name, s, err)
-				continue
-			}
-			if containedIn(dst, blocks[ep.Spec.Node]) || seen[dst] || !dst.Addr().Is4() {
-				continue
-			}
-			if p.cluster == "" && !containedIn(dst, localVXLANPools) {
-				continue // a local address the underlay routes
-			}
-			seen[dst] = true
-			res.Dataplane.Endpoints = append(res.Dataplane.Endpoints, dataplane.EndpointRoute{Dst: dst, Node: ep.Spec.Node})
-			if c := clusters[p.cluster]; c != nil {
-				c.Routes++
-			} else {
-				res.LocalRoutes++
-			}
+	res.Dataplane.Endpoints = endpointRoutes(in.Endpoints, peers, blocks, localVXLANPools, problem)
+	for _, r := range res.Dataplane.Endpoints {
+		if c := clusters[peers[r.Node].cluster]; c != nil {
+			c.Routes++
+		} else {
+			res.LocalRoutes++
 		}
 	}
-	slices.SortFunc(res.Dataplane.Endpoints, func(a, b dataplane.EndpointRoute) int { return comparePrefix(a.Dst, b.Dst) })
 
 	refs := make([]string, 0, len(peers))
 	for ref := range peers {
@@ -358,6 +339,38 @@ func Compute(in Inputs) Result {
 	}
 	res.Clusters = sortedClusters(clusters)
 	return res
+}
+
+// endpointRoutes returns the routes of the IPv4 endpoint addresses that
+// are outside their node's blocks, sorted by destination: one per
+// address, to the node of the first endpoint (in eps' order) that has it.
+// A local node's address is routed only if it is in a local VXLAN pool
+// (else the underlay routes it).
+func endpointRoutes(eps []*Endpoint, peers map[string]*peer, blocks map[string][]netip.Prefix, localVXLANPools []netip.Prefix, problem func(string, ...any)) []dataplane.EndpointRoute {
+	routes := make([]dataplane.EndpointRoute, 0, len(eps))
+	for _, ep := range eps {
+		p := peers[ep.Node]
+		if p == nil {
+			continue
+		}
+		for _, n := range ep.Networks {
+			if n.AddrErr != nil {
+				problem("WorkloadEndpoint %s/%s: spec.ipNetworks %q: %v", ep.Namespace, ep.Name, n.Value, n.AddrErr)
+				continue
+			}
+			dst := n.Addr
+			if !dst.Addr().Is4() || containedIn(dst, blocks[ep.Node]) {
+				continue
+			}
+			if p.cluster == "" && !containedIn(dst, localVXLANPools) {
+				continue
+			}
+			routes = append(routes, dataplane.EndpointRoute{Dst: dst, Node: ep.Node})
+		}
+	}
+	// Sorted, the stable sort keeps the first endpoint of an address first.
+	slices.SortStableFunc(routes, func(a, b dataplane.EndpointRoute) int { return comparePrefix(a.Dst, b.Dst) })
+	return slices.CompactFunc(routes, func(a, b dataplane.EndpointRoute) bool { return a.Dst == b.Dst })
 }
 
 // overlayModes returns the overlay routing mode of every remote cluster

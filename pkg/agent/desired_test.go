@@ -66,10 +66,10 @@ func baseInputs() Inputs {
 			remotecluster.MirrorIPPool("cluster-b", pool("b-pool", "198.18.65.0/24", true, true)),
 		},
 		RCCs: []*v3.RemoteClusterConfiguration{rcc("cluster-b", v3.OverlayRoutingModeEnabled)},
-		Endpoints: []*v3.WorkloadEndpoint{
+		Endpoints: EndpointsOf(
 			wep("ns", "a2-pod", "a2", "198.18.64.70/32"),
 			remotecluster.MirrorWorkloadEndpoint("cluster-b", wep("ns", "b1-pod", "b1", "198.18.65.10/32")),
-		},
+		),
 	}
 }
 
@@ -163,12 +163,12 @@ local routes=1
 nat sources=[198.18.64.0/24] destinations=[198.18.64.0/24 198.18.65.0/24 198.18.65.10/32]
 `},
 		{"endpoint outside its node's blocks gets a /32", func(in *Inputs) {
-			in.Endpoints = append(in.Endpoints,
+			in.Endpoints = append(in.Endpoints, EndpointsOf(
 				remotecluster.MirrorWorkloadEndpoint("cluster-b", wep("ns", "b2-borrowed", "b2", "198.18.65.200/32")),
 				wep("ns", "a2-borrowed", "a2", "198.18.64.130"),
 				wep("ns", "a2-underlay", "a2", "198.18.99.1/32"), // in no VXLAN pool: the underlay's
 				wep("ns", "mine", "a1", "198.18.64.140/32"),      // this node's own
-			)
+			)...)
 		}, `vxlan vtep=198.18.64.0 parent=198.18.0.1 vni=0 port=0 mtu=0
 peer a2 ip=198.18.0.2 vtep=198.18.64.64 mac=66:00:00:00:00:a2 blocks=[198.18.64.64/26]
 peer cluster-b/b1 ip=198.18.0.3 vtep=198.18.65.0 mac=66:00:00:00:00:b1 blocks=[198.18.65.0/26]

@@ -44,7 +44,10 @@
 //
 // # Reconcile loop ([Agent.Run])
 //
-// Informer events trigger a reconcile after a short debounce: compute,
+// Informer events trigger a reconcile after a short debounce (longer after
+// a long reconcile, so that under churn reconciles take at most
+// Config.ReconcileShare of the time; each WorkloadEndpoint is parsed once
+// per version of the object, not on every reconcile): compute,
 // [dataplane.Dataplane.Apply], register this node's Node (addresses,
 // VTEP, the VXLAN device's MAC) when it changed, [nat.NAT.Apply], then the
 // Node's status.dataplane when it changed (at most every StatusInterval).

@@ -70,6 +70,9 @@ type Options struct {
 	Profiling bool
 	// ResyncPeriod, Debounce and StatusInterval tune the loop (see Config).
 	ResyncPeriod, Debounce, StatusInterval time.Duration
+	// ReconcileShare bounds the time reconciles take under churn (see
+	// Config).
+	ReconcileShare float64
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
 
@@ -106,6 +109,7 @@ func NewOptions() *Options {
 		MetricsBindAddress:  "127.0.0.1:9094",
 		ResyncPeriod:        30 * time.Second,
 		Debounce:            50 * time.Millisecond,
+		ReconcileShare:      DefaultReconcileShare,
 		StatusInterval:      5 * time.Second,
 		LogLevel:            "info",
 		IPAMSocket:          ipamwire.DefaultSocket,
@@ -132,6 +136,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "Serve Go's profiles (/debug/pprof/) on --metrics-bind-address; anyone who reaches that address can read them.")
 	fs.DurationVar(&o.ResyncPeriod, "resync-period", o.ResyncPeriod, "How often the kernel is re-read and drift repaired.")
 	fs.DurationVar(&o.Debounce, "debounce", o.Debounce, "How long API events are gathered before the dataplane is programmed.")
+	fs.Float64Var(&o.ReconcileShare, "max-reconcile-share", o.ReconcileShare,
+		"The largest share of the agent's time that reconciles (each computes and programs the node's whole state) may take while API events keep coming: after a reconcile that took d, events are gathered for at least d*(1-share)/share, and at least --debounce. 1 leaves only --debounce.")
 	fs.DurationVar(&o.StatusInterval, "status-interval", o.StatusInterval, "Least time between two writes of the Node's status.dataplane.")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "Log level: debug, info, warn or error.")
 
@@ -168,6 +174,9 @@ func (o *Options) Validate() error {
 	}
 	if o.HeartbeatPeriod != 0 && o.HeartbeatNamespace == "" {
 		errs = append(errs, errors.New("--heartbeat-namespace is empty"))
+	}
+	if o.ReconcileShare <= 0 || o.ReconcileShare > 1 {
+		errs = append(errs, fmt.Errorf("--max-reconcile-share must be in (0, 1], not %g", o.ReconcileShare))
 	}
 	if o.Debounce < 0 || o.StatusInterval < 0 {
 		errs = append(errs, fmt.Errorf("--debounce (%s) and --status-interval (%s) must not be negative", o.Debounce, o.StatusInterval))
@@ -300,7 +309,7 @@ func (o *Options) Run(ctx context.Context) error {
 		NodeName: o.NodeName, KubernetesNodeName: o.KubernetesNodeName, NodeIP: nodeIP, VTEP: vtep, Client: client,
 		Dataplane: dp, NAT: nat.New(nft, nat.Options{Logger: log.With("component", "nat")}),
 		Policy: policy, Metrics: metrics,
-		WireGuard: &WireGuardConfig{NetNS: nsHandle, KeyFile: o.WireGuardKeyFile, InterfaceAddress: wgAddr, WithholdKey: !o.WireGuardPublishKey}, ResyncPeriod: o.ResyncPeriod, Debounce: o.Debounce, StatusInterval: o.StatusInterval,
+		WireGuard: &WireGuardConfig{NetNS: nsHandle, KeyFile: o.WireGuardKeyFile, InterfaceAddress: wgAddr, WithholdKey: !o.WireGuardPublishKey}, ResyncPeriod: o.ResyncPeriod, Debounce: o.Debounce, StatusInterval: o.StatusInterval, ReconcileShare: o.ReconcileShare,
 		Logger: log,
 	})
 	if err != nil {

@@ -130,9 +130,9 @@ func ComputeWireGuard(in Inputs, vtep, address netip.Addr) WireGuardState {
 	}
 	extra := map[string][]netip.Prefix{} // endpoint addresses outside their node's blocks
 	for _, ep := range in.Endpoints {
-		for _, s := range ep.Spec.IPNetworks {
-			if p, err := endpointPrefix(s); err == nil && p.Addr().Is4() && !containedIn(p, blocks[ep.Spec.Node]) {
-				extra[ep.Spec.Node] = append(extra[ep.Spec.Node], p)
+		for _, n := range ep.Networks {
+			if p := n.Addr; n.AddrErr == nil && p.Addr().Is4() && !containedIn(p, blocks[ep.Node]) {
+				extra[ep.Node] = append(extra[ep.Node], p)
 			}
 		}
 	}

@@ -110,8 +110,8 @@ node cluster-b/b2 key=none ip=198.18.0.4 allowed=[198.18.65.64/26]
 		{name: "endpoint outside blocks and interface address are allowed IPs", vtep: "198.18.64.0", in: func() Inputs {
 			in := withKeys(baseInputs(), "a2", "b1", "b2")
 			in.FelixConfiguration = felix(&on, &on)
-			in.Endpoints = append(in.Endpoints, wep("ns", "a2-extra", "a2", "198.18.66.5/32"),
-				remotecluster.MirrorWorkloadEndpoint("cluster-b", wep("ns", "b2-extra", "b2", "198.18.65.200")))
+			in.Endpoints = append(in.Endpoints, EndpointsOf(wep("ns", "a2-extra", "a2", "198.18.66.5/32"),
+				remotecluster.MirrorWorkloadEndpoint("cluster-b", wep("ns", "b2-extra", "b2", "198.18.65.200")))...)
 			for _, n := range in.Nodes {
 				switch n.Name {
 				case "a2":

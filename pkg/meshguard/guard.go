@@ -280,6 +280,16 @@ func (g *Guard) Prefix(cluster, kind, name, field string, p netip.Prefix) *Refus
 	return g.exclusions(cluster, kind, name, field, p)
 }
 
+// ParseClaim reads what a remote object's CIDR or address written as a
+// string claims, as PrefixString checks it: "198.18.0.1/24" is
+// 198.18.0.0/24, "198.18.0.1" is 198.18.0.1/32; false if it does not
+// parse. A caller that checks the same string often parses it once and
+// calls Prefix.
+func ParseClaim(s string) (netip.Prefix, bool) {
+	p, ok := parsePrefixOrAddr(s)
+	return p.Masked(), ok
+}
+
 // PrefixString is Prefix for a CIDR or address written as a string.
 func (g *Guard) PrefixString(cluster, kind, name, field, s string) (netip.Prefix, *Refusal) {
 	p, ok := parsePrefixOrAddr(s)
