@@ -276,7 +276,6 @@ func (c *Cluster) kubeAPIServerArgs(port int) []string {
 		"--proxy-client-cert-file=" + p.frontProxyClient.CertFile,
 		"--proxy-client-key-file=" + p.frontProxyClient.KeyFile,
 		"--enable-aggregator-routing=false",
-		"--profiling=false",
 		"--v=1",
 	})
 }
