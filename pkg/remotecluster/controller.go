@@ -166,18 +166,18 @@ func NewController(local versioned.Interface, kube kubernetes.Interface, metrics
 		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc: func(obj any) {
 				c.count(k, obj, 1)
-				c.mirrorChanged(k, obj)
+				c.mirrorChanged(k, obj, false)
 				c.guardInputChanged(k, obj)
 			},
 			UpdateFunc: func(old, obj any) {
 				c.count(k, old, -1)
 				c.count(k, obj, 1)
-				c.mirrorChanged(k, obj)
+				c.mirrorChanged(k, obj, false)
 				c.guardInputChanged(k, obj)
 			},
 			DeleteFunc: func(obj any) {
 				c.count(k, obj, -1)
-				c.mirrorChanged(k, obj)
+				c.mirrorChanged(k, obj, true)
 				c.guardInputChanged(k, obj)
 			},
 		})
@@ -266,10 +266,11 @@ func (c *Controller) mirroredCounts(cluster string) map[*kind]int32 {
 	return maps.Clone(c.counts[cluster])
 }
 
-// mirrorChanged routes a change of a local mirror to its cluster's syncer
-// (which puts back anything changed behind its back) and refreshes the
-// cluster's counts.
-func (c *Controller) mirrorChanged(k *kind, obj any) {
+// mirrorChanged routes a change of a local mirror (deleted: its deletion,
+// obj then possibly a cache.DeletedFinalStateUnknown) to its cluster's
+// syncer, which puts back anything changed behind its back and drops the
+// echo of its own writes, and refreshes the cluster's counts.
+func (c *Controller) mirrorChanged(k *kind, obj any, deleted bool) {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
 	}
@@ -283,7 +284,7 @@ func (c *Controller) mirrorChanged(k *kind, obj any) {
 	c.mu.Unlock()
 	if r != nil {
 		if key, ok := k.RemoteKey(cluster, obj); ok {
-			r.syncer.mirrorEvent(k, key)
+			r.syncer.mirrorEvent(k, key, o.GetResourceVersion(), deleted)
 		}
 	}
 	c.statusQueue.AddAfter(cluster, statusDelay)

@@ -30,10 +30,12 @@
 //     cluster's mirrors (counts, requirements, guard inputs, orphans) and
 //     writes each RCC's status from what its Syncer reports.
 //   - A Syncer (syncer.go) watches its remote cluster and writes the
-//     mirror; the controller passes it every change of its mirrors, which
-//     it reconciles, putting back what was changed behind its back (its
-//     own writes come back as reconciles that write nothing, counted by
-//     remote_cluster_noop_reconciles_total).
+//     mirror; the controller passes it every change of its mirrors. It
+//     remembers what each of its writes returned, so the event of its own
+//     write is dropped (ownWrites, with the rules that keep that correct
+//     while the mirror cache lags); any other change of a mirror is
+//     reconciled and put back. Reconciles that write nothing are counted
+//     by remote_cluster_noop_reconciles_total.
 //   - The mirror naming (labels, annotations, "<cluster>.<name>",
 //     "<cluster>/<name>") is pkg/apis/projectcalico/v3's (labels.go); the
 //     access Secret's format is pkg/remoteaccess's.

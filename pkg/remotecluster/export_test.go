@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/tools/cache"
 
+	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
 )
 
@@ -28,3 +30,52 @@ func IsStaleCache(err error) bool {
 	var stale *staleCacheError
 	return errors.As(err, &stale)
 }
+
+// PoolSyncer is a Syncer of one cluster's IPPools driven step by step by
+// a test: the test runs its reconciles and hands it the mirror informer's
+// events, holding the mirror cache it reads as far behind the API server
+// as it likes.
+type PoolSyncer struct {
+	s *Syncer
+	k *kind
+}
+
+// NewPoolSyncer returns a PoolSyncer of cluster whose remote IPPools are
+// remote's, writing their mirrors through cs and reading them from
+// mirrors.
+func NewPoolSyncer(cluster string, remote, mirrors cache.Indexer, cs versioned.Interface) *PoolSyncer {
+	kinds := kindsOf(mirrorKinds())
+	k := kindNamed(kinds, "IPPool")
+	k.mirrors = mirrors
+	s := newSyncer(cluster, true, nil, cs, kinds, NewMetrics(prometheus.NewRegistry()), func(SyncStatus) {})
+	s.kindOf(k).indexer = remote
+	return &PoolSyncer{s: s, k: k}
+}
+
+// Reconcile reconciles the mirror of the remote pool name.
+func (p *PoolSyncer) Reconcile(ctx context.Context, name string) {
+	p.s.process(ctx, queueItem{p.s.kindOf(p.k), name})
+}
+
+// MirrorEvent hands the Syncer the informer event of mirror, its deletion
+// if deleted, as the controller does.
+func (p *PoolSyncer) MirrorEvent(mirror *v3.IPPool, deleted bool) {
+	if key, ok := p.k.RemoteKey(p.s.cluster, mirror); ok {
+		p.s.mirrorEvent(p.k, key, mirror.ResourceVersion, deleted)
+	}
+}
+
+// Queued returns the remote names queued for a reconcile, and takes them
+// off the queue.
+func (p *PoolSyncer) Queued() []string {
+	var names []string
+	for p.s.queue.Len() > 0 {
+		it, _ := p.s.queue.Get()
+		names = append(names, it.key)
+		p.s.queue.Done(it)
+	}
+	return names
+}
+
+// Stop releases the Syncer's queue.
+func (p *PoolSyncer) Stop() { p.s.queue.ShutDown() }

@@ -100,7 +100,10 @@ type Syncer struct {
 
 	mu sync.Mutex
 	// refused holds the remote objects not mirrored, and why.
-	refused  map[queueItem]*meshguard.Refusal
+	refused map[queueItem]*meshguard.Refusal
+	// own tells the controller's informer events of the Syncer's own
+	// mirror writes from changes made behind its back.
+	own      *ownWrites
 	failed   bool
 	failedAt time.Time
 	// probeDown: the last readiness probe of the remote failed (see
@@ -143,6 +146,7 @@ func newSyncer(cluster string, overlay bool, remote, local versioned.Interface,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(mirrorRateLimiter(),
 			workqueue.TypedRateLimitingQueueConfig[queueItem]{Name: "remote-" + cluster}),
 		refused: map[queueItem]*meshguard.Refusal{},
+		own:     newOwnWrites(),
 	}
 	s.pools = s.kindOf(kindNamed(kinds, "IPPool"))
 	return s
@@ -168,14 +172,128 @@ func (s *Syncer) kindOf(k *kind) *remoteKind {
 }
 
 // mirrorEvent is told of a change, seen by the controller's informer, of
-// the mirror of the remote object key of kind k, and queues the object:
-// a mirror edited or deleted behind the Syncer's back is put back. The
-// Syncer's own writes come back here too, each as one reconcile that
-// writes nothing (remote_cluster_noop_reconciles_total).
-func (s *Syncer) mirrorEvent(k *kind, key string) {
-	if rk := s.kindOf(k); rk != nil {
-		s.queue.Add(queueItem{rk, key})
+// the mirror of the remote object key of kind k: the mirror's
+// resourceVersion after the change, or its deletion. The echo of the
+// Syncer's own last write is dropped (see ownWrites); any other change (a
+// mirror edited or deleted behind its back, or one the Syncer must look
+// at again) queues the object, and its reconcile puts the mirror back.
+func (s *Syncer) mirrorEvent(k *kind, key, resourceVersion string, deleted bool) {
+	rk := s.kindOf(k)
+	if rk == nil {
+		return
 	}
+	it := queueItem{rk, key}
+	s.mu.Lock()
+	queue := s.own.event(it, mirrorChange{resourceVersion: resourceVersion, deleted: deleted})
+	s.mu.Unlock()
+	if queue {
+		s.queue.Add(it)
+	}
+}
+
+// mirrorChange is an event of a mirror: its resourceVersion, or its
+// deletion.
+type mirrorChange struct {
+	resourceVersion string
+	deleted         bool
+}
+
+// ownWrites tells which of the controller's mirror informer events are the
+// echoes of the Syncer's own writes, so that they are dropped instead of
+// being reconciled again. Its rules:
+//
+//   - a write is recorded (its resourceVersions, or a delete) when its
+//     reconcile ends; an event equal to the last of them is its echo: it
+//     is dropped and the record forgotten (an event equal to an earlier
+//     one, a Node's update before its status update, is dropped too);
+//   - any other event (another resourceVersion, older or newer, a delete
+//     of a mirror last written, a mirror back after a delete) is
+//     reconciled, and the record forgotten: a change behind the Syncer's
+//     back, or a relist that replayed a state the Syncer did not write
+//     last;
+//   - a record is forgotten when its object's next reconcile starts:
+//     that reconcile reads a mirror cache that may not hold the write yet
+//     (after a restart of the local API server it lags by seconds), so
+//     what it decides may need the write's echo to be looked at again
+//     (a remote delete that found no mirror in the cache: the echo of the
+//     create is what deletes it);
+//   - the events of an object being reconciled are held, and judged
+//     against its write once it is recorded.
+//
+// An event is dropped only when the mirror cache holds exactly what the
+// Syncer last wrote, and no reconcile has read the cache since: the mirror
+// is what the remote object asked for then, and a later change of the
+// remote object queues it anyway. Not safe for concurrent use: the Syncer
+// calls it under its mu.
+type ownWrites struct {
+	// written holds, per object, the Syncer's last write of its mirror
+	// whose echo has not come back.
+	written map[queueItem]*write
+	// writing holds, per object being reconciled, the events held until
+	// its write, if any, is recorded.
+	writing map[queueItem][]mirrorChange
+}
+
+// newOwnWrites returns an ownWrites that knows of no write.
+func newOwnWrites() *ownWrites {
+	return &ownWrites{written: map[queueItem]*write{}, writing: map[queueItem][]mirrorChange{}}
+}
+
+// event judges an informer event ev of the mirror of it and returns
+// whether it must be reconciled now. An event held for the reconcile in
+// progress returns false: end judges it.
+func (o *ownWrites) event(it queueItem, ev mirrorChange) (reconcile bool) {
+	if held, writing := o.writing[it]; writing {
+		o.writing[it] = append(held, ev)
+		return false
+	}
+	return !o.echo(it, ev)
+}
+
+// begin is told that a reconcile of it starts: the record of its last
+// write is forgotten, and its events are held until end.
+func (o *ownWrites) begin(it queueItem) {
+	delete(o.written, it)
+	o.writing[it] = nil
+}
+
+// end is told that the reconcile of it ended having written w (nil for
+// nothing) and returns whether an event held meanwhile must be
+// reconciled.
+func (o *ownWrites) end(it queueItem, w *write) (again bool) {
+	if w != nil {
+		o.written[it] = w
+	}
+	held := o.writing[it]
+	delete(o.writing, it)
+	for _, ev := range held {
+		if !o.echo(it, ev) {
+			again = true
+		}
+	}
+	return again
+}
+
+// echo reports whether ev is an event of the last write recorded for it.
+// The record is forgotten after the write's last event, and after any
+// event that is not the write's: from then on the cache holds something
+// the Syncer did not write, and nothing is dropped until its next write.
+func (o *ownWrites) echo(it queueItem, ev mirrorChange) bool {
+	w := o.written[it]
+	if w == nil {
+		return false
+	}
+	i := -1
+	switch {
+	case ev.deleted && w.deleted:
+		i = 0
+	case !ev.deleted && !w.deleted:
+		i = slices.Index(w.resourceVersions, ev.resourceVersion)
+	}
+	if i < 0 || i == len(w.resourceVersions)-1 || w.deleted {
+		delete(o.written, it) // its last event, or not its event
+	}
+	return i >= 0 // an earlier one is e.g. a Node's update, before its status update
 }
 
 // Run connects, mirrors and keeps the mirror in step until ctx ends.
@@ -325,6 +443,7 @@ func (s *Syncer) process(ctx context.Context, it queueItem) {
 	k := it.kind
 	s.mu.Lock()
 	remote := k.indexer
+	s.own.begin(it)
 	s.mu.Unlock()
 	if remote != nil && !s.admitted(it, remote) {
 		remote = nil // refused: no mirror, and an existing one goes
@@ -334,6 +453,7 @@ func (s *Syncer) process(ctx context.Context, it queueItem) {
 		s.metrics.noopReconciles.WithLabelValues(s.cluster).Inc()
 	}
 	s.mu.Lock()
+	again := s.own.end(it, w)
 	if _, ok := s.initial[it]; ok {
 		delete(s.initial, it)
 		s.pending.Done()
@@ -341,6 +461,9 @@ func (s *Syncer) process(ctx context.Context, it queueItem) {
 	s.mu.Unlock()
 	if err == nil {
 		s.queue.Forget(it)
+		if again {
+			s.queue.Add(it) // changed behind the Syncer's back meanwhile
+		}
 		return
 	}
 	var stale *staleCacheError
