@@ -311,8 +311,9 @@ func (c *controller) counter(name string, want map[string]string) float64 {
 }
 
 // waitIdle waits until the controller's count of no-op reconciles of the
-// RCC rccName (one for every echo of its own writes, among others) has not
-// moved for a second, at most two minutes.
+// RCC rccName (reconciles that found the mirror already right: a remote
+// event with nothing to change, or a mirror event that was not the echo of
+// the Syncer's own write) has not moved for a second, at most two minutes.
 func (c *controller) waitIdle(ctx context.Context, rccName string) error {
 	last, since := math.NaN(), time.Now()
 	return waitUntil(ctx, 2*time.Minute, func() (bool, error) {

@@ -115,11 +115,12 @@ func initialSync(b *testing.B, f *benchserver.Pair, n int, rccName string) {
 	if err != nil {
 		b.Fatalf("waiting for %s to be in sync: %v", rccName, err)
 	}
-	// Reconciles that wrote nothing: each mirror write the controller's
-	// own informer saw come back, among others.
-	// The controller is still working off the echoes of its own writes
-	// when the status reads InSync; objects allocated while the
-	// collection runs count as live, so the heap is read once it is idle.
+	// Reconciles that wrote nothing (the echoes of the Syncer's own
+	// writes are dropped, not reconciled: a handful remain, for events
+	// that came while their object was being reconciled). The controller
+	// may still be busy when the status reads InSync; objects allocated
+	// while the collection runs count as live, so the heap is read once
+	// it is idle.
 	if err := c.waitIdle(ctx, rccName); err != nil {
 		b.Fatalf("waiting for the controller to be idle: %v", err)
 	}
