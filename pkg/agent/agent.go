@@ -13,6 +13,7 @@ import (
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
@@ -182,7 +183,7 @@ func (a *Agent) Healthy() error {
 
 // Run watches the local API and programs the node until ctx ends.
 func (a *Agent) Run(ctx context.Context) error {
-	factory := informers.NewSharedInformerFactory(a.cfg.Client, 0)
+	factory := informers.NewSharedInformerFactoryWithOptions(a.cfg.Client, 0, informers.WithTransform(dropManagedFields))
 	pc := factory.Projectcalico().V3()
 	trigger := make(chan struct{}, 1)
 	poke := func() {
@@ -655,4 +656,16 @@ func withoutReport(n *v3.Node) *v3.Node {
 	c := n.DeepCopy()
 	c.ResourceVersion, c.ManagedFields, c.Status.Dataplane = "", nil, nil
 	return c
+}
+
+// dropManagedFields is the transform of the agent's informers: the agent
+// reads no object's managedFields, which are about a fifth of a cached
+// WorkloadEndpoint (kube-controller-manager and the remote-cluster
+// controller drop them for the same reason). An update built from a
+// cached object sends none, and the server keeps its own.
+func dropManagedFields(obj any) (any, error) {
+	if o, err := meta.Accessor(obj); err == nil {
+		o.SetManagedFields(nil)
+	}
+	return obj, nil
 }
