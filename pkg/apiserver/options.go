@@ -29,6 +29,7 @@ import (
 	"github.com/meshapi/meshapi/pkg/admission/meshrequirements"
 	"github.com/meshapi/meshapi/pkg/admission/mirror"
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
+	"github.com/meshapi/meshapi/pkg/collectionauthz"
 	"github.com/meshapi/meshapi/pkg/embeddedetcd"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
 	informers "github.com/meshapi/meshapi/pkg/generated/informers/externalversions"
@@ -130,7 +131,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS,
 		"Extra DNS names for the generated self-signed serving certificate.")
 	fs.StringSliceVar(&o.MirrorWriters, "mirror-writers", o.MirrorWriters,
-		"User names allowed to write objects mirrored from remote clusters (label projectcalico.org/cluster): meshapi-controller's identity. Everyone else gets 403. They may write nothing else but the status of RemoteClusterConfigurations, and are the only users that read inline credentials of RemoteClusterConfigurations back.")
+		"User names allowed to write objects mirrored from remote clusters (label projectcalico.org/cluster): meshapi-controller's identity. Everyone else gets 403. They may write nothing else but the status of RemoteClusterConfigurations, and are the only users that read inline credentials of RemoteClusterConfigurations back. Their requests on one named object are authorized for the whole collection first (one cached SubjectAccessReview for all their mirrors of a kind in a namespace), then, if that is not allowed, for the object.")
 	fs.BoolVar(&o.AllowInlineRemoteCredentials, "allow-inline-remote-credentials", o.AllowInlineRemoteCredentials,
 		"Admit RemoteClusterConfigurations that hold credentials inline (spec.k8sAPIToken, spec.kubeconfigInline, spec.etcdPassword) or name files on meshapi-controller's host (spec.kubeconfig, spec.k8sCAFile, spec.etcdCACertFile). Off by default: put the connection in a Secret named by spec.clusterAccessSecret. Even when on, inline credentials are returned only to --mirror-writers; client key files, k8sInsecureSkipTLSVerify and http:// endpoints are always refused.")
 }
@@ -260,6 +261,11 @@ func (o *Options) Config() (*Config, error) {
 	}
 	if err := o.Recommended.ApplyTo(serverConfig); err != nil {
 		return nil, fmt.Errorf("applying options: %w", err)
+	}
+	if serverConfig.Authorization.Authorizer != nil && len(o.MirrorWriters) > 0 {
+		// The controller writes mirrors of every name: one cached
+		// SubjectAccessReview per collection, not one per mirror.
+		serverConfig.Authorization.Authorizer = collectionauthz.New(serverConfig.Authorization.Authorizer, o.MirrorWriters)
 	}
 	if o.Standalone {
 		if err := o.applyStandaloneAuth(serverConfig); err != nil {
