@@ -62,8 +62,8 @@ func TestMirrorWritesAuthorizedByCollection(t *testing.T) {
 		if err := cl.StartController(ctx); err != nil {
 			t.Fatal(err)
 		}
+		ensureOverlay(t, cl) // B's endpoints are in B's VXLAN pool, 198.18.201.0/24
 	}
-	ensureOverlay(t, b) // B's endpoints are in B's VXLAN pool, 198.18.201.0/24
 	connect(t, a, b.Name, remoteKubeconfig(t, b))
 	defer kubectl(t, a, "", "delete", "remoteclusterconfiguration", b.Name, "--ignore-not-found")
 	csA, csB := clientFor(t, a), clientFor(t, b)
