@@ -59,7 +59,7 @@ var (
 	syncProfileFlag = flag.String("remotesync.sync-cpuprofile", "",
 		"write a CPU profile of this process (the controller and the benchmark's polling) from each RCC's creation until it is in sync in BenchmarkInitialSync to <file>.<size>")
 	syncHeapProfileFlag = flag.String("remotesync.sync-heapprofile", "",
-		"write a heap profile of this process once each RCC is in sync in BenchmarkInitialSync (after a garbage collection) to <file>.<size>")
+		"write a heap profile of this process once in sync, after a garbage collection, in BenchmarkInitialSync and BenchmarkManyRemotes to <file>.<endpoints>")
 )
 
 const (

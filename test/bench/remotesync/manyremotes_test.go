@@ -260,6 +260,7 @@ func manyRemotes(b *testing.B, f *benchserver.Pair, n, perRemote int, prefix str
 		b.Logf("the controller did not go idle: %v", err)
 	}
 	after := readMemory()
+	writeHeapProfile(b, n*perRemote)
 	errs, sample := c.logs.errorSummary()
 	b.ReportMetric(syncTook.Seconds(), "sync-s")
 	b.ReportMetric(float64(n*perRemote)/syncTook.Seconds(), "sync-endpoints/s")
