@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
+	"github.com/meshapi/meshapi/test/testport"
 )
 
 const (
@@ -106,7 +106,7 @@ func Start(ctx context.Context, bin, dir, name, userAgent string) (*Server, erro
 }
 
 func tryStart(ctx context.Context, bin, dir, name, userAgent string) (*Server, error) {
-	port, err := freePort()
+	port, err := testport.Free()
 	if err != nil {
 		return nil, err
 	}
@@ -237,16 +237,6 @@ func (s *Server) Tail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return fmt.Sprintf("--- last %d lines of %s ---\n%s", len(lines), s.logFile, strings.Join(lines, "\n"))
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // Pair is two servers, "cluster-a" (A, the local cluster) and

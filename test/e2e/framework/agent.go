@@ -10,6 +10,8 @@ import (
 	"time"
 
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/meshapi/meshapi/test/testport"
 )
 
 // BuildAgent builds meshapi-agent into dir and returns its path.
@@ -55,7 +57,7 @@ func (c *Cluster) StartAgent(ctx context.Context, bin, nodeName, nodeIP, netnsPa
 	if err := writeKubeconfig(kubeconfig, c.Config.Host, c.pki.ca.CertFile, &clientcmdapi.AuthInfo{Token: strings.TrimSpace(token)}); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := testport.Free()
 	if err != nil {
 		return nil, err
 	}

@@ -30,6 +30,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/meshapi/meshapi/pkg/embeddedetcd"
+	"github.com/meshapi/meshapi/test/testport"
 )
 
 // Binaries are the executables a cluster runs.
@@ -148,11 +149,11 @@ func StartClusterWithOptions(ctx context.Context, name, dir string, bins Binarie
 	if err := c.startMeshapiEtcd(ctx); err != nil {
 		return c, err
 	}
-	kubePort, err := freePort()
+	kubePort, err := testport.Free()
 	if err != nil {
 		return c, err
 	}
-	if c.MeshapiPort, err = freePort(); err != nil {
+	if c.MeshapiPort, err = testport.Free(); err != nil {
 		return c, err
 	}
 	c.kubeAPIServer = &process{name: "kube-apiserver", path: bins.KubeAPIServer, log: filepath.Join(dir, "logs", "kube-apiserver.log"),
@@ -398,7 +399,7 @@ func (c *Cluster) StartController(ctx context.Context) error {
 		if err := writeKubeconfig(kubeconfig, c.Config.Host, c.pki.ca.CertFile, &clientcmdapi.AuthInfo{Token: strings.TrimSpace(token)}); err != nil {
 			return err
 		}
-		port, err := freePort()
+		port, err := testport.Free()
 		if err != nil {
 			return err
 		}
@@ -608,14 +609,4 @@ func writeKubeconfig(path string, server any, caFile string, auth *clientcmdapi.
 	cfg.Contexts["e2e"] = &clientcmdapi.Context{Cluster: "e2e", AuthInfo: "e2e"}
 	cfg.CurrentContext = "e2e"
 	return clientcmd.WriteToFile(*cfg, path)
-}
-
-// freePort returns a free TCP port on 127.0.0.1.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/meshapi/meshapi/test/testport"
 )
 
 // A cluster's meshapi etcd as several members (ClusterOptions.MeshapiEtcdMembers):
@@ -295,7 +297,7 @@ func distinctFreePorts(n int) ([]int, error) {
 	seen := map[int]bool{}
 	var ports []int
 	for len(ports) < n {
-		p, err := freePort()
+		p, err := testport.Free()
 		if err != nil {
 			return nil, err
 		}

@@ -15,6 +15,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/meshapi/meshapi/test/testport"
 )
 
 // kill sends SIGKILL to the process group and waits until it ended: a
@@ -63,7 +65,7 @@ func (c *Cluster) StartSecondController(ctx context.Context) (*Controllers, erro
 	if c.controller == nil || c.controller.pid() == 0 {
 		return nil, fmt.Errorf("cluster %s: the first meshapi-controller is not running", c.Name)
 	}
-	port, err := freePort()
+	port, err := testport.Free()
 	if err != nil {
 		return nil, err
 	}
