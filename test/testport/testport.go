@@ -21,10 +21,11 @@ import (
 )
 
 // Low and High bound the ports Free hands out: below Linux's default
-// ephemeral range.
+// ephemeral range (32768-60999) and below Kubernetes' default NodePort
+// range (30000-32767), which the e2e clusters' Services draw from.
 const (
 	Low  = 20000
-	High = 32767
+	High = 29999
 )
 
 // allocator is the process's cursor over [Low, High].
