@@ -8,11 +8,13 @@ package embeddedetcd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
@@ -59,13 +61,9 @@ func Start(ctx context.Context, dataDir, logFile string) (*Server, error) {
 // StartWithOptions starts etcd as opts say and waits until it serves
 // clients or ctx ends.
 func StartWithOptions(ctx context.Context, opts Options) (*Server, error) {
-	cfg, clientURL, err := config(opts)
+	e, clientURL, err := startOnFreePorts(opts, loopbackURL)
 	if err != nil {
 		return nil, err
-	}
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("starting embedded etcd in %q: %w", opts.DataDir, err)
 	}
 	select {
 	case <-e.Server.ReadyNotify():
@@ -82,16 +80,42 @@ func StartWithOptions(ctx context.Context, opts Options) (*Server, error) {
 	return &Server{etcd: e, ClientURL: clientURL.String()}, nil
 }
 
-// config builds etcd's configuration for opts on free loopback ports.
-func config(opts Options) (*embed.Config, *url.URL, error) {
+// portAttempts is how many times startOnFreePorts picks new ports when
+// the ones it picked were taken before etcd bound them.
+const portAttempts = 5
+
+// startOnFreePorts starts etcd on loopback ports that pick found free a
+// moment before. Between that check and etcd's bind another process (or
+// an outgoing connection's source port) can take one; etcd then fails
+// with EADDRINUSE, and new ports are picked.
+func startOnFreePorts(opts Options, pick func() (*url.URL, error)) (*embed.Etcd, *url.URL, error) {
+	for attempt := 1; ; attempt++ {
+		cfg, clientURL, err := config(opts, pick)
+		if err != nil {
+			return nil, nil, err
+		}
+		e, err := embed.StartEtcd(cfg)
+		if err == nil {
+			return e, clientURL, nil
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) || attempt == portAttempts {
+			return nil, nil, fmt.Errorf("starting embedded etcd in %q (client %s, peer %s): %w",
+				opts.DataDir, clientURL, cfg.ListenPeerUrls[0].String(), err)
+		}
+	}
+}
+
+// config builds etcd's configuration for opts on the loopback ports pick
+// returns.
+func config(opts Options, pick func() (*url.URL, error)) (*embed.Config, *url.URL, error) {
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("creating etcd data directory %q: %w", opts.DataDir, err)
 	}
-	clientURL, err := loopbackURL()
+	clientURL, err := pick()
 	if err != nil {
 		return nil, nil, err
 	}
-	peerURL, err := loopbackURL()
+	peerURL, err := pick()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -195,6 +196,67 @@ func TestTLSOptionsChecked(t *testing.T) {
 			_, err := StartWithOptions(t.Context(), Options{DataDir: filepath.Join(dir, "data-"+strings.ReplaceAll(tc.name, " ", "-")), TLS: &tc.tls})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("StartWithOptions = %v, want an error with %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestStartOnFreePortsRetriesTakenPorts: when a picked port is taken
+// before etcd binds it, etcd is started again on new ports; an error
+// other than a taken port, or a port taken on every attempt, is returned.
+func TestStartOnFreePortsRetriesTakenPorts(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	taken := &url.URL{Scheme: "http", Host: held.Addr().String()}
+	for _, tc := range []struct {
+		name string
+		// takenPicks is how many picks return the held port first.
+		takenPicks int
+		wantErr    string
+	}{
+		{name: "client port taken once", takenPicks: 1},
+		{name: "both ports taken once", takenPicks: 2},
+		{name: "taken on every attempt", takenPicks: 2 * portAttempts, wantErr: "address already in use"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			picks := 0
+			pick := func() (*url.URL, error) {
+				picks++
+				if picks <= tc.takenPicks {
+					u := *taken
+					return &u, nil
+				}
+				return loopbackURL()
+			}
+			e, clientURL, err := startOnFreePorts(Options{DataDir: t.TempDir()}, pick)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), taken.Host) {
+					t.Fatalf("err = %v, want one naming %s and containing %q", err, taken.Host, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			select {
+			case <-e.Server.ReadyNotify():
+			case <-time.After(30 * time.Second):
+				t.Fatal("etcd not ready within 30s")
+			}
+			if clientURL.Host == taken.Host {
+				t.Fatalf("etcd serves clients on the taken port %s", clientURL.Host)
+			}
+			resp, err := http.Get(clientURL.String() + "/health")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("/health on %s: %s", clientURL, resp.Status)
 			}
 		})
 	}
