@@ -31,6 +31,7 @@ import (
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/collectionauthz"
 	"github.com/meshapi/meshapi/pkg/embeddedetcd"
+	"github.com/meshapi/meshapi/pkg/frontproxyauth"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
 	informers "github.com/meshapi/meshapi/pkg/generated/informers/externalversions"
 	generatedopenapi "github.com/meshapi/meshapi/pkg/generated/openapi"
@@ -261,6 +262,11 @@ func (o *Options) Config() (*Config, error) {
 	}
 	if err := o.Recommended.ApplyTo(serverConfig); err != nil {
 		return nil, fmt.Errorf("applying options: %w", err)
+	}
+	if a := &serverConfig.Authentication; a.Authenticator != nil && a.RequestHeaderConfig != nil {
+		// Requests proxied by kube-apiserver's aggregator: the front
+		// proxy's certificate chain is verified once, not per request.
+		a.Authenticator = frontproxyauth.New(a.Authenticator, a.RequestHeaderConfig)
 	}
 	if serverConfig.Authorization.Authorizer != nil && len(o.MirrorWriters) > 0 {
 		// The controller writes mirrors of every name: one cached
