@@ -232,6 +232,23 @@ type ownWrites struct {
 	// writing holds, per object being reconciled, the events held until
 	// its write, if any, is recorded.
 	writing map[queueItem][]mirrorChange
+	// writtenPeak is the most records written held since it was last
+	// made anew: a map keeps the room it grew to, and during a full
+	// resync the echoes of most of a remote's writes are outstanding at
+	// once (about 125 KiB per 1,000 objects, kept for the Syncer's life).
+	writtenPeak int
+}
+
+// writtenRenewAt is the peak above which written is made anew once empty.
+const writtenRenewAt = 256
+
+// forget drops the record of it, and makes written anew once it is empty
+// after holding many records.
+func (o *ownWrites) forget(it queueItem) {
+	delete(o.written, it)
+	if len(o.written) == 0 && o.writtenPeak > writtenRenewAt {
+		o.written, o.writtenPeak = map[queueItem]*write{}, 0
+	}
 }
 
 // newOwnWrites returns an ownWrites that knows of no write.
@@ -253,7 +270,7 @@ func (o *ownWrites) event(it queueItem, ev mirrorChange) (reconcile bool) {
 // begin is told that a reconcile of it starts: the record of its last
 // write is forgotten, and its events are held until end.
 func (o *ownWrites) begin(it queueItem) {
-	delete(o.written, it)
+	o.forget(it)
 	o.writing[it] = nil
 }
 
@@ -263,6 +280,7 @@ func (o *ownWrites) begin(it queueItem) {
 func (o *ownWrites) end(it queueItem, w *write) (again bool) {
 	if w != nil {
 		o.written[it] = w
+		o.writtenPeak = max(o.writtenPeak, len(o.written))
 	}
 	held := o.writing[it]
 	delete(o.writing, it)
@@ -291,7 +309,7 @@ func (o *ownWrites) echo(it queueItem, ev mirrorChange) bool {
 		i = slices.Index(w.resourceVersions, ev.resourceVersion)
 	}
 	if i < 0 || i == len(w.resourceVersions)-1 || w.deleted {
-		delete(o.written, it) // its last event, or not its event
+		o.forget(it) // its last event, or not its event
 	}
 	return i >= 0 // an earlier one is e.g. a Node's update, before its status update
 }

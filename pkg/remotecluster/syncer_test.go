@@ -154,6 +154,43 @@ func TestOwnWritesPerObject(t *testing.T) {
 	}
 }
 
+// TestOwnWritesRenewsItsMap: once the echoes of a full resync's writes
+// are all back, the record map is made anew rather than keeping the room
+// it grew to; a few outstanding writes keep it.
+func TestOwnWritesRenewsItsMap(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		writes    int
+		echoed    int
+		wantPeak  int
+		wantLeft  int
+		wantSameM bool
+	}{
+		{name: "all of a full resync echoed", writes: 1000, echoed: 1000, wantPeak: 0},
+		{name: "one still outstanding", writes: 1000, echoed: 999, wantPeak: 1000, wantLeft: 1, wantSameM: true},
+		{name: "few writes", writes: writtenRenewAt, echoed: writtenRenewAt, wantPeak: writtenRenewAt, wantSameM: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := newOwnWrites()
+			first := fmt.Sprintf("%p", o.written)
+			for i := range tc.writes {
+				it := queueItem{key: fmt.Sprintf("ns/ep-%d", i)}
+				o.begin(it)
+				o.end(it, updated(fmt.Sprint(i+1)))
+			}
+			for i := range tc.echoed {
+				if o.event(queueItem{key: fmt.Sprintf("ns/ep-%d", i)}, mirrorChange{resourceVersion: fmt.Sprint(i + 1)}) {
+					t.Fatalf("the echo of write %d was reconciled", i)
+				}
+			}
+			same := fmt.Sprintf("%p", o.written) == first
+			if o.writtenPeak != tc.wantPeak || len(o.written) != tc.wantLeft || same != tc.wantSameM {
+				t.Errorf("peak %d, %d records, same map %v; want %d, %d, %v", o.writtenPeak, len(o.written), same, tc.wantPeak, tc.wantLeft, tc.wantSameM)
+			}
+		})
+	}
+}
+
 // The controller passes the Syncer each event of its mirrors with the
 // mirror's resourceVersion, and a delete as one, also when the informer
 // hands over a cache.DeletedFinalStateUnknown after a relist.
