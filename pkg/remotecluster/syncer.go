@@ -328,16 +328,11 @@ func (s *Syncer) Run(ctx context.Context, workers int) {
 		if k.Overlay() && !s.overlay {
 			continue
 		}
-		// The remote is listed, then watched, not watched with its initial
-		// list streamed (watch-list): kube-apiserver gzips a watch-list
-		// stream for as long as it stays open, and the decompressor with
-		// its buffers (about 20 KiB) stayed in the controller for every
-		// kind of every remote. The list's pages are still gzipped.
 		var lw cache.ListerWatcher
 		if s.etcd != nil {
 			lw = noWatchList{s.observedListWatch(ctx, k, k.EtcdListWatch(s.etcd))}
 		} else {
-			lw = noWatchList{s.observedListWatch(ctx, k, k.RemoteListWatch(s.remote))}
+			lw = s.observedListWatch(ctx, k, k.RemoteListWatch(s.remote))
 		}
 		informer := cache.NewSharedIndexInformer(lw, k.Example(), 0, cache.Indexers{})
 		if err := informer.SetTransform(newCompactor().transform); err != nil {
