@@ -29,7 +29,7 @@ type pki struct {
 	proxy, stranger, impostor *x509.Certificate
 }
 
-func newPKI(t *testing.T) pki {
+func newPKI(t testing.TB) pki {
 	t.Helper()
 	now := time.Now()
 	ca, err := etcdpki.NewCA("front-proxy-ca", now, 0)
@@ -40,23 +40,26 @@ func newPKI(t *testing.T) pki {
 	if err != nil {
 		t.Fatal(err)
 	}
-	issue := func(ca *etcdpki.CA, cn string) *x509.Certificate {
-		kp, err := ca.Issue(etcdpki.Request{CommonName: cn, Client: true}, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		block, _ := pem.Decode(kp.CertPEM)
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
 	return pki{ca: ca, other: other,
-		proxy:    issue(ca, proxyName),
-		stranger: issue(ca, "not-the-proxy"),
-		impostor: issue(other, proxyName),
+		proxy:    issueClientCert(t, ca, proxyName, now),
+		stranger: issueClientCert(t, ca, "not-the-proxy", now),
+		impostor: issueClientCert(t, other, proxyName, now),
 	}
+}
+
+// issueClientCert returns a client certificate for cn signed by ca.
+func issueClientCert(t testing.TB, ca *etcdpki.CA, cn string, now time.Time) *x509.Certificate {
+	t.Helper()
+	kp, err := ca.Issue(etcdpki.Request{CommonName: cn, Client: true}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(kp.CertPEM)
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // switchableCA is a requestheader CA bundle that an operator replaces.
@@ -69,7 +72,7 @@ func (s *switchableCA) VerifyOptions() (x509.VerifyOptions, bool) {
 	return s.current.Load().(dynamiccertificates.CAContentProvider).VerifyOptions()
 }
 
-func staticCA(t *testing.T, ca *etcdpki.CA) dynamiccertificates.CAContentProvider {
+func staticCA(t testing.TB, ca *etcdpki.CA) dynamiccertificates.CAContentProvider {
 	t.Helper()
 	c, err := dynamiccertificates.NewStaticCAContent("front-proxy-ca", ca.CertPEM)
 	if err != nil {
@@ -226,24 +229,8 @@ func TestAuthenticatorVerifiesAgainOutsideValidity(t *testing.T) {
 // BenchmarkAuthenticateRequest compares a front-proxied request's
 // authentication by the upstream chain and by Authenticator.
 func BenchmarkAuthenticateRequest(b *testing.B) {
-	now := time.Now()
-	ca, err := etcdpki.NewCA("front-proxy-ca", now, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	kp, err := ca.Issue(etcdpki.Request{CommonName: proxyName, Client: true}, now)
-	if err != nil {
-		b.Fatal(err)
-	}
-	block, _ := pem.Decode(kp.CertPEM)
-	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		b.Fatal(err)
-	}
-	static, err := dynamiccertificates.NewStaticCAContent("front-proxy-ca", ca.CertPEM)
-	if err != nil {
-		b.Fatal(err)
-	}
+	p := newPKI(b)
+	cert, static := p.proxy, staticCA(b, p.ca)
 	config := &authenticatorfactory.RequestHeaderConfig{
 		UsernameHeaders: headerrequest.StaticStringSlice{"X-Remote-User"}, UIDHeaders: headerrequest.StaticStringSlice{"X-Remote-Uid"},
 		GroupHeaders: headerrequest.StaticStringSlice{"X-Remote-Group"}, ExtraHeaderPrefixes: headerrequest.StaticStringSlice{"X-Remote-Extra-"},
