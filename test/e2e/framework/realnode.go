@@ -295,36 +295,16 @@ func (t *Topology) drain(ctx context.Context, n *RealNode) error {
 	}
 	err = Poll(ctx, 90*time.Second, "the pods of "+n.Name+" gone", func() (bool, string) {
 		pods, err := onPodNetwork()
-		var names []string
+		var still strings.Builder
 		for _, p := range pods {
-			names = append(names, describeStuckPod(p))
+			still.WriteString(describePod(&p))
 		}
-		return err == nil && len(pods) == 0, fmt.Sprint(names, err)
+		return err == nil && len(pods) == 0, fmt.Sprintf("%d pods left (%v)\n%s", len(pods), err, still.String())
 	})
 	if err != nil {
 		return fmt.Errorf("%w\n%s", err, n.Problems(20))
 	}
 	return nil
-}
-
-// describeStuckPod says where a Pod that should be gone is: its phase,
-// since when it is being deleted, and its containers' states.
-func describeStuckPod(p corev1.Pod) string {
-	s := fmt.Sprintf("%s/%s (phase %s", p.Namespace, p.Name, p.Status.Phase)
-	if p.DeletionTimestamp != nil {
-		s += ", deleted at " + p.DeletionTimestamp.UTC().Format(time.TimeOnly)
-	}
-	for _, c := range p.Status.ContainerStatuses {
-		switch {
-		case c.State.Running != nil:
-			s += ", " + c.Name + " running"
-		case c.State.Terminated != nil:
-			s += fmt.Sprintf(", %s terminated (%s)", c.Name, c.State.Terminated.Reason)
-		case c.State.Waiting != nil:
-			s += fmt.Sprintf(", %s waiting (%s)", c.Name, c.State.Waiting.Reason)
-		}
-	}
-	return s + ")"
 }
 
 // waitRegistered waits until the kubelet registered n's Node.

@@ -45,7 +45,11 @@ func describePod(p *corev1.Pod) string {
 	if node == "" {
 		node = "(unscheduled)"
 	}
-	fmt.Fprintf(&s, "--- pod %s/%s: %s on %s, IP %q\n", p.Namespace, p.Name, p.Status.Phase, node, p.Status.PodIP)
+	fmt.Fprintf(&s, "--- pod %s/%s: %s on %s, IP %q", p.Namespace, p.Name, p.Status.Phase, node, p.Status.PodIP)
+	if p.DeletionTimestamp != nil {
+		fmt.Fprintf(&s, ", deleted at %s", p.DeletionTimestamp.UTC().Format("15:04:05"))
+	}
+	s.WriteString("\n")
 	for _, c := range p.Status.Conditions {
 		if c.Status != corev1.ConditionTrue {
 			fmt.Fprintf(&s, "    condition %s=%s %s: %s\n", c.Type, c.Status, c.Reason, c.Message)
