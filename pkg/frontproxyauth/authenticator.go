@@ -66,7 +66,7 @@ type verifiedChain struct {
 // first, from its cache, and otherwise next: the server's whole
 // authenticator, whose own front-proxy step then verifies as before.
 func New(next authenticator.Request, config *authenticatorfactory.RequestHeaderConfig) *Authenticator {
-	a := &Authenticator{
+	return &Authenticator{
 		config: config,
 		headers: group.NewAuthenticatedGroupAdder(headerrequest.NewDynamic(
 			config.UsernameHeaders, config.UIDHeaders, config.GroupHeaders, config.ExtraHeaderPrefixes)),
@@ -75,7 +75,6 @@ func New(next authenticator.Request, config *authenticatorfactory.RequestHeaderC
 		verify:   (*x509.Certificate).Verify,
 		verified: map[[sha256.Size]byte]verifiedChain{},
 	}
-	return a
 }
 
 // AuthenticateRequest takes the user from the request's headers when the

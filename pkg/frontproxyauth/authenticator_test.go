@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
-	"fmt"
 	"net/http"
 	"reflect"
 	"sync/atomic"
@@ -198,10 +197,16 @@ func TestAuthenticatorVerifiesAgainOutsideValidity(t *testing.T) {
 		GroupHeaders: headerrequest.StaticStringSlice{}, ExtraHeaderPrefixes: headerrequest.StaticStringSlice{},
 		CAContentProvider: ca, AllowedClientNames: headerrequest.StaticStringSlice{},
 	}
-	refused := authenticator.RequestFunc(func(*http.Request) (*authenticator.Response, bool, error) {
-		return nil, false, fmt.Errorf("refused by the rest of the chain")
-	})
-	a := New(refused, config)
+	// The rest of the chain: upstream's client-certificate authenticator,
+	// trusting only the other CA, so it refuses the proxy's certificate
+	// and the answer is the cache's alone.
+	rest, _, err := authenticatorfactory.DelegatingAuthenticatorConfig{
+		ClientCertificateCAContentProvider: staticCA(t, p.other),
+	}.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := New(rest, config)
 	verifies := 0
 	a.verify = func(c *x509.Certificate, opts x509.VerifyOptions) ([][]*x509.Certificate, error) {
 		verifies++
