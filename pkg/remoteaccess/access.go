@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -254,12 +255,26 @@ func splitList(s string) []string {
 	return out
 }
 
+// Fingerprint identifies what an Access was read from: the RCC's
+// generation and, with an access Secret, the Secret's UID and
+// resourceVersion. Whatever reads the Access again must reconnect when
+// it changes.
+type Fingerprint struct {
+	// Generation is the RCC's metadata.generation.
+	Generation int64
+	// SecretUID is the access Secret's UID, empty without a Secret.
+	SecretUID types.UID
+	// SecretResourceVersion is the access Secret's resourceVersion,
+	// empty without a Secret.
+	SecretResourceVersion string
+}
+
 // ReadAccess reads how to reach the remote cluster of rcc: its access
-// Secret through kube, or its inline fields. The fingerprint changes
-// whenever the spec or the Secret does. Configuration problems are
-// *ConfigError.
-func ReadAccess(ctx context.Context, kube kubernetes.Interface, rcc *v3.RemoteClusterConfiguration) (*Access, string, error) {
-	fingerprint := fmt.Sprintf("gen=%d", rcc.Generation)
+// Secret through kube, or its inline fields. The fingerprint is also
+// returned with a *ConfigError when the Secret was read but refused.
+// Configuration problems are *ConfigError.
+func ReadAccess(ctx context.Context, kube kubernetes.Interface, rcc *v3.RemoteClusterConfiguration) (*Access, Fingerprint, error) {
+	fingerprint := Fingerprint{Generation: rcc.Generation}
 	ref := rcc.Spec.ClusterAccessSecret
 	if ref == nil {
 		cfg, err := inlineConfig(rcc)
@@ -268,14 +283,15 @@ func ReadAccess(ctx context.Context, kube kubernetes.Interface, rcc *v3.RemoteCl
 	secret, err := kube.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
-		return nil, "", ConfigErrorf("SecretMissing", "Secret %s/%s named by spec.clusterAccessSecret does not exist", ref.Namespace, ref.Name)
+		return nil, fingerprint, ConfigErrorf("SecretMissing", "Secret %s/%s named by spec.clusterAccessSecret does not exist", ref.Namespace, ref.Name)
 	case apierrors.IsForbidden(err):
-		return nil, "", ConfigErrorf("SecretForbidden", "the controller may not read Secret %s/%s: create the Role and RoleBinding that grant it get, list and watch on secrets there: %v", ref.Namespace, ref.Name, err)
+		return nil, fingerprint, ConfigErrorf("SecretForbidden", "the controller may not read Secret %s/%s: create the Role and RoleBinding that grant it get, list and watch on secrets there: %v", ref.Namespace, ref.Name, err)
 	case err != nil:
-		return nil, "", fmt.Errorf("reading Secret %s/%s: %w", ref.Namespace, ref.Name, err)
+		return nil, fingerprint, fmt.Errorf("reading Secret %s/%s: %w", ref.Namespace, ref.Name, err)
 	}
+	fingerprint.SecretUID, fingerprint.SecretResourceVersion = secret.UID, secret.ResourceVersion
 	access, err := ParseAccessSecret(secret)
-	return access, fingerprint + ",secret=" + string(secret.UID) + "/" + secret.ResourceVersion, err
+	return access, fingerprint, err
 }
 
 // inlineConfig builds a client configuration from the inline connection

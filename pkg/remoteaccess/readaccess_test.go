@@ -122,16 +122,16 @@ func TestReadAccess(t *testing.T) {
 		objects         []runtime.Object
 		reactor         k8stesting.ReactionFunc
 		spec            v3.RemoteClusterConfigurationSpec
-		wantFingerprint string
+		wantFingerprint Fingerprint
 		wantHost        string
 		wantReason      string
 		wantOtherErr    bool
 	}{
 		{name: "inline", spec: v3.RemoteClusterConfigurationSpec{KubeConfig: v3.KubeConfig{K8sAPIEndpoint: "https://10.0.0.1:6443"}},
-			wantFingerprint: "gen=3", wantHost: "https://10.0.0.1:6443"},
+			wantFingerprint: Fingerprint{Generation: 3}, wantHost: "https://10.0.0.1:6443"},
 		{name: "inline, incomplete", spec: v3.RemoteClusterConfigurationSpec{}, wantReason: "ConnectionMissing"},
 		{name: "secret", objects: []runtime.Object{secret}, spec: v3.RemoteClusterConfigurationSpec{ClusterAccessSecret: ref},
-			wantFingerprint: "gen=3,secret=secret-uid/17", wantHost: testServer},
+			wantFingerprint: Fingerprint{Generation: 3, SecretUID: "secret-uid", SecretResourceVersion: "17"}, wantHost: testServer},
 		{name: "secret missing", spec: v3.RemoteClusterConfigurationSpec{ClusterAccessSecret: ref}, wantReason: "SecretMissing"},
 		{name: "secret forbidden", spec: v3.RemoteClusterConfigurationSpec{ClusterAccessSecret: ref},
 			reactor: func(k8stesting.Action) (bool, runtime.Object, error) {
@@ -173,7 +173,7 @@ func TestReadAccess(t *testing.T) {
 					t.Fatalf("access: %v", err)
 				}
 				if fingerprint != tc.wantFingerprint {
-					t.Errorf("fingerprint = %q, want %q", fingerprint, tc.wantFingerprint)
+					t.Errorf("fingerprint = %+v, want %+v", fingerprint, tc.wantFingerprint)
 				}
 				if access.DatastoreType != v3.DatastoreTypeKubernetes || access.Kubernetes == nil || access.Kubernetes.Host != tc.wantHost {
 					t.Errorf("access = %+v, want kubernetes at %q", access, tc.wantHost)

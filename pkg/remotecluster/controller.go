@@ -64,8 +64,11 @@ type Controller struct {
 	// statusQueue those whose status may have to be written.
 	queue       workqueue.TypedRateLimitingInterface[string]
 	statusQueue workqueue.TypedRateLimitingInterface[string]
+	// secrets watches the access Secrets the RCCs name and queues an RCC
+	// whose Secret changed; nil without a Kubernetes client.
+	secrets *remoteaccess.SecretWatcher
 	// ResyncPeriod is how often every RCC's access Secret is read again,
-	// so that changed credentials are picked up.
+	// should a watch event have been missed.
 	resyncPeriod time.Duration
 
 	mu      sync.Mutex
@@ -118,7 +121,7 @@ func kindNamed(kinds []*kind, name string) *kind {
 // runningSyncer is a Syncer and what it was started from.
 type runningSyncer struct {
 	syncer      *Syncer
-	fingerprint string
+	fingerprint remoteaccess.Fingerprint
 	cancel      context.CancelFunc
 	done        chan struct{}
 	status      SyncStatus
@@ -126,8 +129,8 @@ type runningSyncer struct {
 }
 
 // NewController returns a controller that reads RemoteClusterConfigurations
-// and writes mirrors through local, and reads access Secrets through kube.
-// Every resyncPeriod the access Secrets are read again.
+// and writes mirrors through local, and reads and watches access Secrets
+// through kube. Every resyncPeriod the access Secrets are also read again.
 func NewController(local versioned.Interface, kube kubernetes.Interface, metrics *Metrics, workersPerCluster int, resyncPeriod time.Duration) *Controller {
 	c := &Controller{
 		local: local, kube: kube, metrics: metrics, kinds: kindsOf(mirrorKinds()), workers: workersPerCluster, resyncPeriod: resyncPeriod,
@@ -141,6 +144,9 @@ func NewController(local versioned.Interface, kube kubernetes.Interface, metrics
 		events:  kuberecord.NewBroadcaster(),
 	}
 	c.recorder = c.events.NewRecorder(clientsetscheme.Scheme, corev1.EventSource{Component: FieldManager})
+	if kube != nil {
+		c.secrets = remoteaccess.NewSecretWatcher(kube, c.queue.Add)
+	}
 	rccInformer := cache.NewSharedIndexInformer(&cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			return local.ProjectcalicoV3().RemoteClusterConfigurations().List(ctx, o)
@@ -392,7 +398,7 @@ func (c *Controller) refreshStatus(ctx context.Context, name string) error {
 	}
 	rcc := obj.(*v3.RemoteClusterConfiguration)
 	c.noteConnection(rcc, st.State)
-	return c.writeStatus(ctx, rcc, st, lastSync)
+	return c.writeStatus(ctx, rcc, st, lastSync, r.fingerprint.SecretResourceVersion)
 }
 
 // reconcile makes the syncer of one RCC match its configuration and
@@ -403,6 +409,7 @@ func (c *Controller) reconcile(ctx context.Context, name string) error {
 		return err
 	}
 	if !exists {
+		c.watchSecret(ctx, name, nil)
 		c.stop(name)
 		c.metrics.forget(name)
 		c.mu.Lock()
@@ -411,6 +418,7 @@ func (c *Controller) reconcile(ctx context.Context, name string) error {
 		return c.deleteMirror(ctx, name)
 	}
 	rcc := obj.(*v3.RemoteClusterConfiguration)
+	c.watchSecret(ctx, name, rcc.Spec.ClusterAccessSecret)
 	access, fingerprint, err := c.access(ctx, rcc)
 	c.mu.Lock()
 	r := c.running[name]
@@ -427,7 +435,7 @@ func (c *Controller) reconcile(ctx context.Context, name string) error {
 		if _, err := c.expireStale(ctx, rcc); err != nil {
 			return err
 		}
-		return c.writeStatus(ctx, rcc, SyncStatus{State: v3.SyncStateConfigIncomplete, Reason: ce.Reason, Message: ce.Message}, nil)
+		return c.writeStatus(ctx, rcc, SyncStatus{State: v3.SyncStateConfigIncomplete, Reason: ce.Reason, Message: ce.Message}, nil, fingerprint.SecretResourceVersion)
 	}
 	if r == nil || r.fingerprint != fingerprint {
 		c.stop(name)
@@ -445,17 +453,25 @@ func (c *Controller) reconcile(ctx context.Context, name string) error {
 	c.mu.Lock()
 	status, lastSync := r.status, r.lastSync
 	c.mu.Unlock()
-	return c.writeStatus(ctx, rcc, status, lastSync)
+	return c.writeStatus(ctx, rcc, status, lastSync, r.fingerprint.SecretResourceVersion)
 }
 
 // access reads how to reach the remote cluster, and a fingerprint that
 // changes whenever the syncer must restart: the spec, or the Secret.
-func (c *Controller) access(ctx context.Context, rcc *v3.RemoteClusterConfiguration) (*remoteaccess.Access, string, error) {
+func (c *Controller) access(ctx context.Context, rcc *v3.RemoteClusterConfiguration) (*remoteaccess.Access, remoteaccess.Fingerprint, error) {
 	return remoteaccess.ReadAccess(ctx, c.kube, rcc)
 }
 
+// watchSecret watches the access Secret that the RCC name names (nil:
+// none), so that a change of it queues the RCC at once.
+func (c *Controller) watchSecret(ctx context.Context, name string, ref *corev1.ObjectReference) {
+	if c.secrets != nil {
+		c.secrets.Set(ctx, name, ref)
+	}
+}
+
 // start starts a syncer for rcc.
-func (c *Controller) start(ctx context.Context, rcc *v3.RemoteClusterConfiguration, access *remoteaccess.Access, fingerprint string) *runningSyncer {
+func (c *Controller) start(ctx context.Context, rcc *v3.RemoteClusterConfiguration, access *remoteaccess.Access, fingerprint remoteaccess.Fingerprint) *runningSyncer {
 	name := rcc.Name
 	r := &runningSyncer{fingerprint: fingerprint, done: make(chan struct{}),
 		status: SyncStatus{State: v3.SyncStateConnecting, Reason: "Connecting", Message: "connecting to the remote cluster"}}
@@ -573,8 +589,9 @@ func (c *Controller) settling(name string, st SyncStatus, lastSync *metav1.Time)
 	return !maps.Equal(r.syncer.remoteCounts(), c.mirroredCounts(name))
 }
 
-// writeStatus writes the status of rcc if it changed.
-func (c *Controller) writeStatus(ctx context.Context, rcc *v3.RemoteClusterConfiguration, st SyncStatus, lastSync *metav1.Time) error {
+// writeStatus writes the status of rcc if it changed; secretVersion is the
+// resourceVersion of the access Secret the status describes.
+func (c *Controller) writeStatus(ctx context.Context, rcc *v3.RemoteClusterConfiguration, st SyncStatus, lastSync *metav1.Time, secretVersion string) error {
 	if c.settling(rcc.Name, st, lastSync) {
 		c.statusQueue.AddAfter(rcc.Name, 100*time.Millisecond)
 		return nil
@@ -591,6 +608,7 @@ func (c *Controller) writeStatus(ctx context.Context, rcc *v3.RemoteClusterConfi
 	}
 	want := rcc.Status.DeepCopy()
 	want.ObservedGeneration = rcc.Generation
+	want.ObservedSecretResourceVersion = secretVersion
 	want.SyncState = st.State
 	want.MirroredObjects = counts
 	if lastSync != nil {

@@ -3872,6 +3872,13 @@ func schema_pkg_apis_projectcalico_v3_RemoteClusterConfigurationStatus(ref commo
 							Format:      "int64",
 						},
 					},
+					"observedSecretResourceVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ObservedSecretResourceVersion is the resourceVersion of the Secret named by spec.clusterAccessSecret that the connection described here was made with; empty when the Secret could not be read. A client that changed the Secret waits for this to match before trusting syncState.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
 					"syncState": {
 						SchemaProps: spec.SchemaProps{
 							Description: "SyncState is the state of the connection: Connecting, ResyncInProgress, InSync, ConnectionFailed or ConfigIncomplete.\n\nPossible enum values:\n - `\"ConfigIncomplete\"` means the configuration or its Secret is missing data needed to connect.\n - `\"Connecting\"` means the connection is being established.\n - `\"ConnectionFailed\"` means the remote cluster cannot be reached; the last known mirror is kept.\n - `\"InSync\"` means the mirror matches the remote cluster.\n - `\"ResyncInProgress\"` means the initial list is under way.",

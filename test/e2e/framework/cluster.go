@@ -404,10 +404,13 @@ func (c *Cluster) StartController(ctx context.Context) error {
 			return err
 		}
 		c.ControllerMetrics = "127.0.0.1:" + strconv.Itoa(port)
+		// The periodic read of access Secrets is only a safety net: with
+		// it at 10m, every Secret change the tests make (the fault
+		// suite's, meshctl's) must be seen through the Secret's watch.
 		c.controller = &process{name: "meshapi-controller", path: c.bins.MeshapiController,
 			log: filepath.Join(c.Dir, "logs", "meshapi-controller.log"),
 			args: []string{"--kubeconfig=" + kubeconfig, "--leader-elect", "--leader-election-namespace=calico-system",
-				"--metrics-bind-address=" + c.ControllerMetrics, "--profiling", "--secret-resync-period=5s", "--v=2"}}
+				"--metrics-bind-address=" + c.ControllerMetrics, "--profiling", "--secret-resync-period=10m", "--v=2"}}
 	}
 	if ended, _ := c.controller.exited(); !ended {
 		return nil // already running

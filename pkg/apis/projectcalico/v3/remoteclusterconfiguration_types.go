@@ -187,6 +187,12 @@ type RemoteClusterConfigurationStatus struct {
 	// ObservedGeneration is the spec generation the status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// ObservedSecretResourceVersion is the resourceVersion of the Secret
+	// named by spec.clusterAccessSecret that the connection described here
+	// was made with; empty when the Secret could not be read. A client that
+	// changed the Secret waits for this to match before trusting syncState.
+	// +optional
+	ObservedSecretResourceVersion string `json:"observedSecretResourceVersion,omitempty"`
 	// SyncState is the state of the connection: Connecting,
 	// ResyncInProgress, InSync, ConnectionFailed or ConfigIncomplete.
 	// +optional

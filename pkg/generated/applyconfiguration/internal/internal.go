@@ -1051,6 +1051,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: observedGeneration
       type:
         scalar: numeric
+    - name: observedSecretResourceVersion
+      type:
+        scalar: string
     - name: syncState
       type:
         scalar: string

@@ -31,6 +31,11 @@ import (
 type RemoteClusterConfigurationStatusApplyConfiguration struct {
 	// ObservedGeneration is the spec generation the status describes.
 	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`
+	// ObservedSecretResourceVersion is the resourceVersion of the Secret
+	// named by spec.clusterAccessSecret that the connection described here
+	// was made with; empty when the Secret could not be read. A client that
+	// changed the Secret waits for this to match before trusting syncState.
+	ObservedSecretResourceVersion *string `json:"observedSecretResourceVersion,omitempty"`
 	// SyncState is the state of the connection: Connecting,
 	// ResyncInProgress, InSync, ConnectionFailed or ConfigIncomplete.
 	SyncState *projectcalicov3.RemoteClusterSyncState `json:"syncState,omitempty"`
@@ -55,6 +60,14 @@ func RemoteClusterConfigurationStatus() *RemoteClusterConfigurationStatusApplyCo
 // If called multiple times, the ObservedGeneration field is set to the value of the last call.
 func (b *RemoteClusterConfigurationStatusApplyConfiguration) WithObservedGeneration(value int64) *RemoteClusterConfigurationStatusApplyConfiguration {
 	b.ObservedGeneration = &value
+	return b
+}
+
+// WithObservedSecretResourceVersion sets the ObservedSecretResourceVersion field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the ObservedSecretResourceVersion field is set to the value of the last call.
+func (b *RemoteClusterConfigurationStatusApplyConfiguration) WithObservedSecretResourceVersion(value string) *RemoteClusterConfigurationStatusApplyConfiguration {
+	b.ObservedSecretResourceVersion = &value
 	return b
 }
 
