@@ -539,37 +539,28 @@ func waitInSync(ctx context.Context, o *options, cs []cluster, timeout time.Dura
 	fmt.Fprintf(o.errOut, "Waiting up to %s for %d RemoteClusterConfigurations to be InSync\n", timeout, len(Pairs(len(cs))))
 	for {
 		states := make([]PairState, 0, len(seen))
-		done := true
+		var bad []string
 		for _, p := range Pairs(len(cs)) {
 			local, remote := cs[p.Local], cs[p.Remote]
-			st := PairState{Context: local.context, Remote: remote.context}
-			rcc, err := local.client.ProjectcalicoV3().RemoteClusterConfigurations().Get(ctx, remote.context, metav1.GetOptions{})
-			if err != nil {
-				st.State, st.LastError = "Unknown", err.Error()
-			} else {
-				st.State, st.LastError = string(rcc.Status.SyncState), rcc.Status.LastError
-				if st.State == "" {
-					st.State = "Pending"
-				}
+			st, stale := pairState(ctx, local, remote.context)
+			line := fmt.Sprintf("%s → %s: %s%s", st.Context, st.Remote, st.State, suffix(st.LastError))
+			if stale != "" {
+				line += " (" + stale + ")"
 			}
-			if line := st.State + " " + st.LastError; seen[p] != line {
+			if seen[p] != line {
 				seen[p] = line
-				fmt.Fprintf(o.errOut, "  [%4.1fs] %s → %s: %s%s\n", time.Since(start).Seconds(), st.Context, st.Remote, st.State, suffix(st.LastError))
+				fmt.Fprintf(o.errOut, "  [%4.1fs] %s\n", time.Since(start).Seconds(), line)
 			}
-			done = done && st.State == string(v3.SyncStateInSync)
+			if st.State != string(v3.SyncStateInSync) || stale != "" {
+				bad = append(bad, line)
+			}
 			states = append(states, st)
 		}
-		if done {
+		if len(bad) == 0 {
 			fmt.Fprintf(o.errOut, "All %d RemoteClusterConfigurations InSync after %s\n", len(states), time.Since(start).Round(100*time.Millisecond))
 			return states, nil
 		}
 		if time.Now().After(deadline) {
-			var bad []string
-			for _, s := range states {
-				if s.State != string(v3.SyncStateInSync) {
-					bad = append(bad, fmt.Sprintf("%s → %s: %s%s", s.Context, s.Remote, s.State, suffix(s.LastError)))
-				}
-			}
 			sort.Strings(bad)
 			return states, fmt.Errorf("not InSync after %s (is meshapi-controller running as calico-system/calico-typha? meshctl check tells why):\n  %s",
 				timeout, strings.Join(bad, "\n  "))
@@ -580,6 +571,37 @@ func waitInSync(ctx context.Context, o *options, cs []cluster, timeout time.Dura
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// pairState returns the state of local's RCC for remote and, when its
+// status does not yet describe the RCC's spec or its access Secret as they
+// are now (connect may just have written them), what it describes instead.
+func pairState(ctx context.Context, local cluster, remote string) (st PairState, stale string) {
+	st = PairState{Context: local.context, Remote: remote}
+	rcc, err := local.client.ProjectcalicoV3().RemoteClusterConfigurations().Get(ctx, remote, metav1.GetOptions{})
+	if err != nil {
+		st.State, st.LastError = "Unknown", err.Error()
+		return st, ""
+	}
+	st.State, st.LastError = string(rcc.Status.SyncState), rcc.Status.LastError
+	if st.State == "" {
+		st.State = "Pending"
+	}
+	if g := rcc.Status.ObservedGeneration; g != rcc.Generation {
+		return st, fmt.Sprintf("status of generation %d, not yet of %d", g, rcc.Generation)
+	}
+	ref := rcc.Spec.ClusterAccessSecret
+	if ref == nil {
+		return st, ""
+	}
+	secret, err := local.kube.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	if err != nil {
+		return st, fmt.Sprintf("reading Secret %s/%s: %v", ref.Namespace, ref.Name, err)
+	}
+	if v := rcc.Status.ObservedSecretResourceVersion; v != secret.ResourceVersion {
+		return st, fmt.Sprintf("status of Secret %s/%s at resourceVersion %q, not yet of %q", ref.Namespace, ref.Name, v, secret.ResourceVersion)
+	}
+	return st, ""
 }
 
 func suffix(lastError string) string {

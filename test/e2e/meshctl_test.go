@@ -461,6 +461,21 @@ Egress rule 0 (Allow), destination namespace "meshctl-demo" selector "app == \"d
 		t.Errorf("fix of a deleted Secret: %q", r.Fix)
 	}
 	e.must(t, "connect", "--context", a.Name, "--context", b.Name)
+	// connect waited for a status of the Secret it made again, not for the
+	// InSync left from the deleted one (which let the restart that the
+	// new Secret causes land in the middle of the steps below).
+	kubeA, err := kubernetes.NewForConfig(a.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := kubeA.CoreV1().Secrets("calico-system").Get(ctx, "remote-cluster-secret-cluster-b", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rcc, err := clientFor(t, a).ProjectcalicoV3().RemoteClusterConfigurations().Get(ctx, b.Name, metav1.GetOptions{}); err != nil ||
+		rcc.Status.SyncState != v3.SyncStateInSync || rcc.Status.ObservedSecretResourceVersion != secret.ResourceVersion {
+		t.Errorf("after connect made the Secret again: RCC %s status %+v (Secret at resourceVersion %q), %v", b.Name, rcc.Status, secret.ResourceVersion, err)
+	}
 
 	// Broken: the RoleBinding missing.
 	kubectl(t, b, "", "delete", "rolebinding", "remote-cluster-secret-access", "-n", "calico-system")
