@@ -170,6 +170,13 @@ func StartClusterWithOptions(ctx context.Context, name, dir string, bins Binarie
 	if c.Config, err = clientcmd.BuildConfigFromFlags("", c.Kubeconfig); err != nil {
 		return c, err
 	}
+	// The certificate in memory, not as files: client-go reloads a
+	// client certificate given as files from a goroutine that lives as
+	// long as the process, and logs an error every few seconds once a
+	// stopped cluster's directory is gone.
+	if err := rest.LoadTLSFiles(c.Config); err != nil {
+		return c, fmt.Errorf("loading the admin kubeconfig's certificates: %w", err)
+	}
 	if err := c.WaitKubeAPIServerReady(ctx, 90*time.Second); err != nil {
 		return c, err
 	}
