@@ -462,8 +462,8 @@ func (c *Controller) access(ctx context.Context, rcc *v3.RemoteClusterConfigurat
 	return remoteaccess.ReadAccess(ctx, c.kube, rcc)
 }
 
-// watchSecret watches the access Secret that the RCC name names (nil:
-// none), so that a change of it queues the RCC at once.
+// watchSecret makes the access Secret ref (nil: none) the one watched for
+// the RCC called name, so that a change of it queues the RCC at once.
 func (c *Controller) watchSecret(ctx context.Context, name string, ref *corev1.ObjectReference) {
 	if c.secrets != nil {
 		c.secrets.Set(ctx, name, ref)
