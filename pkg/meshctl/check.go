@@ -63,6 +63,9 @@ type RCCFacts struct {
 	// used, nil when it listed Nodes nodes of the remote cluster.
 	AccessErr error
 	Nodes     int
+	// SecretResourceVersion is the access Secret's resourceVersion, empty
+	// when it could not be read.
+	SecretResourceVersion string
 	// SecretVerbs are the verbs the controller may use on the access
 	// Secret's namespace's secrets; SARErr is why that is unknown.
 	SecretVerbs map[string]bool
@@ -79,6 +82,23 @@ func secretRef(rcc *v3.RemoteClusterConfiguration) (string, string) {
 		return r.Namespace, r.Name
 	}
 	return "", ""
+}
+
+// StaleStatus says what rcc's status describes when it is not the RCC's
+// spec (its generation) and its access Secret at secretVersion (empty:
+// unknown) as they are now, and returns "" when it is. A status without
+// observedSecretResourceVersion (a controller older than the field) is
+// taken as describing the Secret.
+func StaleStatus(rcc *v3.RemoteClusterConfiguration, secretVersion string) string {
+	if g := rcc.Status.ObservedGeneration; g != rcc.Generation {
+		return fmt.Sprintf("the status is of generation %d, not yet of %d", g, rcc.Generation)
+	}
+	v := rcc.Status.ObservedSecretResourceVersion
+	if v == "" || secretVersion == "" || v == secretVersion {
+		return ""
+	}
+	ns, name := secretRef(rcc)
+	return fmt.Sprintf("the status is of Secret %s/%s at resourceVersion %s, not yet of %s", ns, name, v, secretVersion)
 }
 
 // RCCChecks turns the facts of one RemoteClusterConfiguration into check
@@ -144,7 +164,12 @@ func RCCChecks(f RCCFacts) []CheckResult {
 	state := rcc.Status.SyncState
 	switch state {
 	case v3.SyncStateInSync:
-		out = append(out, line(CheckInSync, Pass, "InSync", ""))
+		if stale := StaleStatus(rcc, f.SecretResourceVersion); stale != "" {
+			out = append(out, line(CheckInSync, Fail, "InSync, but "+stale,
+				"meshapi-controller takes up a change of the RCC or its Secret within a watch event; if this stays: kubectl logs deployment/calico-typha -n calico-system"))
+		} else {
+			out = append(out, line(CheckInSync, Pass, "InSync", ""))
+		}
 	case "":
 		out = append(out, line(CheckInSync, Fail, "no sync state: the controller has not picked it up",
 			"run meshapi-controller as calico-system/calico-typha (kubectl logs deployment/calico-typha -n calico-system)"))
@@ -327,7 +352,9 @@ func checkCluster(ctx context.Context, c cluster, given []cluster) ([]CheckResul
 	for i := range list.Items {
 		rcc := &list.Items[i]
 		f := RCCFacts{Context: c.context, RCC: rcc}
-		if cfg, err := accessConfig(ctx, c, rcc); err != nil {
+		cfg, secretVersion, err := accessConfig(ctx, c, rcc)
+		f.SecretResourceVersion = secretVersion
+		if err != nil {
 			f.AccessErr = err
 		} else if kube, err := kubernetes.NewForConfig(cfg); err != nil {
 			f.AccessErr = err

@@ -31,7 +31,8 @@ func checksByName(rs []CheckResult) map[string]CheckResult {
 func TestRCCChecks(t *testing.T) {
 	all := map[string]bool{"get": true, "list": true, "watch": true}
 	healthy := RCCFacts{Context: "cluster-a", RCC: rccFor("cluster-b", v3.OverlayRoutingModeEnabled, v3.SyncStateInSync, metav1.ConditionTrue, ""),
-		Nodes: 3, SecretVerbs: all, Reverse: true}
+		Nodes: 3, SecretVerbs: all, Reverse: true, SecretResourceVersion: "41"}
+	healthy.RCC.Generation, healthy.RCC.Status.ObservedGeneration, healthy.RCC.Status.ObservedSecretResourceVersion = 2, 2, "41"
 	type want struct{ result, detail, fix string }
 	for _, tc := range []struct {
 		name   string
@@ -76,6 +77,18 @@ func TestRCCChecks(t *testing.T) {
 			f.RCC.Status.SyncState, f.RCC.Status.LastError = v3.SyncStateConnectionFailed, "dial tcp: refused"
 		}, map[string]want{
 			CheckInSync: {Fail, "ConnectionFailed (dial tcp: refused)", "access-secret"},
+		}},
+		{"InSync of the Secret before its change", func(f *RCCFacts) { f.SecretResourceVersion = "57" }, map[string]want{
+			CheckInSync: {Fail, "InSync, but the status is of Secret calico-system/remote-cluster-secret-cluster-b at resourceVersion 41, not yet of 57", "kubectl logs deployment/calico-typha"},
+		}},
+		{"InSync of the spec before its change", func(f *RCCFacts) { f.RCC.Generation = 3 }, map[string]want{
+			CheckInSync: {Fail, "InSync, but the status is of generation 2, not yet of 3", "kubectl logs deployment/calico-typha"},
+		}},
+		{"InSync from a controller older than observedSecretResourceVersion", func(f *RCCFacts) { f.RCC.Status.ObservedSecretResourceVersion = "" }, map[string]want{
+			CheckInSync: {Pass, "InSync", ""},
+		}},
+		{"Secret unreadable: its version unknown", func(f *RCCFacts) { f.SecretResourceVersion = ""; f.AccessErr = errors.New("forbidden") }, map[string]want{
+			CheckInSync: {Pass, "InSync", ""},
 		}},
 		{"never picked up", func(f *RCCFacts) { f.RCC.Status.SyncState = "" }, map[string]want{
 			CheckInSync: {Fail, "no sync state", "meshapi-controller"},

@@ -587,21 +587,15 @@ func pairState(ctx context.Context, local cluster, remote string) (st PairState,
 	if st.State == "" {
 		st.State = "Pending"
 	}
-	if g := rcc.Status.ObservedGeneration; g != rcc.Generation {
-		return st, fmt.Sprintf("status of generation %d, not yet of %d", g, rcc.Generation)
-	}
 	ref := rcc.Spec.ClusterAccessSecret
 	if ref == nil {
-		return st, ""
+		return st, StaleStatus(rcc, "")
 	}
 	secret, err := local.kube.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 	if err != nil {
 		return st, fmt.Sprintf("reading Secret %s/%s: %v", ref.Namespace, ref.Name, err)
 	}
-	if v := rcc.Status.ObservedSecretResourceVersion; v != secret.ResourceVersion {
-		return st, fmt.Sprintf("status of Secret %s/%s at resourceVersion %q, not yet of %q", ref.Namespace, ref.Name, v, secret.ResourceVersion)
-	}
-	return st, ""
+	return st, StaleStatus(rcc, secret.ResourceVersion)
 }
 
 func suffix(lastError string) string {

@@ -19,26 +19,27 @@ import (
 const remoteTimeout = 10 * time.Second
 
 // accessConfig reads the access Secret of rcc in c and returns the client
-// configuration the controller uses for the remote cluster.
-func accessConfig(ctx context.Context, c cluster, rcc *v3.RemoteClusterConfiguration) (*rest.Config, error) {
+// configuration the controller uses for the remote cluster, and the
+// Secret's resourceVersion once it was read.
+func accessConfig(ctx context.Context, c cluster, rcc *v3.RemoteClusterConfiguration) (cfg *rest.Config, secretVersion string, err error) {
 	ref := rcc.Spec.ClusterAccessSecret
 	if ref == nil {
-		return nil, fmt.Errorf("RemoteClusterConfiguration %s has no spec.clusterAccessSecret (inline connection fields are not checked)", rcc.Name)
+		return nil, "", fmt.Errorf("RemoteClusterConfiguration %s has no spec.clusterAccessSecret (inline connection fields are not checked)", rcc.Name)
 	}
 	secret, err := c.kube.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("reading Secret %s/%s: %w", ref.Namespace, ref.Name, err)
+		return nil, "", fmt.Errorf("reading Secret %s/%s: %w", ref.Namespace, ref.Name, err)
 	}
 	access, err := remoteaccess.ParseAccessSecret(secret)
 	if err != nil {
-		return nil, err
+		return nil, secret.ResourceVersion, err
 	}
 	if access.Kubernetes == nil {
-		return nil, fmt.Errorf("Secret %s/%s: datastoreType %q is not checked by meshctl (only kubernetes)", ref.Namespace, ref.Name, access.DatastoreType)
+		return nil, secret.ResourceVersion, fmt.Errorf("Secret %s/%s: datastoreType %q is not checked by meshctl (only kubernetes)", ref.Namespace, ref.Name, access.DatastoreType)
 	}
-	cfg := rest.CopyConfig(access.Kubernetes)
+	cfg = rest.CopyConfig(access.Kubernetes)
 	cfg.Timeout = remoteTimeout
-	return cfg, nil
+	return cfg, secret.ResourceVersion, nil
 }
 
 // reverseOf tells whether the remote cluster of rcc (a cluster of the mesh
@@ -53,7 +54,7 @@ func reverseOf(ctx context.Context, local cluster, rcc *v3.RemoteClusterConfigur
 		}
 	}
 	if client == nil {
-		cfg, err := accessConfig(ctx, local, rcc)
+		cfg, _, err := accessConfig(ctx, local, rcc)
 		if err != nil {
 			return false, err
 		}
