@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestParentOf(t *testing.T) {
@@ -97,6 +98,14 @@ func startMarked(t *testing.T, mark string) *exec.Cmd {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
 	})
+	// Start returns once execve has replaced the child's memory, but the
+	// kernel sets up the new argument area a moment later: until then
+	// /proc/<pid>/cmdline is empty (CI saw it, stop 30).
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(cmdline(cmd.Process.Pid), mark); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d's command line %q never showed %q", cmd.Process.Pid, cmdline(cmd.Process.Pid), mark)
+		}
+	}
 	return cmd
 }
 
