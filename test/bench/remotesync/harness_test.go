@@ -426,17 +426,18 @@ func ensureClean(ctx context.Context, f *benchserver.Pair) error {
 
 // memory is the process's memory after a garbage collection.
 type memory struct {
-	heapInuse uint64
+	heapInuse uint64 // bytes in spans holding at least one object
+	heapAlloc uint64 // bytes of live objects: heapInuse less the free slots of those spans
 	rss       uint64
 }
 
-// readMemory collects garbage and reads the heap in use and the resident
-// set size (VmRSS) of this process.
+// readMemory collects garbage and reads the heap in use, the live heap and
+// the resident set size (VmRSS) of this process.
 func readMemory() memory {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return memory{heapInuse: ms.HeapInuse, rss: vmRSS()}
+	return memory{heapInuse: ms.HeapInuse, heapAlloc: ms.HeapAlloc, rss: vmRSS()}
 }
 
 // vmRSS returns VmRSS of /proc/self/status in bytes, 0 if unknown.

@@ -266,6 +266,7 @@ func manyRemotes(b *testing.B, f *benchserver.Pair, n, perRemote int, prefix str
 	b.ReportMetric(float64(n*perRemote)/syncTook.Seconds(), "sync-endpoints/s")
 	b.ReportMetric(mb(after.heapInuse), "heap-MB")
 	b.ReportMetric((float64(after.heapInuse)-float64(before.heapInuse))/float64(n*perRemote)/1024, "heap-KiB/endpoint")
+	b.ReportMetric((float64(after.heapAlloc)-float64(before.heapAlloc))/float64(n*perRemote)/1024, "live-KiB/endpoint")
 	b.ReportMetric(mb(after.rss), "rss-MB")
 	b.ReportMetric(mb(remoteRSS/uint64(n)), "remote-rss-MB")
 	b.Logf("%d RCCs of %d endpoints in sync %s after their creation (%.0f endpoints/s); A holds %d mirrors; heap in use %.1f MiB (%.1f before the controller), VmRSS %.1f MiB; %d errors logged %q",

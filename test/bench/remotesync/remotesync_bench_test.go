@@ -144,6 +144,7 @@ func initialSync(b *testing.B, f *benchserver.Pair, n int, rccName string) {
 	b.ReportMetric(mb(after.heapInuse), "heap-MB")
 	b.ReportMetric(mb(after.heapInuse)-mb(before.heapInuse), "heap-delta-MB")
 	b.ReportMetric((float64(after.heapInuse)-float64(before.heapInuse))/float64(n)/1024, "heap-KiB/endpoint")
+	b.ReportMetric((float64(after.heapAlloc)-float64(before.heapAlloc))/float64(n)/1024, "live-KiB/endpoint")
 	b.ReportMetric(mb(after.rss), "rss-MB")
 	b.ReportMetric(float64(errs), "errors")
 	b.ReportMetric(float64(writes), "status-writes")
