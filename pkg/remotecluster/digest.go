@@ -28,7 +28,7 @@ type mirrorDigest [sha256.Size]byte
 // the desired one decides exactly as well; a write still sends the whole
 // desired mirror. It is about a third of the size of the object decoded.
 type digestedMirror struct {
-	metav1.ObjectMeta
+	compactMeta
 	// remoteName is the annotation v3.AnnotationRemoteName.
 	remoteName string
 	// digest is the mirrorDigest of the mirror's spec and annotations.
@@ -39,16 +39,13 @@ type digestedMirror struct {
 // whose spec and annotations have digest d.
 func newDigestedMirror(o metav1.Object, d mirrorDigest) *digestedMirror {
 	m := &digestedMirror{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: o.GetName(), Namespace: o.GetNamespace(), Labels: o.GetLabels(),
-			UID: o.GetUID(), ResourceVersion: o.GetResourceVersion(),
-		},
-		remoteName: o.GetAnnotations()[v3.AnnotationRemoteName],
-		digest:     d,
+		compactMeta: newCompactMeta(o),
+		remoteName:  o.GetAnnotations()[v3.AnnotationRemoteName],
+		digest:      d,
 	}
 	// The remote name ends the mirror's own, "<cluster>.<name>": share it.
-	if strings.HasSuffix(m.Name, v3.MirrorNameSeparator+m.remoteName) {
-		m.remoteName = m.Name[len(m.Name)-len(m.remoteName):]
+	if strings.HasSuffix(m.name, v3.MirrorNameSeparator+m.remoteName) {
+		m.remoteName = m.name[len(m.name)-len(m.remoteName):]
 	}
 	return m
 }

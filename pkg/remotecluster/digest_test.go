@@ -124,10 +124,10 @@ func TestMirrorTransformDigestsEndpoints(t *testing.T) {
 		t.Fatalf("transform returned a %T, want a *digestedMirror", got)
 	}
 	wantMeta := metav1.ObjectMeta{Name: "b.ep", Namespace: "ns", Labels: want.Labels, UID: "m-1", ResourceVersion: "42"}
-	if !apiequality.Semantic.DeepEqual(d.ObjectMeta, wantMeta) || d.remoteName != "ep" {
-		t.Errorf("digested mirror %+v remote name %q, want %+v and %q", d.ObjectMeta, d.remoteName, wantMeta, "ep")
+	if !apiequality.Semantic.DeepEqual(d.objectMeta(), wantMeta) || d.remoteName != "ep" {
+		t.Errorf("digested mirror %+v remote name %q, want %+v and %q", d.objectMeta(), d.remoteName, wantMeta, "ep")
 	}
-	if !sameData(d.remoteName, d.Name[len("b."):]) {
+	if !sameData(d.remoteName, d.name[len("b."):]) {
 		t.Error("the remote name is a copy of its own, not the end of the mirror's name")
 	}
 	if key, ok := k.RemoteKey("b", d); key != "ns/ep" || !ok {

@@ -50,6 +50,9 @@ type mirrorKind interface {
 	RemoteListWatch(cs versioned.Interface) *cache.ListWatch
 	// MirrorListWatch lists and watches the local mirrors of the kind.
 	MirrorListWatch(cs versioned.Interface) *cache.ListWatch
+	// RemoteTransform is the transform of the syncer's informer of the
+	// remote objects: what its cache keeps of each.
+	RemoteTransform() cache.TransformFunc
 	// MirrorTransform is the transform of the informer of the local
 	// mirrors: what the mirror cache keeps of each.
 	MirrorTransform() cache.TransformFunc
@@ -115,6 +118,12 @@ type kindSpec[T object, L runtime.Object] struct {
 	// it exactly). Nil for kinds whose whole mirrors are cached, e.g. those
 	// the requirements and meshguard read.
 	digest func(T) mirrorDigest
+	// cached, when set, is what the syncer's cache keeps of a remote
+	// object in place of the object decoded (for the kind of which a
+	// cluster has thousands), and uncached turns that back into a T,
+	// ok false for anything else.
+	cached   func(T) metav1.Object
+	uncached func(metav1.Object) (T, bool)
 	// updateStatus writes the status of a mirror, for kinds whose status is
 	// mirrored too; nil otherwise.
 	updateStatus func(cs versioned.Interface, ctx context.Context, obj T) (resourceVersion string, err error)
@@ -160,6 +169,36 @@ func (k *kindSpec[T, L]) EtcdListWatch(src *etcdSource) *cache.ListWatch {
 
 func (k *kindSpec[T, L]) MirrorListWatch(cs versioned.Interface) *cache.ListWatch {
 	return k.listWatch(cs, v3.LabelCluster, "")
+}
+
+func (k *kindSpec[T, L]) RemoteTransform() cache.TransformFunc {
+	compact := newCompactor().transform
+	if k.cached == nil {
+		return compact
+	}
+	return func(obj any) (any, error) {
+		o, ok := obj.(T)
+		if !ok {
+			return compact(obj) // a tombstone
+		}
+		if _, err := compact(o); err != nil {
+			return nil, err
+		}
+		return k.cached(o), nil
+	}
+}
+
+// remoteObject returns the remote object that the syncer's cache keeps as
+// obj, ok false if obj is neither a T nor what the kind caches of one.
+func (k *kindSpec[T, L]) remoteObject(obj any) (T, bool) {
+	if o, ok := obj.(T); ok {
+		return o, true
+	}
+	if m, ok := obj.(metav1.Object); ok && k.uncached != nil {
+		return k.uncached(m)
+	}
+	var zero T
+	return zero, false
 }
 
 func (k *kindSpec[T, L]) MirrorTransform() cache.TransformFunc {
@@ -254,7 +293,11 @@ func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey strin
 			return nil, err
 		}
 		if exists {
-			want, wantExists = k.mirror(cluster, obj.(T)), true
+			o, ok := k.remoteObject(obj)
+			if !ok {
+				return nil, fmt.Errorf("reading the cached remote %s %s: a %T is not one", k.kind, remoteKey, obj)
+			}
+			want, wantExists = k.mirror(cluster, o), true
 		}
 	}
 
@@ -393,6 +436,8 @@ func mirrorKinds() []mirrorKind {
 			mirror:      MirrorWorkloadEndpoint,
 			same:        func(a, b *v3.WorkloadEndpoint) bool { return apiequality.Semantic.DeepEqual(a.Spec, b.Spec) },
 			digest:      endpointDigest,
+			cached:      cacheEndpoint,
+			uncached:    cachedEndpointObject,
 			statusCount: func(c *v3.MirroredObjectCounts) *int32 { return &c.WorkloadEndpoints },
 		},
 		&kindSpec[*v3.HostEndpoint, *v3.HostEndpointList]{

@@ -335,7 +335,7 @@ func (s *Syncer) Run(ctx context.Context, workers int) {
 			lw = s.observedListWatch(ctx, k, k.RemoteListWatch(s.remote))
 		}
 		informer := cache.NewSharedIndexInformer(lw, k.Example(), 0, cache.Indexers{})
-		if err := informer.SetTransform(newCompactor().transform); err != nil {
+		if err := informer.SetTransform(k.RemoteTransform()); err != nil {
 			logger.Error(err, "Setting the informer's transform", "kind", k.Name())
 		}
 		if err := informer.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) { s.remoteFailed(ctx, err) }); err != nil {
