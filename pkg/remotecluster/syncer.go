@@ -143,8 +143,7 @@ func newSyncer(cluster string, overlay bool, remote, local versioned.Interface,
 	s := &Syncer{
 		cluster: cluster, overlay: overlay, remote: remote, local: local,
 		kinds: remoteKindsOf(kinds), metrics: metrics, report: report,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(mirrorRateLimiter(),
-			workqueue.TypedRateLimitingQueueConfig[queueItem]{Name: "remote-" + cluster}),
+		queue:   newSyncerQueue("remote-" + cluster),
 		refused: map[queueItem]*meshguard.Refusal{},
 		own:     newOwnWrites(),
 	}
