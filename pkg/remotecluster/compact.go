@@ -11,9 +11,9 @@ import (
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 )
 
-// maxSharedLabelSets bounds a compactor's table of label sets. Once it is
-// full the table starts over: the objects already cached keep the maps
-// they share, and new ones share new maps.
+// maxSharedLabelSets bounds a compactor's table of label sets, and that of
+// profile lists. Once one is full it starts over: the objects already
+// cached keep the maps and lists they share, and new ones share new ones.
 const maxSharedLabelSets = 4096
 
 // compactor is the transform of the informers that cache remote objects
@@ -34,11 +34,14 @@ type compactor struct {
 	// labels maps a label set's canonical form to the map shared by the
 	// objects that have it.
 	labels map[string]map[string]string
+	// profiles maps a profile list's canonical form to the slice shared
+	// by the endpoints that have it.
+	profiles map[string][]string
 }
 
 // newCompactor returns a compactor with an empty table.
 func newCompactor() *compactor {
-	return &compactor{labels: map[string]map[string]string{}}
+	return &compactor{labels: map[string]map[string]string{}, profiles: map[string][]string{}}
 }
 
 // transform is the compactor as a cache.TransformFunc.
@@ -59,10 +62,10 @@ func (c *compactor) transform(obj any) (any, error) {
 		s.Orchestrator, s.Node, s.Endpoint = intern(s.Orchestrator), intern(s.Node), intern(s.Endpoint)
 		s.ServiceAccountName = intern(s.ServiceAccountName)
 		s.IPv4Gateway, s.IPv6Gateway = intern(s.IPv4Gateway), intern(s.IPv6Gateway)
-		internAll(s.Profiles)
+		s.Profiles = c.sharedProfiles(s.Profiles)
 	case *v3.HostEndpoint:
 		e.Spec.Node = intern(e.Spec.Node)
-		internAll(e.Spec.Profiles)
+		e.Spec.Profiles = c.sharedProfiles(e.Spec.Profiles)
 	}
 	return obj, nil
 }
@@ -84,6 +87,28 @@ func (c *compactor) sharedLabels(l map[string]string) map[string]string {
 	}
 	c.labels[key] = l
 	return l
+}
+
+// sharedProfiles returns the slice shared by the endpoints whose profiles
+// are p, p itself (its strings interned) if it is the first. An
+// endpoint's profiles are its namespace's and service account's, so a
+// cluster has few distinct lists.
+func (c *compactor) sharedProfiles(p []string) []string {
+	if len(p) == 0 {
+		return p
+	}
+	key := string(appendStrings(nil, p)) // length-prefixed: unambiguous
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if shared, ok := c.profiles[key]; ok {
+		return shared
+	}
+	if len(c.profiles) >= maxSharedLabelSets {
+		clear(c.profiles)
+	}
+	internAll(p)
+	c.profiles[key] = p
+	return p
 }
 
 // labelSetKey is the canonical form of a label set: its sorted keys and

@@ -74,6 +74,9 @@ func TestCompactorTransform(t *testing.T) {
 			if got := len(a.Labels) > 0 && sameMap(a.Labels, b.Labels); got != tt.wantSharedLabelMap {
 				t.Errorf("label maps shared: %v, want %v", got, tt.wantSharedLabelMap)
 			}
+			if &a.Spec.Profiles[0] != &b.Spec.Profiles[0] {
+				t.Error("equal profile lists are not shared")
+			}
 			// What repeats is stored once.
 			for _, pair := range [][2]string{
 				{a.Namespace, b.Namespace}, {a.Spec.Node, b.Spec.Node}, {a.Spec.Orchestrator, b.Spec.Orchestrator},
@@ -98,15 +101,17 @@ func TestCompactorTransform(t *testing.T) {
 func TestCompactorTableBounded(t *testing.T) {
 	c := newCompactor()
 	for i := range maxSharedLabelSets + 10 {
-		if _, err := c.transform(decodedEndpoint("ep", map[string]string{"app": fmt.Sprint(i)})); err != nil {
+		e := decodedEndpoint("ep", map[string]string{"app": fmt.Sprint(i)})
+		e.Spec.Profiles = []string{fmt.Sprint("kns.ns-", i)}
+		if _, err := c.transform(e); err != nil {
 			t.Fatal(err)
 		}
-		if len(c.labels) > maxSharedLabelSets {
-			t.Fatalf("after %d label sets the table holds %d, more than %d", i+1, len(c.labels), maxSharedLabelSets)
+		if len(c.labels) > maxSharedLabelSets || len(c.profiles) > maxSharedLabelSets {
+			t.Fatalf("after %d label sets and profile lists the tables hold %d and %d, more than %d", i+1, len(c.labels), len(c.profiles), maxSharedLabelSets)
 		}
 	}
-	if len(c.labels) != 10 {
-		t.Errorf("the table holds %d label sets, want the 10 since it started over", len(c.labels))
+	if len(c.labels) != 10 || len(c.profiles) != 10 {
+		t.Errorf("the tables hold %d label sets and %d profile lists, want the 10 since they started over", len(c.labels), len(c.profiles))
 	}
 }
 
