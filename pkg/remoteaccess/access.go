@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -333,10 +334,12 @@ func (access *Access) Client() (versioned.Interface, error) {
 }
 
 // RESTConfig is the client configuration for a remote cluster with a
-// kubernetes datastore: meshapi-controller's user agent and rate limits.
+// kubernetes datastore: meshapi-controller's user agent and rate limits,
+// and requests made WithoutCompression asking for no compression.
 func (access *Access) RESTConfig() *rest.Config {
 	cfg := rest.CopyConfig(access.Kubernetes)
 	cfg.UserAgent = "meshapi-controller/remote-sync"
 	cfg.QPS, cfg.Burst = 50, 100
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return compressionChooser{next: rt} })
 	return cfg
 }

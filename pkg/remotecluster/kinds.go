@@ -17,6 +17,7 @@ import (
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
+	"github.com/meshapi/meshapi/pkg/remoteaccess"
 )
 
 // object is what every projectcalico.org/v3 kind is.
@@ -124,6 +125,13 @@ type kindSpec[T object, L runtime.Object] struct {
 	// ok false for anything else.
 	cached   func(T) metav1.Object
 	uncached func(metav1.Object) (T, bool)
+	// compressed says the remote cluster may compress the kind's lists
+	// and watch streams (set for the kind of which a cluster has
+	// thousands). The other kinds' are asked for uncompressed
+	// (remoteaccess.WithoutCompression): small, and a compressed stream
+	// holds a decompressor in the controller for its life, per remote
+	// cluster and kind.
+	compressed bool
 	// updateStatus writes the status of a mirror, for kinds whose status is
 	// mirrored too; nil otherwise.
 	updateStatus func(cs versioned.Interface, ctx context.Context, obj T) (resourceVersion string, err error)
@@ -135,6 +143,7 @@ type kindSpec[T object, L runtime.Object] struct {
 }
 
 func (k *kindSpec[T, L]) Name() string            { return k.kind }
+func (k *kindSpec[T, L]) resourceName() string    { return k.resource }
 func (k *kindSpec[T, L]) Overlay() bool           { return k.overlay }
 func (k *kindSpec[T, L]) Example() runtime.Object { return k.example }
 func (k *kindSpec[T, L]) RequirementInput() bool  { return k.requirement }
@@ -152,7 +161,18 @@ func (k *kindSpec[T, L]) RemoteListWatch(cs versioned.Interface) *cache.ListWatc
 	if k.onlyName != "" {
 		fieldSelector = "metadata.name=" + k.onlyName
 	}
-	return k.listWatch(cs, "!"+v3.LabelCluster, fieldSelector)
+	lw := k.listWatch(cs, "!"+v3.LabelCluster, fieldSelector)
+	if k.compressed {
+		return lw
+	}
+	list, watchFn := lw.ListWithContextFunc, lw.WatchFuncWithContext
+	lw.ListWithContextFunc = func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+		return list(remoteaccess.WithoutCompression(ctx), opts)
+	}
+	lw.WatchFuncWithContext = func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+		return watchFn(remoteaccess.WithoutCompression(ctx), opts)
+	}
+	return lw
 }
 
 func (k *kindSpec[T, L]) EtcdListWatch(src *etcdSource) *cache.ListWatch {
@@ -438,6 +458,7 @@ func mirrorKinds() []mirrorKind {
 			digest:      endpointDigest,
 			cached:      cacheEndpoint,
 			uncached:    cachedEndpointObject,
+			compressed:  true,
 			statusCount: func(c *v3.MirroredObjectCounts) *int32 { return &c.WorkloadEndpoints },
 		},
 		&kindSpec[*v3.HostEndpoint, *v3.HostEndpointList]{
