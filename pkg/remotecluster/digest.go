@@ -26,7 +26,9 @@ type mirrorDigest [sha256.Size]byte
 // and the digest of the spec and annotations in place of them. The
 // syncer only compares those with the desired mirror's, so the digest of
 // the desired one decides exactly as well; a write still sends the whole
-// desired mirror. It is about a third of the size of the object decoded.
+// desired mirror. It takes 120 bytes and one allocation for the strings
+// it owns (compactMeta), where a decoded object's ObjectMeta alone takes
+// 264 bytes before its strings and maps.
 type digestedMirror struct {
 	compactMeta
 	// remoteName is the annotation v3.AnnotationRemoteName.
