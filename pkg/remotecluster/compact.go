@@ -76,17 +76,11 @@ func (c *compactor) sharedLabels(l map[string]string) map[string]string {
 	key := labelSetKey(l)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if shared, ok := c.labels[key]; ok {
-		return shared
-	}
-	if len(c.labels) >= maxSharedLabelSets {
-		clear(c.labels)
-	}
-	for k, v := range l {
-		l[intern(k)] = intern(v) // an existing key's entry takes the new key
-	}
-	c.labels[key] = l
-	return l
+	return share(c.labels, key, l, func(l map[string]string) {
+		for k, v := range l {
+			l[intern(k)] = intern(v) // an existing key's entry takes the new key
+		}
+	})
 }
 
 // sharedProfiles returns the slice shared by the endpoints whose profiles
@@ -100,15 +94,22 @@ func (c *compactor) sharedProfiles(p []string) []string {
 	key := string(appendStrings(nil, p)) // length-prefixed: unambiguous
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if shared, ok := c.profiles[key]; ok {
+	return share(c.profiles, key, p, internAll)
+}
+
+// share returns the value table holds under key, or else v, made ready
+// by first and stored there; a full table (maxSharedLabelSets) starts
+// over first. The caller holds the compactor's lock.
+func share[V any](table map[string]V, key string, v V, first func(V)) V {
+	if shared, ok := table[key]; ok {
 		return shared
 	}
-	if len(c.profiles) >= maxSharedLabelSets {
-		clear(c.profiles)
+	if len(table) >= maxSharedLabelSets {
+		clear(table)
 	}
-	internAll(p)
-	c.profiles[key] = p
-	return p
+	first(v)
+	table[key] = v
+	return v
 }
 
 // labelSetKey is the canonical form of a label set: its sorted keys and

@@ -192,8 +192,19 @@ func (k *kindSpec[T, L]) MirrorListWatch(cs versioned.Interface) *cache.ListWatc
 }
 
 func (k *kindSpec[T, L]) RemoteTransform() cache.TransformFunc {
-	compact := newCompactor().transform
 	if k.cached == nil {
+		return compactThen[T](nil)
+	}
+	return compactThen(func(o T) any { return k.cached(o) })
+}
+
+// compactThen is a transform that compacts what it is given (a new
+// compactor's) and then, for a T and when keep is set, returns keep of
+// it in place of it. (The compactor changes no value, so keep reads what
+// the object decoded held.)
+func compactThen[T object](keep func(T) any) cache.TransformFunc {
+	compact := newCompactor().transform
+	if keep == nil {
 		return compact
 	}
 	return func(obj any) (any, error) {
@@ -204,7 +215,7 @@ func (k *kindSpec[T, L]) RemoteTransform() cache.TransformFunc {
 		if _, err := compact(o); err != nil {
 			return nil, err
 		}
-		return k.cached(o), nil
+		return keep(o), nil
 	}
 }
 
@@ -222,21 +233,10 @@ func (k *kindSpec[T, L]) remoteObject(obj any) (T, bool) {
 }
 
 func (k *kindSpec[T, L]) MirrorTransform() cache.TransformFunc {
-	compact := newCompactor().transform
 	if k.digest == nil {
-		return compact
+		return compactThen[T](nil)
 	}
-	return func(obj any) (any, error) {
-		o, ok := obj.(T)
-		if !ok {
-			return compact(obj) // a tombstone
-		}
-		d := k.digest(o)
-		if _, err := compact(o); err != nil {
-			return nil, err
-		}
-		return newDigestedMirror(o, d), nil
-	}
+	return compactThen(func(o T) any { return newDigestedMirror(o, k.digest(o)) })
 }
 
 func (k *kindSpec[T, L]) listWatch(cs versioned.Interface, labelSelector, fieldSelector string) *cache.ListWatch {
