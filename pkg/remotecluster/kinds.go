@@ -54,6 +54,10 @@ type mirrorKind interface {
 	// RemoteTransform is the transform of the syncer's informer of the
 	// remote objects: what its cache keeps of each.
 	RemoteTransform() cache.TransformFunc
+	// RemoteObject returns the remote object that the syncer's cache
+	// keeps as obj (what RemoteTransform made of it), ok false for
+	// anything else. Whatever reads that cache reads it through this.
+	RemoteObject(obj any) (runtime.Object, bool)
 	// MirrorTransform is the transform of the informer of the local
 	// mirrors: what the mirror cache keeps of each.
 	MirrorTransform() cache.TransformFunc
@@ -217,6 +221,14 @@ func compactThen[T object](keep func(T) any) cache.TransformFunc {
 		}
 		return keep(o), nil
 	}
+}
+
+func (k *kindSpec[T, L]) RemoteObject(obj any) (runtime.Object, bool) {
+	o, ok := k.remoteObject(obj)
+	if !ok {
+		return nil, false
+	}
+	return o, true
 }
 
 // remoteObject returns the remote object that the syncer's cache keeps as

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 
@@ -32,10 +33,11 @@ type admission struct {
 	refusedPools map[string]*meshguard.Refusal
 }
 
-// admit checks one remote object of the syncer's cluster; nil admits it.
-// Only objects that can steer traffic are checked: pools, blocks,
+// admit checks one remote object of the syncer's cluster, as decoded (not
+// as the syncer's cache keeps it: mirrorKind.RemoteObject); nil admits
+// it. Only objects that can steer traffic are checked: pools, blocks,
 // endpoint addresses and nodes.
-func (a *admission) admit(cluster string, obj any) *meshguard.Refusal {
+func (a *admission) admit(cluster string, obj runtime.Object) *meshguard.Refusal {
 	switch o := obj.(type) {
 	case *v3.IPPool:
 		return a.refusedPools[o.Name]

@@ -1,10 +1,12 @@
 package remotecluster
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/meshguard"
@@ -36,7 +38,7 @@ func TestAdmissionAdmit(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		obj    any
+		obj    runtime.Object
 		reason string // "" admitted
 	}{
 		{"own pool", &v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: "own"}}, ""},
@@ -52,7 +54,18 @@ func TestAdmissionAdmit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := adm.admit("east", tt.obj)
+			// As the syncer reads it: what its cache keeps of the object,
+			// read back through the kind.
+			k := kindOfObject(t, tt.obj)
+			cached, err := k.RemoteTransform()(tt.obj.DeepCopyObject())
+			if err != nil {
+				t.Fatal(err)
+			}
+			obj, ok := k.RemoteObject(cached)
+			if !ok {
+				t.Fatalf("%s: RemoteObject does not take the %T its cache keeps", k.Name(), cached)
+			}
+			r := adm.admit("east", obj)
 			got := ""
 			if r != nil {
 				got = r.Reason
@@ -65,4 +78,16 @@ func TestAdmissionAdmit(t *testing.T) {
 			}
 		})
 	}
+}
+
+// kindOfObject returns the mirrored kind of obj.
+func kindOfObject(t *testing.T, obj runtime.Object) mirrorKind {
+	t.Helper()
+	for _, k := range mirrorKinds() {
+		if reflect.TypeOf(k.Example()) == reflect.TypeOf(obj) {
+			return k
+		}
+	}
+	t.Fatalf("no mirrored kind is a %T", obj)
+	return nil
 }

@@ -632,9 +632,16 @@ func (s *Syncer) notifyServices() {
 // records the outcome; an object that is gone counts as admitted (its
 // refusal, if any, goes with it).
 func (s *Syncer) admitted(it queueItem, remote cache.Indexer) bool {
-	obj, exists, err := remote.GetByKey(it.key)
+	cached, exists, err := remote.GetByKey(it.key)
+	var obj runtime.Object
+	if err == nil && exists {
+		var ok bool
+		if obj, ok = it.kind.RemoteObject(cached); !ok {
+			return false // not what the kind caches: nothing is mirrored from it
+		}
+	}
 	var r *meshguard.Refusal
-	if err == nil && exists && s.newGuard != nil {
+	if obj != nil && s.newGuard != nil {
 		r = s.admission().admit(s.cluster, obj)
 	}
 	s.mu.Lock()
