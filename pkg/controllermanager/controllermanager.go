@@ -72,6 +72,12 @@ type Options struct {
 	// MCSClusterID is this cluster's id in the ClusterSet; empty reads
 	// the ClusterProperty cluster.clusterset.k8s.io.
 	MCSClusterID string
+	// DirectAPIService names the APIService whose server the controller's
+	// projectcalico.org requests go to directly, not through
+	// kube-apiserver; empty sends them through kube-apiserver.
+	DirectAPIService string
+	// DirectRecheckPeriod is how often that APIService is read again.
+	DirectRecheckPeriod time.Duration
 }
 
 // NewOptions returns the defaults.
@@ -89,12 +95,14 @@ func NewOptions() *Options {
 		// With 16 workers the sync runs as fast as the API server takes
 		// writes (BENCHMARKS.md); with 4 workers and 200 requests/s,
 		// 50,000 endpoints took over four minutes.
-		Workers:            16,
-		KubeAPIQPS:         5000,
-		KubeAPIBurst:       10000,
-		SecretResyncPeriod: 30 * time.Second,
-		IPAMGC:             ipamgc.DefaultConfig(),
-		MCS:                true,
+		Workers:             16,
+		KubeAPIQPS:          5000,
+		KubeAPIBurst:        10000,
+		SecretResyncPeriod:  30 * time.Second,
+		IPAMGC:              ipamgc.DefaultConfig(),
+		MCS:                 true,
+		DirectAPIService:    "v3.projectcalico.org",
+		DirectRecheckPeriod: time.Minute,
 	}
 }
 
@@ -123,6 +131,11 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"This cluster's id in the ClusterSet, the name the other clusters' RemoteClusterConfigurations give it: creates the ClusterProperty cluster.clusterset.k8s.io when absent. Empty reads that ClusterProperty.")
 	fs.DurationVar(&o.IPAMGC.Interval, "ipam-gc-interval", o.IPAMGC.Interval,
 		"Time between IPAM garbage collection passes; pod and node deletions also start one.")
+	fs.StringVar(&o.DirectAPIService, "direct-apiservice", o.DirectAPIService,
+		"Send the projectcalico.org requests (mirror writes, status, watches) straight to the server behind this APIService, reached and verified as kube-apiserver's aggregator does (its Service, its caBundle), instead of through kube-apiserver: one hop and one filter chain less per request. That server still authenticates and authorizes every request. "+
+			"When the APIService has no service or caBundle, or sets insecureSkipTLSVerify, or its server does not answer within 30s, the controller says why and goes through kube-apiserver. When the APIService's service or caBundle changes, the controller exits to be restarted with it. Empty always goes through kube-apiserver.")
+	fs.DurationVar(&o.DirectRecheckPeriod, "direct-apiservice-recheck-period", o.DirectRecheckPeriod,
+		"How often the --direct-apiservice APIService is read again, to see whether its service or caBundle changed.")
 }
 
 // Validate checks the options.
@@ -151,6 +164,9 @@ func (o *Options) Validate() error {
 			errs = append(errs, fmt.Errorf("--mcs-cluster-id must be a DNS label (RFC 1123), not %q: %s", o.MCSClusterID, strings.Join(msgs, "; ")))
 		}
 	}
+	if o.DirectRecheckPeriod < time.Second {
+		errs = append(errs, fmt.Errorf("--direct-apiservice-recheck-period must be at least 1s, not %s", o.DirectRecheckPeriod))
+	}
 	if o.SecretResyncPeriod < time.Second {
 		errs = append(errs, fmt.Errorf("--secret-resync-period must be at least 1s, not %s", o.SecretResyncPeriod))
 	}
@@ -168,15 +184,18 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	local, err := versioned.NewForConfig(cfg)
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	localCfg := o.projectcalicoConfig(ctx, cfg, kube, dyn, stop)
+	local, err := versioned.NewForConfig(localCfg)
 	if err != nil {
 		return err
 	}
 	mcsClient, err := mcsclientset.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
@@ -255,7 +274,7 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	if !o.LeaderElect {
 		run(ctx)
-		return nil
+		return restartCause(ctx)
 	}
 	id, err := os.Hostname()
 	if err != nil {
@@ -279,7 +298,7 @@ func (o *Options) Run(ctx context.Context) error {
 			OnNewLeader: func(leader string) { logger.Info("Leader", "identity", leader) },
 		},
 	})
-	return nil
+	return restartCause(ctx)
 }
 
 func (o *Options) restConfig() (*rest.Config, error) {

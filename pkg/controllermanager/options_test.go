@@ -30,6 +30,8 @@ func TestOptionsValidate(t *testing.T) {
 		{name: "mcs cluster id", args: []string{"--mcs-cluster-id=cluster-a"}},
 		{name: "mcs off", args: []string{"--mcs=false"}},
 		{name: "mcs cluster id not a DNS label", args: []string{"--mcs-cluster-id=Cluster_A"}, want: []string{`--mcs-cluster-id must be a DNS label (RFC 1123), not "Cluster_A"`}},
+		{name: "direct off", args: []string{"--direct-apiservice="}},
+		{name: "direct recheck too often", args: []string{"--direct-apiservice-recheck-period=10ms"}, want: []string{"--direct-apiservice-recheck-period must be at least 1s, not 10ms"}},
 		{name: "every error at once", args: []string{"--workers=0", "--kube-api-qps=-1"},
 			want: []string{"--workers must be at least 1", "--kube-api-qps must be positive, not -1"}},
 	}
@@ -57,5 +59,18 @@ func TestOptionsValidate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestAPIServiceGroupVersion(t *testing.T) {
+	for name, want := range map[string]string{
+		"v3.projectcalico.org":       "projectcalico.org/v3",
+		"v1beta1.metrics.k8s.io":     "metrics.k8s.io/v1beta1",
+		"v1alpha1.multicluster.x":    "multicluster.x/v1alpha1",
+		"not-a-versioned-group-name": "not-a-versioned-group-name",
+	} {
+		if got := apiServiceGroupVersion(name); got != want {
+			t.Errorf("apiServiceGroupVersion(%q) = %q, want %q", name, got, want)
+		}
 	}
 }
