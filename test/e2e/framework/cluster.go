@@ -89,6 +89,7 @@ type Cluster struct {
 	// meshapiReplicaServing is its serving certificate.
 	meshapiReplicaServing keyPair
 	controller            *process
+	controllerArgs        []string // the flags StartController gives it
 	scheduler             *process
 	// ControllerMetrics is the address of meshapi-controller's /metrics.
 	ControllerMetrics string
@@ -414,10 +415,10 @@ func (c *Cluster) StartController(ctx context.Context) error {
 		// The periodic read of access Secrets is only a safety net: with
 		// it at 10m, every Secret change the tests make (the fault
 		// suite's, meshctl's) must be seen through the Secret's watch.
+		c.controllerArgs = []string{"--kubeconfig=" + kubeconfig, "--leader-elect", "--leader-election-namespace=calico-system",
+			"--metrics-bind-address=" + c.ControllerMetrics, "--profiling", "--secret-resync-period=10m", "--v=2"}
 		c.controller = &process{name: "meshapi-controller", path: c.bins.MeshapiController,
-			log: filepath.Join(c.Dir, "logs", "meshapi-controller.log"),
-			args: []string{"--kubeconfig=" + kubeconfig, "--leader-elect", "--leader-election-namespace=calico-system",
-				"--metrics-bind-address=" + c.ControllerMetrics, "--profiling", "--secret-resync-period=10m", "--v=2"}}
+			log: filepath.Join(c.Dir, "logs", "meshapi-controller.log"), args: c.controllerArgs}
 	}
 	if ended, _ := c.controller.exited(); !ended {
 		return nil // already running
