@@ -133,7 +133,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Time between IPAM garbage collection passes; pod and node deletions also start one.")
 	fs.StringVar(&o.DirectAPIService, "direct-apiservice", o.DirectAPIService,
 		"Send the projectcalico.org requests (mirror writes, status, watches) straight to the server behind this APIService, reached and verified as kube-apiserver's aggregator does (its Service, its caBundle), instead of through kube-apiserver: one hop and one filter chain less per request. That server still authenticates and authorizes every request. "+
-			"When the APIService has no service or caBundle, or sets insecureSkipTLSVerify, or its server does not answer within 30s, the controller says why and goes through kube-apiserver. When the APIService's service or caBundle changes, the controller exits to be restarted with it. Empty always goes through kube-apiserver.")
+			"When the APIService has no service or caBundle, or sets insecureSkipTLSVerify, or its server does not answer within 15s, the controller says why and goes through kube-apiserver. When the APIService's service or caBundle changes, the controller exits to be restarted with it. Empty always goes through kube-apiserver.")
 	fs.DurationVar(&o.DirectRecheckPeriod, "direct-apiservice-recheck-period", o.DirectRecheckPeriod,
 		"How often the --direct-apiservice APIService is read again, to see whether its service or caBundle changed.")
 }

@@ -24,8 +24,9 @@ var errAPIServiceChanged = errors.New("restart needed")
 const (
 	// directProbeTimeout is how long the direct server may take to answer
 	// the first discovery request before the controller goes through
-	// kube-apiserver instead.
-	directProbeTimeout = 30 * time.Second
+	// kube-apiserver instead. It runs before /healthz is served, so it
+	// stays well inside a liveness probe's default 30 s.
+	directProbeTimeout = 15 * time.Second
 )
 
 // projectcalicoConfig returns the configuration of the controller's
