@@ -188,17 +188,6 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := context.WithCancelCause(ctx)
-	defer stop(nil)
-	localCfg := o.projectcalicoConfig(ctx, cfg, kube, dyn, stop)
-	local, err := versioned.NewForConfig(localCfg)
-	if err != nil {
-		return err
-	}
-	mcsClient, err := mcsclientset.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := remotecluster.NewMetrics(reg)
@@ -222,6 +211,18 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	defer status.Stop()
 	logger.Info("Serving metrics and health", "address", status.Addr().String(), "profiling", o.Profiling)
+	// After the health server: the direct server's probe may take a while.
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	localCfg := o.projectcalicoConfig(ctx, cfg, kube, dyn, stop)
+	local, err := versioned.NewForConfig(localCfg)
+	if err != nil {
+		return err
+	}
+	mcsClient, err := mcsclientset.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
 
 	run := func(ctx context.Context) {
 		leading.Store(true)
