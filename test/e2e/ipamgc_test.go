@@ -171,15 +171,20 @@ func waitControllerGC(t *testing.T, c *framework.Cluster) {
 		log := c.ControllerLog()
 		return strings.Contains(log, "IPAM garbage collector started"), lastLines(log, 5)
 	})
-	resp, err := http.Get("http://" + c.ControllerMetrics + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || metricValue(string(body), "ipam_gc_deleted_blocks_total") == "" {
-		t.Errorf("meshapi-controller's /metrics lacks ipam_gc_deleted_blocks_total (%v)", err)
-	}
+	// The log may hold that line from an earlier run of the controller:
+	// wait for this one's metrics too.
+	waitFor(t, c, time.Minute, "meshapi-controller's /metrics has ipam_gc_deleted_blocks_total", func() (bool, string) {
+		resp, err := http.Get("http://" + c.ControllerMetrics + "/metrics")
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return false, err.Error()
+		}
+		return metricValue(string(body), "ipam_gc_deleted_blocks_total") != "", lastLines(c.ControllerLog(), 5)
+	})
 }
 
 // checkLog fails the test for each wanted line missing from the log.
