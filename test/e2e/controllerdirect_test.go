@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -97,7 +96,7 @@ func waitControllerLog(t *testing.T, c *framework.Cluster, from int, want string
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("meshapi-controller's log has no %q after a minute:\n%s", want, tailLines(log[min(from, len(log)):], 30))
+			t.Fatalf("meshapi-controller's log has no %q after a minute:\n%s", want, lastLines(log[min(from, len(log)):], 30))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -111,7 +110,7 @@ func waitConnected(t *testing.T, c *framework.Cluster, port int, want bool) {
 	for {
 		pid := c.ControllerPID()
 		if pid == 0 {
-			t.Fatalf("meshapi-controller does not run:\n%s", tailLines(c.ControllerLog(), 30))
+			t.Fatalf("meshapi-controller does not run:\n%s", lastLines(c.ControllerLog(), 30))
 		}
 		got, err := connectedTo(pid, port)
 		if err != nil {
@@ -167,10 +166,4 @@ func connectedTo(pid, port int) (bool, error) {
 		}
 	}
 	return false, sc.Err()
-}
-
-// tailLines returns the last n lines of s.
-func tailLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n") + "\n(" + strconv.Itoa(len(lines)) + " lines)"
 }

@@ -22,13 +22,13 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/meshapi/meshapi/pkg/apiservicedirect"
 	"github.com/meshapi/meshapi/pkg/embeddedetcd"
 	"github.com/meshapi/meshapi/test/testport"
 )
@@ -449,7 +449,7 @@ func (c *Cluster) WaitAPIServiceAvailable(ctx context.Context, timeout time.Dura
 	if err != nil {
 		return err
 	}
-	gvr := schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}
+	gvr := apiservicedirect.APIServices
 	deadline := time.Now().Add(timeout)
 	last := "not read yet"
 	for time.Now().Before(deadline) {
