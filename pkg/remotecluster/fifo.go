@@ -34,16 +34,19 @@ func (q *releasingFIFO[T]) Pop() T {
 	return item
 }
 
+// syncerQueueName is the name of the Syncer queue of cluster, the name
+// label of its work queue metrics.
+func syncerQueueName(cluster string) string { return "remote-" + cluster }
+
 // newSyncerQueue returns a Syncer's rate-limited work queue named name,
-// with the metrics client-go's default gives it, stored in a
-// releasingFIFO.
-func newSyncerQueue(name string) workqueue.TypedRateLimitingInterface[queueItem] {
+// reporting to metrics, stored in a releasingFIFO.
+func newSyncerQueue(name string, metrics workqueue.MetricsProvider) workqueue.TypedRateLimitingInterface[queueItem] {
 	return workqueue.NewTypedRateLimitingQueueWithConfig(mirrorRateLimiter(), workqueue.TypedRateLimitingQueueConfig[queueItem]{
-		Name: name,
+		Name: name, MetricsProvider: metrics,
 		DelayingQueue: workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[queueItem]{
-			Name: name,
+			Name: name, MetricsProvider: metrics,
 			Queue: workqueue.NewTypedWithConfig(workqueue.TypedQueueConfig[queueItem]{
-				Name: name, Queue: &releasingFIFO[queueItem]{},
+				Name: name, MetricsProvider: metrics, Queue: &releasingFIFO[queueItem]{},
 			}),
 		}),
 	})

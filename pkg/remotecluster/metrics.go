@@ -12,6 +12,9 @@ type Metrics struct {
 	reconnects       *prometheus.CounterVec
 	errors           *prometheus.CounterVec
 	noopReconciles   *prometheus.CounterVec
+	staleRetries     *prometheus.CounterVec
+	// queues are the Syncers' work queue metrics.
+	queues *queueMetrics
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -42,8 +45,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "remote_cluster_noop_reconciles_total",
 			Help: "Reconciles of a mirrored object that found its mirror as it should be and wrote nothing.",
 		}, label),
+		staleRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "remote_cluster_stale_cache_retries_total",
+			Help: "Mirror writes the local API server refused (Conflict or NotFound) because the controller's cache of the mirror was behind, retried without counting as errors.",
+		}, label),
+		queues: newQueueMetrics(),
 	}
-	reg.MustRegister(m.connectionStatus, m.mirrored, m.events, m.reconnects, m.errors, m.noopReconciles)
+	reg.MustRegister(m.connectionStatus, m.mirrored, m.events, m.reconnects, m.errors, m.noopReconciles, m.staleRetries)
+	reg.MustRegister(m.queues.collectors()...)
 	return m
 }
 
@@ -53,6 +62,8 @@ func (m *Metrics) forget(cluster string) {
 	m.reconnects.DeleteLabelValues(cluster)
 	m.errors.DeleteLabelValues(cluster)
 	m.noopReconciles.DeleteLabelValues(cluster)
+	m.staleRetries.DeleteLabelValues(cluster)
+	m.queues.forget(syncerQueueName(cluster))
 	m.mirrored.DeletePartialMatch(prometheus.Labels{"remote_cluster_name": cluster})
 	m.events.DeletePartialMatch(prometheus.Labels{"remote_cluster_name": cluster})
 }

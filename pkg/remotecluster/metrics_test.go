@@ -19,6 +19,16 @@ func metricNames() []string {
 		"remote_cluster_reconnects_total",
 		"remote_cluster_errors_total",
 		"remote_cluster_noop_reconciles_total",
+		"remote_cluster_stale_cache_retries_total",
+	}
+}
+
+// queueMetricNames are the names of the work queue metrics NewMetrics
+// registers, one series per Syncer queue.
+func queueMetricNames() []string {
+	return []string{
+		"workqueue_depth", "workqueue_adds_total", "workqueue_queue_duration_seconds", "workqueue_work_duration_seconds",
+		"workqueue_unfinished_work_seconds", "workqueue_longest_running_processor_seconds", "workqueue_retries_total",
 	}
 }
 
@@ -32,6 +42,13 @@ func record(m *Metrics, cluster string) {
 	m.reconnects.WithLabelValues(cluster).Inc()
 	m.errors.WithLabelValues(cluster).Add(2)
 	m.noopReconciles.WithLabelValues(cluster).Add(4)
+	m.staleRetries.WithLabelValues(cluster).Add(6)
+	q := newSyncerQueue(syncerQueueName(cluster), m.queues)
+	defer q.ShutDown()
+	q.Add(queueItem{key: "ns/a"})
+	it, _ := q.Get()
+	q.Done(it)
+	q.AddRateLimited(it)
 }
 
 func TestNewMetricsRegisters(t *testing.T) {
@@ -60,8 +77,13 @@ func TestNewMetricsRegisters(t *testing.T) {
 			t.Errorf("metric %s not gathered; got %v", name, got)
 		}
 	}
-	if len(got) != len(metricNames()) {
-		t.Errorf("gathered %d metrics %v, want %d", len(got), got, len(metricNames()))
+	for _, name := range queueMetricNames() {
+		if !got[name] {
+			t.Errorf("work queue metric %s not gathered; got %v", name, got)
+		}
+	}
+	if want := len(metricNames()) + len(queueMetricNames()); len(got) != want {
+		t.Errorf("gathered %d metrics %v, want %d", len(got), got, want)
 	}
 
 	want := `
@@ -85,8 +107,17 @@ remote_cluster_errors_total{remote_cluster_name="cluster-b"} 2
 # HELP remote_cluster_noop_reconciles_total Reconciles of a mirrored object that found its mirror as it should be and wrote nothing.
 # TYPE remote_cluster_noop_reconciles_total counter
 remote_cluster_noop_reconciles_total{remote_cluster_name="cluster-b"} 4
+# HELP remote_cluster_stale_cache_retries_total Mirror writes the local API server refused (Conflict or NotFound) because the controller's cache of the mirror was behind, retried without counting as errors.
+# TYPE remote_cluster_stale_cache_retries_total counter
+remote_cluster_stale_cache_retries_total{remote_cluster_name="cluster-b"} 6
+# HELP workqueue_adds_total Total number of adds handled by workqueue
+# TYPE workqueue_adds_total counter
+workqueue_adds_total{name="remote-cluster-b"} 1
+# HELP workqueue_retries_total Total number of retries handled by workqueue
+# TYPE workqueue_retries_total counter
+workqueue_retries_total{name="remote-cluster-b"} 1
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), metricNames()...); err != nil {
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), append(metricNames(), "workqueue_adds_total", "workqueue_retries_total")...); err != nil {
 		t.Error(err)
 	}
 }
@@ -130,6 +161,9 @@ func TestMetricsForget(t *testing.T) {
 			wantPer: map[string]int{
 				"remote_cluster_connection_status": 1, "remote_cluster_mirrored_objects": 2, "remote_cluster_events_total": 2,
 				"remote_cluster_reconnects_total": 1, "remote_cluster_errors_total": 1, "remote_cluster_noop_reconciles_total": 1,
+				"remote_cluster_stale_cache_retries_total": 1, "workqueue_depth": 1, "workqueue_adds_total": 1,
+				"workqueue_queue_duration_seconds": 1, "workqueue_work_duration_seconds": 1, "workqueue_unfinished_work_seconds": 1,
+				"workqueue_longest_running_processor_seconds": 1, "workqueue_retries_total": 1,
 			},
 		},
 		{
@@ -141,6 +175,9 @@ func TestMetricsForget(t *testing.T) {
 			wantPer: map[string]int{
 				"remote_cluster_connection_status": 1, "remote_cluster_mirrored_objects": 2, "remote_cluster_events_total": 2,
 				"remote_cluster_reconnects_total": 1, "remote_cluster_errors_total": 1, "remote_cluster_noop_reconciles_total": 1,
+				"remote_cluster_stale_cache_retries_total": 1, "workqueue_depth": 1, "workqueue_adds_total": 1,
+				"workqueue_queue_duration_seconds": 1, "workqueue_work_duration_seconds": 1, "workqueue_unfinished_work_seconds": 1,
+				"workqueue_longest_running_processor_seconds": 1, "workqueue_retries_total": 1,
 			},
 		},
 		{
@@ -149,6 +186,9 @@ func TestMetricsForget(t *testing.T) {
 			wantPer: map[string]int{
 				"remote_cluster_connection_status": 1, "remote_cluster_mirrored_objects": 2, "remote_cluster_events_total": 2,
 				"remote_cluster_reconnects_total": 1, "remote_cluster_errors_total": 1, "remote_cluster_noop_reconciles_total": 1,
+				"remote_cluster_stale_cache_retries_total": 1, "workqueue_depth": 1, "workqueue_adds_total": 1,
+				"workqueue_queue_duration_seconds": 1, "workqueue_work_duration_seconds": 1, "workqueue_unfinished_work_seconds": 1,
+				"workqueue_longest_running_processor_seconds": 1, "workqueue_retries_total": 1,
 			},
 		},
 	}
@@ -170,13 +210,14 @@ func TestMetricsForget(t *testing.T) {
 				for _, s := range f.GetMetric() {
 					got[f.GetName()]++
 					for _, l := range s.GetLabel() {
-						if l.GetName() == "remote_cluster_name" && l.GetValue() == tc.forget {
+						if (l.GetName() == "remote_cluster_name" && l.GetValue() == tc.forget) ||
+							(l.GetName() == "name" && l.GetValue() == syncerQueueName(tc.forget)) {
 							t.Errorf("%s still has a series of %s: %v", f.GetName(), tc.forget, s)
 						}
 					}
 				}
 			}
-			for _, name := range metricNames() {
+			for _, name := range append(metricNames(), queueMetricNames()...) {
 				if got[name] != tc.wantPer[name] {
 					t.Errorf("%s has %d series, want %d", name, got[name], tc.wantPer[name])
 				}

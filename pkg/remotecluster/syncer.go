@@ -143,7 +143,7 @@ func newSyncer(cluster string, overlay bool, remote, local versioned.Interface,
 	s := &Syncer{
 		cluster: cluster, overlay: overlay, remote: remote, local: local,
 		kinds: remoteKindsOf(kinds), metrics: metrics, report: report,
-		queue:   newSyncerQueue("remote-" + cluster),
+		queue:   newSyncerQueue(syncerQueueName(cluster), metrics.queues),
 		refused: map[queueItem]*meshguard.Refusal{},
 		own:     newOwnWrites(),
 	}
@@ -486,6 +486,7 @@ func (s *Syncer) process(ctx context.Context, it queueItem) {
 	var stale *staleCacheError
 	if errors.As(err, &stale) && s.queue.NumRequeues(it) < staleCacheRetries {
 		klog.FromContext(ctx).V(2).Info("Mirror cache behind the API server; retrying", "remoteCluster", s.cluster, "kind", k.Name(), "key", it.key, "err", err)
+		s.metrics.staleRetries.WithLabelValues(s.cluster).Inc()
 		s.queue.AddRateLimited(it)
 		return
 	}

@@ -18,7 +18,39 @@ const (
 	metricRSS          = "process_resident_memory_bytes"
 	metricHeap         = "go_memstats_heap_alloc_bytes"
 	metricRemoteErrors = "remote_cluster_errors_total"
+	metricStaleRetries = "remote_cluster_stale_cache_retries_total"
+	metricQueueDepth   = "workqueue_depth"
+	metricQueueWait    = "workqueue_queue_duration_seconds"
+	metricQueueWork    = "workqueue_work_duration_seconds"
 )
+
+// queueSample is the remote cluster controller's work queues at one
+// moment, summed over its remote clusters: the stale cache retries so
+// far, the items queued, and the sums and counts of the histograms of
+// how long items waited for a worker and how long a worker took.
+type queueSample struct {
+	staleRetries, depth float64
+	waitSum, waitCount  float64
+	workSum, workCount  float64
+}
+
+// queueSampleOf picks the queue metrics out of a scrape.
+func queueSampleOf(m map[string]float64) queueSample {
+	return queueSample{
+		staleRetries: m[metricStaleRetries], depth: m[metricQueueDepth],
+		waitSum: m[metricQueueWait+"_sum"], waitCount: m[metricQueueWait+"_count"],
+		workSum: m[metricQueueWork+"_sum"], workCount: m[metricQueueWork+"_count"],
+	}
+}
+
+// add returns the sum of q and o.
+func (q queueSample) add(o queueSample) queueSample {
+	return queueSample{
+		staleRetries: q.staleRetries + o.staleRetries, depth: q.depth + o.depth,
+		waitSum: q.waitSum + o.waitSum, waitCount: q.waitCount + o.waitCount,
+		workSum: q.workSum + o.workSum, workCount: q.workCount + o.workCount,
+	}
+}
 
 // parseMetrics reads the Prometheus text format and returns, for each
 // metric name, the sum of its samples over every label set.
@@ -91,6 +123,8 @@ type clusterSample struct {
 	// remoteErrors is the controller's remote_cluster_errors_total,
 	// summed over its remote clusters.
 	remoteErrors float64
+	// queue is the controller's work queues.
+	queue queueSample
 	// err is the first scrape that failed, if any.
 	err error
 }
@@ -119,6 +153,7 @@ func takeSample(ctx context.Context, members []*member, churners []*churner, at 
 		} else {
 			cs.controller = procMem{rss: m[metricRSS], heap: m[metricHeap]}
 			cs.remoteErrors = m[metricRemoteErrors]
+			cs.queue = queueSampleOf(m)
 		}
 		if m, err := scrape(ctx, mb.agent.Metrics); err != nil {
 			if cs.err == nil {

@@ -34,6 +34,10 @@ func windowLine(res *result, i int) string {
 	fmt.Fprintf(&b, "window %2d (to %5.0fs): %5d events %3d write errors, remote errors +%g; propagation n=%d p50 %.0f ms p99 %.0f ms (from send p99 %.0f ms); not yet seen %d; load %s; MiB",
 		i, cur.at.Seconds(), cur.written-prev.written, cur.writeErrors-prev.writeErrors, remoteErrors(cur)-remoteErrors(prev),
 		len(w.fromReturn), ms(percentile(w.fromReturn, 0.5)), ms(percentile(w.fromReturn, 0.99)), ms(percentile(w.fromSend, 0.99)), cur.pending, cur.load)
+	q, pq := queues(cur), queues(prev)
+	fmt.Fprintf(&b, "; controllers' queues: stale-cache retries +%g, depth %g, mean wait %.0f ms, mean work %.1f ms over %g items",
+		q.staleRetries-pq.staleRetries, q.depth, meanMs(q.waitSum-pq.waitSum, q.waitCount-pq.waitCount),
+		meanMs(q.workSum-pq.workSum, q.workCount-pq.workCount), q.workCount-pq.workCount)
 	for ci, cs := range cur.clusters {
 		fmt.Fprintf(&b, " | %s ctrl rss %.0f heap %.0f, agent rss %.0f heap %.0f", clusterNames[ci],
 			mib(cs.controller.rss), mib(cs.controller.heap), mib(cs.agent.rss), mib(cs.agent.heap))
@@ -42,6 +46,23 @@ func windowLine(res *result, i int) string {
 		}
 	}
 	return b.String()
+}
+
+// queues sums the controllers' work queue metrics.
+func queues(s sample) queueSample {
+	var q queueSample
+	for _, c := range s.clusters {
+		q = q.add(c.queue)
+	}
+	return q
+}
+
+// meanMs is sum seconds over n, in milliseconds; 0 for none.
+func meanMs(sum, n float64) float64 {
+	if n <= 0 {
+		return 0
+	}
+	return 1000 * sum / n
 }
 
 // remoteErrors sums the controllers' remote_cluster_errors_total.
