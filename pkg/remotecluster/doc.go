@@ -32,10 +32,12 @@
 //   - A Syncer (syncer.go) watches its remote cluster and writes the
 //     mirror; the controller passes it every change of its mirrors. It
 //     remembers what each of its writes returned, so the event of its own
-//     write is dropped (ownWrites, with the rules that keep that correct
-//     while the mirror cache lags); any other change of a mirror is
-//     reconciled and put back. Reconciles that write nothing are counted
-//     by remote_cluster_noop_reconciles_total.
+//     write is dropped, and reconciles against that write until the
+//     mirror cache shows it (ownWrites, with the rules that keep that
+//     correct while the mirror cache lags); any other change of a mirror
+//     is reconciled and put back. Reconciles that write nothing are
+//     counted by remote_cluster_noop_reconciles_total, writes refused for
+//     a cache that was behind by remote_cluster_stale_cache_retries_total.
 //   - The mirror naming (labels, annotations, "<cluster>.<name>",
 //     "<cluster>/<name>") is pkg/apis/projectcalico/v3's (labels.go); the
 //     access Secret's format is pkg/remoteaccess's.

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"k8s.io/client-go/tools/cache"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
@@ -17,7 +18,7 @@ import (
 func ReconcileMirror(ctx context.Context, kind, cluster, remoteKey string, remote, local cache.Indexer, cs versioned.Interface) error {
 	for _, k := range mirrorKinds() {
 		if k.Name() == kind {
-			_, err := k.Reconcile(ctx, cluster, remoteKey, remote, local, cs)
+			_, err := k.Reconcile(ctx, cluster, remoteKey, remote, local, nil, cs)
 			return err
 		}
 	}
@@ -55,6 +56,11 @@ func NewPoolSyncer(cluster string, remote, mirrors cache.Indexer, cs versioned.I
 // Reconcile reconciles the mirror of the remote pool name.
 func (p *PoolSyncer) Reconcile(ctx context.Context, name string) {
 	p.s.process(ctx, queueItem{p.s.kindOf(p.k), name})
+}
+
+// StaleRetries returns the Syncer's remote_cluster_stale_cache_retries_total.
+func (p *PoolSyncer) StaleRetries() float64 {
+	return testutil.ToFloat64(p.s.metrics.staleRetries.WithLabelValues(p.s.cluster))
 }
 
 // MirrorEvent hands the Syncer the informer event of mirror, its deletion

@@ -67,7 +67,10 @@ type mirrorKind interface {
 	// remoteKey match it: created, updated, or deleted when the remote
 	// object is gone (remote is nil when the kind is not mirrored now). It
 	// returns what it wrote, nil when the mirror already matched.
-	Reconcile(ctx context.Context, cluster, remoteKey string, remote, local cache.Indexer, client versioned.Interface) (*write, error)
+	// pending is the Syncer's last write of the mirror whose echo the
+	// mirror cache local has not shown yet, nil for none: the mirror is
+	// then taken to be what it wrote, not what local holds.
+	Reconcile(ctx context.Context, cluster, remoteKey string, remote, local cache.Indexer, pending *write, client versioned.Interface) (*write, error)
 	// RemoteKey returns the remote key of a local mirror, ok false if obj
 	// is not a mirror of cluster.
 	RemoteKey(cluster string, obj any) (key string, ok bool)
@@ -94,6 +97,35 @@ type write struct {
 	resourceVersions []string
 	// deleted says the mirror was deleted.
 	deleted bool
+	// mirror is the mirror written as the API server answered it (a
+	// *digestedMirror for a kind compared by digest, as in the mirror
+	// cache), nil when deleted or not known: until the cache shows the
+	// write, the next reconcile takes the mirror to be this.
+	mirror metav1.Object
+	// earlier are the events of the Syncer's earlier writes of the mirror
+	// that this one overtook before their echoes came back.
+	earlier []mirrorChange
+}
+
+// events returns the informer events that echo w itself.
+func (w *write) events() []mirrorChange {
+	if w.deleted {
+		return []mirrorChange{{deleted: true}}
+	}
+	out := make([]mirrorChange, len(w.resourceVersions))
+	for i, rv := range w.resourceVersions {
+		out[i] = mirrorChange{resourceVersion: rv}
+	}
+	return out
+}
+
+// overtook reports whether ev echoes one of the earlier writes w
+// overtook. A delete's echo is any delete event: a tombstone carries the
+// last resourceVersion the cache saw, not the delete's.
+func (w *write) overtook(ev mirrorChange) bool {
+	return slices.ContainsFunc(w.earlier, func(e mirrorChange) bool {
+		return e == ev || (e.deleted && ev.deleted)
+	})
 }
 
 // kindSpec describes one kind; it implements mirrorKind.
@@ -301,21 +333,15 @@ func (k *kindSpec[T, L]) localKey(cluster, remoteKey string) (namespace, name, k
 	return ns, name, ns + "/" + name, nil
 }
 
-func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey string, remote, local cache.Indexer, cs versioned.Interface) (*write, error) {
+func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey string, remote, local cache.Indexer, pending *write, cs versioned.Interface) (*write, error) {
 	ns, name, lkey, err := k.localKey(cluster, remoteKey)
 	if err != nil {
 		return nil, err
 	}
 	client := k.client(cs, ns)
-	var have metav1.Object // a T or, for a kind compared by digest, a *digestedMirror
-	haveObj, haveExists, err := local.GetByKey(lkey)
+	have, haveExists, err := k.have(local, lkey, pending)
 	if err != nil {
 		return nil, err
-	}
-	if haveExists {
-		if have, err = meta.Accessor(haveObj); err != nil {
-			return nil, fmt.Errorf("reading the cached mirror %s %s: %w", k.kind, lkey, err)
-		}
 	}
 	var want T
 	wantExists := false
@@ -364,16 +390,7 @@ func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey strin
 		if err != nil {
 			return nil, fmt.Errorf("creating mirrored %s %s: %w", k.kind, lkey, err)
 		}
-		w := &write{resourceVersions: []string{created.GetResourceVersion()}}
-		if k.updateStatus != nil {
-			copyStatus(created, want)
-			rv, err := k.updateStatus(cs, ctx, created)
-			if err != nil {
-				return w, fmt.Errorf("writing the status of mirrored %s %s: %w", k.kind, lkey, err)
-			}
-			w.resourceVersions = append(w.resourceVersions, rv)
-		}
-		return w, nil
+		return k.written(ctx, cs, created, want, lkey)
 	default:
 		if have.GetLabels()[v3.LabelCluster] != cluster {
 			return nil, fmt.Errorf("cannot mirror %s %s of cluster %q: the local %s %q is not its mirror (label %s=%q)",
@@ -381,6 +398,47 @@ func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey strin
 		}
 		return k.update(ctx, cs, client, have, want, lkey)
 	}
+}
+
+// have returns the mirror of lkey as the Syncer knows it last, a T or,
+// for a kind compared by digest, a *digestedMirror: what its pending
+// write left, else what the mirror cache local holds.
+func (k *kindSpec[T, L]) have(local cache.Indexer, lkey string, pending *write) (metav1.Object, bool, error) {
+	switch {
+	case pending != nil && pending.deleted:
+		return nil, false, nil
+	case pending != nil && pending.mirror != nil:
+		return pending.mirror, true, nil
+	}
+	obj, exists, err := local.GetByKey(lkey)
+	if err != nil || !exists {
+		return nil, false, err
+	}
+	have, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, false, fmt.Errorf("reading the cached mirror %s %s: %w", k.kind, lkey, err)
+	}
+	return have, true, nil
+}
+
+// written returns the write of the mirror obj, as the API server answered
+// it, after its status, if the kind has one, was written too.
+func (k *kindSpec[T, L]) written(ctx context.Context, cs versioned.Interface, obj, want T, lkey string) (*write, error) {
+	w := &write{resourceVersions: []string{obj.GetResourceVersion()}}
+	if k.updateStatus != nil {
+		copyStatus(obj, want)
+		rv, err := k.updateStatus(cs, ctx, obj)
+		if err != nil {
+			return w, fmt.Errorf("writing the status of mirrored %s %s: %w", k.kind, lkey, err)
+		}
+		w.resourceVersions = append(w.resourceVersions, rv)
+		obj.SetResourceVersion(rv)
+	}
+	w.mirror = obj
+	if k.digest != nil {
+		w.mirror = newDigestedMirror(obj, k.digest(obj))
+	}
+	return w, nil
 }
 
 // update makes the existing mirror have (of this cluster) match want.
@@ -394,16 +452,7 @@ func (k *kindSpec[T, L]) update(ctx context.Context, cs versioned.Interface, cli
 	if err != nil {
 		return nil, staleOr(fmt.Errorf("updating mirrored %s %s: %w", k.kind, lkey, err))
 	}
-	w := &write{resourceVersions: []string{updated.GetResourceVersion()}}
-	if k.updateStatus != nil {
-		copyStatus(updated, want)
-		rv, err := k.updateStatus(cs, ctx, updated)
-		if err != nil {
-			return w, fmt.Errorf("writing the status of mirrored %s %s: %w", k.kind, lkey, err)
-		}
-		w.resourceVersions = append(w.resourceVersions, rv)
-	}
-	return w, nil
+	return k.written(ctx, cs, updated, want, lkey)
 }
 
 // matches reports whether the mirror have, a T or a *digestedMirror,

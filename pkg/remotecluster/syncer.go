@@ -199,43 +199,59 @@ type mirrorChange struct {
 
 // ownWrites tells which of the controller's mirror informer events are the
 // echoes of the Syncer's own writes, so that they are dropped instead of
-// being reconciled again. Its rules:
+// being reconciled again, and hands a reconcile the Syncer's last write of
+// a mirror while the mirror cache has not shown it yet. Its rules:
 //
-//   - a write is recorded (its resourceVersions, or a delete) when its
-//     reconcile ends; an event equal to the last of them is its echo: it
-//     is dropped and the record forgotten (an event equal to an earlier
-//     one, a Node's update before its status update, is dropped too);
+//   - a write is recorded (its resourceVersions, or a delete, and what
+//     the mirror cache will keep of it) when its reconcile ends; an event
+//     equal to the last of them is its echo: it is dropped and the record
+//     forgotten (an event equal to an earlier one, a Node's update before
+//     its status update, is dropped too);
+//   - a write made while an earlier one's echo is outstanding keeps the
+//     earlier one's events, so that its echo, when it comes, is dropped
+//     too: under churn a remote object changes again before the echo of
+//     its mirror's last write, and the mirror cache then lags the API
+//     server on every write;
 //   - any other event (another resourceVersion, older or newer, a delete
 //     of a mirror last written, a mirror back after a delete) is
 //     reconciled, and the record forgotten: a change behind the Syncer's
 //     back, or a relist that replayed a state the Syncer did not write
 //     last;
-//   - a record is forgotten when its object's next reconcile starts:
-//     that reconcile reads a mirror cache that may not hold the write yet
-//     (after a restart of the local API server it lags by seconds), so
-//     what it decides may need the write's echo to be looked at again
-//     (a remote delete that found no mirror in the cache: the echo of the
-//     create is what deletes it);
+//   - a reconcile that starts while a record is held is handed it (begin)
+//     and reconciles against it instead of the mirror cache, which does
+//     not hold the write yet: a mirror updated from the cache's older
+//     resourceVersion would be refused as a Conflict and retried until
+//     the cache caught up. A reconcile that writes nothing keeps the
+//     record; one whose write is refused forgets it (the mirror changed
+//     behind the Syncer's back), and its retry reads the cache;
 //   - the events of an object being reconciled are held, and judged
 //     against its write once it is recorded.
 //
-// An event is dropped only when the mirror cache holds exactly what the
-// Syncer last wrote, and no reconcile has read the cache since: the mirror
-// is what the remote object asked for then, and a later change of the
-// remote object queues it anyway. Not safe for concurrent use: the Syncer
-// calls it under its mu.
+// An event is dropped only when it shows what the Syncer wrote, and every
+// reconcile since decided against exactly that: the mirror is what the
+// remote object asked for then, and a later change of the remote object
+// queues it anyway. Not safe for concurrent use: the Syncer calls it under
+// its mu.
 type ownWrites struct {
 	// written holds, per object, the Syncer's last write of its mirror
 	// whose echo has not come back.
 	written map[queueItem]*write
-	// writing holds, per object being reconciled, the events held until
-	// its write, if any, is recorded.
-	writing map[queueItem][]mirrorChange
+	// writing holds, per object being reconciled, the write it was handed
+	// (nil for none) and the events held until its write, if any, is
+	// recorded.
+	writing map[queueItem]*reconciling
 	// writtenPeak is the most records written held since it was last
 	// made anew: a map keeps the room it grew to, and during a full
 	// resync the echoes of most of a remote's writes are outstanding at
 	// once (about 125 KiB per 1,000 objects, kept for the Syncer's life).
 	writtenPeak int
+}
+
+// reconciling is an object being reconciled: the write whose echo was
+// outstanding when it started, and the events held since.
+type reconciling struct {
+	pending *write
+	held    []mirrorChange
 }
 
 // writtenRenewAt is the peak above which written is made anew once empty.
@@ -252,38 +268,47 @@ func (o *ownWrites) forget(it queueItem) {
 
 // newOwnWrites returns an ownWrites that knows of no write.
 func newOwnWrites() *ownWrites {
-	return &ownWrites{written: map[queueItem]*write{}, writing: map[queueItem][]mirrorChange{}}
+	return &ownWrites{written: map[queueItem]*write{}, writing: map[queueItem]*reconciling{}}
 }
 
 // event judges an informer event ev of the mirror of it and returns
 // whether it must be reconciled now. An event held for the reconcile in
 // progress returns false: end judges it.
 func (o *ownWrites) event(it queueItem, ev mirrorChange) (reconcile bool) {
-	if held, writing := o.writing[it]; writing {
-		o.writing[it] = append(held, ev)
+	if r, writing := o.writing[it]; writing {
+		r.held = append(r.held, ev)
 		return false
 	}
 	return !o.echo(it, ev)
 }
 
-// begin is told that a reconcile of it starts: the record of its last
-// write is forgotten, and its events are held until end.
-func (o *ownWrites) begin(it queueItem) {
+// begin is told that a reconcile of it starts, and returns the Syncer's
+// last write of its mirror whose echo has not come back, nil for none:
+// the reconcile takes the mirror to be what that write left. Its events
+// are held until end.
+func (o *ownWrites) begin(it queueItem) (pending *write) {
+	pending = o.written[it]
 	o.forget(it)
-	o.writing[it] = nil
+	o.writing[it] = &reconciling{pending: pending}
+	return pending
 }
 
 // end is told that the reconcile of it ended having written w (nil for
-// nothing) and returns whether an event held meanwhile must be
-// reconciled.
-func (o *ownWrites) end(it queueItem, w *write) (again bool) {
-	if w != nil {
-		o.written[it] = w
-		o.writtenPeak = max(o.writtenPeak, len(o.written))
-	}
-	held := o.writing[it]
+// nothing), failed if it returned an error, and returns whether an event
+// held meanwhile must be reconciled.
+func (o *ownWrites) end(it queueItem, w *write, failed bool) (again bool) {
+	r := o.writing[it]
 	delete(o.writing, it)
-	for _, ev := range held {
+	switch {
+	case w != nil:
+		if p := r.pending; p != nil {
+			w.earlier = append(p.events(), p.earlier...)
+		}
+		o.record(it, w)
+	case !failed && r.pending != nil:
+		o.record(it, r.pending) // it agreed with the write: the echo is still its own
+	}
+	for _, ev := range r.held {
 		if !o.echo(it, ev) {
 			again = true
 		}
@@ -291,14 +316,24 @@ func (o *ownWrites) end(it queueItem, w *write) (again bool) {
 	return again
 }
 
-// echo reports whether ev is an event of the last write recorded for it.
-// The record is forgotten after the write's last event, and after any
-// event that is not the write's: from then on the cache holds something
-// the Syncer did not write, and nothing is dropped until its next write.
+// record keeps w as the last write of it.
+func (o *ownWrites) record(it queueItem, w *write) {
+	o.written[it] = w
+	o.writtenPeak = max(o.writtenPeak, len(o.written))
+}
+
+// echo reports whether ev is an event of the last write recorded for it,
+// or of one it overtook. The record is forgotten after the write's last
+// event, and after any event that is not the Syncer's: from then on the
+// cache holds something the Syncer did not write, and nothing is dropped
+// until its next write.
 func (o *ownWrites) echo(it queueItem, ev mirrorChange) bool {
 	w := o.written[it]
 	if w == nil {
 		return false
+	}
+	if w.overtook(ev) {
+		return true // an overtaken write's: the last one's is still to come
 	}
 	i := -1
 	switch {
@@ -460,17 +495,17 @@ func (s *Syncer) process(ctx context.Context, it queueItem) {
 	k := it.kind
 	s.mu.Lock()
 	remote := k.indexer
-	s.own.begin(it)
+	pending := s.own.begin(it)
 	s.mu.Unlock()
 	if remote != nil && !s.admitted(it, remote) {
 		remote = nil // refused: no mirror, and an existing one goes
 	}
-	w, err := k.Reconcile(ctx, s.cluster, it.key, remote, k.mirrors, s.local)
+	w, err := k.Reconcile(ctx, s.cluster, it.key, remote, k.mirrors, pending, s.local)
 	if w == nil && err == nil {
 		s.metrics.noopReconciles.WithLabelValues(s.cluster).Inc()
 	}
 	s.mu.Lock()
-	again := s.own.end(it, w)
+	again := s.own.end(it, w, err != nil)
 	if _, ok := s.initial[it]; ok {
 		delete(s.initial, it)
 		s.pending.Done()
