@@ -284,22 +284,25 @@ func (t *Topology) drain(ctx context.Context, n *RealNode) error {
 		}
 		return out, nil
 	}
-	pods, err := onPodNetwork()
-	if err != nil {
-		return fmt.Errorf("pods of %s: %w", n.Name, err)
-	}
-	for _, p := range pods {
-		if err := kube.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("deleting pod %s/%s: %w", p.Namespace, p.Name, err)
-		}
-	}
-	err = Poll(ctx, 90*time.Second, "the pods of "+n.Name+" gone", func() (bool, string) {
+	// Each round deletes what is not yet terminating: a controller's
+	// replacement for a deleted Pod can still land on n when the
+	// scheduler has not seen the cordon yet (after its API server
+	// restarted, its watches take a while to come back).
+	err := Poll(ctx, 90*time.Second, "the pods of "+n.Name+" gone", func() (bool, string) {
 		pods, err := onPodNetwork()
+		if err != nil {
+			return false, fmt.Sprintf("pods of %s: %v", n.Name, err)
+		}
 		var still strings.Builder
 		for _, p := range pods {
+			if p.DeletionTimestamp == nil {
+				if err := kube.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+					fmt.Fprintf(&still, "deleting pod %s/%s: %v\n", p.Namespace, p.Name, err)
+				}
+			}
 			still.WriteString(describePod(&p))
 		}
-		return err == nil && len(pods) == 0, fmt.Sprintf("%d pods left (%v)\n%s", len(pods), err, still.String())
+		return len(pods) == 0, fmt.Sprintf("%d pods left\n%s", len(pods), still.String())
 	})
 	if err != nil {
 		return fmt.Errorf("%w\n%s", err, n.Problems(20))
