@@ -260,6 +260,7 @@ func benchmarkPropagation(b *testing.B, churnRate float64) {
 		all.createCall = append(all.createCall, r.createCall...)
 		all.churnUpdates += r.churnUpdates
 		all.churnFor += r.churnFor
+		all.staleRetries += r.staleRetries
 	}
 	fromReturn, fromSend, createCall := all.fromReturn, all.fromSend, all.createCall
 	slices.Sort(fromReturn)
@@ -275,6 +276,7 @@ func benchmarkPropagation(b *testing.B, churnRate float64) {
 	b.ReportMetric(ms(percentile(createCall, 0.99)), "create-p99-ms")
 	ratio := ms(percentile(fromSend, 0.99)) / ms(percentile(createCall, 0.99))
 	b.ReportMetric(ratio, "p99-send/create-p99")
+	b.ReportMetric(all.staleRetries, "stale-retries")
 	churnNote := ""
 	if churnRate > 0 {
 		achieved := float64(all.churnUpdates) / all.churnFor.Seconds()
@@ -282,20 +284,22 @@ func benchmarkPropagation(b *testing.B, churnRate float64) {
 		churnNote = fmt.Sprintf("; churn of %d other endpoints: %d updates in %s, %.0f/s (asked %.0f/s)",
 			*latencyChurnObjectsFlag, all.churnUpdates, all.churnFor.Round(time.Millisecond), achieved, churnRate)
 	}
-	b.Logf("%d endpoints, one every %s: from create return p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, min %.1f ms, max %.1f ms; from before send p50 %.1f ms, p99 %.1f ms; B's create call p50 %.1f ms, p99 %.1f ms; p99 from send / create p99 %.2f%s",
+	b.Logf("%d endpoints, one every %s: from create return p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, min %.1f ms, max %.1f ms; from before send p50 %.1f ms, p99 %.1f ms; B's create call p50 %.1f ms, p99 %.1f ms; p99 from send / create p99 %.2f; mirror writes retried after a Conflict or NotFound from a stale mirror cache: %.0f%s",
 		len(fromReturn), interval, ms(percentile(fromReturn, 0.5)), ms(percentile(fromReturn, 0.9)), ms(percentile(fromReturn, 0.99)),
 		ms(fromReturn[0]), ms(fromReturn[len(fromReturn)-1]), ms(percentile(fromSend, 0.5)), ms(percentile(fromSend, 0.99)),
-		ms(percentile(createCall, 0.5)), ms(percentile(createCall, 0.99)), ratio, churnNote)
+		ms(percentile(createCall, 0.5)), ms(percentile(createCall, 0.99)), ratio, all.staleRetries, churnNote)
 }
 
 // propagationResult is what one round of BenchmarkPropagationLatency
 // measured: each endpoint's latency from its create call's return, from
-// just before the call, and the call's own duration; and the churn's
-// updates and how long it ran.
+// just before the call, and the call's own duration; the churn's updates
+// and how long it ran; and the controller's mirror writes retried because
+// its mirror cache was behind (remote_cluster_stale_cache_retries_total).
 type propagationResult struct {
 	fromReturn, fromSend, createCall []time.Duration
 	churnUpdates                     int64
 	churnFor                         time.Duration
+	staleRetries                     float64
 }
 
 // propagation runs one round of BenchmarkPropagationLatency, with
@@ -404,6 +408,7 @@ func propagation(b *testing.B, f *benchserver.Pair, count int, interval time.Dur
 		}
 		r.churnUpdates, r.churnFor = updates, took
 	}
+	r.staleRetries = c.counter("remote_cluster_stale_cache_retries_total", nil)
 	mu.Lock()
 	defer mu.Unlock()
 	for i := range count {
