@@ -242,7 +242,9 @@ func BenchmarkPropagationLatency(b *testing.B) {
 // other endpoints of B (-remotesync.latency-churn-objects, mirrored in A)
 // are updated at -remotesync.latency-churn-rate updates per second from
 // 16 writers, from before the first create until the last mirror has
-// arrived; churn-updates/s is the rate achieved.
+// arrived; churn-updates/s is the rate achieved, and churn-update-p50-ms,
+// -p99-ms and -max-ms how long after an update returned in B its mirror
+// in A showed it (or a later one), churn-updates-missing those never seen.
 func BenchmarkPropagationLatencyChurn(b *testing.B) {
 	benchmarkPropagation(b, *latencyChurnRateFlag)
 }
@@ -260,6 +262,8 @@ func benchmarkPropagation(b *testing.B, churnRate float64) {
 		all.createCall = append(all.createCall, r.createCall...)
 		all.churnUpdates += r.churnUpdates
 		all.churnFor += r.churnFor
+		all.churnLags = append(all.churnLags, r.churnLags...)
+		all.churnMissing += r.churnMissing
 		all.staleRetries += r.staleRetries
 	}
 	fromReturn, fromSend, createCall := all.fromReturn, all.fromSend, all.createCall
@@ -281,8 +285,17 @@ func benchmarkPropagation(b *testing.B, churnRate float64) {
 	if churnRate > 0 {
 		achieved := float64(all.churnUpdates) / all.churnFor.Seconds()
 		b.ReportMetric(achieved, "churn-updates/s")
-		churnNote = fmt.Sprintf("; churn of %d other endpoints: %d updates in %s, %.0f/s (asked %.0f/s)",
-			*latencyChurnObjectsFlag, all.churnUpdates, all.churnFor.Round(time.Millisecond), achieved, churnRate)
+		lags := all.churnLags
+		slices.Sort(lags)
+		if len(lags) > 0 {
+			b.ReportMetric(ms(percentile(lags, 0.50)), "churn-update-p50-ms")
+			b.ReportMetric(ms(percentile(lags, 0.99)), "churn-update-p99-ms")
+			b.ReportMetric(ms(lags[len(lags)-1]), "churn-update-max-ms")
+		}
+		b.ReportMetric(float64(all.churnMissing), "churn-updates-missing")
+		churnNote = fmt.Sprintf("; churn of %d other endpoints: %d updates in %s, %.0f/s (asked %.0f/s); update in B to the mirror at that generation or later in A: p50 %.1f ms, p99 %.1f ms, %d never seen",
+			*latencyChurnObjectsFlag, all.churnUpdates, all.churnFor.Round(time.Millisecond), achieved, churnRate,
+			ms(percentile(lags, 0.50)), ms(percentile(lags, 0.99)), all.churnMissing)
 	}
 	b.Logf("%d endpoints, one every %s: from create return p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, min %.1f ms, max %.1f ms; from before send p50 %.1f ms, p99 %.1f ms; B's create call p50 %.1f ms, p99 %.1f ms; p99 from send / create p99 %.2f; mirror writes retried after a Conflict or NotFound from a stale mirror cache: %.0f%s",
 		len(fromReturn), interval, ms(percentile(fromReturn, 0.5)), ms(percentile(fromReturn, 0.9)), ms(percentile(fromReturn, 0.99)),
@@ -299,7 +312,32 @@ type propagationResult struct {
 	fromReturn, fromSend, createCall []time.Duration
 	churnUpdates                     int64
 	churnFor                         time.Duration
-	staleRetries                     float64
+	// churnLags are the churn's updates' latencies, from B's return to
+	// the mirror's MODIFIED event in A; churnMissing those never seen.
+	churnLags    []time.Duration
+	churnMissing int
+	staleRetries float64
+}
+
+// churnLags waits (up to 2 minutes) until A's watcher has seen every
+// churned mirror at its last generation, then returns each update's
+// latency and how many never arrived.
+func churnLags(ctx context.Context, b *testing.B, gens *genArrivals, updates []churnUpdate, rccName string, watchErr <-chan error) ([]time.Duration, int) {
+	mirrorName := func(name string) string { return v3.MirrorName(rccName, name) }
+	last := lastGens(updates, mirrorName)
+	deadline := time.Now().Add(2 * time.Minute)
+	for !gens.caughtUp(last) && time.Now().Before(deadline) {
+		select {
+		case err := <-watchErr:
+			b.Fatal(err)
+		case <-ctx.Done():
+			b.Fatal(ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	lags, missing := gens.updateLags(updates, mirrorName)
+	slices.Sort(lags)
+	return lags, missing
 }
 
 // propagation runs one round of BenchmarkPropagationLatency, with
@@ -342,6 +380,7 @@ func propagation(b *testing.B, f *benchserver.Pair, count int, interval time.Dur
 	}
 	defer w.Stop()
 	var mu sync.Mutex
+	gens := newGenArrivals()
 	added := make(map[string]time.Time, count)
 	all := make(chan struct{})
 	watchErr := make(chan error, 1)
@@ -359,6 +398,9 @@ func propagation(b *testing.B, f *benchserver.Pair, count int, interval time.Dur
 					}
 				}
 				mu.Unlock()
+			case watch.Modified:
+				wep := ev.Object.(*v3.WorkloadEndpoint)
+				gens.record(wep.Name, wep.Labels, now)
 			case watch.Error:
 				watchErr <- fmt.Errorf("watch error: %v", ev.Object)
 				return
@@ -407,6 +449,7 @@ func propagation(b *testing.B, f *benchserver.Pair, count int, interval time.Dur
 			b.Fatal(err)
 		}
 		r.churnUpdates, r.churnFor = updates, took
+		r.churnLags, r.churnMissing = churnLags(ctx, b, gens, ch.made(), rccName, watchErr)
 	}
 	r.staleRetries = c.counter("remote_cluster_stale_cache_retries_total", nil)
 	mu.Lock()
