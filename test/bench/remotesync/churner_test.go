@@ -25,8 +25,6 @@ const (
 	// churnAddrOffset puts their addresses after those of the endpoints
 	// the benchmark creates.
 	churnAddrOffset = 1 << 16
-	// churnWriters is how many goroutines update them.
-	churnWriters = 16
 )
 
 // newChurnEndpoint returns background endpoint i: named bg-<i>, with the
@@ -53,8 +51,8 @@ func createChurnEndpoints(ctx context.Context, cs versioned.Interface, n int) er
 }
 
 // churner updates the generation label of the background endpoints of
-// B at a set rate, round robin, from churnWriters goroutines, each owning
-// every churnWriters-th endpoint; a writer that falls behind the schedule
+// B at a set rate, round robin, from writers goroutines, each owning
+// every writers-th endpoint; a writer that falls behind the schedule
 // sends at once, so the rate achieved is the rate asked or what the
 // server allows.
 type churner struct {
@@ -63,7 +61,7 @@ type churner struct {
 	start   time.Time
 	updates atomic.Int64
 	// log[w] are writer w's updates, read after stop.
-	log  [churnWriters][]churnUpdate
+	log  [][]churnUpdate
 	once sync.Once
 	err  error
 	took time.Duration
@@ -78,8 +76,8 @@ type churnUpdate struct {
 }
 
 // startChurner lists the background endpoints of cs and starts updating
-// them at rate updates per second until stop.
-func startChurner(ctx context.Context, cs versioned.Interface, rate float64) (*churner, error) {
+// them at rate updates per second from writers goroutines until stop.
+func startChurner(ctx context.Context, cs versioned.Interface, rate float64, writers int) (*churner, error) {
 	list, err := cs.ProjectcalicoV3().WorkloadEndpoints("").List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("listing the endpoints to churn: %w", err)
@@ -90,25 +88,25 @@ func startChurner(ctx context.Context, cs versioned.Interface, rate float64) (*c
 			weps = append(weps, &list.Items[i])
 		}
 	}
-	if len(weps) < churnWriters {
-		return nil, fmt.Errorf("%d endpoints to churn, want at least %d", len(weps), churnWriters)
+	if writers < 1 || len(weps) < writers {
+		return nil, fmt.Errorf("%d endpoints to churn from %d writers: want at least one endpoint per writer", len(weps), writers)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	c := &churner{cancel: cancel, start: time.Now()}
-	period := time.Duration(float64(time.Second) / rate * churnWriters)
-	for w := range churnWriters {
-		c.wg.Go(func() { c.write(ctx, cs, weps, w, period) })
+	c := &churner{cancel: cancel, start: time.Now(), log: make([][]churnUpdate, writers)}
+	period := time.Duration(float64(time.Second) / rate * float64(writers))
+	for w := range writers {
+		c.wg.Go(func() { c.write(ctx, cs, weps, w, writers, period) })
 	}
 	return c, nil
 }
 
 // write is writer w's loop: one update of its next endpoint every period,
-// its first at w*period/churnWriters.
-func (c *churner) write(ctx context.Context, cs versioned.Interface, weps []*v3.WorkloadEndpoint, w int, period time.Duration) {
-	next := c.start.Add(period * time.Duration(w) / churnWriters)
+// its first at w*period/writers.
+func (c *churner) write(ctx context.Context, cs versioned.Interface, weps []*v3.WorkloadEndpoint, w, writers int, period time.Duration) {
+	next := c.start.Add(period * time.Duration(w) / time.Duration(writers))
 	gen := 0
 	for {
-		for i := w; i < len(weps); i += churnWriters {
+		for i := w; i < len(weps); i += writers {
 			if d := time.Until(next); d > 0 {
 				select {
 				case <-ctx.Done():

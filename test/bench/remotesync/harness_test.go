@@ -50,6 +50,8 @@ var (
 		"updates per second of other endpoints of B in BenchmarkPropagationLatencyChurn")
 	latencyChurnObjectsFlag = flag.Int("remotesync.latency-churn-objects", 1000,
 		"endpoints of B BenchmarkPropagationLatencyChurn updates")
+	latencyChurnWritersFlag = flag.Int("remotesync.latency-churn-writers", 16,
+		"goroutines updating endpoints of B in BenchmarkPropagationLatencyChurn (each waits for its update's response: raise it when the rate achieved falls short of the rate asked)")
 	churnObjectsFlag = flag.Int("remotesync.churn-objects", 1000,
 		"endpoints BenchmarkChurn updates")
 	churnDurationFlag = flag.Duration("remotesync.churn-duration", 10*time.Second,

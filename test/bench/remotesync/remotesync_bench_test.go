@@ -241,7 +241,7 @@ func BenchmarkPropagationLatency(b *testing.B) {
 // BenchmarkPropagationLatencyChurn is BenchmarkPropagationLatency while
 // other endpoints of B (-remotesync.latency-churn-objects, mirrored in A)
 // are updated at -remotesync.latency-churn-rate updates per second from
-// 16 writers, from before the first create until the last mirror has
+// -remotesync.latency-churn-writers writers (16), from before the first create until the last mirror has
 // arrived; churn-updates/s is the rate achieved, and churn-update-p50-ms,
 // -p99-ms and -max-ms how long after an update returned in B its mirror
 // in A showed it (or a later one), churn-updates-missing those never seen.
@@ -293,8 +293,8 @@ func benchmarkPropagation(b *testing.B, churnRate float64) {
 			b.ReportMetric(ms(lags[len(lags)-1]), "churn-update-max-ms")
 		}
 		b.ReportMetric(float64(all.churnMissing), "churn-updates-missing")
-		churnNote = fmt.Sprintf("; churn of %d other endpoints: %d updates in %s, %.0f/s (asked %.0f/s); update in B to the mirror at that generation or later in A: p50 %.1f ms, p99 %.1f ms, %d never seen",
-			*latencyChurnObjectsFlag, all.churnUpdates, all.churnFor.Round(time.Millisecond), achieved, churnRate,
+		churnNote = fmt.Sprintf("; churn of %d other endpoints: %d updates in %s, %.0f/s (asked %.0f/s from %d writers); update in B to the mirror at that generation or later in A: p50 %.1f ms, p99 %.1f ms, %d never seen",
+			*latencyChurnObjectsFlag, all.churnUpdates, all.churnFor.Round(time.Millisecond), achieved, churnRate, *latencyChurnWritersFlag,
 			ms(percentile(lags, 0.50)), ms(percentile(lags, 0.99)), all.churnMissing)
 	}
 	b.Logf("%d endpoints, one every %s: from create return p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, min %.1f ms, max %.1f ms; from before send p50 %.1f ms, p99 %.1f ms; B's create call p50 %.1f ms, p99 %.1f ms; p99 from send / create p99 %.2f; mirror writes retried after a Conflict or NotFound from a stale mirror cache: %.0f%s",
@@ -412,7 +412,7 @@ func propagation(b *testing.B, f *benchserver.Pair, count int, interval time.Dur
 	var ch *churner
 	if churnRate > 0 {
 		var err error
-		if ch, err = startChurner(ctx, f.B.Client, churnRate); err != nil {
+		if ch, err = startChurner(ctx, f.B.Client, churnRate, *latencyChurnWritersFlag); err != nil {
 			b.Fatal(err)
 		}
 		defer ch.stop()
