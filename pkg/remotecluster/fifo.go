@@ -1,37 +1,165 @@
 package remotecluster
 
-import "k8s.io/client-go/util/workqueue"
+import (
+	"sync"
 
-// releasingFIFO is a Syncer's work queue storage: client-go's slice FIFO
-// (workqueue.DefaultQueue), except that it lets go of its array whenever
-// it is empty. The default keeps the array a burst grew it to (the
-// initial resync queues every object of the cluster at once) until an
-// append outgrows it, for each of the controller's syncers.
-type releasingFIFO[T comparable] struct {
-	items []T
+	"k8s.io/client-go/util/workqueue"
+)
+
+// presenceBurst is how many presence changes a Syncer's queue serves in
+// a row while other items wait: those get at least one turn in
+// presenceBurst+1 however fast mirrors appear and go.
+const presenceBurst = 4
+
+// presenceFirstFIFO is a Syncer's work queue storage: two first-in,
+// first-out lines, the first for objects whose mirror must appear or go
+// (a remote object added or deleted, a mirror deleted behind the Syncer's
+// back: see Presence), the second for the rest (updates of objects both
+// sides have, the resync, retries). The first is served ahead of the
+// second, but never more than presenceBurst times in a row while the
+// second waits. Under churn in the remote cluster a new endpoint then
+// waits for the workers, not behind every queued update of the others:
+// until its mirror exists no policy of this cluster selects it, and until
+// a deleted one's goes, its address keeps the labels a policy admitted.
+//
+// Like client-go's slice FIFO it lets go of its arrays once they hold no
+// queued item, where the default keeps the array a burst (the initial
+// resync queues every object at once) grew it to.
+//
+// The workqueue calls Push, Touch, Pop and Len under its own lock;
+// Presence may be called from anywhere.
+type presenceFirstFIFO[T comparable] struct {
+	mu sync.Mutex
+	// marked are the items Presence told of, served first from their
+	// next Push or Touch.
+	marked map[T]struct{}
+	// queued holds each queued item's line and the sequence number of its
+	// live entry there; an entry whose number differs was superseded by a
+	// move to the first line and is skipped.
+	queued        map[T]queuedAt
+	first, second []fifoEntry[T]
+	nFirst        int // queued items in first
+	seq           uint64
+	servedInARow  int // items taken from first in a row while second waited
 }
 
-var _ workqueue.Queue[queueItem] = &releasingFIFO[queueItem]{}
+type queuedAt struct {
+	first bool
+	seq   uint64
+}
 
-// Touch does nothing: the order is first in, first out.
-func (q *releasingFIFO[T]) Touch(T) {}
+type fifoEntry[T comparable] struct {
+	item T
+	seq  uint64
+}
 
-// Push adds item at the end.
-func (q *releasingFIFO[T]) Push(item T) { q.items = append(q.items, item) }
+var _ workqueue.Queue[queueItem] = &presenceFirstFIFO[queueItem]{}
+
+func newPresenceFirstFIFO[T comparable]() *presenceFirstFIFO[T] {
+	return &presenceFirstFIFO[T]{marked: map[T]struct{}{}, queued: map[T]queuedAt{}}
+}
+
+// Presence marks item as a change of whether its mirror exists: from its
+// next Push (or, if it is queued already, right away, by the Touch of the
+// workqueue's Add that follows) it is served from the first line. Call it
+// before the workqueue's Add of item.
+func (q *presenceFirstFIFO[T]) Presence(item T) {
+	q.mu.Lock()
+	q.marked[item] = struct{}{}
+	q.mu.Unlock()
+}
+
+// takeMark reports whether item was marked, and clears the mark. q.mu is
+// held.
+func (q *presenceFirstFIFO[T]) takeMark(item T) bool {
+	if _, ok := q.marked[item]; !ok {
+		return false
+	}
+	delete(q.marked, item)
+	return true
+}
+
+// Push adds item at the end of its line.
+func (q *presenceFirstFIFO[T]) Push(item T) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.enqueue(item, q.takeMark(item))
+}
+
+// enqueue appends item's live entry to the first line or the second. q.mu
+// is held.
+func (q *presenceFirstFIFO[T]) enqueue(item T, first bool) {
+	q.seq++
+	q.queued[item] = queuedAt{first: first, seq: q.seq}
+	if first {
+		q.first = append(q.first, fifoEntry[T]{item, q.seq})
+		q.nFirst++
+		return
+	}
+	q.second = append(q.second, fifoEntry[T]{item, q.seq})
+}
+
+// Touch is told that item, already queued, was added again: if it was
+// marked since, it moves to the end of the first line.
+func (q *presenceFirstFIFO[T]) Touch(item T) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.takeMark(item) {
+		return
+	}
+	if at, ok := q.queued[item]; ok && !at.first {
+		q.enqueue(item, true)
+	}
+}
 
 // Len is the number of items queued.
-func (q *releasingFIFO[T]) Len() int { return len(q.items) }
+func (q *presenceFirstFIFO[T]) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.queued)
+}
 
-// Pop removes and returns the first item; the queue must not be empty.
-func (q *releasingFIFO[T]) Pop() T {
-	item := q.items[0]
-	var zero T
-	q.items[0] = zero // no reference kept
-	q.items = q.items[1:]
-	if len(q.items) == 0 {
-		q.items = nil
+// Pop removes and returns the next item; the queue must not be empty.
+func (q *presenceFirstFIFO[T]) Pop() T {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	nSecond := len(q.queued) - q.nFirst
+	if q.nFirst > 0 && (q.servedInARow < presenceBurst || nSecond == 0) {
+		if nSecond > 0 {
+			q.servedInARow++
+		}
+		q.nFirst--
+		return q.popLine(&q.first)
 	}
-	return item
+	q.servedInARow = 0
+	return q.popLine(&q.second)
+}
+
+// popLine removes and returns the first live entry of line; q.mu is held
+// and line holds one.
+func (q *presenceFirstFIFO[T]) popLine(line *[]fifoEntry[T]) T {
+	var zero fifoEntry[T]
+	for {
+		e := (*line)[0]
+		(*line)[0] = zero // no reference kept
+		*line = (*line)[1:]
+		if at, ok := q.queued[e.item]; ok && at.seq == e.seq {
+			delete(q.queued, e.item)
+			q.release(line)
+			return e.item
+		}
+	}
+}
+
+// release drops line's array when no live entry is left in it.
+func (q *presenceFirstFIFO[T]) release(line *[]fifoEntry[T]) {
+	live := q.nFirst
+	if line == &q.second {
+		live = len(q.queued) - q.nFirst
+	}
+	if live == 0 {
+		*line = nil
+	}
 }
 
 // syncerQueueName is the name of the Syncer queue of cluster, the name
@@ -39,15 +167,16 @@ func (q *releasingFIFO[T]) Pop() T {
 func syncerQueueName(cluster string) string { return "remote-" + cluster }
 
 // newSyncerQueue returns a Syncer's rate-limited work queue named name,
-// reporting to metrics, stored in a releasingFIFO.
-func newSyncerQueue(name string, metrics workqueue.MetricsProvider) workqueue.TypedRateLimitingInterface[queueItem] {
+// reporting to metrics, and its storage, a presenceFirstFIFO.
+func newSyncerQueue(name string, metrics workqueue.MetricsProvider) (workqueue.TypedRateLimitingInterface[queueItem], *presenceFirstFIFO[queueItem]) {
+	fifo := newPresenceFirstFIFO[queueItem]()
 	return workqueue.NewTypedRateLimitingQueueWithConfig(mirrorRateLimiter(), workqueue.TypedRateLimitingQueueConfig[queueItem]{
 		Name: name, MetricsProvider: metrics,
 		DelayingQueue: workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[queueItem]{
 			Name: name, MetricsProvider: metrics,
 			Queue: workqueue.NewTypedWithConfig(workqueue.TypedQueueConfig[queueItem]{
-				Name: name, MetricsProvider: metrics, Queue: &releasingFIFO[queueItem]{},
+				Name: name, MetricsProvider: metrics, Queue: fifo,
 			}),
 		}),
-	})
+	}), fifo
 }

@@ -1,47 +1,94 @@
 package remotecluster
 
 import (
+	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 )
 
-func TestReleasingFIFO(t *testing.T) {
+// runFIFO applies ops to q: "+N" pushes N, "*N" marks N (Presence), "~N"
+// touches N, "-" pops; it returns what was popped.
+func runFIFO(t *testing.T, q *presenceFirstFIFO[int], ops string) []int {
+	t.Helper()
+	var out []int
+	for _, op := range strings.Fields(ops) {
+		if op == "-" {
+			out = append(out, q.Pop())
+			continue
+		}
+		n, err := strconv.Atoi(op[1:])
+		if err != nil {
+			t.Fatalf("op %q: %v", op, err)
+		}
+		switch op[0] {
+		case '+':
+			q.Push(n)
+		case '*':
+			q.Presence(n)
+		case '~':
+			q.Touch(n)
+		default:
+			t.Fatalf("op %q", op)
+		}
+	}
+	return out
+}
+
+func TestPresenceFirstFIFO(t *testing.T) {
 	tests := []struct {
-		name string
-		// ops: a positive number pushes it, 0 pops.
-		ops     []int
+		name    string
+		ops     string
 		wantOut []int
 		wantLen int
 	}{
-		{"first in, first out", []int{1, 2, 3, 0, 0, 0}, []int{1, 2, 3}, 0},
-		{"interleaved", []int{1, 2, 0, 3, 0, 4}, []int{1, 2}, 2},
-		{"empty again, then used", []int{1, 0, 2, 3, 0}, []int{1, 2}, 1},
+		{"unmarked: first in, first out", "+1 +2 +3 - - -", []int{1, 2, 3}, 0},
+		{"interleaved", "+1 +2 - +3 - +4", []int{1, 2}, 2},
+		{"a marked push goes ahead", "+1 +2 *3 +3 - - -", []int{3, 1, 2}, 0},
+		{"marked ones keep their order", "+1 *2 +2 *3 +3 - - -", []int{2, 3, 1}, 0},
+		{"a touch of a marked queued item moves it ahead once", "+1 +2 +3 *3 ~3 ~3 - - -", []int{3, 1, 2}, 0},
+		{"a touch without a mark leaves the order", "+1 +2 ~2 ~1 - -", []int{1, 2}, 0},
+		{"the mark is taken by one push", "*1 +1 - +1 +2 *2 ~2 - -", []int{1, 2, 1}, 0},
+		{"at most presenceBurst in a row while others wait",
+			"+100 *1 +1 *2 +2 *3 +3 *4 +4 *5 +5 *6 +6 - - - - - - -",
+			[]int{1, 2, 3, 4, 100, 5, 6}, 0},
+		{"turns are counted only while something else waits",
+			"*1 +1 *2 +2 *3 +3 *4 +4 *5 +5 *6 +6 - - - - - +100 - -",
+			[]int{1, 2, 3, 4, 5, 6, 100}, 0},
+		{"the count starts again after the other line's turn",
+			"+100 +101 *1 +1 *2 +2 *3 +3 *4 +4 *5 +5 *6 +6 *7 +7 *8 +8 *9 +9 *10 +10 - - - - - - - - - - - -",
+			[]int{1, 2, 3, 4, 100, 5, 6, 7, 8, 101, 9, 10}, 0},
+		{"a moved item is not served twice", "+1 +2 *1 ~1 - - +3 -", []int{1, 2, 3}, 0},
+		{"moved, served, and queued again unmarked", "+1 +2 *1 ~1 - +1 - -", []int{1, 2, 1}, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var q releasingFIFO[int]
-			var out []int
-			for _, op := range tc.ops {
-				if op == 0 {
-					out = append(out, q.Pop())
-					continue
-				}
-				q.Push(op)
-			}
+			q := newPresenceFirstFIFO[int]()
+			out := runFIFO(t, q, tc.ops)
 			if !slices.Equal(out, tc.wantOut) || q.Len() != tc.wantLen {
 				t.Errorf("popped %v, %d left; want %v, %d left", out, q.Len(), tc.wantOut, tc.wantLen)
 			}
 		})
 	}
-	// A burst's array goes once the queue is empty.
-	var q releasingFIFO[queueItem]
+}
+
+func TestPresenceFirstFIFOReleases(t *testing.T) {
+	// A burst's arrays go once nothing is queued in them, stale entries
+	// of moved items included.
+	q := newPresenceFirstFIFO[queueItem]()
 	for i := range 1000 {
-		q.Push(queueItem{key: string(rune('a' + i%26))})
+		it := queueItem{key: fmt.Sprint(i)}
+		q.Push(it)
+		if i%3 == 0 {
+			q.Presence(it)
+			q.Touch(it)
+		}
 	}
 	for q.Len() > 0 {
 		q.Pop()
 	}
-	if q.items != nil {
-		t.Errorf("empty queue keeps an array of capacity %d", cap(q.items))
+	if q.first != nil || q.second != nil || len(q.queued) != 0 || len(q.marked) != 0 {
+		t.Errorf("empty queue keeps arrays of capacity %d and %d, %d queued, %d marks", cap(q.first), cap(q.second), len(q.queued), len(q.marked))
 	}
 }

@@ -43,7 +43,7 @@ func record(m *Metrics, cluster string) {
 	m.errors.WithLabelValues(cluster).Add(2)
 	m.noopReconciles.WithLabelValues(cluster).Add(4)
 	m.staleRetries.WithLabelValues(cluster).Add(6)
-	q := newSyncerQueue(syncerQueueName(cluster), m.queues)
+	q, _ := newSyncerQueue(syncerQueueName(cluster), m.queues)
 	defer q.ShutDown()
 	q.Add(queueItem{key: "ns/a"})
 	it, _ := q.Get()

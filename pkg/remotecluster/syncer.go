@@ -85,6 +85,9 @@ type Syncer struct {
 	metrics *Metrics
 
 	queue workqueue.TypedRateLimitingInterface[queueItem]
+	// presence is queue's storage, told which items make a mirror appear
+	// or go so that it serves them first.
+	presence *presenceFirstFIFO[queueItem]
 
 	// newGuard returns the guard of what this cluster may not claim (local
 	// pools and nodes, other remote clusters'); nil admits everything.
@@ -143,10 +146,10 @@ func newSyncer(cluster string, overlay bool, remote, local versioned.Interface,
 	s := &Syncer{
 		cluster: cluster, overlay: overlay, remote: remote, local: local,
 		kinds: remoteKindsOf(kinds), metrics: metrics, report: report,
-		queue:   newSyncerQueue(syncerQueueName(cluster), metrics.queues),
 		refused: map[queueItem]*meshguard.Refusal{},
 		own:     newOwnWrites(),
 	}
+	s.queue, s.presence = newSyncerQueue(syncerQueueName(cluster), metrics.queues)
 	s.pools = s.kindOf(kindNamed(kinds, "IPPool"))
 	return s
 }
@@ -186,6 +189,9 @@ func (s *Syncer) mirrorEvent(k *kind, key, resourceVersion string, deleted bool)
 	queue := s.own.event(it, mirrorChange{resourceVersion: resourceVersion, deleted: deleted})
 	s.mu.Unlock()
 	if queue {
+		if deleted {
+			s.presence.Presence(it)
+		}
 		s.queue.Add(it)
 	}
 }
@@ -377,9 +383,9 @@ func (s *Syncer) Run(ctx context.Context, workers int) {
 		}
 		pools := k == s.pools
 		if _, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(obj any) { s.remoteEvent(k, obj, pools) },
-			UpdateFunc: func(_, obj any) { s.remoteEvent(k, obj, pools) },
-			DeleteFunc: func(obj any) { s.remoteEvent(k, obj, pools) },
+			AddFunc:    func(obj any) { s.remoteEvent(k, obj, pools, true) },
+			UpdateFunc: func(_, obj any) { s.remoteEvent(k, obj, pools, false) },
+			DeleteFunc: func(obj any) { s.remoteEvent(k, obj, pools, true) },
 		}); err != nil {
 			logger.Error(err, "Adding an event handler", "kind", k.Name())
 		}
@@ -447,7 +453,8 @@ func (s *Syncer) Run(ctx context.Context, workers int) {
 
 // resyncItems lists every remote object and every local mirror of this
 // cluster, for every kind (disabled kinds have only local mirrors, which
-// the resync deletes).
+// the resync deletes). A mirror whose remote object is gone is marked as
+// a presence change, as the remote objects were by their informers' adds.
 func (s *Syncer) resyncItems() []queueItem {
 	seen := map[queueItem]bool{}
 	var items []queueItem
@@ -467,7 +474,8 @@ func (s *Syncer) resyncItems() []queueItem {
 		}
 		objs, _ := k.mirrors.ByIndex(ClusterIndex, s.cluster)
 		for _, obj := range objs {
-			if key, ok := k.RemoteKey(s.cluster, obj); ok {
+			if key, ok := k.RemoteKey(s.cluster, obj); ok && !seen[queueItem{k, key}] {
+				s.presence.Presence(queueItem{k, key})
 				add(queueItem{k, key})
 			}
 		}
@@ -533,21 +541,28 @@ func (s *Syncer) process(ctx context.Context, it queueItem) {
 
 // remoteEvent queues a remote object after an informer event; a change of
 // the remote's own pools also makes every refusal be checked again.
-func (s *Syncer) remoteEvent(k *remoteKind, obj any, pools bool) {
+// presence: the object was added or deleted, so its mirror must appear or
+// go, and it is served ahead of updates.
+func (s *Syncer) remoteEvent(k *remoteKind, obj any, pools, presence bool) {
 	if pools {
 		s.invalidateAdmission()
 	}
-	s.enqueueRemote(k, obj)
+	s.enqueueRemote(k, obj, presence)
 }
 
-// enqueueRemote queues a remote object after an informer event.
-func (s *Syncer) enqueueRemote(k *remoteKind, obj any) {
+// enqueueRemote queues a remote object after an informer event, ahead of
+// updates if presence.
+func (s *Syncer) enqueueRemote(k *remoteKind, obj any, presence bool) {
 	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
 	if err != nil {
 		return
 	}
 	s.metrics.events.WithLabelValues(s.cluster, k.Name()).Inc()
-	s.queue.Add(queueItem{k, key})
+	it := queueItem{k, key}
+	if presence {
+		s.presence.Presence(it)
+	}
+	s.queue.Add(it)
 }
 
 // observedListWatch records the outcome of every list and every watch the
@@ -728,7 +743,8 @@ func (s *Syncer) admission() *admission {
 }
 
 // invalidateAdmission makes the next check rebuild the admission, and
-// queues every refused object to be checked again.
+// queues every refused object to be checked again, ahead of updates (a
+// refused object has no mirror).
 func (s *Syncer) invalidateAdmission() {
 	s.admMu.Lock()
 	s.admStale = true
@@ -740,6 +756,7 @@ func (s *Syncer) invalidateAdmission() {
 	}
 	s.mu.Unlock()
 	for _, it := range items {
+		s.presence.Presence(it) // admitted now, its mirror appears
 		s.queue.Add(it)
 	}
 }
