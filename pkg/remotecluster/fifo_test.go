@@ -92,3 +92,33 @@ func TestPresenceFirstFIFOReleases(t *testing.T) {
 		t.Errorf("empty queue keeps arrays of capacity %d and %d, %d queued, %d marks", cap(q.first), cap(q.second), len(q.queued), len(q.marked))
 	}
 }
+
+func TestSyncerQueueServesPresenceFirst(t *testing.T) {
+	// Through client-go's workqueue: its Add of a queued item calls
+	// Touch, and of an item being processed, Push once it is done.
+	q, fifo := newSyncerQueue("presence-test", nil)
+	defer q.ShutDown()
+	item := func(name string) queueItem { return queueItem{key: "ns/" + name} }
+	for _, name := range []string{"u1", "u2", "u3"} {
+		q.Add(item(name)) // updates
+	}
+	fifo.Presence(item("new")) // an add event: queued ahead
+	q.Add(item("new"))
+	fifo.Presence(item("u3")) // queued as an update, then deleted
+	q.Add(item("u3"))
+	busy, _ := q.Get() // "new", being processed
+	fifo.Presence(busy)
+	q.Add(busy) // deleted meanwhile: pushed ahead once Done
+	q.Add(item("u4"))
+	q.Done(busy)
+	var got []string
+	for q.Len() > 0 {
+		it, _ := q.Get()
+		got = append(got, it.key)
+		q.Done(it)
+	}
+	want := []string{"ns/u3", "ns/new", "ns/u1", "ns/u2", "ns/u4"}
+	if busy.key != "ns/new" || !slices.Equal(got, want) {
+		t.Errorf("served %s first, then %v; want ns/new, then %v", busy.key, got, want)
+	}
+}
