@@ -22,9 +22,10 @@ const presenceBurst = 4
 // until its mirror exists no policy of this cluster selects it, and until
 // a deleted one's goes, its address keeps the labels a policy admitted.
 //
-// Like client-go's slice FIFO it lets go of its arrays once they hold no
-// queued item, where the default keeps the array a burst (the initial
-// resync queues every object at once) grew it to.
+// Unlike client-go's slice FIFO it lets go of its arrays once they hold
+// no queued item, and makes its maps anew once empty after holding more
+// than writtenRenewAt items, where the default keeps the room a burst (the
+// initial resync queues every object at once) grew it to.
 //
 // The workqueue calls Push, Touch, Pop and Len under its own lock;
 // Presence may be called from anywhere.
@@ -37,6 +38,7 @@ type presenceFirstFIFO[T comparable] struct {
 	// live entry there; an entry whose number differs was superseded by a
 	// move to the first line and is skipped.
 	queued        map[T]queuedAt
+	peak          int // most items queued since queued was made
 	first, second []fifoEntry[T]
 	nFirst        int // queued items in first
 	seq           uint64
@@ -91,6 +93,7 @@ func (q *presenceFirstFIFO[T]) Push(item T) {
 func (q *presenceFirstFIFO[T]) enqueue(item T, first bool) {
 	q.seq++
 	q.queued[item] = queuedAt{first: first, seq: q.seq}
+	q.peak = max(q.peak, len(q.queued))
 	if first {
 		q.first = append(q.first, fifoEntry[T]{item, q.seq})
 		q.nFirst++
@@ -146,6 +149,12 @@ func (q *presenceFirstFIFO[T]) popLine(line *[]fifoEntry[T]) T {
 		if at, ok := q.queued[e.item]; ok && at.seq == e.seq {
 			delete(q.queued, e.item)
 			q.release(line)
+			if len(q.queued) == 0 && q.peak > writtenRenewAt {
+				q.queued, q.peak = map[T]queuedAt{}, 0
+				if len(q.marked) == 0 {
+					q.marked = map[T]struct{}{}
+				}
+			}
 			return e.item
 		}
 	}

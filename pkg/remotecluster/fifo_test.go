@@ -88,8 +88,14 @@ func TestPresenceFirstFIFOReleases(t *testing.T) {
 	for q.Len() > 0 {
 		q.Pop()
 	}
-	if q.first != nil || q.second != nil || len(q.queued) != 0 || len(q.marked) != 0 {
-		t.Errorf("empty queue keeps arrays of capacity %d and %d, %d queued, %d marks", cap(q.first), cap(q.second), len(q.queued), len(q.marked))
+	if q.first != nil || q.second != nil || len(q.queued) != 0 || len(q.marked) != 0 || q.peak != 0 {
+		t.Errorf("empty queue keeps arrays of capacity %d and %d, %d queued, %d marks, a map that held %d", cap(q.first), cap(q.second), len(q.queued), len(q.marked), q.peak)
+	}
+	// A small queue keeps its map.
+	q.Push(queueItem{key: "a"})
+	q.Pop()
+	if q.peak != 1 {
+		t.Errorf("after one item the map's peak is %d, want 1 (kept)", q.peak)
 	}
 }
 
