@@ -24,7 +24,7 @@ const presenceBurst = 4
 //
 // Unlike client-go's slice FIFO it lets go of its arrays once they hold
 // no queued item, and makes its maps anew once empty after holding more
-// than writtenRenewAt items, where the default keeps the room a burst (the
+// than mapRenewAt items, where the default keeps the room a burst (the
 // initial resync queues every object at once) grew it to.
 //
 // The workqueue calls Push, Touch, Pop and Len under its own lock;
@@ -132,42 +132,34 @@ func (q *presenceFirstFIFO[T]) Pop() T {
 			q.servedInARow++
 		}
 		q.nFirst--
-		return q.popLine(&q.first)
+		return q.popLine(&q.first, q.nFirst)
 	}
 	q.servedInARow = 0
-	return q.popLine(&q.second)
+	return q.popLine(&q.second, nSecond-1)
 }
 
-// popLine removes and returns the first live entry of line; q.mu is held
-// and line holds one.
-func (q *presenceFirstFIFO[T]) popLine(line *[]fifoEntry[T]) T {
+// popLine removes and returns the first live entry of line, which holds
+// left live entries after it; q.mu is held and line holds one.
+func (q *presenceFirstFIFO[T]) popLine(line *[]fifoEntry[T], left int) T {
 	var zero fifoEntry[T]
 	for {
 		e := (*line)[0]
 		(*line)[0] = zero // no reference kept
 		*line = (*line)[1:]
-		if at, ok := q.queued[e.item]; ok && at.seq == e.seq {
-			delete(q.queued, e.item)
-			q.release(line)
-			if len(q.queued) == 0 && q.peak > writtenRenewAt {
-				q.queued, q.peak = map[T]queuedAt{}, 0
-				if len(q.marked) == 0 {
-					q.marked = map[T]struct{}{}
-				}
-			}
-			return e.item
+		if at, ok := q.queued[e.item]; !ok || at.seq != e.seq {
+			continue // superseded by a move to the first line
 		}
-	}
-}
-
-// release drops line's array when no live entry is left in it.
-func (q *presenceFirstFIFO[T]) release(line *[]fifoEntry[T]) {
-	live := q.nFirst
-	if line == &q.second {
-		live = len(q.queued) - q.nFirst
-	}
-	if live == 0 {
-		*line = nil
+		delete(q.queued, e.item)
+		if left == 0 {
+			*line = nil // what remains, if anything, is superseded
+		}
+		if len(q.queued) == 0 && q.peak > mapRenewAt {
+			q.queued, q.peak = map[T]queuedAt{}, 0
+			if len(q.marked) == 0 {
+				q.marked = map[T]struct{}{}
+			}
+		}
+		return e.item
 	}
 }
 

@@ -260,14 +260,16 @@ type reconciling struct {
 	held    []mirrorChange
 }
 
-// writtenRenewAt is the peak above which written is made anew once empty.
-const writtenRenewAt = 256
+// mapRenewAt is the peak above which a map that grows with a burst (the
+// own-write map, the queue's) is made anew once empty: a Go map keeps the
+// room it grew to.
+const mapRenewAt = 256
 
 // forget drops the record of it, and makes written anew once it is empty
 // after holding many records.
 func (o *ownWrites) forget(it queueItem) {
 	delete(o.written, it)
-	if len(o.written) == 0 && o.writtenPeak > writtenRenewAt {
+	if len(o.written) == 0 && o.writtenPeak > mapRenewAt {
 		o.written, o.writtenPeak = map[queueItem]*write{}, 0
 	}
 }

@@ -184,7 +184,7 @@ func TestOwnWritesRenewsItsMap(t *testing.T) {
 	}{
 		{name: "all of a full resync echoed", writes: 1000, echoed: 1000, wantPeak: 0},
 		{name: "one still outstanding", writes: 1000, echoed: 999, wantPeak: 1000, wantLeft: 1, wantSameM: true},
-		{name: "few writes", writes: writtenRenewAt, echoed: writtenRenewAt, wantPeak: writtenRenewAt, wantSameM: true},
+		{name: "few writes", writes: mapRenewAt, echoed: mapRenewAt, wantPeak: mapRenewAt, wantSameM: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := newOwnWrites()
