@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,10 +55,9 @@ func createChurnEndpoints(ctx context.Context, cs versioned.Interface, n int) er
 // sends at once, so the rate achieved is the rate asked or what the
 // server allows.
 type churner struct {
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	start   time.Time
-	updates atomic.Int64
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	start  time.Time
 	// log[w] are writer w's updates, read after stop.
 	log  [][]churnUpdate
 	once sync.Once
@@ -132,7 +130,6 @@ func (c *churner) write(ctx context.Context, cs versioned.Interface, weps []*v3.
 			}
 			weps[i] = updated
 			c.log[w] = append(c.log[w], churnUpdate{name: wep.Name, gen: gen, at: time.Now()})
-			c.updates.Add(1)
 		}
 		gen++
 	}
@@ -151,7 +148,7 @@ func (c *churner) stop() (int64, time.Duration, error) {
 		c.took = time.Since(c.start)
 	}
 	c.once.Do(func() {})
-	return c.updates.Load(), c.took, c.err
+	return int64(len(c.made())), c.took, c.err
 }
 
 // made returns every update the churner made; call it after stop.
