@@ -241,8 +241,9 @@ func BenchmarkPropagationLatency(b *testing.B) {
 // BenchmarkPropagationLatencyChurn is BenchmarkPropagationLatency while
 // other endpoints of B (-remotesync.latency-churn-objects, mirrored in A)
 // are updated at -remotesync.latency-churn-rate updates per second from
-// -remotesync.latency-churn-writers writers (16), from before the first create until the last mirror has
-// arrived; churn-updates/s is the rate achieved, and churn-update-p50-ms,
+// -remotesync.latency-churn-writers writers (16), from before the first
+// create until the last mirror has arrived; churn-updates/s is the rate
+// achieved, and churn-update-p50-ms,
 // -p99-ms and -max-ms how long after an update returned in B its mirror
 // in A showed it (or a later one), churn-updates-missing those never seen.
 func BenchmarkPropagationLatencyChurn(b *testing.B) {
@@ -321,7 +322,8 @@ type propagationResult struct {
 
 // churnLags waits (up to 2 minutes) until A's watcher has seen every
 // churned mirror at its last generation, then returns each update's
-// latency and how many never arrived.
+// latency (unsorted: benchmarkPropagation sorts them all) and how many
+// never arrived.
 func churnLags(ctx context.Context, b *testing.B, gens *genArrivals, updates []churnUpdate, rccName string, watchErr <-chan error) ([]time.Duration, int) {
 	mirrorName := func(name string) string { return v3.MirrorName(rccName, name) }
 	last := lastGens(updates, mirrorName)
@@ -335,9 +337,7 @@ func churnLags(ctx context.Context, b *testing.B, gens *genArrivals, updates []c
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	lags, missing := gens.updateLags(updates, mirrorName)
-	slices.Sort(lags)
-	return lags, missing
+	return gens.updateLags(updates, mirrorName)
 }
 
 // propagation runs one round of BenchmarkPropagationLatency, with
