@@ -55,6 +55,9 @@ type Options struct {
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	// Workers is the number of workers per remote cluster.
 	Workers int
+	// MirrorWritesInFlight bounds the mirror writes of all remote clusters
+	// in flight at once.
+	MirrorWritesInFlight int
 	// KubeAPIQPS and KubeAPIBurst limit the controller's requests to the
 	// local cluster's API (mirror writes, status, federated endpoints).
 	KubeAPIQPS   float32
@@ -92,17 +95,25 @@ func NewOptions() *Options {
 		RetryPeriod:             2 * time.Second,
 		// The client's rate limit must not be what bounds an initial sync:
 		// kube-apiserver's priority and fairness protects the servers.
-		// With 16 workers the sync runs as fast as the API server takes
-		// writes (BENCHMARKS.md); with 4 workers and 200 requests/s,
+		// An initial sync is one create per mirror, so its rate is the
+		// writes in flight over the create's latency: with 16 workers
+		// the 10-ms creates of a busy API server capped it at 0.70–0.75x
+		// the rate 16 plain writers get; with 64 the API server's CPU
+		// bounds it (0.95x, and 31 s instead of 37 s for 50,000
+		// endpoints, BENCHMARKS.md). With 4 workers and 200 requests/s,
 		// 50,000 endpoints took over four minutes.
-		Workers:             16,
-		KubeAPIQPS:          5000,
-		KubeAPIBurst:        10000,
-		SecretResyncPeriod:  30 * time.Second,
-		IPAMGC:              ipamgc.DefaultConfig(),
-		MCS:                 true,
-		DirectAPIService:    "v3.projectcalico.org",
-		DirectRecheckPeriod: time.Minute,
+		Workers: 64,
+		// The writes of 50 remotes syncing at once, 64 workers each, would
+		// overflow the priority and fairness queues of the local API
+		// server (a flow gets a few queues of 50) and come back as 429s.
+		MirrorWritesInFlight: 64,
+		KubeAPIQPS:           5000,
+		KubeAPIBurst:         10000,
+		SecretResyncPeriod:   30 * time.Second,
+		IPAMGC:               ipamgc.DefaultConfig(),
+		MCS:                  true,
+		DirectAPIService:     "v3.projectcalico.org",
+		DirectRecheckPeriod:  time.Minute,
 	}
 }
 
@@ -117,7 +128,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.LeaseDuration, "leader-election-lease-duration", o.LeaseDuration, "How long a leader's Lease is valid.")
 	fs.DurationVar(&o.RenewDeadline, "leader-election-renew-deadline", o.RenewDeadline, "How long the leader tries to renew before giving up.")
 	fs.DurationVar(&o.RetryPeriod, "leader-election-retry-period", o.RetryPeriod, "How often candidates try to acquire the Lease.")
-	fs.IntVar(&o.Workers, "workers", o.Workers, "Mirroring workers per remote cluster: how many mirror writes are in flight at once during an initial sync.")
+	fs.IntVar(&o.Workers, "workers", o.Workers, "Mirroring workers per remote cluster: how many mirror writes one remote cluster's initial sync has in flight at once.")
+	fs.IntVar(&o.MirrorWritesInFlight, "mirror-writes-in-flight", o.MirrorWritesInFlight,
+		"Mirror writes of all remote clusters together in flight at once: what many remote clusters syncing at once ask of the local API server, whose priority and fairness queues refuse (429) what they cannot hold.")
 	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Requests per second the controller may send to the local cluster's API; mirror writes of a large initial sync are bounded by it.")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Burst of requests above --kube-api-qps the controller may send to the local cluster's API.")
 	fs.DurationVar(&o.SecretResyncPeriod, "secret-resync-period", o.SecretResyncPeriod, "How often each RemoteClusterConfiguration's access Secret is read again, to pick up changed credentials.")
@@ -143,6 +156,9 @@ func (o *Options) Validate() error {
 	var errs []error
 	if o.Workers < 1 {
 		errs = append(errs, fmt.Errorf("--workers must be at least 1, not %d", o.Workers))
+	}
+	if o.MirrorWritesInFlight < 1 {
+		errs = append(errs, fmt.Errorf("--mirror-writes-in-flight must be at least 1, not %d", o.MirrorWritesInFlight))
 	}
 	if o.KubeAPIQPS <= 0 {
 		errs = append(errs, fmt.Errorf("--kube-api-qps must be positive, not %g", o.KubeAPIQPS))
@@ -228,7 +244,8 @@ func (o *Options) Run(ctx context.Context) error {
 		leading.Store(true)
 		var wg sync.WaitGroup
 		wg.Add(4)
-		remotes := remotecluster.NewController(local, kube, metrics, o.Workers, o.SecretResyncPeriod)
+		remotes := remotecluster.NewController(local, kube, metrics,
+			remotecluster.Concurrency{WorkersPerCluster: o.Workers, WritesInFlight: o.MirrorWritesInFlight}, o.SecretResyncPeriod)
 		federated := federation.NewController(kube, remotes, o.FederationGracePeriod)
 		servicesChanged := []func(string){federated.ClusterChanged}
 		if o.MCS {

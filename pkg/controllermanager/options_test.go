@@ -17,6 +17,8 @@ func TestOptionsValidate(t *testing.T) {
 		{name: "defaults"},
 		{name: "tuned", args: []string{"--workers=32", "--kube-api-qps=50", "--kube-api-burst=100", "--secret-resync-period=5m"}},
 		{name: "no workers", args: []string{"--workers=0"}, want: []string{"--workers must be at least 1, not 0"}},
+		{name: "writes in flight tuned", args: []string{"--mirror-writes-in-flight=200"}},
+		{name: "no writes in flight", args: []string{"--mirror-writes-in-flight=0"}, want: []string{"--mirror-writes-in-flight must be at least 1, not 0"}},
 		{name: "zero qps", args: []string{"--kube-api-qps=0"}, want: []string{"--kube-api-qps must be positive, not 0"}},
 		{name: "no burst", args: []string{"--kube-api-burst=0"}, want: []string{"--kube-api-burst must be at least 1, not 0"}},
 		{name: "negative grace", args: []string{"--federation-remote-grace-period=-1s"}, want: []string{"--federation-remote-grace-period must not be negative, not -1s"}},

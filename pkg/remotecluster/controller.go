@@ -55,8 +55,10 @@ type Controller struct {
 	metrics *Metrics
 	// kinds are the mirrored kinds and the controller's caches of them.
 	kinds []*kind
-	// Workers is the number of mirroring workers per remote cluster.
+	// workers is the number of mirroring workers per remote cluster.
 	workers int
+	// writes bounds the mirror writes of all Syncers in flight at once.
+	writes writeSlots
 
 	rccs     cache.Indexer
 	informer []cache.SharedIndexInformer
@@ -128,12 +130,23 @@ type runningSyncer struct {
 	lastSync    *metav1.Time
 }
 
+// Concurrency is how many mirror writes a Controller runs at once.
+type Concurrency struct {
+	// WorkersPerCluster is the number of mirroring workers of each remote
+	// cluster: the writes one remote's initial sync has in flight.
+	WorkersPerCluster int
+	// WritesInFlight bounds the mirror writes of all remote clusters
+	// together; 0 bounds them only by the workers.
+	WritesInFlight int
+}
+
 // NewController returns a controller that reads RemoteClusterConfigurations
 // and writes mirrors through local, and reads and watches access Secrets
 // through kube. Every resyncPeriod the access Secrets are also read again.
-func NewController(local versioned.Interface, kube kubernetes.Interface, metrics *Metrics, workersPerCluster int, resyncPeriod time.Duration) *Controller {
+func NewController(local versioned.Interface, kube kubernetes.Interface, metrics *Metrics, conc Concurrency, resyncPeriod time.Duration) *Controller {
 	c := &Controller{
-		local: local, kube: kube, metrics: metrics, kinds: kindsOf(mirrorKinds()), workers: workersPerCluster, resyncPeriod: resyncPeriod,
+		local: local, kube: kube, metrics: metrics, kinds: kindsOf(mirrorKinds()), resyncPeriod: resyncPeriod,
+		workers: conc.WorkersPerCluster, writes: newWriteSlots(conc.WritesInFlight),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "remoteclusterconfigurations"}),
 		statusQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
@@ -511,7 +524,7 @@ func (c *Controller) start(ctx context.Context, rcc *v3.RemoteClusterConfigurati
 		return r
 	}
 	overlay := rcc.Spec.SyncOptions.OverlayRoutingMode == v3.OverlayRoutingModeEnabled
-	r.syncer = newSyncer(name, overlay, remote, c.local, c.kinds, c.metrics, report)
+	r.syncer = newSyncer(name, overlay, remote, c.local, c.kinds, c.metrics, c.writes, report)
 	r.syncer.etcd = etcd
 	r.syncer.newGuard = c.newGuard
 	r.syncer.onRefused = func(refusal *meshguard.Refusal) { c.refused(ctx, name, refusal) }

@@ -48,7 +48,7 @@ func NewPoolSyncer(cluster string, remote, mirrors cache.Indexer, cs versioned.I
 	kinds := kindsOf(mirrorKinds())
 	k := kindNamed(kinds, "IPPool")
 	k.mirrors = mirrors
-	s := newSyncer(cluster, true, nil, cs, kinds, NewMetrics(prometheus.NewRegistry()), func(SyncStatus) {})
+	s := newSyncer(cluster, true, nil, cs, kinds, NewMetrics(prometheus.NewRegistry()), nil, func(SyncStatus) {})
 	s.kindOf(k).indexer = remote
 	return &PoolSyncer{s: s, k: k}
 }

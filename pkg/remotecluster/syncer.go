@@ -80,8 +80,11 @@ type Syncer struct {
 	kinds []*remoteKind
 	// pools is the IPPool kind, whose remote objects the others are
 	// admitted against.
-	pools   *remoteKind
-	report  func(SyncStatus)
+	pools  *remoteKind
+	report func(SyncStatus)
+	// writes is the Controller's bound on mirror writes in flight, shared
+	// by all its Syncers.
+	writes  writeSlots
 	metrics *Metrics
 
 	queue workqueue.TypedRateLimitingInterface[queueItem]
@@ -142,10 +145,10 @@ func mirrorRateLimiter() workqueue.TypedRateLimiter[queueItem] {
 
 // newSyncer returns a Syncer for cluster that reads remote and writes local.
 func newSyncer(cluster string, overlay bool, remote, local versioned.Interface,
-	kinds []*kind, metrics *Metrics, report func(SyncStatus)) *Syncer {
+	kinds []*kind, metrics *Metrics, writes writeSlots, report func(SyncStatus)) *Syncer {
 	s := &Syncer{
 		cluster: cluster, overlay: overlay, remote: remote, local: local,
-		kinds: remoteKindsOf(kinds), metrics: metrics, report: report,
+		kinds: remoteKindsOf(kinds), metrics: metrics, writes: writes, report: report,
 		refused: map[queueItem]*meshguard.Refusal{},
 		own:     newOwnWrites(),
 	}
@@ -502,6 +505,10 @@ func (s *Syncer) work(ctx context.Context) {
 // one bad object (a name conflict) shows in lastError instead of holding
 // the whole cluster out of sync.
 func (s *Syncer) process(ctx context.Context, it queueItem) {
+	if !s.writes.acquire(ctx) {
+		return // stopping: the queue shuts down with the context
+	}
+	defer s.writes.release()
 	k := it.kind
 	s.mu.Lock()
 	remote := k.indexer

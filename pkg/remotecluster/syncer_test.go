@@ -232,7 +232,7 @@ func TestMirrorChangedPassesEvents(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newSyncer("cluster-b", false, nil, nil, kinds, NewMetrics(prometheus.NewRegistry()), func(SyncStatus) {})
+			s := newSyncer("cluster-b", false, nil, nil, kinds, NewMetrics(prometheus.NewRegistry()), nil, func(SyncStatus) {})
 			defer s.queue.ShutDown()
 			c := &Controller{
 				kinds:       kinds,

@@ -428,7 +428,8 @@ func startLatController(b *testing.B, s *benchserver.Pair) func() {
 		b.Fatal(err)
 	}
 	logs := &errorLog{}
-	rc := remotecluster.NewController(local, nil, remotecluster.NewMetrics(prometheus.NewRegistry()), opts.Workers, latResync)
+	rc := remotecluster.NewController(local, nil, remotecluster.NewMetrics(prometheus.NewRegistry()),
+		remotecluster.Concurrency{WorkersPerCluster: opts.Workers, WritesInFlight: opts.MirrorWritesInFlight}, latResync)
 	cctx, cancel := context.WithCancel(klog.NewContext(context.Background(), logr.New(logs)))
 	done := make(chan error, 1)
 	go func() { done <- rc.Run(cctx, 2) }()

@@ -36,6 +36,8 @@ import (
 var (
 	workersFlag = flag.Int("remotesync.workers", controllermanager.NewOptions().Workers,
 		"mirroring workers per remote cluster (workersPerCluster; default: meshapi-controller's --workers default)")
+	writesInFlightFlag = flag.Int("remotesync.writes-in-flight", controllermanager.NewOptions().MirrorWritesInFlight,
+		"mirror writes of all remote clusters in flight at once (default: meshapi-controller's --mirror-writes-in-flight default)")
 	localQPSFlag = flag.Float64("remotesync.local-qps", float64(controllermanager.NewOptions().KubeAPIQPS),
 		"QPS of the controller's client of the local cluster A (default: meshapi-controller's --kube-api-qps default)")
 	localBurstFlag = flag.Int("remotesync.local-burst", controllermanager.NewOptions().KubeAPIBurst,
@@ -261,7 +263,8 @@ func startController(ctx context.Context, f *benchserver.Pair) (*controller, err
 		return nil, err
 	}
 	c := &controller{done: make(chan error, 1), logs: newLogCapture(), reg: prometheus.NewRegistry()}
-	rc := remotecluster.NewController(local, nil, remotecluster.NewMetrics(c.reg), *workersFlag, resyncPeriod)
+	rc := remotecluster.NewController(local, nil, remotecluster.NewMetrics(c.reg),
+		remotecluster.Concurrency{WorkersPerCluster: *workersFlag, WritesInFlight: *writesInFlightFlag}, resyncPeriod)
 	cctx, cancel := context.WithCancel(klog.NewContext(ctx, logr.New(captureSink{c.logs})))
 	c.cancel = cancel
 	go func() { c.done <- rc.Run(cctx, controllerWorkers) }()
