@@ -2,6 +2,7 @@ package remotecluster
 
 import (
 	"sync"
+	"time"
 
 	"k8s.io/client-go/util/workqueue"
 )
@@ -30,7 +31,8 @@ const presenceBurst = 4
 // The workqueue calls Push, Touch, Pop and Len under its own lock;
 // Presence may be called from anywhere.
 type presenceFirstFIFO[T comparable] struct {
-	mu sync.Mutex
+	mu      sync.Mutex
+	metrics *queueSeries // nil records nothing
 	// marked are the items Presence told of, served first from their
 	// next Push or Touch.
 	marked map[T]struct{}
@@ -48,6 +50,7 @@ type presenceFirstFIFO[T comparable] struct {
 type queuedAt struct {
 	first bool
 	seq   uint64
+	since time.Time // when it was pushed
 }
 
 type fifoEntry[T comparable] struct {
@@ -57,8 +60,8 @@ type fifoEntry[T comparable] struct {
 
 var _ workqueue.Queue[queueItem] = &presenceFirstFIFO[queueItem]{}
 
-func newPresenceFirstFIFO[T comparable]() *presenceFirstFIFO[T] {
-	return &presenceFirstFIFO[T]{marked: map[T]struct{}{}, queued: map[T]queuedAt{}}
+func newPresenceFirstFIFO[T comparable](metrics *queueSeries) *presenceFirstFIFO[T] {
+	return &presenceFirstFIFO[T]{metrics: metrics, marked: map[T]struct{}{}, queued: map[T]queuedAt{}}
 }
 
 // Presence marks item as a change of whether its mirror exists: from its
@@ -85,14 +88,15 @@ func (q *presenceFirstFIFO[T]) takeMark(item T) bool {
 func (q *presenceFirstFIFO[T]) Push(item T) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.enqueue(item, q.takeMark(item))
+	q.enqueue(item, q.takeMark(item), time.Now())
+	q.metrics.queued(len(q.queued))
 }
 
-// enqueue appends item's live entry to the first line or the second. q.mu
-// is held.
-func (q *presenceFirstFIFO[T]) enqueue(item T, first bool) {
+// enqueue appends item's live entry, queued since, to the first line or
+// the second. q.mu is held.
+func (q *presenceFirstFIFO[T]) enqueue(item T, first bool, since time.Time) {
 	q.seq++
-	q.queued[item] = queuedAt{first: first, seq: q.seq}
+	q.queued[item] = queuedAt{first: first, seq: q.seq, since: since}
 	q.peak = max(q.peak, len(q.queued))
 	if first {
 		q.first = append(q.first, fifoEntry[T]{item, q.seq})
@@ -111,7 +115,7 @@ func (q *presenceFirstFIFO[T]) Touch(item T) {
 		return
 	}
 	if at, ok := q.queued[item]; ok && !at.first {
-		q.enqueue(item, true)
+		q.enqueue(item, true, at.since)
 	}
 }
 
@@ -146,10 +150,12 @@ func (q *presenceFirstFIFO[T]) popLine(line *[]fifoEntry[T], left int) T {
 		e := (*line)[0]
 		(*line)[0] = zero // no reference kept
 		*line = (*line)[1:]
-		if at, ok := q.queued[e.item]; !ok || at.seq != e.seq {
+		at, ok := q.queued[e.item]
+		if !ok || at.seq != e.seq {
 			continue // superseded by a move to the first line
 		}
 		delete(q.queued, e.item)
+		q.metrics.taken(at.since, len(q.queued))
 		if left == 0 {
 			*line = nil // what remains, if anything, is superseded
 		}
@@ -169,15 +175,20 @@ func syncerQueueName(cluster string) string { return "remote-" + cluster }
 
 // newSyncerQueue returns a Syncer's rate-limited work queue named name,
 // reporting to metrics, and its storage, a presenceFirstFIFO.
-func newSyncerQueue(name string, metrics workqueue.MetricsProvider) (workqueue.TypedRateLimitingInterface[queueItem], *presenceFirstFIFO[queueItem]) {
-	fifo := newPresenceFirstFIFO[queueItem]()
-	return workqueue.NewTypedRateLimitingQueueWithConfig(mirrorRateLimiter(), workqueue.TypedRateLimitingQueueConfig[queueItem]{
-		Name: name, MetricsProvider: metrics,
+func newSyncerQueue(name string, metrics *queueMetrics) (*meteredQueue, *presenceFirstFIFO[queueItem]) {
+	var series *queueSeries
+	if metrics != nil {
+		series = metrics.series(name)
+	}
+	fifo := newPresenceFirstFIFO[queueItem](series)
+	q := workqueue.NewTypedRateLimitingQueueWithConfig(mirrorRateLimiter(), workqueue.TypedRateLimitingQueueConfig[queueItem]{
+		Name: name,
 		DelayingQueue: workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[queueItem]{
-			Name: name, MetricsProvider: metrics,
+			Name: name,
 			Queue: workqueue.NewTypedWithConfig(workqueue.TypedQueueConfig[queueItem]{
-				Name: name, MetricsProvider: metrics, Queue: fifo,
+				Name: name, Queue: fifo,
 			}),
 		}),
-	}), fifo
+	})
+	return &meteredQueue{TypedRateLimitingInterface: q, metrics: series, started: map[queueItem]time.Time{}}, fifo
 }

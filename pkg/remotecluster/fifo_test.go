@@ -64,7 +64,7 @@ func TestPresenceFirstFIFO(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			q := newPresenceFirstFIFO[int]()
+			q := newPresenceFirstFIFO[int](nil)
 			out := runFIFO(t, q, tc.ops)
 			if !slices.Equal(out, tc.wantOut) || q.Len() != tc.wantLen {
 				t.Errorf("popped %v, %d left; want %v, %d left", out, q.Len(), tc.wantOut, tc.wantLen)
@@ -76,7 +76,7 @@ func TestPresenceFirstFIFO(t *testing.T) {
 func TestPresenceFirstFIFOReleases(t *testing.T) {
 	// A burst's arrays go once nothing is queued in them, stale entries
 	// of moved items included.
-	q := newPresenceFirstFIFO[queueItem]()
+	q := newPresenceFirstFIFO[queueItem](nil)
 	for i := range 1000 {
 		it := queueItem{key: fmt.Sprint(i)}
 		q.Push(it)

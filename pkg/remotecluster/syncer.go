@@ -87,7 +87,7 @@ type Syncer struct {
 	writes  writeSlots
 	metrics *Metrics
 
-	queue workqueue.TypedRateLimitingInterface[queueItem]
+	queue *meteredQueue
 	// presence is queue's storage, told which items make a mirror appear
 	// or go so that it serves them first.
 	presence *presenceFirstFIFO[queueItem]
@@ -401,6 +401,7 @@ func (s *Syncer) Run(ctx context.Context, workers int) {
 		go informer.RunWithContext(ctx)
 		logger.Info("Full resync is required", "kind", k.Name())
 	}
+	go s.queue.reportUnfinished(ctx)
 	if s.remote != nil {
 		go s.probe(ctx)
 	}
