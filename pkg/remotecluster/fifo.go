@@ -184,10 +184,8 @@ func newSyncerQueue(name string, metrics *queueMetrics) (*meteredQueue, *presenc
 	q := workqueue.NewTypedRateLimitingQueueWithConfig(mirrorRateLimiter(), workqueue.TypedRateLimitingQueueConfig[queueItem]{
 		Name: name,
 		DelayingQueue: workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[queueItem]{
-			Name: name,
-			Queue: workqueue.NewTypedWithConfig(workqueue.TypedQueueConfig[queueItem]{
-				Name: name, Queue: fifo,
-			}),
+			Name:  name,
+			Queue: newSyncerWorkQueue[queueItem](fifo),
 		}),
 	})
 	return &meteredQueue{TypedRateLimitingInterface: q, metrics: series, started: map[queueItem]time.Time{}}, fifo
