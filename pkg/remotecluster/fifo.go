@@ -24,9 +24,8 @@ const presenceBurst = 4
 // a deleted one's goes, its address keeps the labels a policy admitted.
 //
 // Unlike client-go's slice FIFO it lets go of its arrays once they hold
-// no queued item, and makes its maps anew once empty after holding more
-// than mapRenewAt items, where the default keeps the room a burst (the
-// initial resync queues every object at once) grew it to.
+// no queued item, and its maps are renewingMaps: a burst (the initial
+// resync queues every object at once) does not keep its room.
 //
 // The workqueue calls Push, Touch, Pop and Len under its own lock;
 // Presence may be called from anywhere.
@@ -35,12 +34,11 @@ type presenceFirstFIFO[T comparable] struct {
 	metrics *queueSeries // nil records nothing
 	// marked are the items Presence told of, served first from their
 	// next Push or Touch.
-	marked map[T]struct{}
+	marked renewingMap[T, struct{}]
 	// queued holds each queued item's line and the sequence number of its
 	// live entry there; an entry whose number differs was superseded by a
 	// move to the first line and is skipped.
-	queued        map[T]queuedAt
-	peak          int // most items queued since queued was made
+	queued        renewingMap[T, queuedAt]
 	first, second []fifoEntry[T]
 	nFirst        int // queued items in first
 	seq           uint64
@@ -61,7 +59,7 @@ type fifoEntry[T comparable] struct {
 var _ workqueue.Queue[queueItem] = &presenceFirstFIFO[queueItem]{}
 
 func newPresenceFirstFIFO[T comparable](metrics *queueSeries) *presenceFirstFIFO[T] {
-	return &presenceFirstFIFO[T]{metrics: metrics, marked: map[T]struct{}{}, queued: map[T]queuedAt{}}
+	return &presenceFirstFIFO[T]{metrics: metrics}
 }
 
 // Presence marks item as a change of whether its mirror exists: from its
@@ -70,17 +68,17 @@ func newPresenceFirstFIFO[T comparable](metrics *queueSeries) *presenceFirstFIFO
 // before the workqueue's Add of item.
 func (q *presenceFirstFIFO[T]) Presence(item T) {
 	q.mu.Lock()
-	q.marked[item] = struct{}{}
+	q.marked.set(item, struct{}{})
 	q.mu.Unlock()
 }
 
 // takeMark reports whether item was marked, and clears the mark. q.mu is
 // held.
 func (q *presenceFirstFIFO[T]) takeMark(item T) bool {
-	if _, ok := q.marked[item]; !ok {
+	if !q.marked.has(item) {
 		return false
 	}
-	delete(q.marked, item)
+	q.marked.delete(item)
 	return true
 }
 
@@ -89,15 +87,14 @@ func (q *presenceFirstFIFO[T]) Push(item T) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.enqueue(item, q.takeMark(item), time.Now())
-	q.metrics.queued(len(q.queued))
+	q.metrics.queued(q.queued.len())
 }
 
 // enqueue appends item's live entry, queued since, to the first line or
 // the second. q.mu is held.
 func (q *presenceFirstFIFO[T]) enqueue(item T, first bool, since time.Time) {
 	q.seq++
-	q.queued[item] = queuedAt{first: first, seq: q.seq, since: since}
-	q.peak = max(q.peak, len(q.queued))
+	q.queued.set(item, queuedAt{first: first, seq: q.seq, since: since})
 	if first {
 		q.first = append(q.first, fifoEntry[T]{item, q.seq})
 		q.nFirst++
@@ -114,7 +111,7 @@ func (q *presenceFirstFIFO[T]) Touch(item T) {
 	if !q.takeMark(item) {
 		return
 	}
-	if at, ok := q.queued[item]; ok && !at.first {
+	if at, ok := q.queued.get(item); ok && !at.first {
 		q.enqueue(item, true, at.since)
 	}
 }
@@ -123,14 +120,14 @@ func (q *presenceFirstFIFO[T]) Touch(item T) {
 func (q *presenceFirstFIFO[T]) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.queued)
+	return q.queued.len()
 }
 
 // Pop removes and returns the next item; the queue must not be empty.
 func (q *presenceFirstFIFO[T]) Pop() T {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	nSecond := len(q.queued) - q.nFirst
+	nSecond := q.queued.len() - q.nFirst
 	if q.nFirst > 0 && (q.servedInARow < presenceBurst || nSecond == 0) {
 		if nSecond > 0 {
 			q.servedInARow++
@@ -150,20 +147,14 @@ func (q *presenceFirstFIFO[T]) popLine(line *[]fifoEntry[T], left int) T {
 		e := (*line)[0]
 		(*line)[0] = zero // no reference kept
 		*line = (*line)[1:]
-		at, ok := q.queued[e.item]
+		at, ok := q.queued.get(e.item)
 		if !ok || at.seq != e.seq {
 			continue // superseded by a move to the first line
 		}
-		delete(q.queued, e.item)
-		q.metrics.taken(at.since, len(q.queued))
+		q.queued.delete(e.item)
+		q.metrics.taken(at.since, q.queued.len())
 		if left == 0 {
 			*line = nil // what remains, if anything, is superseded
-		}
-		if len(q.queued) == 0 && q.peak > mapRenewAt {
-			q.queued, q.peak = map[T]queuedAt{}, 0
-			if len(q.marked) == 0 {
-				q.marked = map[T]struct{}{}
-			}
 		}
 		return e.item
 	}

@@ -88,14 +88,14 @@ func TestPresenceFirstFIFOReleases(t *testing.T) {
 	for q.Len() > 0 {
 		q.Pop()
 	}
-	if q.first != nil || q.second != nil || len(q.queued) != 0 || len(q.marked) != 0 || q.peak != 0 {
-		t.Errorf("empty queue keeps arrays of capacity %d and %d, %d queued, %d marks, a map that held %d", cap(q.first), cap(q.second), len(q.queued), len(q.marked), q.peak)
+	if q.first != nil || q.second != nil || q.queued.m != nil || q.marked.len() != 0 {
+		t.Errorf("empty queue keeps arrays of capacity %d and %d, a queued map that held %d, %d marks", cap(q.first), cap(q.second), q.queued.peak, q.marked.len())
 	}
 	// A small queue keeps its map.
 	q.Push(queueItem{key: "a"})
 	q.Pop()
-	if q.peak != 1 {
-		t.Errorf("after one item the map's peak is %d, want 1 (kept)", q.peak)
+	if q.queued.m == nil || q.queued.peak != 1 {
+		t.Errorf("after one item the map is %v with peak %d, want kept with peak 1", q.queued.m, q.queued.peak)
 	}
 }
 

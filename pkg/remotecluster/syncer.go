@@ -243,17 +243,14 @@ type mirrorChange struct {
 // its mu.
 type ownWrites struct {
 	// written holds, per object, the Syncer's last write of its mirror
-	// whose echo has not come back.
-	written map[queueItem]*write
+	// whose echo has not come back. During a full resync the echoes of
+	// most of a remote's writes are outstanding at once (about 125 KiB
+	// per 1,000 objects), so the map is made anew once they are back.
+	written renewingMap[queueItem, *write]
 	// writing holds, per object being reconciled, the write it was handed
 	// (nil for none) and the events held until its write, if any, is
 	// recorded.
 	writing map[queueItem]*reconciling
-	// writtenPeak is the most records written held since it was last
-	// made anew: a map keeps the room it grew to, and during a full
-	// resync the echoes of most of a remote's writes are outstanding at
-	// once (about 125 KiB per 1,000 objects, kept for the Syncer's life).
-	writtenPeak int
 }
 
 // reconciling is an object being reconciled: the write whose echo was
@@ -263,23 +260,12 @@ type reconciling struct {
 	held    []mirrorChange
 }
 
-// mapRenewAt is the peak above which a map that grows with a burst (the
-// own-write map, the queue's) is made anew once empty: a Go map keeps the
-// room it grew to.
-const mapRenewAt = 256
-
-// forget drops the record of it, and makes written anew once it is empty
-// after holding many records.
-func (o *ownWrites) forget(it queueItem) {
-	delete(o.written, it)
-	if len(o.written) == 0 && o.writtenPeak > mapRenewAt {
-		o.written, o.writtenPeak = map[queueItem]*write{}, 0
-	}
-}
+// forget drops the record of it.
+func (o *ownWrites) forget(it queueItem) { o.written.delete(it) }
 
 // newOwnWrites returns an ownWrites that knows of no write.
 func newOwnWrites() *ownWrites {
-	return &ownWrites{written: map[queueItem]*write{}, writing: map[queueItem]*reconciling{}}
+	return &ownWrites{writing: map[queueItem]*reconciling{}}
 }
 
 // event judges an informer event ev of the mirror of it and returns
@@ -298,7 +284,7 @@ func (o *ownWrites) event(it queueItem, ev mirrorChange) (reconcile bool) {
 // the reconcile takes the mirror to be what that write left. Its events
 // are held until end.
 func (o *ownWrites) begin(it queueItem) (pending *write) {
-	pending = o.written[it]
+	pending, _ = o.written.get(it)
 	o.forget(it)
 	o.writing[it] = &reconciling{pending: pending}
 	return pending
@@ -329,8 +315,7 @@ func (o *ownWrites) end(it queueItem, w *write, failed bool) (again bool) {
 
 // record keeps w as the last write of it.
 func (o *ownWrites) record(it queueItem, w *write) {
-	o.written[it] = w
-	o.writtenPeak = max(o.writtenPeak, len(o.written))
+	o.written.set(it, w)
 }
 
 // echo reports whether ev is an event of the last write recorded for it,
@@ -339,7 +324,7 @@ func (o *ownWrites) record(it queueItem, w *write) {
 // cache holds something the Syncer did not write, and nothing is dropped
 // until its next write.
 func (o *ownWrites) echo(it queueItem, ev mirrorChange) bool {
-	w := o.written[it]
+	w, _ := o.written.get(it)
 	if w == nil {
 		return false
 	}

@@ -165,8 +165,8 @@ func TestOwnWritesPerObject(t *testing.T) {
 	if o.event(a, mirrorChange{resourceVersion: "7"}) {
 		t.Errorf("the echo of a's write was reconciled")
 	}
-	if len(o.written) != 0 || len(o.writing) != 0 {
-		t.Errorf("records left once every write is echoed: %v, %v", o.written, o.writing)
+	if o.written.len() != 0 || len(o.writing) != 0 {
+		t.Errorf("records left once every write is echoed: %v, %v", o.written.m, o.writing)
 	}
 }
 
@@ -175,20 +175,18 @@ func TestOwnWritesPerObject(t *testing.T) {
 // it grew to; a few outstanding writes keep it.
 func TestOwnWritesRenewsItsMap(t *testing.T) {
 	for _, tc := range []struct {
-		name      string
-		writes    int
-		echoed    int
-		wantPeak  int
-		wantLeft  int
-		wantSameM bool
+		name        string
+		writes      int
+		echoed      int
+		wantLeft    int
+		wantRenewed bool
 	}{
-		{name: "all of a full resync echoed", writes: 1000, echoed: 1000, wantPeak: 0},
-		{name: "one still outstanding", writes: 1000, echoed: 999, wantPeak: 1000, wantLeft: 1, wantSameM: true},
-		{name: "few writes", writes: mapRenewAt, echoed: mapRenewAt, wantPeak: mapRenewAt, wantSameM: true},
+		{name: "all of a full resync echoed", writes: 1000, echoed: 1000, wantRenewed: true},
+		{name: "one still outstanding", writes: 1000, echoed: 999, wantLeft: 1},
+		{name: "few writes", writes: mapRenewAt, echoed: mapRenewAt},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := newOwnWrites()
-			first := fmt.Sprintf("%p", o.written)
 			for i := range tc.writes {
 				it := queueItem{key: fmt.Sprintf("ns/ep-%d", i)}
 				o.begin(it)
@@ -199,9 +197,9 @@ func TestOwnWritesRenewsItsMap(t *testing.T) {
 					t.Fatalf("the echo of write %d was reconciled", i)
 				}
 			}
-			same := fmt.Sprintf("%p", o.written) == first
-			if o.writtenPeak != tc.wantPeak || len(o.written) != tc.wantLeft || same != tc.wantSameM {
-				t.Errorf("peak %d, %d records, same map %v; want %d, %d, %v", o.writtenPeak, len(o.written), same, tc.wantPeak, tc.wantLeft, tc.wantSameM)
+			renewed := o.written.m == nil
+			if o.written.len() != tc.wantLeft || renewed != tc.wantRenewed {
+				t.Errorf("%d records, map made anew %v; want %d, %v", o.written.len(), renewed, tc.wantLeft, tc.wantRenewed)
 			}
 		})
 	}

@@ -20,7 +20,7 @@ type syncerWorkQueue[T comparable] struct {
 	cond    *sync.Cond
 	// dirty are the items to process: queued in storage, or added again
 	// while processed.
-	dirty, processing renewingSet[T]
+	dirty, processing renewingMap[T, struct{}]
 	shuttingDown      bool
 	drain             bool
 }
@@ -44,7 +44,7 @@ func (q *syncerWorkQueue[T]) Add(item T) {
 		}
 		return
 	}
-	q.dirty.insert(item)
+	q.dirty.set(item, struct{}{})
 	if q.processing.has(item) {
 		return // queued again at Done
 	}
@@ -72,8 +72,8 @@ func (q *syncerWorkQueue[T]) Get() (item T, shutdown bool) {
 		return item, true
 	}
 	item = q.storage.Pop()
-	q.processing.insert(item)
-	q.dirty.remove(item)
+	q.processing.set(item, struct{}{})
+	q.dirty.delete(item)
 	return item, false
 }
 
@@ -82,7 +82,7 @@ func (q *syncerWorkQueue[T]) Get() (item T, shutdown bool) {
 func (q *syncerWorkQueue[T]) Done(item T) {
 	q.cond.L.Lock()
 	defer q.cond.L.Unlock()
-	q.processing.remove(item)
+	q.processing.delete(item)
 	if q.dirty.has(item) {
 		q.storage.Push(item)
 		q.cond.Signal()
@@ -120,32 +120,3 @@ func (q *syncerWorkQueue[T]) ShuttingDown() bool {
 	defer q.cond.L.Unlock()
 	return q.shuttingDown
 }
-
-// renewingSet is a set that is made anew once empty after holding more
-// than mapRenewAt items. Its zero value is an empty set.
-type renewingSet[T comparable] struct {
-	m    map[T]struct{}
-	peak int
-}
-
-func (s *renewingSet[T]) has(item T) bool {
-	_, ok := s.m[item]
-	return ok
-}
-
-func (s *renewingSet[T]) insert(item T) {
-	if s.m == nil {
-		s.m = map[T]struct{}{}
-	}
-	s.m[item] = struct{}{}
-	s.peak = max(s.peak, len(s.m))
-}
-
-func (s *renewingSet[T]) remove(item T) {
-	delete(s.m, item)
-	if len(s.m) == 0 && s.peak > mapRenewAt {
-		s.m, s.peak = nil, 0
-	}
-}
-
-func (s *renewingSet[T]) len() int { return len(s.m) }
