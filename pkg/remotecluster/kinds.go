@@ -2,9 +2,11 @@ package remotecluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -76,7 +78,8 @@ type mirrorKind interface {
 	RemoteKey(cluster string, obj any) (key string, ok bool)
 	// DeleteMirror deletes every local mirror of cluster of the kind, one
 	// deletecollection per namespace that local (the mirror cache) has one
-	// in.
+	// in, several namespaces at once; it tries every namespace and returns
+	// the errors of all that failed.
 	DeleteMirror(ctx context.Context, cluster string, local cache.Indexer, client versioned.Interface) error
 	// StatusCount returns the field of an RCC's status.mirroredObjects that
 	// counts the kind's mirrors; nil when the status does not count them.
@@ -613,15 +616,39 @@ func (k *kindSpec[T, L]) DeleteMirror(ctx context.Context, cluster string, local
 		}
 	}
 	selector := labels.SelectorFromSet(labels.Set{v3.LabelCluster: cluster}).String()
-	for _, ns := range slices.Sorted(maps.Keys(namespaces)) {
-		err := k.client(client, ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: selector})
-		if err != nil && !apierrors.IsNotFound(err) {
-			where := ""
-			if ns != "" {
-				where = " in namespace " + ns
-			}
-			return fmt.Errorf("deleting the %ss mirrored from %s%s: %w", k.kind, cluster, where, err)
-		}
+	nss := slices.Sorted(maps.Keys(namespaces))
+	errs := make([]error, len(nss))
+	inFlight := make(chan struct{}, DeleteCollectionsInFlight)
+	var wg sync.WaitGroup
+	for i, ns := range nss {
+		inFlight <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-inFlight }()
+			errs[i] = k.deleteCollection(ctx, client, ns, cluster, selector)
+		})
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// DeleteCollectionsInFlight bounds the namespaces whose mirrors a teardown
+// deletes at once. The API server deletes a collection's objects with a few
+// workers of its own (meshapi-apiserver: 8), one after another per
+// worker; one namespace at a time kept only those few deletes in flight,
+// and 50,000 mirrors over 50 namespaces took 21 s.
+const DeleteCollectionsInFlight = 8
+
+// deleteCollection deletes the mirrors of the kind in namespace ns that
+// selector (cluster's label) selects; a kind or namespace that is gone is
+// no error.
+func (k *kindSpec[T, L]) deleteCollection(ctx context.Context, client versioned.Interface, ns, cluster, selector string) error {
+	err := k.client(client, ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: selector})
+	if err == nil || apierrors.IsNotFound(err) {
+		return nil
+	}
+	where := ""
+	if ns != "" {
+		where = " in namespace " + ns
+	}
+	return fmt.Errorf("deleting the %ss mirrored from %s%s: %w", k.kind, cluster, where, err)
 }

@@ -206,14 +206,19 @@ func anyEndpoint(ctx context.Context, cs versioned.Interface, selector string) (
 }
 
 // deleteEndpoints deletes the endpoints of cs matching selector in the
-// benchmark's namespaces and waits until none is left.
+// benchmark's namespaces, remotecluster.DeleteCollectionsInFlight namespaces
+// at once as the controller's teardown does, and waits until none is left.
 func deleteEndpoints(ctx context.Context, cs versioned.Interface, selector string) error {
-	for i := range namespaces {
+	err := parallel.ForEach(ctx, remotecluster.DeleteCollectionsInFlight, namespaces, func(ctx context.Context, i int) error {
 		err := cs.ProjectcalicoV3().WorkloadEndpoints(namespace(i)).DeleteCollection(ctx, metav1.DeleteOptions{},
 			metav1.ListOptions{LabelSelector: selector})
 		if err != nil {
 			return fmt.Errorf("deleting the endpoints of %s: %w", namespace(i), err)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return waitUntil(ctx, 5*time.Minute, func() (bool, error) {
 		left, err := anyEndpoint(ctx, cs, selector)
