@@ -140,6 +140,8 @@ type floorResult struct {
 	// create is how long the creates took, delete how long the
 	// deletecollections until no object was left.
 	create, delete time.Duration
+	// createCost and deleteCost are what they cost.
+	createCost, deleteCost costSample
 }
 
 // createFloor measures the floor of the mirroring: it creates in A, from
@@ -158,7 +160,10 @@ func createFloor(ctx context.Context, f *benchserver.Pair, cluster, set string, 
 	if err != nil {
 		return floorResult{}, err
 	}
-	start := time.Now()
+	start, startCost, err := now(ctx, f)
+	if err != nil {
+		return floorResult{}, err
+	}
 	err = parallel.ForEach(ctx, creators, n, func(ctx context.Context, i int) error {
 		m := remotecluster.MirrorWorkloadEndpoint(cluster, newEndpoint(set, i))
 		if _, err := a.ProjectcalicoV3().WorkloadEndpoints(m.Namespace).Create(ctx, m, metav1.CreateOptions{FieldManager: remotecluster.FieldManager}); err != nil {
@@ -169,13 +174,27 @@ func createFloor(ctx context.Context, f *benchserver.Pair, cluster, set string, 
 	if err != nil {
 		return floorResult{}, err
 	}
-	r := floorResult{create: time.Since(start)}
-	start = time.Now()
+	created, createdCost, err := now(ctx, f)
+	if err != nil {
+		return floorResult{}, err
+	}
+	r := floorResult{create: created.Sub(start), createCost: createdCost.since(startCost)}
 	if err := deleteEndpoints(ctx, a, v3.LabelCluster+"="+cluster); err != nil {
 		return r, err
 	}
-	r.delete = time.Since(start)
+	deleted, deletedCost, err := now(ctx, f)
+	if err != nil {
+		return floorResult{}, err
+	}
+	r.delete, r.deleteCost = deleted.Sub(created), deletedCost.since(createdCost)
 	return r, nil
+}
+
+// now returns the time and the cost spent so far by f's servers and this
+// process.
+func now(ctx context.Context, f *benchserver.Pair) (time.Time, costSample, error) {
+	c, err := sampleCost(ctx, f)
+	return time.Now(), c, err
 }
 
 // countEndpoints counts the endpoints of cs matching selector, in every

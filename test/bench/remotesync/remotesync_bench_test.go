@@ -103,6 +103,10 @@ func initialSync(b *testing.B, f *benchserver.Pair, n int, rccName string) {
 	}()
 
 	stopProfile := startProfile(b, n)
+	startCost, err := sampleCost(ctx, f)
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.StartTimer()
 	start := time.Now()
 	if _, err := f.A.Client.ProjectcalicoV3().RemoteClusterConfigurations().Create(ctx, newRCC(rccName, f.B), metav1.CreateOptions{}); err != nil {
@@ -115,6 +119,11 @@ func initialSync(b *testing.B, f *benchserver.Pair, n int, rccName string) {
 	if err != nil {
 		b.Fatalf("waiting for %s to be in sync: %v", rccName, err)
 	}
+	syncedCost, err := sampleCost(ctx, f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	reportCost(b, "sync", n, syncedCost.since(startCost))
 	// Reconciles that wrote nothing (the echoes of the Syncer's own
 	// writes are dropped, not reconciled: a handful remain, for events
 	// that came while their object was being reconciled). The controller
@@ -153,11 +162,20 @@ func initialSync(b *testing.B, f *benchserver.Pair, n int, rccName string) {
 		rccName, t.resync.Round(time.Millisecond), logged.Sub(start).Round(time.Millisecond), n, t.inSync.Round(time.Millisecond), writes,
 		mb(after.heapInuse), mb(before.heapInuse), mb(after.rss), mb(before.rss), errs, sample)
 
+	beforeTeardown, err := sampleCost(ctx, f)
+	if err != nil {
+		b.Fatal(err)
+	}
 	took, err = teardown(ctx, f, rccName, 15*time.Minute)
 	if err != nil {
 		b.Errorf("removing the mirror: %v", err)
 		return
 	}
+	tornDown, err := sampleCost(ctx, f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	reportCost(b, "teardown", n, tornDown.since(beforeTeardown))
 	b.ReportMetric(took.Seconds(), "teardown-s")
 	b.Logf("%s: the controller removed the mirror of %d endpoints %s after the RCC was deleted", rccName, n, took.Round(time.Millisecond))
 
@@ -184,6 +202,9 @@ func reportFloor(b *testing.B, n int, sync, teardown time.Duration, before, afte
 	b.ReportMetric(syncRate/floorRate, "sync/floor")
 	b.ReportMetric(floorDelete.Seconds(), "floor-delete-s")
 	b.ReportMetric(teardown.Seconds()/floorDelete.Seconds(), "teardown/floor")
+	// The floor's costs per object over both measurements.
+	reportCost(b, "floor-create", 2*n, before.createCost.plus(after.createCost))
+	reportCost(b, "floor-delete", 2*n, before.deleteCost.plus(after.deleteCost))
 	b.Logf("floor: %d writers created the %d mirrors in A at %.0f/s before the sync and %.0f/s after it; the sync ran at %.0f/s, %.2fx their mean; deletecollection per namespace removed them in %s and %s, the teardown took %.2fx their mean",
 		creators, n, rateBefore, rateAfter, syncRate, syncRate/floorRate,
 		before.delete.Round(time.Millisecond), after.delete.Round(time.Millisecond), teardown.Seconds()/floorDelete.Seconds())
