@@ -555,231 +555,293 @@ func (b *batch) flush(ctx context.Context) (Stats, error) {
 }
 
 // sync writes the pending changes (all of them when full) against the
-// kernel state in kSets/kChains.
+// kernel state in kSets/kChains: first the sets' elements, in
+// transactions of bounded size, then in one transaction the endpoint
+// chains, the forward chain, and the removal of what is no longer wanted.
 func (f *Filter) sync(ctx context.Context, full bool) (Stats, error) {
-	var total Stats
-	newBatch := func() *batch {
-		b := &batch{f: f, empty: true}
-		if !f.tableExists {
-			f.conn.AddTable(f.table)
-			b.st.TableCreated = true
-			b.empty = false
-		}
-		return b
+	r := &syncRun{ctx: ctx, f: f, full: full}
+	r.b = r.newBatch()
+	if err := r.syncSets(); err != nil {
+		return r.total, err
 	}
-	commit := func(b *batch) error {
-		st, err := b.flush(ctx)
-		if err != nil {
-			return err
-		}
-		if b.st.TableCreated {
-			f.tableExists = true
-		}
-		total.add(st)
-		return nil
+	if err := r.commit(); err != nil {
+		return r.total, err
 	}
+	chains, err := r.syncEndpointChains()
+	if err != nil {
+		return r.total, err
+	}
+	r.dropUnwanted(chains)
+	if err := r.commit(); err != nil {
+		return r.total, err
+	}
+	clear(f.dirtySets)
+	clear(f.dirtyEndpoints)
+	return r.total, nil
+}
 
-	// 1. Sets and their elements, in transactions of bounded size.
-	setNames := slices.Sorted(maps.Keys(f.dirtySets))
-	if full {
-		setNames = slices.Sorted(maps.Keys(f.sets))
+// syncRun is one sync of a Filter: the transaction being built and the
+// counts of those sent.
+type syncRun struct {
+	ctx   context.Context
+	f     *Filter
+	full  bool   // every set and chain, not only the dirty ones
+	b     *batch // the transaction being built
+	total Stats  // of the transactions sent
+}
+
+// newBatch starts a transaction, which creates the table if it is missing.
+func (r *syncRun) newBatch() *batch {
+	b := &batch{f: r.f, empty: true}
+	if !r.f.tableExists {
+		r.f.conn.AddTable(r.f.table)
+		b.st.TableCreated = true
+		b.empty = false
 	}
-	b := newBatch()
-	for _, name := range setNames {
-		ds := f.sets[name]
+	return b
+}
+
+// commit sends the transaction being built and starts the next.
+func (r *syncRun) commit() error {
+	st, err := r.b.flush(r.ctx)
+	if err != nil {
+		return err
+	}
+	if r.b.st.TableCreated {
+		r.f.tableExists = true
+	}
+	r.total.add(st)
+	r.b = r.newBatch()
+	return nil
+}
+
+// syncSets writes the elements of every dirty set (every set when full);
+// a deleted set is removed after the chains that use it.
+func (r *syncRun) syncSets() error {
+	names := slices.Sorted(maps.Keys(r.f.dirtySets))
+	if r.full {
+		names = slices.Sorted(maps.Keys(r.f.sets))
+	}
+	for _, name := range names {
+		ds := r.f.sets[name]
 		if ds == nil {
-			continue // deleted: removed after the chains
+			continue
 		}
-		d := f.dirtySets[name]
 		for _, fam := range []family{ipv4, ipv6} {
-			nft := setName(name, fam)
-			have, exists := f.kSets[nft]
-			var add, del []interval
-			if !exists || full || d == nil || d.all {
-				want := topLevel(ofFamily(slices.Collect(maps.Keys(ds.members)), fam))
-				wantSet := make(map[interval]struct{}, len(want))
-				for _, iv := range want {
-					wantSet[iv] = struct{}{}
-					if _, ok := have[iv]; !ok {
-						add = append(add, iv)
-					}
-				}
-				for iv := range have {
-					if _, ok := wantSet[iv]; !ok {
-						del = append(del, iv)
-					}
-				}
-			} else {
-				for p := range d.touched {
-					if (fam.version == 4) != p.Addr().Is4() {
-						continue
-					}
-					iv := prefixInterval(p)
-					_, is := ds.members[p]
-					_, was := have[iv]
-					switch {
-					case is && !was:
-						add = append(add, iv)
-					case was && !is:
-						del = append(del, iv)
-					}
-				}
-			}
-			set := &nftables.Set{Table: f.table, Name: nft, KeyType: fam.keyType, Interval: true,
-				Comment: "meshapi set " + name}
-			if !exists {
-				f.nextID++
-				set.ID = f.nextID
-				if err := f.conn.AddSet(set, nil); err != nil {
-					return total, fmt.Errorf("set %s: %w", nft, err)
-				}
-				b.st.SetsCreated++
-				b.empty = false
-				have = map[interval]struct{}{}
-				f.kSets[nft] = have
-			}
-			sortIntervals(del)
-			sortIntervals(add)
-			// Deletions first, so that an element replaced by a wider or
-			// narrower one never overlaps it.
-			for _, op := range []struct {
-				ivs []interval
-				add bool
-			}{{del, false}, {add, true}} {
-				chunk := op.ivs
-				for len(chunk) > 0 {
-					n := min(len(chunk), f.opts.MaxElementsPerTransaction-b.elems)
-					if n <= 0 {
-						if err := commit(b); err != nil {
-							return total, err
-						}
-						b = newBatch()
-						continue
-					}
-					part := chunk[:n]
-					chunk = chunk[n:]
-					// One message per elementsPerMessage intervals: a
-					// message's element list is one netlink attribute,
-					// whose length must fit in 16 bits.
-					for m := part; len(m) > 0; {
-						k := min(len(m), elementsPerMessage)
-						var err error
-						if op.add {
-							err = f.conn.SetAddElements(set, intervalElements(m[:k]))
-						} else {
-							err = f.conn.SetDeleteElements(set, intervalElements(m[:k]))
-						}
-						if err != nil {
-							return total, fmt.Errorf("set %s: %w", nft, err)
-						}
-						m = m[k:]
-					}
-					for _, iv := range part {
-						if op.add {
-							have[iv] = struct{}{}
-						} else {
-							delete(have, iv)
-						}
-					}
-					if op.add {
-						b.st.ElementsAdded += n
-					} else {
-						b.st.ElementsDeleted += n
-					}
-					b.elems += n
-					b.empty = false
-				}
+			if err := r.syncSet(name, ds, r.f.dirtySets[name], fam); err != nil {
+				return err
 			}
 		}
 	}
-	if err := commit(b); err != nil {
-		return total, err
-	}
+	return nil
+}
 
-	// 2. Chains: every endpoint chain that is missing or differs, then the
-	// forward chain, then chains and sets no longer wanted.
-	b = newBatch()
+// syncSet brings the kernel's set of the fam members of set name to ds,
+// creating it if missing; d is what changed in ds since the last sync
+// (nil: unknown).
+func (r *syncRun) syncSet(name string, ds *desiredSet, d *setDirt, fam family) error {
+	nft := setName(name, fam)
+	have, exists := r.f.kSets[nft]
+	add, del := setChanges(ds, d, have, fam, !exists || r.full || d == nil || d.all)
+	set := &nftables.Set{Table: r.f.table, Name: nft, KeyType: fam.keyType, Interval: true,
+		Comment: "meshapi set " + name}
+	if !exists {
+		r.f.nextID++
+		set.ID = r.f.nextID
+		if err := r.f.conn.AddSet(set, nil); err != nil {
+			return fmt.Errorf("set %s: %w", nft, err)
+		}
+		r.b.st.SetsCreated++
+		r.b.empty = false
+		have = map[interval]struct{}{}
+		r.f.kSets[nft] = have
+	}
+	sortIntervals(del)
+	sortIntervals(add)
+	// Deletions first, so that an element replaced by a wider or narrower
+	// one never overlaps it.
+	if err := r.writeElements(set, have, del, false); err != nil {
+		return err
+	}
+	return r.writeElements(set, have, add, true)
+}
+
+// setChanges returns the intervals to add to and delete from have, the
+// kernel's elements of a set, for it to hold ds's members of family fam:
+// comparing every member when whole, else only the members d touched.
+func setChanges(ds *desiredSet, d *setDirt, have map[interval]struct{}, fam family, whole bool) (add, del []interval) {
+	if whole {
+		want := topLevel(ofFamily(slices.Collect(maps.Keys(ds.members)), fam))
+		wantSet := make(map[interval]struct{}, len(want))
+		for _, iv := range want {
+			wantSet[iv] = struct{}{}
+			if _, ok := have[iv]; !ok {
+				add = append(add, iv)
+			}
+		}
+		for iv := range have {
+			if _, ok := wantSet[iv]; !ok {
+				del = append(del, iv)
+			}
+		}
+		return add, del
+	}
+	for p := range d.touched {
+		if (fam.version == 4) != p.Addr().Is4() {
+			continue
+		}
+		iv := prefixInterval(p)
+		_, is := ds.members[p]
+		_, was := have[iv]
+		switch {
+		case is && !was:
+			add = append(add, iv)
+		case was && !is:
+			del = append(del, iv)
+		}
+	}
+	return add, del
+}
+
+// writeElements adds ivs to set (deletes them when !add) and records that
+// in have, the kernel's elements of set, committing the transaction
+// whenever it holds MaxElementsPerTransaction elements.
+func (r *syncRun) writeElements(set *nftables.Set, have map[interval]struct{}, ivs []interval, add bool) error {
+	for len(ivs) > 0 {
+		n := min(len(ivs), r.f.opts.MaxElementsPerTransaction-r.b.elems)
+		if n <= 0 {
+			if err := r.commit(); err != nil {
+				return err
+			}
+			continue
+		}
+		part := ivs[:n]
+		ivs = ivs[n:]
+		// One message per elementsPerMessage intervals: a message's
+		// element list is one netlink attribute, whose length must fit in
+		// 16 bits.
+		for m := part; len(m) > 0; {
+			k := min(len(m), elementsPerMessage)
+			var err error
+			if add {
+				err = r.f.conn.SetAddElements(set, intervalElements(m[:k]))
+			} else {
+				err = r.f.conn.SetDeleteElements(set, intervalElements(m[:k]))
+			}
+			if err != nil {
+				return fmt.Errorf("set %s: %w", set.Name, err)
+			}
+			m = m[k:]
+		}
+		for _, iv := range part {
+			if add {
+				have[iv] = struct{}{}
+			} else {
+				delete(have, iv)
+			}
+		}
+		if add {
+			r.b.st.ElementsAdded += n
+		} else {
+			r.b.st.ElementsDeleted += n
+		}
+		r.b.elems += n
+		r.b.empty = false
+	}
+	return nil
+}
+
+// syncEndpointChains writes every endpoint chain that is missing or
+// differs (of dirty endpoints; of all when full), then the forward chain,
+// and returns the names of all the chains wanted.
+func (r *syncRun) syncEndpointChains() (map[string]bool, error) {
 	want := map[string]bool{forwardChain: true}
-	ifaces := slices.Sorted(maps.Keys(f.endpoints))
+	ifaces := slices.Sorted(maps.Keys(r.f.endpoints))
+	eps := make([]*Endpoint, 0, len(ifaces))
 	for _, iface := range ifaces {
-		ep := f.endpoints[iface]
-		_, dirty := f.dirtyEndpoints[iface]
+		ep := r.f.endpoints[iface]
+		eps = append(eps, ep)
 		chains := endpointChains(ep)
 		for name := range chains {
 			want[name] = true
 		}
-		if !dirty && !full {
+		if _, dirty := r.f.dirtyEndpoints[iface]; !dirty && !r.full {
 			continue
 		}
-		// Create every chain first: tier chains go to one another.
-		names := slices.Sorted(maps.Keys(chains))
-		for _, name := range names {
-			if _, ok := f.kChains[name]; !ok {
-				f.conn.AddChain(&nftables.Chain{Name: name, Table: f.table})
-				f.kChains[name] = nil
-				b.empty = false
-			}
-		}
-		// Tier chains before the direction chains that go to them.
-		sort.SliceStable(names, func(i, j int) bool { return strings.Count(names[i], "/") > strings.Count(names[j], "/") })
-		for _, name := range names {
-			wrote, err := f.writeChain(name, chains[name], false)
-			if err != nil {
-				return total, err
-			}
-			if wrote {
-				b.st.ChainsWritten++
-				b.empty = false
-			}
+		if err := r.writeEndpointChains(chains); err != nil {
+			return nil, err
 		}
 	}
-	eps := make([]*Endpoint, 0, len(ifaces))
-	for _, iface := range ifaces {
-		eps = append(eps, f.endpoints[iface])
+	return want, r.writeChain(forwardChain, forwardRules(eps), true)
+}
+
+// writeEndpointChains writes the chains of one endpoint: every one is
+// created first, as tier chains go to one another, then the tier chains
+// are written before the direction chains that go to them.
+func (r *syncRun) writeEndpointChains(chains map[string][]ruleSpec) error {
+	names := slices.Sorted(maps.Keys(chains))
+	for _, name := range names {
+		if _, ok := r.f.kChains[name]; !ok {
+			r.f.conn.AddChain(&nftables.Chain{Name: name, Table: r.f.table})
+			r.f.kChains[name] = nil
+			r.b.empty = false
+		}
 	}
-	wrote, err := f.writeChain(forwardChain, forwardRules(eps), true)
+	sort.SliceStable(names, func(i, j int) bool { return strings.Count(names[i], "/") > strings.Count(names[j], "/") })
+	for _, name := range names {
+		if err := r.writeChain(name, chains[name], false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeChain writes chain name with rules, if it differs from the
+// kernel's, counting it in the transaction.
+func (r *syncRun) writeChain(name string, rules []ruleSpec, base bool) error {
+	wrote, err := r.f.writeChain(name, rules, base)
 	if err != nil {
-		return total, err
+		return err
 	}
 	if wrote {
-		b.st.ChainsWritten++
-		b.empty = false
+		r.b.st.ChainsWritten++
+		r.b.empty = false
 	}
+	return nil
+}
+
+// dropUnwanted removes the chains not in want, and then the sets no longer
+// wanted, which no chain uses any more.
+func (r *syncRun) dropUnwanted(want map[string]bool) {
 	var drop []string
-	for name := range f.kChains {
+	for name := range r.f.kChains {
 		if !want[name] {
 			drop = append(drop, name)
 		}
 	}
 	slices.Sort(drop)
 	for _, name := range drop {
-		f.conn.FlushChain(&nftables.Chain{Name: name, Table: f.table})
+		r.f.conn.FlushChain(&nftables.Chain{Name: name, Table: r.f.table})
 	}
 	for _, name := range drop {
-		f.conn.DelChain(&nftables.Chain{Name: name, Table: f.table})
-		delete(f.kChains, name)
-		b.st.ChainsDeleted++
-		b.empty = false
+		r.f.conn.DelChain(&nftables.Chain{Name: name, Table: r.f.table})
+		delete(r.f.kChains, name)
+		r.b.st.ChainsDeleted++
+		r.b.empty = false
 	}
 	wantSets := map[string]bool{}
-	for name := range f.sets {
+	for name := range r.f.sets {
 		wantSets[setName(name, ipv4)] = true
 		wantSets[setName(name, ipv6)] = true
 	}
-	for _, nft := range slices.Sorted(maps.Keys(f.kSets)) {
+	for _, nft := range slices.Sorted(maps.Keys(r.f.kSets)) {
 		if !wantSets[nft] {
-			f.conn.DelSet(&nftables.Set{Table: f.table, Name: nft})
-			delete(f.kSets, nft)
-			b.st.SetsDeleted++
-			b.empty = false
+			r.f.conn.DelSet(&nftables.Set{Table: r.f.table, Name: nft})
+			delete(r.f.kSets, nft)
+			r.b.st.SetsDeleted++
+			r.b.empty = false
 		}
 	}
-	if err := commit(b); err != nil {
-		return total, err
-	}
-	clear(f.dirtySets)
-	clear(f.dirtyEndpoints)
-	return total, nil
 }
 
 // writeChain queues a rewrite of a chain (flush and add its rules) if its
