@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -179,56 +180,101 @@ func Compute(in Inputs) Result {
 	// Remote clusters and their modes; an RCC without a mode (never stored
 	// so by the API server, which defaults it) counts as Disabled.
 	modes := overlayModes(in.RCCs)
-	overlayTo := func(cluster string) bool {
-		return cluster == "" || modes[cluster] == v3.OverlayRoutingModeEnabled
-	}
 	in, refused := admitRemote(in, modes)
 	for _, r := range refused {
 		res.Refused = append(res.Refused, r.Error())
 	}
 
-	// Pools: local ones decide which local blocks the overlay routes and
-	// which sources are masqueraded; all of them, mirrors included, are
-	// mesh destinations that are never masqueraded.
-	var localVXLANPools, natSources, meshDests []netip.Prefix
-	for _, p := range in.Pools {
+	pools := classifyPools(in.Pools, problem)
+	if len(pools.natSources) > 0 {
+		res.NAT = natDesired(pools, in.Endpoints)
+	}
+	blocks := blocksByNode(in.Blocks, problem)
+	res.VTEP = chooseVTEP(in, blocks[in.NodeName])
+
+	clusters := map[string]*ClusterResult{}
+	for name, mode := range modes {
+		clusters[name] = &ClusterResult{Cluster: name, Mode: mode}
+	}
+	if !vxlanEnabled(in.FelixConfiguration, in.Pools) {
+		res.Clusters = sortedClusters(clusters)
+		return res
+	}
+	res.Dataplane.VXLAN = vxlanConfig(in, res.VTEP)
+
+	overlayTo := func(cluster string) bool {
+		return cluster == "" || modes[cluster] == v3.OverlayRoutingModeEnabled
+	}
+	peers := overlayPeers(in, blocks, pools.localVXLAN, overlayTo, problem)
+	// Endpoints outside their node's blocks get a /32 (/128) of their own.
+	res.Dataplane.Endpoints = endpointRoutes(in.Endpoints, peers, blocks, pools.localVXLAN, problem)
+	res.Dataplane.Nodes = countRoutes(&res, peers, clusters)
+	res.Clusters = sortedClusters(clusters)
+	return res
+}
+
+// poolPrefixes are the IPPools' CIDRs by what they mean to this node.
+type poolPrefixes struct {
+	// localVXLAN are the local pools that use VXLAN: their blocks go
+	// over the overlay.
+	localVXLAN []netip.Prefix
+	// natSources are the local pools whose traffic leaving the mesh is
+	// masqueraded.
+	natSources []netip.Prefix
+	// meshDests are all pools, mirrors included: destinations inside the
+	// mesh, never masqueraded.
+	meshDests []netip.Prefix
+}
+
+// classifyPools sorts pools' CIDRs into poolPrefixes; a pool whose CIDR
+// does not parse is a problem and left out.
+func classifyPools(pools []*v3.IPPool, problem func(string, ...any)) poolPrefixes {
+	var out poolPrefixes
+	for _, p := range pools {
 		cidr, err := netip.ParsePrefix(p.Spec.CIDR)
 		if err != nil {
 			problem("IPPool %q: spec.cidr %q: %v", p.Name, p.Spec.CIDR, err)
 			continue
 		}
 		cidr = cidr.Masked()
-		meshDests = append(meshDests, cidr)
+		out.meshDests = append(out.meshDests, cidr)
 		if isMirror(p.Labels) {
 			continue
 		}
 		if usesVXLAN(p) {
-			localVXLANPools = append(localVXLANPools, cidr)
+			out.localVXLAN = append(out.localVXLAN, cidr)
 		}
 		if p.Spec.NATOutgoing {
-			natSources = append(natSources, cidr)
+			out.natSources = append(out.natSources, cidr)
 		}
 	}
-	// Remote endpoints are mesh destinations too: with overlay routing
-	// Disabled their pools are not mirrored, but their addresses are.
-	if len(natSources) > 0 {
-		meshDests = slices.Grow(meshDests, len(in.Endpoints))
-		for _, ep := range in.Endpoints {
-			if !ep.Mirror {
-				continue
-			}
-			for _, n := range ep.Networks {
-				if n.AddrErr == nil {
-					meshDests = append(meshDests, n.Addr)
-				}
-			}
-		}
-		res.NAT = nat.Desired{Sources: sortPrefixes(natSources), Destinations: sortPrefixes(meshDests)}
-	}
+	return out
+}
 
-	// Blocks by node reference.
-	blocks := map[string][]netip.Prefix{}
-	for _, b := range in.Blocks {
+// natDesired is the masquerading of pools' NAT sources to everything
+// outside the mesh. Remote endpoints are mesh destinations too: with
+// overlay routing Disabled their pools are not mirrored, but their
+// addresses are.
+func natDesired(pools poolPrefixes, endpoints []*Endpoint) nat.Desired {
+	dests := slices.Grow(slices.Clone(pools.meshDests), len(endpoints))
+	for _, ep := range endpoints {
+		if !ep.Mirror {
+			continue
+		}
+		for _, n := range ep.Networks {
+			if n.AddrErr == nil {
+				dests = append(dests, n.Addr)
+			}
+		}
+	}
+	return nat.Desired{Sources: sortPrefixes(pools.natSources), Destinations: sortPrefixes(dests)}
+}
+
+// blocksByNode returns the CIDRs of the live, affine blocks by node
+// reference, sorted.
+func blocksByNode(blocks []*v3.IPAMBlock, problem func(string, ...any)) map[string][]netip.Prefix {
+	out := map[string][]netip.Prefix{}
+	for _, b := range blocks {
 		if b.Spec.Deleted {
 			continue
 		}
@@ -241,27 +287,20 @@ func Compute(in Inputs) Result {
 			problem("IPAMBlock %q: spec.cidr %q: %v", b.Name, b.Spec.CIDR, err)
 			continue
 		}
-		blocks[ref] = append(blocks[ref], cidr.Masked())
+		out[ref] = append(out[ref], cidr.Masked())
 	}
-	for ref := range blocks {
-		blocks[ref] = sortPrefixes(blocks[ref])
+	for ref := range out {
+		out[ref] = sortPrefixes(out[ref])
 	}
+	return out
+}
 
-	// This node's VTEP.
-	res.VTEP = chooseVTEP(in, blocks[in.NodeName])
-
-	clusters := map[string]*ClusterResult{}
-	for name, mode := range modes {
-		clusters[name] = &ClusterResult{Cluster: name, Mode: mode}
-	}
-	if !vxlanEnabled(in.FelixConfiguration, in.Pools) {
-		res.Clusters = sortedClusters(clusters)
-		return res
-	}
-
-	fc := in.FelixConfiguration
-	cfg := &dataplane.VXLANConfig{LocalVTEP: res.VTEP, ParentIP: in.NodeIP, LocalMAC: in.LocalMAC}
-	if fc != nil {
+// vxlanConfig is this node's VXLAN device: its VTEP, its underlay address
+// and MAC, and the default FelixConfiguration's VNI, port and MTU where
+// it sets them.
+func vxlanConfig(in Inputs, vtep netip.Addr) *dataplane.VXLANConfig {
+	cfg := &dataplane.VXLANConfig{LocalVTEP: vtep, ParentIP: in.NodeIP, LocalMAC: in.LocalMAC}
+	if fc := in.FelixConfiguration; fc != nil {
 		if fc.Spec.VXLANVNI != nil {
 			cfg.VNI = *fc.Spec.VXLANVNI
 		}
@@ -272,11 +311,14 @@ func Compute(in Inputs) Result {
 			cfg.MTU = *fc.Spec.VXLANMTU
 		}
 	}
-	res.Dataplane.VXLAN = cfg
+	return cfg
+}
 
-	// Peers: every other node with a VTEP, local ones always, remote ones
-	// while their cluster's overlay routing is Enabled (a mirror whose RCC
-	// is gone is on its way out and no longer a peer).
+// overlayPeers returns, by node reference, every other node with a VTEP:
+// local ones always, remote ones while overlayTo their cluster (a mirror
+// whose RCC is gone is on its way out and no longer a peer), each with the
+// blocks the overlay routes to it.
+func overlayPeers(in Inputs, blocks map[string][]netip.Prefix, localVXLAN []netip.Prefix, overlayTo func(string) bool, problem func(string, ...any)) map[string]*peer {
 	peers := map[string]*peer{}
 	for _, n := range in.Nodes {
 		ref, cluster := nodeRef(n)
@@ -305,15 +347,19 @@ func Compute(in Inputs) Result {
 		for _, b := range blocks[ref] {
 			// A remote cluster's blocks all go over the overlay; a local
 			// block only if its pool uses VXLAN (else the underlay routes it).
-			if cluster != "" || containedIn(b, localVXLANPools) {
+			if cluster != "" || containedIn(b, localVXLAN) {
 				routed = append(routed, b)
 			}
 		}
 		peers[ref] = &peer{node: dataplane.RemoteNode{Name: ref, NodeIP: ip, VTEP: vtep.Unmap(), MAC: mac, Blocks: routed}, cluster: cluster}
 	}
+	return peers
+}
 
-	// Endpoints outside their node's blocks get a /32 (/128) of their own.
-	res.Dataplane.Endpoints = endpointRoutes(in.Endpoints, peers, blocks, localVXLANPools, problem)
+// countRoutes counts res's endpoint routes and the peers' block routes
+// for their clusters (res.LocalRoutes for local ones) and returns the
+// peers' nodes, sorted by reference.
+func countRoutes(res *Result, peers map[string]*peer, clusters map[string]*ClusterResult) []dataplane.RemoteNode {
 	for _, r := range res.Dataplane.Endpoints {
 		if c := clusters[peers[r.Node].cluster]; c != nil {
 			c.Routes++
@@ -321,15 +367,10 @@ func Compute(in Inputs) Result {
 			res.LocalRoutes++
 		}
 	}
-
-	refs := make([]string, 0, len(peers))
-	for ref := range peers {
-		refs = append(refs, ref)
-	}
-	slices.Sort(refs)
-	for _, ref := range refs {
+	var nodes []dataplane.RemoteNode
+	for _, ref := range slices.Sorted(maps.Keys(peers)) {
 		p := peers[ref]
-		res.Dataplane.Nodes = append(res.Dataplane.Nodes, p.node)
+		nodes = append(nodes, p.node)
 		if c := clusters[p.cluster]; c != nil {
 			c.Nodes++
 			c.Routes += len(p.node.Blocks)
@@ -337,8 +378,7 @@ func Compute(in Inputs) Result {
 			res.LocalRoutes += len(p.node.Blocks)
 		}
 	}
-	res.Clusters = sortedClusters(clusters)
-	return res
+	return nodes
 }
 
 // endpointRoutes returns the routes of the IPv4 endpoint addresses that
