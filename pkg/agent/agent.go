@@ -184,8 +184,44 @@ func (a *Agent) Healthy() error {
 // Run watches the local API and programs the node until ctx ends.
 func (a *Agent) Run(ctx context.Context) error {
 	factory := informers.NewSharedInformerFactoryWithOptions(a.cfg.Client, 0, informers.WithTransform(dropManagedFields))
-	pc := factory.Projectcalico().V3()
 	trigger := make(chan struct{}, 1)
+	policyStages, err := a.watch(factory, trigger)
+	if err != nil {
+		return err
+	}
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+	if synced, err := a.waitSynced(ctx, factory); !synced {
+		return err
+	}
+
+	// Policy enforcement runs beside the overlay: loading 100,000
+	// endpoints into the policy state must not hold up routing.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if a.policy != nil {
+		wg.Go(func() { a.enforcePolicy(ctx, policyStages) })
+	}
+
+	// The MAC this node published before a restart is the one to keep.
+	if n, err := a.nodes.Get(a.cfg.NodeName); err == nil && n.Spec.VXLANTunnelMACAddr != "" {
+		if mac, err := net.ParseMAC(n.Spec.VXLANTunnelMACAddr); err == nil {
+			a.localMAC = mac
+		}
+	}
+	a.reconcileLoop(ctx, trigger)
+	return nil
+}
+
+// watch sets the agent's listers from factory's informers and has a
+// change of what the dataplane depends on poke trigger. It returns the
+// policy engine's informers, in the stages they are to be fed, if the
+// agent enforces policy: made before the factory starts, so that they
+// start with it.
+func (a *Agent) watch(factory informers.SharedInformerFactory, trigger chan struct{}) ([][]cache.SharedIndexInformer, error) {
+	pc := factory.Projectcalico().V3()
 	poke := func() {
 		select {
 		case trigger <- struct{}{}:
@@ -206,58 +242,55 @@ func (a *Agent) Run(ctx context.Context) error {
 		pc.FelixConfigurations().Informer(), pc.RemoteClusterConfigurations().Informer(), pc.WorkloadEndpoints().Informer(),
 	} {
 		if _, err := inf.AddEventHandler(handler); err != nil {
-			return fmt.Errorf("agent: adding an event handler: %w", err)
+			return nil, fmt.Errorf("agent: adding an event handler: %w", err)
 		}
 	}
 	a.nodes, a.blocks, a.pools = pc.Nodes().Lister(), pc.IPAMBlocks().Lister(), pc.IPPools().Lister()
 	a.felix, a.rccs, a.eps = pc.FelixConfigurations().Lister(), pc.RemoteClusterConfigurations().Lister(), pc.WorkloadEndpoints().Lister()
-	var policyStages [][]cache.SharedIndexInformer
-	if a.policy != nil {
-		policyStages = policyInformers(pc) // before Start, so that they start
+	if a.policy == nil {
+		return nil, nil
 	}
-	factory.Start(ctx.Done())
-	defer factory.Shutdown()
+	return policyInformers(pc), nil
+}
+
+// waitSynced waits until factory's informers have synced and reports
+// whether they did; false with no error when ctx ended first.
+func (a *Agent) waitSynced(ctx context.Context, factory informers.SharedInformerFactory) (bool, error) {
 	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
 		if !ok {
 			if ctx.Err() != nil {
-				return nil
+				return false, nil
 			}
-			return fmt.Errorf("agent: the %v informer did not sync", typ)
+			return false, fmt.Errorf("agent: the %v informer did not sync", typ)
 		}
 	}
 	a.mu.Lock()
 	a.synced = true
 	a.mu.Unlock()
 	a.log.Info("informers synced", "node", a.cfg.NodeName)
+	return true, nil
+}
 
-	// Policy enforcement runs beside the overlay: loading 100,000
-	// endpoints into the policy state must not hold up routing.
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	if p := a.policy; p != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := feedInOrder(ctx, p.handler(), policyStages...); err != nil {
-				if ctx.Err() == nil {
-					a.log.Error("network policy enforcement did not start", "err", err)
-				}
-				return
-			}
-			a.log.Info("network policy state loaded; enforcing")
-			p.run(ctx)
-		}()
-	}
-
-	// The MAC this node published before a restart is the one to keep.
-	if n, err := a.nodes.Get(a.cfg.NodeName); err == nil && n.Spec.VXLANTunnelMACAddr != "" {
-		if mac, err := net.ParseMAC(n.Spec.VXLANTunnelMACAddr); err == nil {
-			a.localMAC = mac
+// enforcePolicy feeds the policy engine its informers' objects, stage by
+// stage, then enforces policy until ctx ends.
+func (a *Agent) enforcePolicy(ctx context.Context, stages [][]cache.SharedIndexInformer) {
+	p := a.policy
+	if err := feedInOrder(ctx, p.handler(), stages...); err != nil {
+		if ctx.Err() == nil {
+			a.log.Error("network policy enforcement did not start", "err", err)
 		}
+		return
 	}
+	a.log.Info("network policy state loaded; enforcing")
+	p.run(ctx)
+}
 
+// reconcileLoop reconciles now, after each burst of changes poked into
+// trigger (gathered for a while that grows with the last reconcile's
+// length), when a reconcile asks to run again, and with backoff after a
+// failure; it resyncs the kernel every ResyncPeriod and checks WireGuard
+// peers between reconciles, until ctx ends.
+func (a *Agent) reconcileLoop(ctx context.Context, trigger chan struct{}) {
 	resync := time.NewTicker(a.cfg.ResyncPeriod)
 	defer resync.Stop()
 	wgCheck := time.NewTicker(a.wireguardCheckInterval())
@@ -270,13 +303,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-trigger:
 			// Gather the burst of events that usually comes together,
 			// longer after a long reconcile.
 			select {
 			case <-ctx.Done():
-				return nil
+				return
 			case <-time.After(gatherTime(a.cfg.Debounce, took, a.cfg.ReconcileShare)):
 			}
 			// The events of the wait are in this reconcile already.
@@ -299,7 +332,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		again, err := a.reconcile(ctx)
 		took = time.Since(start)
 		if ctx.Err() != nil {
-			return nil
+			return
 		}
 		switch {
 		case err != nil:
