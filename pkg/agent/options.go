@@ -257,59 +257,26 @@ func (o *Options) Run(ctx context.Context) error {
 		return fmt.Errorf("creating the projectcalico.org/v3 client: %w", err)
 	}
 
-	// The namespace to program: a netlink handle and an nftables
-	// connection bound to it, so that no thread of ours changes namespace.
-	var nl *netlink.Handle
-	var nftOpts []nftables.ConnOption
-	nsFD := 0 // the agent's own namespace
-	var nsHandle netns.NsHandle
-	if o.NetNS != "" {
-		ns, err := netns.GetFromPath(o.netnsPath())
-		if err != nil {
-			return fmt.Errorf("opening --netns %q: %w", o.NetNS, err)
-		}
-		defer ns.Close()
-		nsHandle = ns
-		if nl, err = netlink.NewHandleAt(ns); err != nil {
-			return fmt.Errorf("opening a netlink handle in --netns %q: %w", o.NetNS, err)
-		}
-		nsFD = int(ns)
-		nftOpts = append(nftOpts, nftables.WithNetNSFd(nsFD))
-	} else {
-		if nl, err = netlink.NewHandle(); err != nil {
-			return fmt.Errorf("opening a netlink handle: %w", err)
-		}
-		if nsHandle, err = netns.Get(); err != nil {
-			return fmt.Errorf("opening the agent's network namespace: %w", err)
-		}
-		defer nsHandle.Close()
-	}
-	defer nl.Close()
-	nft, err := nftables.New(nftOpts...)
+	ns, err := o.openNetNS()
 	if err != nil {
-		return fmt.Errorf("opening an nftables connection: %w", err)
+		return err
 	}
+	defer ns.close()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := NewMetrics(reg)
-	dp := dataplane.New(nl, dataplane.Options{Logger: log.With("component", "dataplane"), OnResync: OnDataplaneResync(metrics)})
-	var policy *PolicyConfig
-	if o.PolicyEnforcement {
-		f, err := filter.New(filter.Options{NetNS: nsFD, Logger: log.With("component", "filter")})
-		if err != nil {
-			return fmt.Errorf("opening the policy filter: %w", err)
-		}
-		defer f.Close()
-		policy = &PolicyConfig{Filter: f}
-	} else if err := teardownPolicy(ctx, nsFD, log); err != nil {
+	dp := dataplane.New(ns.nl, dataplane.Options{Logger: log.With("component", "dataplane"), OnResync: OnDataplaneResync(metrics)})
+	policy, closePolicy, err := o.policyConfig(ctx, ns.fd, log)
+	if err != nil {
 		return err
 	}
+	defer closePolicy()
 	a, err := New(Config{
 		NodeName: o.NodeName, KubernetesNodeName: o.KubernetesNodeName, NodeIP: nodeIP, VTEP: vtep, Client: client,
-		Dataplane: dp, NAT: nat.New(nft, nat.Options{Logger: log.With("component", "nat")}),
+		Dataplane: dp, NAT: nat.New(ns.nft, nat.Options{Logger: log.With("component", "nat")}),
 		Policy: policy, Metrics: metrics,
-		WireGuard: &WireGuardConfig{NetNS: nsHandle, KeyFile: o.WireGuardKeyFile, InterfaceAddress: wgAddr, WithholdKey: !o.WireGuardPublishKey}, ResyncPeriod: o.ResyncPeriod, Debounce: o.Debounce, StatusInterval: o.StatusInterval, ReconcileShare: o.ReconcileShare,
+		WireGuard: &WireGuardConfig{NetNS: ns.handle, KeyFile: o.WireGuardKeyFile, InterfaceAddress: wgAddr, WithholdKey: !o.WireGuardPublishKey}, ResyncPeriod: o.ResyncPeriod, Debounce: o.Debounce, StatusInterval: o.StatusInterval, ReconcileShare: o.ReconcileShare,
 		Logger: log,
 	})
 	if err != nil {
@@ -342,7 +309,7 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	defer stopHeartbeat()
-	waitBGP, err := o.startBGP(ctx, cfg, client, nl, reg, log)
+	waitBGP, err := o.startBGP(ctx, cfg, client, ns.nl, reg, log)
 	if err != nil {
 		return err
 	}
@@ -350,6 +317,76 @@ func (o *Options) Run(ctx context.Context) error {
 	err = a.Run(ctx)
 	log.Info("stopped; the dataplane stays as programmed")
 	return err
+}
+
+// nodeNetNS is the network namespace the agent programs (--netns, or its
+// own) and the handles bound to it, so that no thread of the agent
+// changes namespace.
+type nodeNetNS struct {
+	handle netns.NsHandle
+	fd     int // for nftables and the filter; 0 for the agent's own namespace
+	nl     *netlink.Handle
+	nft    *nftables.Conn
+}
+
+// openNetNS opens the namespace to program and a netlink handle and an
+// nftables connection in it.
+func (o *Options) openNetNS() (_ *nodeNetNS, err error) {
+	ns := &nodeNetNS{handle: netns.None()}
+	defer func() {
+		if err != nil {
+			ns.close()
+		}
+	}()
+	var nftOpts []nftables.ConnOption
+	if o.NetNS != "" {
+		if ns.handle, err = netns.GetFromPath(o.netnsPath()); err != nil {
+			ns.handle = netns.None()
+			return nil, fmt.Errorf("opening --netns %q: %w", o.NetNS, err)
+		}
+		if ns.nl, err = netlink.NewHandleAt(ns.handle); err != nil {
+			return nil, fmt.Errorf("opening a netlink handle in --netns %q: %w", o.NetNS, err)
+		}
+		ns.fd = int(ns.handle)
+		nftOpts = append(nftOpts, nftables.WithNetNSFd(ns.fd))
+	} else {
+		if ns.handle, err = netns.Get(); err != nil {
+			ns.handle = netns.None()
+			return nil, fmt.Errorf("opening the agent's network namespace: %w", err)
+		}
+		if ns.nl, err = netlink.NewHandle(); err != nil {
+			return nil, fmt.Errorf("opening a netlink handle: %w", err)
+		}
+	}
+	if ns.nft, err = nftables.New(nftOpts...); err != nil {
+		return nil, fmt.Errorf("opening an nftables connection: %w", err)
+	}
+	return ns, nil
+}
+
+// close closes what openNetNS opened.
+func (ns *nodeNetNS) close() {
+	if ns.nl != nil {
+		ns.nl.Close()
+	}
+	if ns.handle.IsOpen() {
+		_ = ns.handle.Close()
+	}
+}
+
+// policyConfig opens the policy filter in the namespace of nsFD when
+// --policy-enforcement is on, and returns it with the function that
+// closes it; when off, it removes a filter an earlier run left and
+// returns nil.
+func (o *Options) policyConfig(ctx context.Context, nsFD int, log *slog.Logger) (*PolicyConfig, func(), error) {
+	if !o.PolicyEnforcement {
+		return nil, func() {}, teardownPolicy(ctx, nsFD, log)
+	}
+	f, err := filter.New(filter.Options{NetNS: nsFD, Logger: log.With("component", "filter")})
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening the policy filter: %w", err)
+	}
+	return &PolicyConfig{Filter: f}, func() { f.Close() }, nil
 }
 
 // startIPAM starts the node-local IPAM service on --ipam-socket, with a
