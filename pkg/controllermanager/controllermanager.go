@@ -196,19 +196,19 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
+	var c controllerClients
+	if c.kube, err = kubernetes.NewForConfig(cfg); err != nil {
 		return err
 	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
+	if c.dyn, err = dynamic.NewForConfig(cfg); err != nil {
+		return err
+	}
+	if c.mcs, err = mcsclientset.NewForConfig(cfg); err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := remotecluster.NewMetrics(reg)
-	gcMetrics := ipamgc.NewMetrics(reg)
-	mcsMetrics := mcscontroller.NewMetrics(reg)
+	metrics := controllerMetrics{remotes: remotecluster.NewMetrics(reg), gc: ipamgc.NewMetrics(reg), mcs: mcscontroller.NewMetrics(reg)}
 	var leading atomic.Bool
 
 	status, err := statusserver.Start(statusserver.Config{
@@ -230,70 +230,83 @@ func (o *Options) Run(ctx context.Context) error {
 	// After the health server: the direct server's probe may take a while.
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	localCfg := o.projectcalicoConfig(ctx, cfg, kube, dyn, stop)
-	local, err := versioned.NewForConfig(localCfg)
-	if err != nil {
-		return err
-	}
-	mcsClient, err := mcsclientset.NewForConfig(cfg)
-	if err != nil {
+	if c.local, err = versioned.NewForConfig(o.projectcalicoConfig(ctx, cfg, c.kube, c.dyn, stop)); err != nil {
 		return err
 	}
 
 	run := func(ctx context.Context) {
 		leading.Store(true)
-		var wg sync.WaitGroup
-		wg.Add(4)
-		remotes := remotecluster.NewController(local, kube, metrics,
-			remotecluster.Concurrency{WorkersPerCluster: o.Workers, WritesInFlight: o.MirrorWritesInFlight}, o.SecretResyncPeriod)
-		federated := federation.NewController(kube, remotes, o.FederationGracePeriod)
-		servicesChanged := []func(string){federated.ClusterChanged}
-		if o.MCS {
-			imports := mcscontroller.New(kube, mcsClient, dyn, remotes, mcscontroller.Config{ClusterID: o.MCSClusterID}, mcsMetrics)
-			servicesChanged = append(servicesChanged, imports.ClusterChanged)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := imports.Run(ctx, 2); err != nil {
-					logger.Error(err, "Multi-cluster service controller stopped")
-				}
-			}()
-		}
-		remotes.OnServicesChanged(func(cluster string) {
-			for _, f := range servicesChanged {
-				f(cluster)
-			}
-		})
-		go func() {
-			defer wg.Done()
-			if err := remotes.Run(ctx, 2); err != nil {
-				logger.Error(err, "Remote cluster controller stopped")
-			}
-		}()
-		go func() {
-			defer wg.Done()
-			if err := federated.Run(ctx, 2); err != nil {
-				logger.Error(err, "Federated service controller stopped")
-			}
-		}()
-		go func() {
-			defer wg.Done()
-			if err := podendpoints.NewController(kube, local).Run(ctx, 2); err != nil {
-				logger.Error(err, "Pod endpoint controller stopped")
-			}
-		}()
-		go func() {
-			defer wg.Done()
-			if err := ipamgc.NewController(kube, local, ipam.NewClient(local), o.IPAMGC, gcMetrics).Run(ctx); err != nil {
-				logger.Error(err, "IPAM garbage collector stopped")
-			}
-		}()
-		wg.Wait()
+		o.runControllers(ctx, c, metrics)
 	}
 	if !o.LeaderElect {
 		run(ctx)
 		return restartCause(ctx)
 	}
+	if err := o.runWhileLeading(ctx, c.kube, run, func() { leading.Store(false) }); err != nil {
+		return err
+	}
+	return restartCause(ctx)
+}
+
+// controllerClients are the clients the controllers share: of the core
+// API, dynamic, of projectcalico.org/v3 (through the direct server when
+// it answers), and of the multi-cluster services API.
+type controllerClients struct {
+	kube  kubernetes.Interface
+	dyn   dynamic.Interface
+	local versioned.Interface
+	mcs   mcsclientset.Interface
+}
+
+// controllerMetrics are the controllers' metrics, registered once for the
+// process: a replica that leads again reuses them.
+type controllerMetrics struct {
+	remotes *remotecluster.Metrics
+	gc      *ipamgc.Metrics
+	mcs     *mcscontroller.Metrics
+}
+
+// runControllers runs every controller until ctx ends: remote clusters,
+// federated services, multi-cluster service imports (--mcs), pod
+// endpoints and the IPAM garbage collector.
+func (o *Options) runControllers(ctx context.Context, c controllerClients, m controllerMetrics) {
+	logger := klog.FromContext(ctx)
+	var wg sync.WaitGroup
+	runLogged := func(name string, run func() error) {
+		wg.Go(func() {
+			if err := run(); err != nil {
+				logger.Error(err, name+" stopped")
+			}
+		})
+	}
+	remotes := remotecluster.NewController(c.local, c.kube, m.remotes,
+		remotecluster.Concurrency{WorkersPerCluster: o.Workers, WritesInFlight: o.MirrorWritesInFlight}, o.SecretResyncPeriod)
+	federated := federation.NewController(c.kube, remotes, o.FederationGracePeriod)
+	servicesChanged := []func(string){federated.ClusterChanged}
+	if o.MCS {
+		imports := mcscontroller.New(c.kube, c.mcs, c.dyn, remotes, mcscontroller.Config{ClusterID: o.MCSClusterID}, m.mcs)
+		servicesChanged = append(servicesChanged, imports.ClusterChanged)
+		runLogged("Multi-cluster service controller", func() error { return imports.Run(ctx, 2) })
+	}
+	remotes.OnServicesChanged(func(cluster string) {
+		for _, f := range servicesChanged {
+			f(cluster)
+		}
+	})
+	runLogged("Remote cluster controller", func() error { return remotes.Run(ctx, 2) })
+	runLogged("Federated service controller", func() error { return federated.Run(ctx, 2) })
+	runLogged("Pod endpoint controller", func() error { return podendpoints.NewController(c.kube, c.local).Run(ctx, 2) })
+	runLogged("IPAM garbage collector", func() error {
+		return ipamgc.NewController(c.kube, c.local, ipam.NewClient(c.local), o.IPAMGC, m.gc).Run(ctx)
+	})
+	wg.Wait()
+}
+
+// runWhileLeading runs run while this replica holds the leader election
+// Lease (--leader-elect-*), calling stopped when it loses it, until ctx
+// ends.
+func (o *Options) runWhileLeading(ctx context.Context, kube kubernetes.Interface, run func(context.Context), stopped func()) error {
+	logger := klog.FromContext(ctx)
 	id, err := os.Hostname()
 	if err != nil {
 		return err
@@ -310,13 +323,13 @@ func (o *Options) Run(ctx context.Context) error {
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: run,
 			OnStoppedLeading: func() {
-				leading.Store(false)
+				stopped()
 				logger.Info("Stopped leading", "identity", id)
 			},
 			OnNewLeader: func(leader string) { logger.Info("Leader", "identity", leader) },
 		},
 	})
-	return restartCause(ctx)
+	return nil
 }
 
 func (o *Options) restConfig() (*rest.Config, error) {
