@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -83,6 +84,33 @@ func ComputeWireGuard(in Inputs, vtep, address netip.Addr) WireGuardState {
 	}
 	problem := func(format string, args ...any) { st.Problems = append(st.Problems, fmt.Sprintf(format, args...)) }
 	st.Enabled = true
+	st.Device = wireguardDevice(fc, vtep, address)
+	st.Policy = wireguard.Policy{VXLANEnabled: vxlanEnabled(fc, in.Pools)}
+	// A hostile mirror never becomes a peer or an AllowedIP (a route in
+	// the WireGuard table, looked up before the main one).
+	in, _ = admitRemote(in, overlayModes(in.RCCs))
+
+	enabled := map[string]bool{}
+	for _, rcc := range in.RCCs {
+		enabled[rcc.Name] = rcc.Spec.SyncOptions.OverlayRoutingMode == v3.OverlayRoutingModeEnabled
+	}
+	// Compute reports the blocks that do not parse.
+	blocks := blocksByNode(in.Blocks, func(string, ...any) {})
+	extra := addressesOutsideBlocks(in.Endpoints, blocks)
+	for _, n := range in.Nodes {
+		ref, cluster := nodeRef(n)
+		if ref == in.NodeName || (cluster != "" && !enabled[cluster]) {
+			continue
+		}
+		st.Nodes = append(st.Nodes, wireguardPeer(n, ref, append(slices.Clone(blocks[ref]), extra[ref]...), problem))
+	}
+	slices.SortFunc(st.Nodes, func(a, b wireguard.Node) int { return cmp.Compare(a.Name, b.Name) })
+	return st
+}
+
+// wireguardDevice is this node's WireGuard device as fc configures it,
+// with the defaults where it does not, addressed address (else vtep).
+func wireguardDevice(fc *v3.FelixConfiguration, vtep, address netip.Addr) wireguard.Desired {
 	d := wireguard.Desired{Name: fc.Spec.WireguardInterfaceName}
 	if p := fc.Spec.WireguardListeningPort; p != nil {
 		d.ListenPort = *p
@@ -108,76 +136,53 @@ func ComputeWireGuard(in Inputs, vtep, address netip.Addr) WireGuardState {
 	case vtep.IsValid():
 		d.Address = vtep.Unmap()
 	}
-	st.Device = d
-	st.Policy = wireguard.Policy{VXLANEnabled: vxlanEnabled(fc, in.Pools)}
-	// A hostile mirror never becomes a peer or an AllowedIP (a route in
-	// the WireGuard table, looked up before the main one).
-	in, _ = admitRemote(in, overlayModes(in.RCCs))
+	return d
+}
 
-	enabled := map[string]bool{}
-	for _, rcc := range in.RCCs {
-		enabled[rcc.Name] = rcc.Spec.SyncOptions.OverlayRoutingMode == v3.OverlayRoutingModeEnabled
-	}
-	blocks := map[string][]netip.Prefix{}
-	for _, b := range in.Blocks {
-		ref := blockNode(b)
-		if b.Spec.Deleted || ref == "" {
-			continue
-		}
-		if cidr, err := netip.ParsePrefix(b.Spec.CIDR); err == nil {
-			blocks[ref] = append(blocks[ref], cidr.Masked())
-		}
-	}
-	extra := map[string][]netip.Prefix{} // endpoint addresses outside their node's blocks
-	for _, ep := range in.Endpoints {
+// addressesOutsideBlocks returns, by node reference, the IPv4 addresses
+// of endpoints outside their node's blocks.
+func addressesOutsideBlocks(endpoints []*Endpoint, blocks map[string][]netip.Prefix) map[string][]netip.Prefix {
+	extra := map[string][]netip.Prefix{}
+	for _, ep := range endpoints {
 		for _, n := range ep.Networks {
 			if p := n.Addr; n.AddrErr == nil && p.Addr().Is4() && !containedIn(p, blocks[ep.Node]) {
 				extra[ep.Node] = append(extra[ep.Node], p)
 			}
 		}
 	}
-	for _, n := range in.Nodes {
-		ref, cluster := nodeRef(n)
-		if ref == in.NodeName || (cluster != "" && !enabled[cluster]) {
-			continue
-		}
-		wn := wireguard.Node{Name: ref}
-		if s := n.Status.WireguardPublicKey; s != "" {
-			k, err := wgtypes.ParseKey(s)
-			if err != nil {
-				problem("Node %q: status.wireguardPublicKey %q: %v", n.Name, s, err)
-			} else {
-				wn.PublicKey = k
-			}
-		}
-		if ip, err := NodeAddress(n); err == nil {
-			wn.NodeIP = ip
+	return extra
+}
+
+// wireguardPeer is node n, referred to as ref, as a WireGuard peer whose
+// AllowedIPs are allowed (its blocks and endpoint addresses) and its
+// WireGuard interface's address; a public key or address that does not
+// parse is a problem, and the peer is kept without it.
+func wireguardPeer(n *v3.Node, ref string, allowed []netip.Prefix, problem func(string, ...any)) wireguard.Node {
+	wn := wireguard.Node{Name: ref}
+	if s := n.Status.WireguardPublicKey; s != "" {
+		k, err := wgtypes.ParseKey(s)
+		if err != nil {
+			problem("Node %q: status.wireguardPublicKey %q: %v", n.Name, s, err)
 		} else {
-			problem("%v", err)
+			wn.PublicKey = k
 		}
-		allowed := append(slices.Clone(blocks[ref]), extra[ref]...)
-		if n.Spec.Wireguard != nil && n.Spec.Wireguard.InterfaceIPv4Address != "" {
-			a, err := parseAddr(n.Spec.Wireguard.InterfaceIPv4Address)
-			switch {
-			case err != nil || !a.Is4():
-				problem("Node %q: spec.wireguard.interfaceIPv4Address %q is not an IPv4 address", n.Name, n.Spec.Wireguard.InterfaceIPv4Address)
-			case !containedIn(netip.PrefixFrom(a, 32), allowed):
-				allowed = append(allowed, netip.PrefixFrom(a, 32))
-			}
-		}
-		wn.AllowedIPs = sortPrefixes(allowed)
-		st.Nodes = append(st.Nodes, wn)
 	}
-	slices.SortFunc(st.Nodes, func(a, b wireguard.Node) int {
+	if ip, err := NodeAddress(n); err == nil {
+		wn.NodeIP = ip
+	} else {
+		problem("%v", err)
+	}
+	if n.Spec.Wireguard != nil && n.Spec.Wireguard.InterfaceIPv4Address != "" {
+		a, err := parseAddr(n.Spec.Wireguard.InterfaceIPv4Address)
 		switch {
-		case a.Name < b.Name:
-			return -1
-		case a.Name > b.Name:
-			return 1
+		case err != nil || !a.Is4():
+			problem("Node %q: spec.wireguard.interfaceIPv4Address %q is not an IPv4 address", n.Name, n.Spec.Wireguard.InterfaceIPv4Address)
+		case !containedIn(netip.PrefixFrom(a, 32), allowed):
+			allowed = append(allowed, netip.PrefixFrom(a, 32))
 		}
-		return 0
-	})
-	return st
+	}
+	wn.AllowedIPs = sortPrefixes(allowed)
+	return wn
 }
 
 // wgRuntime is the agent's WireGuard while it is enabled.
