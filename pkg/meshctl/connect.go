@@ -218,124 +218,173 @@ func (o *options) connectClusters() ([]cluster, error) {
 // connect writes every pair's objects, refusing (and rolling back what it
 // created) when an RCC would not be admitted.
 func connect(ctx context.Context, o *options, cs []cluster, namespace string, overlay v3.OverlayRoutingMode) (*ConnectResult, error) {
-	res := &ConnectResult{}
-	kubeconfigs := make([][]byte, len(cs))
-	for i, c := range cs {
-		raw, created, err := remoteKubeconfig(ctx, c, remoteaccess.DefaultIdentity, "")
+	r := &connectRun{ctx: ctx, cs: cs, namespace: namespace, res: &ConnectResult{}}
+	kubeconfigs, err := r.remoteIdentities()
+	if err != nil {
+		return r.res, err
+	}
+	fmt.Fprintf(o.errOut, "Remote identities ready in %d clusters\n", len(cs))
+	// Access Secrets and RBAC first: admission reads the remote cluster
+	// through the Secret.
+	if err := r.writeAccess(kubeconfigs); err != nil {
+		return r.res, r.rollback(err)
+	}
+	todo, err := r.dryRunRCCs(overlay)
+	if err != nil {
+		return r.res, r.rollback(err)
+	}
+	return r.res, r.writeRCCs(todo)
+}
+
+// connectRun is one connect: its clusters, the namespace of the access
+// Secrets, what it did so far, and the access objects it wrote, which a
+// failure before the RemoteClusterConfigurations rolls back.
+type connectRun struct {
+	ctx       context.Context
+	cs        []cluster
+	namespace string
+	res       *ConnectResult
+	written   []Change
+}
+
+// remoteIdentities makes sure every cluster has the remote identity and
+// returns, per cluster, a kubeconfig of it that works and that
+// meshapi-controller would accept.
+func (r *connectRun) remoteIdentities() ([][]byte, error) {
+	kubeconfigs := make([][]byte, len(r.cs))
+	for i, c := range r.cs {
+		raw, created, err := remoteKubeconfig(r.ctx, c, remoteaccess.DefaultIdentity, "")
 		for _, what := range created {
 			kind, name, _ := strings.Cut(what, " ")
-			res.Changes = append(res.Changes, Change{Context: c.context, Kind: kind, Name: name, Action: ActionCreated})
+			r.res.Changes = append(r.res.Changes, Change{Context: c.context, Kind: kind, Name: name, Action: ActionCreated})
 		}
 		if err != nil {
-			return res, err
+			return nil, err
 		}
-		if _, err := verifyKubeconfig(ctx, raw); err != nil {
-			return res, fmt.Errorf("context %q: the remote identity's kubeconfig does not work: %w", c.context, err)
+		if _, err := verifyKubeconfig(r.ctx, raw); err != nil {
+			return nil, fmt.Errorf("context %q: the remote identity's kubeconfig does not work: %w", c.context, err)
 		}
 		// meshapi-controller refuses what a kubeconfig may not do (e.g.
 		// insecure-skip-tls-verify from an insecure --context): say so now.
-		if _, err := remoteaccess.ParseAccessSecret(remoteaccess.AccessSecret(namespace, c.context, raw)); err != nil {
-			return res, fmt.Errorf("context %q: meshapi-controller would refuse the remote identity's kubeconfig: %w", c.context, err)
+		if _, err := remoteaccess.ParseAccessSecret(remoteaccess.AccessSecret(r.namespace, c.context, raw)); err != nil {
+			return nil, fmt.Errorf("context %q: meshapi-controller would refuse the remote identity's kubeconfig: %w", c.context, err)
 		}
 		kubeconfigs[i] = raw
 	}
-	fmt.Fprintf(o.errOut, "Remote identities ready in %d clusters\n", len(cs))
+	return kubeconfigs, nil
+}
 
-	// Access Secrets and RBAC first: admission reads the remote cluster
-	// through the Secret.
-	var written []Change
-	rollback := func(cause error) error {
-		for _, ch := range slices.Backward(written) {
-			if ch.Action != ActionCreated {
-				continue
-			}
-			c := clusterNamed(cs, ch.Context)
-			if err := deleteObject(ctx, c, ch.Kind, ch.Name); err != nil {
-				cause = errors.Join(cause, fmt.Errorf("rolling back %s %s in %q: %w", ch.Kind, ch.Name, ch.Context, err))
-				continue
-			}
-			res.Changes = append(res.Changes, Change{Context: ch.Context, Kind: ch.Kind, Name: ch.Name, Action: ActionRolledBack})
-		}
-		return cause
-	}
-	for _, p := range Pairs(len(cs)) {
-		local, remote := cs[p.Local], cs[p.Remote]
-		ch, err := applySecret(ctx, local, remoteaccess.AccessSecret(namespace, remote.context, kubeconfigs[p.Remote]))
+// writeAccess writes, in every cluster, the access Secret of each other
+// cluster (from kubeconfigs) and the Role and RoleBinding that let
+// meshapi-controller read them, recording each in written; they are
+// reported as changes once all are written (a rollback reports its own).
+func (r *connectRun) writeAccess(kubeconfigs [][]byte) error {
+	secretNames := make(map[string][]string, len(r.cs))
+	for _, p := range Pairs(len(r.cs)) {
+		local, remote := r.cs[p.Local], r.cs[p.Remote]
+		ch, err := applySecret(r.ctx, local, remoteaccess.AccessSecret(r.namespace, remote.context, kubeconfigs[p.Remote]))
 		if err != nil {
-			return res, rollback(err)
+			return err
 		}
-		written = append(written, ch)
+		r.written = append(r.written, ch)
+		secretNames[local.context] = append(secretNames[local.context], remoteaccess.AccessSecretName(remote.context))
 	}
-	secretNames := make(map[string][]string, len(cs))
-	for _, p := range Pairs(len(cs)) {
-		secretNames[cs[p.Local].context] = append(secretNames[cs[p.Local].context], remoteaccess.AccessSecretName(cs[p.Remote].context))
-	}
-	for _, c := range cs {
-		ch, err := applyRole(ctx, c, remoteaccess.SecretAccessRole(namespace, secretNames[c.context]...))
+	for _, c := range r.cs {
+		ch, err := applyRole(r.ctx, c, remoteaccess.SecretAccessRole(r.namespace, secretNames[c.context]...))
 		if err != nil {
-			return res, rollback(err)
+			return err
 		}
-		written = append(written, ch)
-		ch, err = applyRoleBinding(ctx, c, remoteaccess.SecretAccessRoleBinding(namespace))
+		r.written = append(r.written, ch)
+		ch, err = applyRoleBinding(r.ctx, c, remoteaccess.SecretAccessRoleBinding(r.namespace))
 		if err != nil {
-			return res, rollback(err)
+			return err
 		}
-		written = append(written, ch)
+		r.written = append(r.written, ch)
 	}
-	res.Changes = append(res.Changes, written...)
+	r.res.Changes = append(r.res.Changes, r.written...)
+	return nil
+}
 
-	// The requirements: every new or changed RCC, dry run.
-	type pending struct {
-		c    cluster
-		cur  *v3.RemoteClusterConfiguration
-		want *v3.RemoteClusterConfiguration
+// rollback deletes the access objects this run created, newest first,
+// and returns cause joined with what could not be deleted.
+func (r *connectRun) rollback(cause error) error {
+	for _, ch := range slices.Backward(r.written) {
+		if ch.Action != ActionCreated {
+			continue
+		}
+		c := clusterNamed(r.cs, ch.Context)
+		if err := deleteObject(r.ctx, c, ch.Kind, ch.Name); err != nil {
+			cause = errors.Join(cause, fmt.Errorf("rolling back %s %s in %q: %w", ch.Kind, ch.Name, ch.Context, err))
+			continue
+		}
+		r.res.Changes = append(r.res.Changes, Change{Context: ch.Context, Kind: ch.Kind, Name: ch.Name, Action: ActionRolledBack})
 	}
-	var todo []pending
+	return cause
+}
+
+// pendingRCC is a RemoteClusterConfiguration to write in cluster c: want,
+// over cur (nil: to create).
+type pendingRCC struct {
+	c    cluster
+	cur  *v3.RemoteClusterConfiguration
+	want *v3.RemoteClusterConfiguration
+}
+
+// dryRunRCCs checks the mesh's requirements before anything is connected:
+// every new or changed RemoteClusterConfiguration is written as a dry run,
+// and if the API servers would refuse any, none is written. It returns
+// those to write.
+func (r *connectRun) dryRunRCCs(overlay v3.OverlayRoutingMode) ([]pendingRCC, error) {
+	var todo []pendingRCC
 	var refused []string
-	for _, p := range Pairs(len(cs)) {
-		local, remote := cs[p.Local], cs[p.Remote]
-		want := DesiredRCC(remote.context, namespace, overlay)
+	for _, p := range Pairs(len(r.cs)) {
+		local, remote := r.cs[p.Local], r.cs[p.Remote]
+		want := DesiredRCC(remote.context, r.namespace, overlay)
 		rccs := local.client.ProjectcalicoV3().RemoteClusterConfigurations()
-		cur, err := rccs.Get(ctx, want.Name, metav1.GetOptions{})
+		cur, err := rccs.Get(r.ctx, want.Name, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
 			cur = nil
-			_, err = rccs.Create(ctx, want, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+			_, err = rccs.Create(r.ctx, want, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		case err != nil:
-			return res, rollback(fmt.Errorf("context %q: reading RemoteClusterConfiguration %s: %w", local.context, want.Name, err))
+			return nil, fmt.Errorf("context %q: reading RemoteClusterConfiguration %s: %w", local.context, want.Name, err)
 		case rccUpToDate(cur, want):
-			res.Changes = append(res.Changes, Change{Context: local.context, Kind: "RemoteClusterConfiguration", Name: want.Name, Action: ActionUnchanged})
+			r.res.Changes = append(r.res.Changes, Change{Context: local.context, Kind: "RemoteClusterConfiguration", Name: want.Name, Action: ActionUnchanged})
 			continue
 		default:
-			upd := updatedRCC(cur, want)
-			_, err = rccs.Update(ctx, upd, metav1.UpdateOptions{DryRun: []string{metav1.DryRunAll}})
+			_, err = rccs.Update(r.ctx, updatedRCC(cur, want), metav1.UpdateOptions{DryRun: []string{metav1.DryRunAll}})
 		}
 		if err != nil {
 			refused = append(refused, fmt.Sprintf("%s → %s: %v", local.context, remote.context, err))
 			continue
 		}
-		todo = append(todo, pending{local, cur, want})
+		todo = append(todo, pendingRCC{local, cur, want})
 	}
 	if len(refused) > 0 {
-		return res, rollback(fmt.Errorf("refusing to connect: the API servers would not admit %d RemoteClusterConfigurations:\n  %s",
-			len(refused), strings.Join(refused, "\n  ")))
+		return nil, fmt.Errorf("refusing to connect: the API servers would not admit %d RemoteClusterConfigurations:\n  %s",
+			len(refused), strings.Join(refused, "\n  "))
 	}
+	return todo, nil
+}
+
+// writeRCCs creates or updates the RemoteClusterConfigurations of todo.
+func (r *connectRun) writeRCCs(todo []pendingRCC) error {
 	for _, p := range todo {
 		rccs := p.c.client.ProjectcalicoV3().RemoteClusterConfigurations()
 		action := ActionCreated
 		var err error
 		if p.cur == nil {
-			_, err = rccs.Create(ctx, p.want, metav1.CreateOptions{})
+			_, err = rccs.Create(r.ctx, p.want, metav1.CreateOptions{})
 		} else {
 			action = ActionUpdated
-			_, err = rccs.Update(ctx, updatedRCC(p.cur, p.want), metav1.UpdateOptions{})
+			_, err = rccs.Update(r.ctx, updatedRCC(p.cur, p.want), metav1.UpdateOptions{})
 		}
 		if err != nil {
-			return res, fmt.Errorf("context %q: writing RemoteClusterConfiguration %s: %w", p.c.context, p.want.Name, err)
+			return fmt.Errorf("context %q: writing RemoteClusterConfiguration %s: %w", p.c.context, p.want.Name, err)
 		}
-		res.Changes = append(res.Changes, Change{Context: p.c.context, Kind: "RemoteClusterConfiguration", Name: p.want.Name, Action: action})
+		r.res.Changes = append(r.res.Changes, Change{Context: p.c.context, Kind: "RemoteClusterConfiguration", Name: p.want.Name, Action: action})
 	}
-	return res, nil
+	return nil
 }
 
 // updatedRCC returns cur with want's spec and labels.
