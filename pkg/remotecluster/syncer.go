@@ -358,33 +358,7 @@ func (s *Syncer) Run(ctx context.Context, workers int) {
 		if k.Overlay() && !s.overlay {
 			continue
 		}
-		var lw cache.ListerWatcher
-		if s.etcd != nil {
-			lw = noWatchList{s.observedListWatch(ctx, k, k.EtcdListWatch(s.etcd))}
-		} else {
-			lw = s.observedListWatch(ctx, k, k.RemoteListWatch(s.remote))
-		}
-		informer := cache.NewSharedIndexInformer(lw, k.Example(), 0, cache.Indexers{})
-		if err := informer.SetTransform(k.RemoteTransform()); err != nil {
-			logger.Error(err, "Setting the informer's transform", "kind", k.Name())
-		}
-		if err := informer.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) { s.remoteFailed(ctx, err) }); err != nil {
-			logger.Error(err, "Setting the watch error handler")
-		}
-		pools := k == s.pools
-		if _, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(obj any) { s.remoteEvent(k, obj, pools, true) },
-			UpdateFunc: func(_, obj any) { s.remoteEvent(k, obj, pools, false) },
-			DeleteFunc: func(obj any) { s.remoteEvent(k, obj, pools, true) },
-		}); err != nil {
-			logger.Error(err, "Adding an event handler", "kind", k.Name())
-		}
-		s.mu.Lock()
-		k.indexer = informer.GetIndexer()
-		s.mu.Unlock()
-		synced = append(synced, informer.HasSynced)
-		go informer.RunWithContext(ctx)
-		logger.Info("Full resync is required", "kind", k.Name())
+		synced = append(synced, s.startInformer(ctx, logger, k))
 	}
 	go s.queue.reportUnfinished(ctx)
 	if s.remote != nil {
@@ -400,34 +374,9 @@ func (s *Syncer) Run(ctx context.Context, workers int) {
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return
 	}
-	s.report(SyncStatus{State: v3.SyncStateResyncInProgress, Reason: "ResyncInProgress", Message: "reconciling the mirror with the remote cluster"})
-
-	// The full resync: every remote object and every mirrored object of
-	// this cluster, so that what was deleted while away goes too.
-	initial := s.resyncItems()
-	s.mu.Lock()
-	s.initial = make(map[queueItem]struct{}, len(initial))
-	for _, it := range initial {
-		s.initial[it] = struct{}{}
-	}
-	s.pending.Add(len(s.initial))
-	s.mu.Unlock()
-	for i := 0; i < workers; i++ {
-		go wait.UntilWithContext(ctx, s.work, time.Second)
-	}
-	for _, it := range initial {
-		s.queue.Add(it)
-	}
-	done := make(chan struct{})
-	go func() { s.pending.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
+	if !s.fullResync(ctx, workers) {
 		return
 	}
-	s.mu.Lock()
-	s.initial = nil // empty by now, but a map keeps the room it grew to
-	s.mu.Unlock()
 	s.markInSync(ctx)
 
 	// After a failure the informers relist on their own; once every kind
@@ -440,6 +389,72 @@ func (s *Syncer) Run(ctx context.Context, workers int) {
 			s.markInSync(ctx)
 		}
 	}, 500*time.Millisecond)
+}
+
+// startInformer starts the informer of kind k's remote objects (through
+// the remote API server, or its etcd), feeding the queue, and returns its
+// HasSynced.
+func (s *Syncer) startInformer(ctx context.Context, logger klog.Logger, k *remoteKind) cache.InformerSynced {
+	var lw cache.ListerWatcher
+	if s.etcd != nil {
+		lw = noWatchList{s.observedListWatch(ctx, k, k.EtcdListWatch(s.etcd))}
+	} else {
+		lw = s.observedListWatch(ctx, k, k.RemoteListWatch(s.remote))
+	}
+	informer := cache.NewSharedIndexInformer(lw, k.Example(), 0, cache.Indexers{})
+	if err := informer.SetTransform(k.RemoteTransform()); err != nil {
+		logger.Error(err, "Setting the informer's transform", "kind", k.Name())
+	}
+	if err := informer.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) { s.remoteFailed(ctx, err) }); err != nil {
+		logger.Error(err, "Setting the watch error handler")
+	}
+	pools := k == s.pools
+	if _, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { s.remoteEvent(k, obj, pools, true) },
+		UpdateFunc: func(_, obj any) { s.remoteEvent(k, obj, pools, false) },
+		DeleteFunc: func(obj any) { s.remoteEvent(k, obj, pools, true) },
+	}); err != nil {
+		logger.Error(err, "Adding an event handler", "kind", k.Name())
+	}
+	s.mu.Lock()
+	k.indexer = informer.GetIndexer()
+	s.mu.Unlock()
+	go informer.RunWithContext(ctx)
+	logger.Info("Full resync is required", "kind", k.Name())
+	return informer.HasSynced
+}
+
+// fullResync reconciles every remote object and every mirrored object of
+// this cluster, so that what was deleted while away goes too, with
+// workers workers (who go on with later changes), and reports whether it
+// finished before ctx ended.
+func (s *Syncer) fullResync(ctx context.Context, workers int) bool {
+	s.report(SyncStatus{State: v3.SyncStateResyncInProgress, Reason: "ResyncInProgress", Message: "reconciling the mirror with the remote cluster"})
+	initial := s.resyncItems()
+	s.mu.Lock()
+	s.initial = make(map[queueItem]struct{}, len(initial))
+	for _, it := range initial {
+		s.initial[it] = struct{}{}
+	}
+	s.pending.Add(len(s.initial))
+	s.mu.Unlock()
+	for range workers {
+		go wait.UntilWithContext(ctx, s.work, time.Second)
+	}
+	for _, it := range initial {
+		s.queue.Add(it)
+	}
+	done := make(chan struct{})
+	go func() { s.pending.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return false
+	}
+	s.mu.Lock()
+	s.initial = nil // empty by now, but a map keeps the room it grew to
+	s.mu.Unlock()
+	return true
 }
 
 // resyncItems lists every remote object and every local mirror of this
