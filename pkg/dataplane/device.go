@@ -35,6 +35,16 @@ func (d *Dataplane) ensureDevice(cfg VXLANConfig, st *Stats) (netlink.Link, erro
 		want.SrcAddr = net.IP(cfg.ParentIP.AsSlice())
 	}
 
+	if err := d.createOrReplaceDevice(cfg, want, st); err != nil {
+		return nil, err
+	}
+	return d.updateDevice(cfg, mtu, st)
+}
+
+// createOrReplaceDevice creates the VXLAN device want, or replaces the one
+// of its name whose attributes differ; the MAC of the device it replaces
+// (or of the one it had, deleted since) is kept unless cfg sets one.
+func (d *Dataplane) createOrReplaceDevice(cfg VXLANConfig, want *netlink.Vxlan, st *Stats) error {
 	link, err := d.h.LinkByName(cfg.Name)
 	switch {
 	case isNotFound(err):
@@ -45,16 +55,16 @@ func (d *Dataplane) ensureDevice(cfg VXLANConfig, st *Stats) (netlink.Link, erro
 			want.HardwareAddr = d.mac
 		}
 		if err := d.h.LinkAdd(want); err != nil {
-			return nil, fmt.Errorf("creating VXLAN device %s (VNI %d, port %d): %w", cfg.Name, cfg.VNI, cfg.Port, err)
+			return fmt.Errorf("creating VXLAN device %s (VNI %d, port %d): %w", cfg.Name, cfg.VNI, cfg.Port, err)
 		}
 		st.DeviceCreated = true
-		d.log.Info("created VXLAN device", "device", cfg.Name, "vni", cfg.VNI, "port", cfg.Port, "mtu", mtu)
+		d.log.Info("created VXLAN device", "device", cfg.Name, "vni", cfg.VNI, "port", cfg.Port, "mtu", want.MTU)
 	case err != nil:
-		return nil, fmt.Errorf("looking up VXLAN device %s: %w", cfg.Name, err)
+		return fmt.Errorf("looking up VXLAN device %s: %w", cfg.Name, err)
 	default:
 		have, ok := link.(*netlink.Vxlan)
 		if !ok {
-			return nil, fmt.Errorf("device %s exists but is of type %q, not vxlan: not touching it", cfg.Name, link.Type())
+			return fmt.Errorf("device %s exists but is of type %q, not vxlan: not touching it", cfg.Name, link.Type())
 		}
 		if why := vxlanMismatch(have, want); why != "" {
 			if cfg.LocalMAC == nil {
@@ -62,17 +72,24 @@ func (d *Dataplane) ensureDevice(cfg VXLANConfig, st *Stats) (netlink.Link, erro
 				want.HardwareAddr = have.HardwareAddr
 			}
 			if err := d.h.LinkDel(have); err != nil && !isNotFound(err) {
-				return nil, fmt.Errorf("deleting VXLAN device %s to replace it (%s): %w", cfg.Name, why, err)
+				return fmt.Errorf("deleting VXLAN device %s to replace it (%s): %w", cfg.Name, why, err)
 			}
 			if err := d.h.LinkAdd(want); err != nil {
-				return nil, fmt.Errorf("re-creating VXLAN device %s (%s): %w", cfg.Name, why, err)
+				return fmt.Errorf("re-creating VXLAN device %s (%s): %w", cfg.Name, why, err)
 			}
 			st.DeviceReplaced = true
 			d.log.Info("replaced VXLAN device", "device", cfg.Name, "reason", why)
 		}
 	}
 
-	link, err = d.h.LinkByName(cfg.Name)
+	return nil
+}
+
+// updateDevice sets the MAC (if cfg sets one), the MTU, the address and
+// the up flag of the VXLAN device where they differ, and returns the
+// device as it is then.
+func (d *Dataplane) updateDevice(cfg VXLANConfig, mtu int, st *Stats) (netlink.Link, error) {
+	link, err := d.h.LinkByName(cfg.Name)
 	if err != nil {
 		return nil, fmt.Errorf("looking up VXLAN device %s: %w", cfg.Name, err)
 	}
