@@ -14,35 +14,37 @@ import (
 )
 
 // costSample is what the processes of a benchmark had spent at one moment:
-// the CPU time of A's and B's API servers (process_cpu_seconds_total of
-// their /metrics) and of this process (the controller, the benchmark's
-// clients), and the resource requests A had served, by verb. The
-// difference of two samples is the cost of what ran between them.
+// the CPU time of A's API server and of the remotes' (process_cpu_seconds_total
+// of their /metrics; B, or all the remotes of a fleet together) and of this
+// process (the controller, the benchmark's clients), and the resource
+// requests A had served, by verb. The difference of two samples is the
+// cost of what ran between them (and of reading the remotes' metrics).
 type costSample struct {
 	aCPU, bCPU, selfCPU float64 // seconds
 	aRequests           map[string]float64
 }
 
-// sampleCost reads the cost spent so far from f's servers and this
+// sampleCost reads the cost spent so far from a, the remotes and this
 // process.
-func sampleCost(ctx context.Context, f *benchserver.Pair) (costSample, error) {
-	a, err := scrape(ctx, f.A)
+func sampleCost(ctx context.Context, a *benchserver.Server, remotes ...*benchserver.Server) (costSample, error) {
+	ea, err := scrape(ctx, a)
 	if err != nil {
 		return costSample{}, err
 	}
-	b, err := scrape(ctx, f.B)
-	if err != nil {
-		return costSample{}, err
+	c := costSample{aCPU: sampleValue(ea, "process_cpu_seconds_total"), aRequests: resourceRequests(ea)}
+	for _, r := range remotes {
+		e, err := scrape(ctx, r)
+		if err != nil {
+			return costSample{}, err
+		}
+		c.bCPU += sampleValue(e, "process_cpu_seconds_total")
 	}
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return costSample{}, fmt.Errorf("reading this process's CPU time: %w", err)
 	}
-	return costSample{
-		aCPU: sampleValue(a, "process_cpu_seconds_total"), bCPU: sampleValue(b, "process_cpu_seconds_total"),
-		selfCPU:   seconds(ru.Utime) + seconds(ru.Stime),
-		aRequests: resourceRequests(a),
-	}, nil
+	c.selfCPU = seconds(ru.Utime) + seconds(ru.Stime)
+	return c, nil
 }
 
 func scrape(ctx context.Context, s *benchserver.Server) (string, error) {

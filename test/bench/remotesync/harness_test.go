@@ -193,7 +193,7 @@ func createFloor(ctx context.Context, f *benchserver.Pair, cluster, set string, 
 // now returns the time and the cost spent so far by f's servers and this
 // process.
 func now(ctx context.Context, f *benchserver.Pair) (time.Time, costSample, error) {
-	c, err := sampleCost(ctx, f)
+	c, err := sampleCost(ctx, f.A, f.B)
 	return time.Now(), c, err
 }
 

@@ -229,6 +229,8 @@ func manyRemotes(b *testing.B, f *benchserver.Pair, n, perRemote int, prefix str
 	remoteRSS := fleetRSS(run.fleet)
 	b.Logf("setup: %d remotes hold %d endpoints each; remote VmRSS mean %.0f MiB, total %.0f MiB", n, perRemote, mb(remoteRSS/uint64(n)), mb(remoteRSS))
 
+	reportIdleFleet(ctx, b, f.A, run.fleet.Servers)
+
 	before := readMemory()
 	c, err := startController(ctx, f)
 	if err != nil {
@@ -241,6 +243,10 @@ func manyRemotes(b *testing.B, f *benchserver.Pair, n, perRemote int, prefix str
 		}
 	}()
 
+	startCost, err := sampleCost(ctx, f.A, run.fleet.Servers...)
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.StartTimer()
 	start := time.Now()
 	createRCCs(ctx, b, f.A.Client, run)
@@ -249,6 +255,11 @@ func manyRemotes(b *testing.B, f *benchserver.Pair, n, perRemote int, prefix str
 		b.Fatalf("waiting for the RCCs to be in sync: %v", err)
 	}
 	b.StopTimer()
+	syncedCost, err := sampleCost(ctx, f.A, run.fleet.Servers...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	reportCost(b, "sync", n*perRemote, syncedCost.since(startCost))
 	mirrored, err := countEndpoints(ctx, f.A.Client, v3.LabelCluster)
 	if err != nil {
 		b.Fatal(err)
@@ -277,6 +288,30 @@ func manyRemotes(b *testing.B, f *benchserver.Pair, n, perRemote int, prefix str
 	errs, sample = c.logs.errorSummary()
 	b.ReportMetric(float64(errs), "errors")
 	b.Logf("%d errors logged in all %q", errs, sample)
+}
+
+// idleWindow is how long reportIdleFleet watches the idle servers.
+const idleWindow = 5 * time.Second
+
+// reportIdleFleet reports the share of a core that A and the remotes use
+// while nothing is asked of them, over idleWindow: on two cores, what an
+// idle fleet of API servers takes is not there for the sync.
+func reportIdleFleet(ctx context.Context, b *testing.B, a *benchserver.Server, remotes []*benchserver.Server) {
+	first, err := sampleCost(ctx, a, remotes...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	time.Sleep(idleWindow)
+	last, err := sampleCost(ctx, a, remotes...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := last.since(first)
+	pct := func(s float64) float64 { return 100 * s / idleWindow.Seconds() }
+	b.ReportMetric(pct(d.bCPU), "idle-remotes-cpu-%")
+	b.ReportMetric(pct(d.aCPU), "idle-a-cpu-%")
+	b.Logf("idle for %s before the controller started: the %d remotes used %.0f%% of a core together, A %.1f%%, this process %.1f%% (reading their metrics)",
+		idleWindow, len(remotes), pct(d.bCPU), pct(d.aCPU), pct(d.selfCPU))
 }
 
 // setupFleet starts n remotes, fills them, and starts a counting proxy in

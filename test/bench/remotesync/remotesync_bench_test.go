@@ -103,7 +103,7 @@ func initialSync(b *testing.B, f *benchserver.Pair, n int, rccName string) {
 	}()
 
 	stopProfile := startProfile(b, n)
-	startCost, err := sampleCost(ctx, f)
+	startCost, err := sampleCost(ctx, f.A, f.B)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func initialSync(b *testing.B, f *benchserver.Pair, n int, rccName string) {
 	if err != nil {
 		b.Fatalf("waiting for %s to be in sync: %v", rccName, err)
 	}
-	syncedCost, err := sampleCost(ctx, f)
+	syncedCost, err := sampleCost(ctx, f.A, f.B)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func initialSync(b *testing.B, f *benchserver.Pair, n int, rccName string) {
 		rccName, t.resync.Round(time.Millisecond), logged.Sub(start).Round(time.Millisecond), n, t.inSync.Round(time.Millisecond), writes,
 		mb(after.heapInuse), mb(before.heapInuse), mb(after.rss), mb(before.rss), errs, sample)
 
-	beforeTeardown, err := sampleCost(ctx, f)
+	beforeTeardown, err := sampleCost(ctx, f.A, f.B)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func initialSync(b *testing.B, f *benchserver.Pair, n int, rccName string) {
 		b.Errorf("removing the mirror: %v", err)
 		return
 	}
-	tornDown, err := sampleCost(ctx, f)
+	tornDown, err := sampleCost(ctx, f.A, f.B)
 	if err != nil {
 		b.Fatal(err)
 	}
