@@ -25,6 +25,7 @@ import (
 	informers "github.com/meshapi/meshapi/pkg/generated/informers/externalversions"
 	listers "github.com/meshapi/meshapi/pkg/generated/listers/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/ipam"
+	"github.com/meshapi/meshapi/pkg/runloop"
 )
 
 // FieldManager is the field manager of the agent's writes.
@@ -184,8 +185,8 @@ func (a *Agent) Healthy() error {
 // Run watches the local API and programs the node until ctx ends.
 func (a *Agent) Run(ctx context.Context) error {
 	factory := informers.NewSharedInformerFactoryWithOptions(a.cfg.Client, 0, informers.WithTransform(dropManagedFields))
-	trigger := make(chan struct{}, 1)
-	policyStages, err := a.watch(factory, trigger)
+	kicks := runloop.NewKicker()
+	policyStages, err := a.watch(factory, kicks)
 	if err != nil {
 		return err
 	}
@@ -211,23 +212,18 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.localMAC = mac
 		}
 	}
-	a.reconcileLoop(ctx, trigger)
+	a.reconcileLoop(ctx, kicks)
 	return nil
 }
 
 // watch sets the agent's listers from factory's informers and has a
-// change of what the dataplane depends on poke trigger. It returns the
+// change of what the dataplane depends on kick the reconcile loop. It returns the
 // policy engine's informers, in the stages they are to be fed, if the
 // agent enforces policy: made before the factory starts, so that they
 // start with it.
-func (a *Agent) watch(factory informers.SharedInformerFactory, trigger chan struct{}) ([][]cache.SharedIndexInformer, error) {
+func (a *Agent) watch(factory informers.SharedInformerFactory, kicks runloop.Kicker) ([][]cache.SharedIndexInformer, error) {
 	pc := factory.Projectcalico().V3()
-	poke := func() {
-		select {
-		case trigger <- struct{}{}:
-		default:
-		}
-	}
+	poke := kicks.Kick
 	handler := cache.ResourceEventHandlerFuncs{
 		AddFunc: func(any) { poke() },
 		UpdateFunc: func(old, obj any) {
@@ -285,67 +281,31 @@ func (a *Agent) enforcePolicy(ctx context.Context, stages [][]cache.SharedIndexI
 	p.run(ctx)
 }
 
-// reconcileLoop reconciles now, after each burst of changes poked into
-// trigger (gathered for a while that grows with the last reconcile's
+// reconcileLoop reconciles now, after each burst of changes kicked into
+// kicks (gathered for a while that grows with the last reconcile's
 // length), when a reconcile asks to run again, and with backoff after a
-// failure; it resyncs the kernel every ResyncPeriod and checks WireGuard
-// peers between reconciles, until ctx ends.
-func (a *Agent) reconcileLoop(ctx context.Context, trigger chan struct{}) {
-	resync := time.NewTicker(a.cfg.ResyncPeriod)
-	defer resync.Stop()
-	wgCheck := time.NewTicker(a.wireguardCheckInterval())
-	defer wgCheck.Stop()
+// failure; it resyncs the kernel (then reconciles) every ResyncPeriod and
+// checks WireGuard peers between reconciles, until ctx ends.
+func (a *Agent) reconcileLoop(ctx context.Context, kicks runloop.Kicker) {
 	defer a.stopWireGuard()
-	retry := time.NewTimer(0) // the first reconcile, now
-	defer retry.Stop()
-	backoff := time.Second
-	var took time.Duration // the last reconcile's
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-trigger:
-			// Gather the burst of events that usually comes together,
-			// longer after a long reconcile.
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(gatherTime(a.cfg.Debounce, took, a.cfg.ReconcileShare)):
-			}
-			// The events of the wait are in this reconcile already.
-			select {
-			case <-trigger:
-			default:
-			}
-		case <-resync.C:
-			a.resyncKernel(ctx)
-		case <-wgCheck.C:
+	l := &runloop.Loop{
+		Pass: a.reconcile,
+		Gather: func(last time.Duration) time.Duration {
+			return gatherTime(a.cfg.Debounce, last, a.cfg.ReconcileShare)
+		},
+		OnError: func(err error, in time.Duration) { a.log.Error("reconcile failed; retrying", "err", err, "in", in) },
+		Tasks: []runloop.Task{
+			{Every: a.cfg.ResyncPeriod, Do: a.resyncKernel, ThenPass: true},
 			// Move peers between WireGuard and VXLAN as handshakes come
 			// and go; no reconcile.
-			if err := a.applyWireGuard(ctx); err != nil && ctx.Err() == nil {
-				a.log.Error("WireGuard check failed", "err", err)
-			}
-			continue
-		case <-retry.C:
-		}
-		start := time.Now()
-		again, err := a.reconcile(ctx)
-		took = time.Since(start)
-		if ctx.Err() != nil {
-			return
-		}
-		switch {
-		case err != nil:
-			a.log.Error("reconcile failed; retrying", "err", err, "in", backoff)
-			retry.Reset(backoff)
-			backoff = min(2*backoff, 30*time.Second)
-		case again > 0:
-			backoff = time.Second
-			retry.Reset(again)
-		default:
-			backoff = time.Second
-		}
+			{Every: a.wireguardCheckInterval(), Do: func(ctx context.Context) {
+				if err := a.applyWireGuard(ctx); err != nil && ctx.Err() == nil {
+					a.log.Error("WireGuard check failed", "err", err)
+				}
+			}},
+		},
 	}
+	l.Run(ctx, kicks)
 }
 
 // DefaultReconcileShare is Config.ReconcileShare's default: under a steady

@@ -13,6 +13,7 @@ import (
 	"github.com/meshapi/meshapi/pkg/agent/policyfilter"
 	"github.com/meshapi/meshapi/pkg/dataplane/filter"
 	informers "github.com/meshapi/meshapi/pkg/generated/informers/externalversions/projectcalico/v3"
+	"github.com/meshapi/meshapi/pkg/runloop"
 )
 
 // PolicyConfig turns on network policy enforcement (pkg/agent/policyfilter
@@ -31,7 +32,7 @@ type policyEnforcer struct {
 	metrics *Metrics
 	log     *slog.Logger
 	resync  time.Duration
-	kick    chan struct{}
+	kick    runloop.Kicker
 
 	// Set by run: whether a sync succeeded yet.
 	mu     sync.Mutex
@@ -43,7 +44,7 @@ func newPolicyEnforcer(cfg PolicyConfig, nodeName string, m *Metrics, log *slog.
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
-	return &policyEnforcer{cfg: cfg, syncer: s, metrics: m, log: log, resync: resync, kick: make(chan struct{}, 1)}, nil
+	return &policyEnforcer{cfg: cfg, syncer: s, metrics: m, log: log, resync: resync, kick: runloop.NewKicker()}, nil
 }
 
 // policyInformers are the informers of the Syncer's kinds, in the order the
@@ -62,16 +63,9 @@ func policyInformers(pc informers.Interface) [][]cache.SharedIndexInformer {
 // handler updates the Syncer and wakes run.
 func (p *policyEnforcer) handler() cache.ResourceEventHandler {
 	return cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { p.syncer.Upsert(obj); p.poke() },
-		UpdateFunc: func(_, obj any) { p.syncer.Upsert(obj); p.poke() },
-		DeleteFunc: func(obj any) { p.syncer.Delete(obj); p.poke() },
-	}
-}
-
-func (p *policyEnforcer) poke() {
-	select {
-	case p.kick <- struct{}{}:
-	default:
+		AddFunc:    func(obj any) { p.syncer.Upsert(obj); p.kick.Kick() },
+		UpdateFunc: func(_, obj any) { p.syncer.Upsert(obj); p.kick.Kick() },
+		DeleteFunc: func(obj any) { p.syncer.Delete(obj); p.kick.Kick() },
 	}
 }
 
@@ -110,40 +104,30 @@ func (p *policyEnforcer) ready() error {
 // retrying with backoff after a failure, and resyncs the filter every
 // resync period, until ctx ends.
 func (p *policyEnforcer) run(ctx context.Context) {
-	resync := time.NewTicker(p.resync)
-	defer resync.Stop()
-	retry := time.NewTimer(0) // the first sync, now
-	defer retry.Stop()
-	backoff := time.Second
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-resync.C:
-			p.resyncFilter(ctx)
-			continue
-		case <-p.kick:
-		case <-retry.C:
-		}
-		start := time.Now()
-		st, err := p.syncer.Sync(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		p.committed(st, time.Since(start), err)
-		if err != nil {
-			// Pending changes were handed to the filter, which keeps them
-			// and reads the kernel again on the next commit.
-			p.log.Error("programming network policy failed; retrying", "err", err, "in", backoff)
-			retry.Reset(backoff)
-			backoff = min(2*backoff, 30*time.Second)
-			continue
-		}
-		backoff = time.Second
-		if st.Changed() {
-			p.log.Info("programmed network policy", "stats", fmt.Sprintf("%+v", st))
-		}
+	l := &runloop.Loop{
+		Pass: p.sync,
+		// Pending changes were handed to the filter, which keeps them and
+		// reads the kernel again on the next commit.
+		OnError: func(err error, in time.Duration) {
+			p.log.Error("programming network policy failed; retrying", "err", err, "in", in)
+		},
+		Tasks: []runloop.Task{{Every: p.resync, Do: p.resyncFilter}},
 	}
+	l.Run(ctx, p.kick)
+}
+
+// sync commits the Syncer's changes to the filter and records the outcome.
+func (p *policyEnforcer) sync(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	st, err := p.syncer.Sync(ctx)
+	if ctx.Err() != nil {
+		return 0, ctx.Err()
+	}
+	p.committed(st, time.Since(start), err)
+	if err == nil && st.Changed() {
+		p.log.Info("programmed network policy", "stats", fmt.Sprintf("%+v", st))
+	}
+	return 0, err
 }
 
 // committed records a sync's outcome in the metrics.

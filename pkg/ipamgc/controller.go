@@ -21,6 +21,7 @@ import (
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
 	calicoinformers "github.com/meshapi/meshapi/pkg/generated/informers/externalversions"
 	calicolisters "github.com/meshapi/meshapi/pkg/generated/listers/projectcalico/v3"
+	"github.com/meshapi/meshapi/pkg/runloop"
 )
 
 // Releaser releases IPAM allocations by handle, with a compare-and-swap on
@@ -80,8 +81,8 @@ type Controller struct {
 	nodes         calicolisters.NodeLister
 	blocks        calicolisters.IPAMBlockLister
 	synced        []cache.InformerSynced
-	// trigger asks for a pass (after the debounce); one pending is enough.
-	trigger chan struct{}
+	// trigger asks for a pass (after the debounce).
+	trigger runloop.Kicker
 }
 
 // NewController returns a controller that reads Pods and Nodes through
@@ -97,7 +98,7 @@ func NewController(kube kubernetes.Interface, local versioned.Interface, r Relea
 		local: local, releaser: r, cfg: cfg, metrics: m, kubeFactory: kf, calicoFactory: cf,
 		pods: kf.Core().V1().Pods().Lister(), kubeNodes: kf.Core().V1().Nodes().Lister(),
 		nodes: cf.Projectcalico().V3().Nodes().Lister(), blocks: cf.Projectcalico().V3().IPAMBlocks().Lister(),
-		trigger: make(chan struct{}, 1),
+		trigger: runloop.NewKicker(),
 	}
 	onDelete := cache.ResourceEventHandlerFuncs{DeleteFunc: func(any) { c.Trigger() }}
 	infs := []cache.SharedIndexInformer{kf.Core().V1().Pods().Informer(), kf.Core().V1().Nodes().Informer(),
@@ -138,12 +139,7 @@ func PodOf(p *corev1.Pod) Pod {
 }
 
 // Trigger asks for a pass after the debounce.
-func (c *Controller) Trigger() {
-	select {
-	case c.trigger <- struct{}{}:
-	default:
-	}
-}
+func (c *Controller) Trigger() { c.trigger.Kick() }
 
 // Run runs passes until ctx ends: one at start, one every Interval, one
 // after each burst of pod or node deletions, and one when the first
@@ -159,48 +155,27 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	logger.Info("IPAM garbage collector started", "gracePeriod", c.cfg.Grace, "interval", c.cfg.Interval)
 	seen := map[string]time.Time{}
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-timer.C:
-		case <-c.trigger:
-			if !c.debounce(ctx) {
-				return nil
+	l := &runloop.Loop{
+		Pass: func(ctx context.Context) (time.Duration, error) {
+			wait := c.cfg.Interval
+			next, err := c.pass(klog.NewContext(ctx, logger), seen)
+			if err != nil {
+				c.metrics.errors.Inc()
+				logger.Error(err, "IPAM garbage collection pass failed")
+				wait = min(wait, 5*time.Second)
 			}
-		}
-		wait := c.cfg.Interval
-		next, err := c.pass(klog.NewContext(ctx, logger), seen)
-		if err != nil {
-			c.metrics.errors.Inc()
-			logger.Error(err, "IPAM garbage collection pass failed")
-			wait = min(wait, 5*time.Second)
-		}
-		if next.seen != nil {
-			seen = next.seen
-		}
-		if !next.at.IsZero() {
-			wait = min(wait, max(time.Until(next.at), 0))
-		}
-		timer.Reset(wait)
+			if next.seen != nil {
+				seen = next.seen
+			}
+			if !next.at.IsZero() {
+				wait = min(wait, max(time.Until(next.at), 0))
+			}
+			return max(wait, time.Millisecond), nil // one due now runs at once
+		},
+		Gather: func(time.Duration) time.Duration { return c.cfg.Debounce },
 	}
-}
-
-// debounce waits Debounce, absorbing further triggers; false if ctx ended.
-func (c *Controller) debounce(ctx context.Context) bool {
-	t := time.NewTimer(c.cfg.Debounce)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-c.trigger:
-		case <-t.C:
-			return true
-		}
-	}
+	l.Run(ctx, c.trigger)
+	return nil
 }
 
 // passResult is what a pass tells the loop: the leaks being tracked and

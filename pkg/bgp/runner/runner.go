@@ -27,6 +27,7 @@ import (
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
 	informers "github.com/meshapi/meshapi/pkg/generated/informers/externalversions"
 	listers "github.com/meshapi/meshapi/pkg/generated/listers/projectcalico/v3"
+	"github.com/meshapi/meshapi/pkg/runloop"
 )
 
 // Config configures a Runner.
@@ -87,11 +88,11 @@ func Run(ctx context.Context, cfg Config) error {
 	r := &Runner{cfg: cfg, nodes: v3i.Nodes().Lister(), configs: v3i.BGPConfigurations().Lister(),
 		peers: v3i.BGPPeers().Lister(), blocks: v3i.IPAMBlocks().Lister(),
 		rccs: v3i.RemoteClusterConfigurations().Lister(), mirrored: mv3i.WorkloadEndpoints().Lister()}
-	kick := make(chan struct{}, 1)
+	kicks := runloop.NewKicker()
 	notify := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { poke(kick) },
-		UpdateFunc: func(any, any) { poke(kick) },
-		DeleteFunc: func(any) { poke(kick) },
+		AddFunc:    func(any) { kicks.Kick() },
+		UpdateFunc: func(any, any) { kicks.Kick() },
+		DeleteFunc: func(any) { kicks.Kick() },
 	}
 	// Peering follows these; the remote clusters' status is written on
 	// the status interval.
@@ -112,31 +113,19 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 	defer r.stop()
-	tick := time.NewTicker(cfg.StatusInterval)
-	defer tick.Stop()
-	for {
-		if err := r.reconcile(ctx); err != nil {
-			cfg.Log.Error(err, "BGP reconcile")
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		case <-kick:
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(cfg.Debounce):
+	l := &runloop.Loop{
+		Pass: func(ctx context.Context) (time.Duration, error) {
+			// A failed reconcile is tried again on the status interval.
+			if err := r.reconcile(ctx); err != nil {
+				cfg.Log.Error(err, "BGP reconcile")
 			}
-		}
+			return 0, nil
+		},
+		Gather: func(time.Duration) time.Duration { return cfg.Debounce },
+		Tasks:  []runloop.Task{{Every: cfg.StatusInterval, ThenPass: true}},
 	}
-}
-
-func poke(ch chan struct{}) {
-	select {
-	case ch <- struct{}{}:
-	default:
-	}
+	l.Run(ctx, kicks)
+	return nil
 }
 
 // stop stops the running speaker, if any.
