@@ -22,6 +22,7 @@ import (
 type costSample struct {
 	aCPU, bCPU, selfCPU float64 // seconds
 	aRequests           map[string]float64
+	remotes             bool // bCPU was read: remotes were sampled
 }
 
 // sampleCost reads the cost spent so far from a, the remotes and this
@@ -31,7 +32,7 @@ func sampleCost(ctx context.Context, a *benchserver.Server, remotes ...*benchser
 	if err != nil {
 		return costSample{}, err
 	}
-	c := costSample{aCPU: sampleValue(ea, "process_cpu_seconds_total"), aRequests: resourceRequests(ea)}
+	c := costSample{aCPU: sampleValue(ea, "process_cpu_seconds_total"), aRequests: resourceRequests(ea), remotes: len(remotes) > 0}
 	for _, r := range remotes {
 		e, err := scrape(ctx, r)
 		if err != nil {
@@ -74,7 +75,7 @@ func sampleValue(exposition, name string) float64 {
 // since returns the cost spent between earlier and c.
 func (c costSample) since(earlier costSample) costSample {
 	d := costSample{aCPU: c.aCPU - earlier.aCPU, bCPU: c.bCPU - earlier.bCPU, selfCPU: c.selfCPU - earlier.selfCPU,
-		aRequests: map[string]float64{}}
+		aRequests: map[string]float64{}, remotes: c.remotes}
 	for verb, n := range c.aRequests {
 		if n -= earlier.aRequests[verb]; n != 0 {
 			d.aRequests[verb] = n
@@ -86,7 +87,7 @@ func (c costSample) since(earlier costSample) costSample {
 // plus returns the sum of c and o.
 func (c costSample) plus(o costSample) costSample {
 	d := costSample{aCPU: c.aCPU + o.aCPU, bCPU: c.bCPU + o.bCPU, selfCPU: c.selfCPU + o.selfCPU,
-		aRequests: maps.Clone(c.aRequests)}
+		aRequests: maps.Clone(c.aRequests), remotes: c.remotes || o.remotes}
 	if d.aRequests == nil {
 		d.aRequests = map[string]float64{}
 	}
@@ -97,19 +98,25 @@ func (c costSample) plus(o costSample) costSample {
 }
 
 // reportCost reports the cost d of phase, which handled n objects, per
-// object: "<phase>-a-cpu-ms/object" and the like, and logs A's requests
-// by verb.
+// object: "<phase>-a-cpu-ms/object", "-self-cpu-ms/object" and, if the
+// remotes were sampled, "-b-cpu-ms/object"; and logs A's requests by verb.
 func reportCost(b *testing.B, phase string, n int, d costSample) {
 	per := func(s float64) float64 { return s * 1000 / float64(n) }
 	b.ReportMetric(per(d.aCPU), phase+"-a-cpu-ms/object")
-	b.ReportMetric(per(d.bCPU), phase+"-b-cpu-ms/object")
+	if d.remotes {
+		b.ReportMetric(per(d.bCPU), phase+"-b-cpu-ms/object")
+	}
 	b.ReportMetric(per(d.selfCPU), phase+"-self-cpu-ms/object")
 	var verbs []string
 	for _, verb := range slices.Sorted(maps.Keys(d.aRequests)) {
 		verbs = append(verbs, fmt.Sprintf("%s %.0f (%.3f per object)", verb, d.aRequests[verb], d.aRequests[verb]/float64(n)))
 	}
-	b.Logf("%s of %d objects: CPU %.1f s in A, %.1f s in B, %.1f s in this process (%.3f, %.3f, %.3f ms per object); A served %s",
-		phase, n, d.aCPU, d.bCPU, d.selfCPU, per(d.aCPU), per(d.bCPU), per(d.selfCPU), strings.Join(verbs, ", "))
+	remotes := ""
+	if d.remotes {
+		remotes = fmt.Sprintf(", %.1f s (%.3f ms per object) in the remote servers", d.bCPU, per(d.bCPU))
+	}
+	b.Logf("%s of %d objects: CPU %.1f s (%.3f ms per object) in A%s, %.1f s (%.3f ms per object) in this process; A served %s",
+		phase, n, d.aCPU, per(d.aCPU), remotes, d.selfCPU, per(d.selfCPU), strings.Join(verbs, ", "))
 }
 
 func TestCostSample(t *testing.T) {
