@@ -8,8 +8,6 @@ package runloop
 import (
 	"context"
 	"time"
-
-	"k8s.io/utils/clock"
 )
 
 // Default backoff after a failed pass.
@@ -37,8 +35,6 @@ type Loop struct {
 	OnError func(err error, retryIn time.Duration)
 	// Tasks run on their own periods, between passes.
 	Tasks []Task
-	// Clock is the loop's clock; nil is the real one.
-	Clock clock.WithTicker
 }
 
 // Task is periodic work beside the passes.
@@ -55,11 +51,7 @@ type Task struct {
 // Run runs the loop until ctx ends: a pass at once, then as Loop says,
 // and a pass (after Gather) whenever kicks delivers.
 func (l *Loop) Run(ctx context.Context, kicks <-chan struct{}) {
-	clk := l.Clock
-	if clk == nil {
-		clk = clock.RealClock{}
-	}
-	s := schedule{passAt: clk.Now(), tasks: make([]time.Time, len(l.Tasks))}
+	s := schedule{passAt: time.Now(), tasks: make([]time.Time, len(l.Tasks))}
 	for i, t := range l.Tasks {
 		if t.Every > 0 {
 			s.tasks[i] = s.passAt.Add(t.Every)
@@ -67,11 +59,11 @@ func (l *Loop) Run(ctx context.Context, kicks <-chan struct{}) {
 	}
 	backoff := l.firstBackoff()
 	var last time.Duration // the last pass's
-	timer := clk.NewTimer(0)
+	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
 		if at, ok := s.next(); ok {
-			timer.Reset(max(at.Sub(clk.Now()), 0))
+			timer.Reset(max(time.Until(at), 0))
 		} else {
 			timer.Stop()
 		}
@@ -80,33 +72,33 @@ func (l *Loop) Run(ctx context.Context, kicks <-chan struct{}) {
 		case <-ctx.Done():
 			return
 		case <-kicks:
-			if !l.gather(ctx, clk, kicks, last) {
+			if !l.gather(ctx, kicks, last) {
 				return
 			}
 			pass = true
-		case <-timer.C():
-			pass = l.due(ctx, clk.Now(), &s)
+		case <-timer.C:
+			pass = l.due(ctx, time.Now(), &s)
 		}
 		if !pass || ctx.Err() != nil {
 			continue
 		}
-		start := clk.Now()
+		start := time.Now()
 		again, err := l.Pass(ctx)
-		last = clk.Since(start)
+		last = time.Since(start)
 		if ctx.Err() != nil {
 			return
 		}
 		s.passAt = time.Time{}
 		switch {
 		case err != nil:
-			s.passAt = clk.Now().Add(backoff)
+			s.passAt = time.Now().Add(backoff)
 			if l.OnError != nil {
 				l.OnError(err, backoff)
 			}
 			backoff = min(2*backoff, l.maxBackoff())
 		case again > 0:
 			backoff = l.firstBackoff()
-			s.passAt = clk.Now().Add(again)
+			s.passAt = time.Now().Add(again)
 		default:
 			backoff = l.firstBackoff()
 		}
@@ -150,18 +142,18 @@ func (l *Loop) due(ctx context.Context, now time.Time, s *schedule) bool {
 
 // gather waits Gather(last) after a kick, absorbing further kicks; false
 // if ctx ended first.
-func (l *Loop) gather(ctx context.Context, clk clock.WithTicker, kicks <-chan struct{}, last time.Duration) bool {
+func (l *Loop) gather(ctx context.Context, kicks <-chan struct{}, last time.Duration) bool {
 	if l.Gather == nil {
 		return true
 	}
-	t := clk.NewTimer(l.Gather(last))
+	t := time.NewTimer(l.Gather(last))
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return false
 		case <-kicks:
-		case <-t.C():
+		case <-t.C:
 			return true
 		}
 	}

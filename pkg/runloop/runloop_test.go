@@ -3,6 +3,7 @@ package runloop
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -175,7 +176,7 @@ func TestLoop(t *testing.T) {
 			}
 			got := r.wait(t, len(tc.want))
 			r.quiet(t, len(tc.want), 100*time.Millisecond)
-			if g := names(got); !equal(g, tc.want) {
+			if g := names(got); !slices.Equal(g, tc.want) {
 				t.Errorf("events %v, want %v", g, tc.want)
 			}
 		})
@@ -215,7 +216,7 @@ func TestLoopBackoff(t *testing.T) {
 	r.quiet(t, 9, 100*time.Millisecond)
 	want := []time.Duration{backoff, 2 * backoff, 3 * backoff, 3 * backoff}
 	mu.Lock()
-	if !equal(retryIns, want) {
+	if !slices.Equal(retryIns, want) {
 		t.Errorf("retried in %v, want %v", retryIns, want)
 	}
 	mu.Unlock()
@@ -264,16 +265,4 @@ func TestLoopStops(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("Run did not return after its context ended")
 	}
-}
-
-func equal[T comparable](a, b []T) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
