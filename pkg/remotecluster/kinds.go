@@ -618,12 +618,15 @@ func (k *kindSpec[T, L]) DeleteMirror(ctx context.Context, cluster string, local
 	selector := labels.SelectorFromSet(labels.Set{v3.LabelCluster: cluster}).String()
 	nss := slices.Sorted(maps.Keys(namespaces))
 	errs := make([]error, len(nss))
-	inFlight := make(chan struct{}, DeleteCollectionsInFlight)
+	slots := newWriteSlots(DeleteCollectionsInFlight)
 	var wg sync.WaitGroup
 	for i, ns := range nss {
-		inFlight <- struct{}{}
+		if !slots.acquire(ctx) {
+			errs[i] = ctx.Err()
+			break
+		}
 		wg.Go(func() {
-			defer func() { <-inFlight }()
+			defer slots.release()
 			errs[i] = k.deleteCollection(ctx, client, ns, cluster, selector)
 		})
 	}
@@ -634,8 +637,8 @@ func (k *kindSpec[T, L]) DeleteMirror(ctx context.Context, cluster string, local
 // DeleteCollectionsInFlight bounds the namespaces whose mirrors a teardown
 // deletes at once. The API server deletes a collection's objects with a few
 // workers of its own (meshapi-apiserver: 8), one after another per
-// worker; one namespace at a time kept only those few deletes in flight,
-// and 50,000 mirrors over 50 namespaces took 21 s.
+// worker, so one namespace at a time kept only those few deletes in
+// flight.
 const DeleteCollectionsInFlight = 8
 
 // deleteCollection deletes the mirrors of the kind in namespace ns that
