@@ -10,6 +10,7 @@ import (
 
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // Check verifies that the wiring is in place: both sides of the veth up,
@@ -32,7 +33,7 @@ func (w Wiring) Check() error {
 		return fmt.Errorf("opening the pod's network namespace %s: %w", w.Netns, err)
 	}
 	defer podNS.Close()
-	podH, err := netlink.NewHandleAt(nsHandle(podNS))
+	podH, err := netlink.NewHandleAt(nsHandle(podNS), unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("netlink in %s: %w", w.Netns, err)
 	}

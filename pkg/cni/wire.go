@@ -61,14 +61,15 @@ func (w Wiring) Setup() (*Links, error) {
 		return nil, fmt.Errorf("opening the pod's network namespace %s: %w", w.Netns, err)
 	}
 	defer podNS.Close()
-	podH, err := netlink.NewHandleAt(nsHandle(podNS))
+	hostH, podH, err := routeHandles(podNS)
 	if err != nil {
 		return nil, fmt.Errorf("netlink in %s: %w", w.Netns, err)
 	}
+	defer hostH.Close()
 	defer podH.Close()
 
-	if old, err := netlink.LinkByName(w.HostIf); err == nil {
-		if err := netlink.LinkDel(old); err != nil {
+	if old, err := hostH.LinkByName(w.HostIf); err == nil {
+		if err := hostH.LinkDel(old); err != nil {
 			return nil, fmt.Errorf("deleting the stale host interface %s: %w", w.HostIf, err)
 		}
 	}
@@ -77,24 +78,41 @@ func (w Wiring) Setup() (*Links, error) {
 		PeerName:      w.IfName,
 		PeerNamespace: netlink.NsFd(int(podNS.Fd())),
 	}
-	if err := netlink.LinkAdd(veth); err != nil {
+	if err := hostH.LinkAdd(veth); err != nil {
 		return nil, fmt.Errorf("creating veth %s (pod side %s in %s): %w", w.HostIf, w.IfName, w.Netns, err)
 	}
-	links, err := w.configure(podH)
+	links, err := w.configure(hostH, podH)
 	if err != nil {
-		_ = netlink.LinkDel(veth)
+		_ = hostH.LinkDel(veth)
 		return nil, err
 	}
 	return links, nil
 }
 
+// routeHandles opens one rtnetlink socket in the plugin's namespace and
+// one in the pod's, for all the requests of an invocation (the package
+// functions of netlink open a socket per request, and a handle made
+// without a family opens the XFRM and netfilter sockets too).
+func routeHandles(podNS ns.NetNS) (host, pod *netlink.Handle, err error) {
+	host, err = netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, nil, err
+	}
+	pod, err = netlink.NewHandleAt(nsHandle(podNS), unix.NETLINK_ROUTE)
+	if err != nil {
+		host.Close()
+		return nil, nil, err
+	}
+	return host, pod, nil
+}
+
 // configure sets up both sides of a freshly created veth.
-func (w Wiring) configure(podH *netlink.Handle) (*Links, error) {
-	host, err := netlink.LinkByName(w.HostIf)
+func (w Wiring) configure(hostH, podH *netlink.Handle) (*Links, error) {
+	host, err := hostH.LinkByName(w.HostIf)
 	if err != nil {
 		return nil, fmt.Errorf("finding host interface %s: %w", w.HostIf, err)
 	}
-	if err := w.configureHost(host); err != nil {
+	if err := w.configureHost(hostH, host); err != nil {
 		return nil, err
 	}
 	pod, err := podH.LinkByName(w.IfName)
@@ -106,7 +124,7 @@ func (w Wiring) configure(podH *netlink.Handle) (*Links, error) {
 	}
 	for _, a := range w.Addrs {
 		r := &netlink.Route{LinkIndex: host.Attrs().Index, Dst: hostPrefix(a), Scope: netlink.SCOPE_LINK, Protocol: RouteProtocol}
-		if err := netlink.RouteReplace(r); err != nil {
+		if err := hostH.RouteReplace(r); err != nil {
 			return nil, fmt.Errorf("adding host route %s dev %s: %w", a, w.HostIf, err)
 		}
 	}
@@ -118,7 +136,7 @@ func (w Wiring) configure(podH *netlink.Handle) (*Links, error) {
 }
 
 // configureHost sets the sysctls of the host side and brings it up.
-func (w Wiring) configureHost(host netlink.Link) error {
+func (w Wiring) configureHost(hostH *netlink.Handle, host netlink.Link) error {
 	for _, s := range [][2]string{
 		{"net/ipv4/conf/" + w.HostIf + "/proxy_arp", "1"},
 		{"net/ipv4/neigh/" + w.HostIf + "/proxy_delay", "0"},
@@ -128,7 +146,7 @@ func (w Wiring) configureHost(host netlink.Link) error {
 			return err
 		}
 	}
-	if err := netlink.LinkSetUp(host); err != nil {
+	if err := hostH.LinkSetUp(host); err != nil {
 		return fmt.Errorf("setting host interface %s up: %w", w.HostIf, err)
 	}
 	return nil
@@ -170,7 +188,7 @@ func (w Wiring) Teardown() error {
 		return nil // the namespace is gone, and the veth with it
 	}
 	defer podNS.Close()
-	podH, err := netlink.NewHandleAt(nsHandle(podNS))
+	podH, err := netlink.NewHandleAt(nsHandle(podNS), unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("netlink in %s: %w", w.Netns, err)
 	}
