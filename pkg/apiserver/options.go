@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -70,22 +71,34 @@ type Options struct {
 	// files on the controller's host (kubeconfig, k8sCAFile,
 	// etcdCACertFile). Off by default: use spec.clusterAccessSecret.
 	AllowInlineRemoteCredentials bool
+	// ShutdownWatchTerminationGracePeriod bounds how long a graceful
+	// shutdown waits for the watches it ends; 0 leaves them open until
+	// the HTTP server's shutdown times out (60s).
+	ShutdownWatchTerminationGracePeriod time.Duration
 
 	scheme *runtime.Scheme
 	codecs serializer.CodecFactory
 }
+
+// DefaultShutdownWatchTerminationGracePeriod is the default of
+// --shutdown-watch-termination-grace-period: every agent and controller
+// holds watches, and without it a shutdown waits the HTTP server's whole
+// 60s shutdown timeout for them (longer than a pod's default 30s grace
+// before SIGKILL).
+const DefaultShutdownWatchTerminationGracePeriod = 5 * time.Second
 
 // NewOptions returns the default options: loopback only, embedded etcd
 // when --etcd-servers is not given.
 func NewOptions() *Options {
 	scheme, codecs := NewScheme()
 	o := &Options{
-		Recommended:   genericoptions.NewRecommendedOptions(etcdPathPrefix, codecs.LegacyCodec(v3.SchemeGroupVersion)),
-		Versions:      basecompatibility.NewComponentGlobalsRegistry(),
-		DataDir:       "meshapi-data",
-		MirrorWriters: mirror.DefaultWriters(),
-		scheme:        scheme,
-		codecs:        codecs,
+		Recommended:                         genericoptions.NewRecommendedOptions(etcdPathPrefix, codecs.LegacyCodec(v3.SchemeGroupVersion)),
+		Versions:                            basecompatibility.NewComponentGlobalsRegistry(),
+		DataDir:                             "meshapi-data",
+		MirrorWriters:                       mirror.DefaultWriters(),
+		ShutdownWatchTerminationGracePeriod: DefaultShutdownWatchTerminationGracePeriod,
+		scheme:                              scheme,
+		codecs:                              codecs,
 	}
 	// The upstream plugins, with NamespaceLifecycle replaced by one that
 	// admits mirrored objects whose namespace exists only in their own
@@ -135,6 +148,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"User names allowed to write objects mirrored from remote clusters (label projectcalico.org/cluster): meshapi-controller's identity. Everyone else gets 403. They may write nothing else but the status of RemoteClusterConfigurations, and are the only users that read inline credentials of RemoteClusterConfigurations back. Their requests on one named object are authorized for the whole collection first (one cached SubjectAccessReview for all their mirrors of a kind in a namespace), then, if that is not allowed, for the object.")
 	fs.BoolVar(&o.AllowInlineRemoteCredentials, "allow-inline-remote-credentials", o.AllowInlineRemoteCredentials,
 		"Admit RemoteClusterConfigurations that hold credentials inline (spec.k8sAPIToken, spec.kubeconfigInline, spec.etcdPassword) or name files on meshapi-controller's host (spec.kubeconfig, spec.k8sCAFile, spec.etcdCACertFile). Off by default: put the connection in a Secret named by spec.clusterAccessSecret. Even when on, inline credentials are returned only to --mirror-writers; client key files, k8sInsecureSkipTLSVerify and http:// endpoints are always refused.")
+	fs.DurationVar(&o.ShutdownWatchTerminationGracePeriod, "shutdown-watch-termination-grace-period", o.ShutdownWatchTerminationGracePeriod,
+		"On a graceful shutdown, end the open watches (their clients re-list and watch again, from another replica or once this one is back) and wait at most this long for them to end. 0 leaves the watches open until the HTTP server's 60s shutdown timeout.")
 }
 
 // Complete fills defaults that depend on other flags.
@@ -172,6 +187,9 @@ func (o *Options) Validate() error {
 	errs = append(errs, o.Versions.Validate()...)
 	if o.DataDir == "" {
 		errs = append(errs, fmt.Errorf("--data-dir must not be empty"))
+	}
+	if o.ShutdownWatchTerminationGracePeriod < 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-watch-termination-grace-period %s must not be negative", o.ShutdownWatchTerminationGracePeriod))
 	}
 	return utilerrors.NewAggregate(errs)
 }
@@ -263,6 +281,7 @@ func (o *Options) Config() (*Config, error) {
 	if err := o.Recommended.ApplyTo(serverConfig); err != nil {
 		return nil, fmt.Errorf("applying options: %w", err)
 	}
+	serverConfig.ShutdownWatchTerminationGracePeriod = o.ShutdownWatchTerminationGracePeriod
 	if a := &serverConfig.Authentication; a.Authenticator != nil && a.RequestHeaderConfig != nil {
 		// Requests proxied by kube-apiserver's aggregator: the front
 		// proxy's certificate chain is verified once, not per request.
