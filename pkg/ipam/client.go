@@ -46,11 +46,32 @@ type ClientOptions struct {
 	MaxAttempts int
 	// Now is the clock of claim times and timestamps; nil is time.Now.
 	Now func() time.Time
+	// Cache, when set, serves the IPPools, the IPAMConfiguration and the
+	// node's labels that a decision reads besides the blocks, from a
+	// watch-fed cache instead of a request each (a node-local service's
+	// informers, see pkg/ipamd). A decision that found no pool, or no free
+	// address, is still taken again on a consistent list of the pools;
+	// every block write stays a compare-and-swap.
+	Cache ConfigCache
+}
+
+// ConfigCache is a watch-fed view of what an allocation decides on
+// besides the IPAMBlocks. What it returns is shared: callers do not
+// modify it.
+type ConfigCache interface {
+	// IPPools are the cluster's pools, by name.
+	IPPools() ([]*v3.IPPool, error)
+	// IPAMConfiguration is the IPAMConfiguration "default", nil when
+	// there is none.
+	IPAMConfiguration() (*v3.IPAMConfiguration, error)
+	// Node is the projectcalico.org/v3 Node of that name, nil when there
+	// is none.
+	Node(name string) (*v3.Node, error)
 }
 
 // Client allocates and releases addresses through the API. It holds no
-// lock and no cache: any number of Clients, in any process, may share a
-// cluster.
+// lock, and no cache but the configuration one ClientOptions.Cache may
+// give it: any number of Clients, in any process, may share a cluster.
 type Client struct {
 	cs   versioned.Interface
 	opts ClientOptions

@@ -23,7 +23,9 @@ import (
 // write carries the resourceVersion it was decided on, so a stale view
 // costs a retry, never a duplicate. The IPPools, the IPAMConfiguration
 // and the node's labels are read again for every batch (the pools from
-// the watch cache), so that a disabled or new pool is seen at once.
+// the API server's watch cache), so that a disabled or new pool is seen
+// at once; with ClientOptions.Cache they come from that cache instead,
+// and a pool is seen once its watch event arrived.
 //
 // A NodeAllocator is not safe for concurrent use: its owner serializes
 // the batches (and should serialize with them any other change it makes

@@ -44,6 +44,9 @@ func (c *Client) refresh(ctx context.Context, node string, s *snapshot) error {
 // has a nodeSelector, the labels of node's projectcalico.org/v3 Node (a
 // missing Node has no labels) into s.
 func (c *Client) loadPools(ctx context.Context, node string, s *snapshot) error {
+	if c.opts.Cache != nil && !s.freshPools {
+		return c.loadCached(node, s)
+	}
 	// The configuration is read while the pools are listed.
 	type cfgResult struct {
 		cfg Config
@@ -83,6 +86,34 @@ func (c *Client) loadPools(ctx context.Context, node string, s *snapshot) error 
 			s.labels = n.Labels
 		case !apierrors.IsNotFound(err):
 			return fmt.Errorf("reading Node %s for the IPPools' nodeSelector: %w", node, err)
+		}
+	}
+	s.loaded = true
+	return nil
+}
+
+// loadCached reads the IPAMConfiguration, the IPPools and, when a pool
+// has a nodeSelector, node's labels into s from the Client's Cache.
+func (c *Client) loadCached(node string, s *snapshot) error {
+	ic, err := c.opts.Cache.IPAMConfiguration()
+	if err != nil {
+		return fmt.Errorf("reading IPAMConfiguration %s from the cache: %w", v3.IPAMConfigurationName, err)
+	}
+	s.cfg = c.opts.Config
+	if ic != nil {
+		s.cfg = ConfigFrom(&ic.Spec)
+	}
+	if s.pools, err = c.opts.Cache.IPPools(); err != nil {
+		return fmt.Errorf("listing IPPools from the cache: %w", err)
+	}
+	if slices.ContainsFunc(s.pools, hasNodeSelector) {
+		n, err := c.opts.Cache.Node(node)
+		if err != nil {
+			return fmt.Errorf("reading Node %s from the cache for the IPPools' nodeSelector: %w", node, err)
+		}
+		s.labels = nil
+		if n != nil {
+			s.labels = n.Labels
 		}
 	}
 	s.loaded = true
