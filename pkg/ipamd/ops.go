@@ -29,6 +29,11 @@ func (s *Server) handle(ctx context.Context, req ipamwire.Request) *ipamwire.Res
 	case needPod && (req.Namespace == "" || req.Pod == ""):
 		return fail(&ipamwire.Error{Code: errInvalidNetworkConfig, Msg: fmt.Sprintf("%s of container %s without the pod's namespace and name", req.Op, req.ContainerID)})
 	}
+	if req.Op == ipamwire.OpAdd || req.Op == ipamwire.OpDel || req.Op == ipamwire.OpGC {
+		if err := s.watched.wait(ctx, s.cfg.Node); err != nil {
+			return fail(&ipamwire.Error{Code: errTryAgainLater, Msg: err.Error()})
+		}
+	}
 	switch req.Op {
 	case ipamwire.OpAdd:
 		return s.add(ctx, req)
@@ -69,7 +74,7 @@ func (s *Server) add(ctx context.Context, req ipamwire.Request) *ipamwire.Respon
 		args.Requested = requested
 		s.alone(func() { out.Addrs, out.Err = s.ipam.Assign(ctx, args) })
 		if out.Err == nil {
-			out.mtu, out.mtuErr = s.mtu(ctx)
+			out.mtu, out.mtuErr = s.mtu()
 		}
 	} else {
 		out = s.do(ctx, ipam.Op{Assign: &args})
@@ -118,30 +123,25 @@ func (s *Server) assignArgs(ctx context.Context, req ipamwire.Request) (ipam.Ass
 	return args, requested, nil
 }
 
-// mtu is the pod MTU the default FelixConfiguration and the pools imply.
-func (s *Server) mtu(ctx context.Context) (int, *ipamwire.Error) {
-	fc, werr := s.felixConfiguration(ctx)
+// mtu is the pod MTU the default FelixConfiguration and the pools imply,
+// both from the service's informers.
+func (s *Server) mtu() (int, *ipamwire.Error) {
+	fc, werr := s.felixConfiguration()
 	if werr != nil {
 		return 0, werr
 	}
-	// From the watch cache (resourceVersion "0"): a consistent LIST waits
-	// for the cache to catch up with etcd after any write in the cluster,
-	// and the MTU does not need the very latest pools.
-	pools, err := s.cfg.Client.ProjectcalicoV3().IPPools().List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+	pools, err := s.watched.IPPools()
 	if err != nil {
 		return 0, APIError(err, "listing IPPools for the MTU")
 	}
-	return MTUFor(fc, pools.Items), nil
+	return MTUFor(fc, derefPools(pools)), nil
 }
 
-// felixConfiguration is the default FelixConfiguration, from the watch
-// cache; nil when there is none.
-func (s *Server) felixConfiguration(ctx context.Context) (*v3.FelixConfiguration, *ipamwire.Error) {
-	fc, err := s.cfg.Client.ProjectcalicoV3().FelixConfigurations().Get(ctx, "default", metav1.GetOptions{ResourceVersion: "0"})
-	switch {
-	case apierrors.IsNotFound(err):
-		return nil, nil
-	case err != nil:
+// felixConfiguration is the default FelixConfiguration, from the
+// service's informer; nil when there is none.
+func (s *Server) felixConfiguration() (*v3.FelixConfiguration, *ipamwire.Error) {
+	fc, err := s.watched.felixConfiguration()
+	if err != nil {
 		return nil, APIError(err, "reading FelixConfiguration default for the MTU")
 	}
 	return fc, nil

@@ -12,10 +12,12 @@
 // of its own and links no Kubernetes client.
 //
 // ADD reads the pod (its Calico IPAM annotations) before the allocation
-// is queued; the batch reads the default FelixConfiguration while it
-// allocates and computes the pod MTU on it and the pools it read. An ADD
-// with the ipAddrs annotation is done alone with ipam.Client.Assign,
-// between batches.
+// is queued. What a batch decides on besides the blocks (the IPPools, the
+// IPAMConfiguration, the node's labels) and the default
+// FelixConfiguration the pod MTU is computed on come from the service's
+// informers, so that a batch costs the API server its block writes only.
+// An ADD with the ipAddrs annotation is done alone with
+// ipam.Client.Assign, between batches.
 package ipamd
 
 import (
@@ -71,14 +73,15 @@ type Config struct {
 
 // Server is the node-local IPAM service.
 type Server struct {
-	cfg    Config
-	ipam   *ipam.Client
-	alloc  *ipam.NodeAllocator
-	queue  chan *job
-	mu     sync.Mutex // held by a batch, and by an allocation done alone
-	ln     net.Listener
-	log    *slog.Logger
-	served chan struct{}
+	cfg     Config
+	watched *watched
+	ipam    *ipam.Client
+	alloc   *ipam.NodeAllocator
+	queue   chan *job
+	mu      sync.Mutex // held by a batch, and by an allocation done alone
+	ln      net.Listener
+	log     *slog.Logger
+	served  chan struct{}
 }
 
 // job is one op waiting for its batch.
@@ -115,8 +118,11 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := ipam.NewClientWithOptions(cfg.Client, cfg.IPAM)
-	return &Server{cfg: cfg, ipam: c, alloc: c.NewNodeAllocator(cfg.Node), queue: make(chan *job, cfg.MaxBatch),
+	w := newWatched(cfg.Client, cfg.Node)
+	opts := cfg.IPAM
+	opts.Cache = w
+	c := ipam.NewClientWithOptions(cfg.Client, opts)
+	return &Server{cfg: cfg, watched: w, ipam: c, alloc: c.NewNodeAllocator(cfg.Node), queue: make(chan *job, cfg.MaxBatch),
 		log: log, served: make(chan struct{})}, nil
 }
 
@@ -161,6 +167,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	wg.Go(func() { s.watched.run(ctx) })
 	wg.Go(func() { s.allocate(ctx) })
 	stop := context.AfterFunc(ctx, func() { s.ln.Close() })
 	defer stop()
@@ -229,8 +236,8 @@ func (s *Server) allocate(ctx context.Context) {
 }
 
 // runBatch carries out batch and answers its jobs. When it assigns, the
-// default FelixConfiguration is read while the allocator works, and the
-// MTU computed on it and the pools the allocator read.
+// MTU is computed on the default FelixConfiguration and the pools the
+// allocator read.
 func (s *Server) runBatch(ctx context.Context, batch []*job) {
 	ops := make([]ipam.Op, len(batch))
 	assigns := false
@@ -240,17 +247,6 @@ func (s *Server) runBatch(ctx context.Context, batch []*job) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	type fcResult struct {
-		fc  *v3.FelixConfiguration
-		err *ipamwire.Error
-	}
-	fcCh := make(chan fcResult, 1)
-	if assigns {
-		go func() {
-			fc, err := s.felixConfiguration(ctx)
-			fcCh <- fcResult{fc, err}
-		}()
-	}
 	s.mu.Lock()
 	res := s.alloc.Do(ctx, ops)
 	pools := s.alloc.Pools()
@@ -258,8 +254,10 @@ func (s *Server) runBatch(ctx context.Context, batch []*job) {
 	var mtu int
 	var mtuErr *ipamwire.Error
 	if assigns {
-		fc := <-fcCh
-		mtu, mtuErr = MTUFor(fc.fc, derefPools(pools)), fc.err
+		var fc *v3.FelixConfiguration
+		if fc, mtuErr = s.felixConfiguration(); mtuErr == nil {
+			mtu = MTUFor(fc, derefPools(pools))
+		}
 	}
 	for i, j := range batch {
 		j.done <- outcome{OpResult: res[i], mtu: mtu, mtuErr: mtuErr}

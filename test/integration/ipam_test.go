@@ -37,14 +37,20 @@ func ipamClientset(t testing.TB) versioned.Interface {
 // block inside it, at the end of the test.
 func ipamPool(ctx context.Context, t *testing.T, cs versioned.Interface, name, cidr string, blockSize int) netip.Prefix {
 	t.Helper()
-	p := &v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v3.IPPoolSpec{CIDR: cidr, BlockSize: blockSize}}
+	return createIPAMPool(ctx, t, cs, &v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v3.IPPoolSpec{CIDR: cidr, BlockSize: blockSize}})
+}
+
+// createIPAMPool creates p and deletes it, and every block inside it, at
+// the end of the test.
+func createIPAMPool(ctx context.Context, t *testing.T, cs versioned.Interface, p *v3.IPPool) netip.Prefix {
+	t.Helper()
 	if _, err := cs.ProjectcalicoV3().IPPools().Create(ctx, p, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	prefix := netip.MustParsePrefix(cidr)
+	prefix := netip.MustParsePrefix(p.Spec.CIDR)
 	t.Cleanup(func() {
 		ctx := context.Background()
-		_ = cs.ProjectcalicoV3().IPPools().Delete(ctx, name, metav1.DeleteOptions{})
+		_ = cs.ProjectcalicoV3().IPPools().Delete(ctx, p.Name, metav1.DeleteOptions{})
 		for _, b := range poolBlocks(ctx, t, cs, prefix) {
 			_ = cs.ProjectcalicoV3().IPAMBlocks().Delete(ctx, b.Name, metav1.DeleteOptions{})
 		}

@@ -11,9 +11,11 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 
+	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/ipam"
 	"github.com/meshapi/meshapi/pkg/ipamd"
 	"github.com/meshapi/meshapi/pkg/ipamwire"
@@ -199,5 +201,81 @@ func TestIPAMServiceOtherNode(t *testing.T) {
 	_, err := svc["svx-n0"].Call(ctx, ipamwire.Request{Op: ipamwire.OpAdd, Node: "svx-other", Network: "svx", ContainerID: "x", Namespace: "ns", Pod: "p"})
 	if we, ok := ipamwire.AsError(err); !ok || we.Code != 7 || !strings.Contains(we.Msg, "svx-other") || !strings.Contains(we.Msg, "svx-n0") {
 		t.Errorf("a request for another node: %v, want code 7 naming svx-other and svx-n0", err)
+	}
+}
+
+// TestIPAMServiceFollowsWatchedConfig: the service decides on the
+// IPPools, its own Node and the FelixConfiguration as its informers
+// see them, and changes reach its next ADDs as their watch events
+// arrive: a pool whose nodeSelector the node does not match gives no
+// address (code ErrNoPool, naming the node); once the Node is labelled
+// to match, ADDs get addresses from the pool; once the
+// FelixConfiguration enables VXLAN with an MTU, ADDs answer that MTU.
+func TestIPAMServiceFollowsWatchedConfig(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cs := ipamClientset(t).ProjectcalicoV3()
+	const node = "svw-n0"
+	n, err := cs.Nodes().Create(ctx, &v3.Node{ObjectMeta: metav1.ObjectMeta{Name: node, Labels: map[string]string{"rack": "r2"}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Nodes().Delete(context.Background(), node, metav1.DeleteOptions{})
+	prefix := createIPAMPool(ctx, t, ipamClientset(t), &v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: "ipamd-watched"},
+		Spec: v3.IPPoolSpec{CIDR: "198.18.208.0/24", BlockSize: 28, NodeSelector: "rack == 'r1'"}})
+	svc := ipamServices(t, node)[node]
+	add := func(id string) (*ipamwire.Response, error) {
+		return svc.Call(ctx, ipamwire.Request{Op: ipamwire.OpAdd, Node: node, Network: "svwnet", ContainerID: id, Namespace: "ns", Pod: id})
+	}
+	_, err = add("c0")
+	if we, ok := ipamwire.AsError(err); !ok || we.Code != ipamwire.ErrNoPool || !strings.Contains(we.Msg, node) {
+		t.Fatalf("ADD on a node no pool selects: %v, want code %d naming %s", err, ipamwire.ErrNoPool, node)
+	}
+	n.Labels["rack"] = "r1"
+	if _, err := cs.Nodes().Update(ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	resp := eventually(ctx, t, "an address once the Node is labelled rack=r1", func() (*ipamwire.Response, bool) {
+		r, err := add("c1")
+		return r, err == nil
+	})
+	if len(resp.Addrs) != 1 || !prefix.Contains(resp.Addrs[0]) || resp.MTU != ipamd.DefaultMTU {
+		t.Fatalf("ADD: %+v, want one address in %s and MTU %d", resp, prefix, ipamd.DefaultMTU)
+	}
+	on, mtu := true, 1410
+	if _, err := cs.FelixConfigurations().Create(ctx, &v3.FelixConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "default"},
+		Spec: v3.FelixConfigurationSpec{VXLANEnabled: &on, VXLANMTU: &mtu}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer cs.FelixConfigurations().Delete(context.Background(), "default", metav1.DeleteOptions{})
+	for i := 2; ; i++ {
+		r, err := add(fmt.Sprintf("c%d", i))
+		if err != nil {
+			t.Fatalf("ADD c%d: %v", i, err)
+		}
+		if r.MTU == mtu {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("ADDs still answer MTU %d after the FelixConfiguration set %d", r.MTU, mtu)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// eventually calls f every 20ms until it reports true, and returns what
+// it returned then; it fails t when ctx ends first.
+func eventually[T any](ctx context.Context, t *testing.T, what string, f func() (T, bool)) T {
+	t.Helper()
+	for {
+		v, ok := f()
+		if ok {
+			return v
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no %s: %v", what, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }
