@@ -50,6 +50,10 @@ const (
 	DefaultRequestTimeout = 90 * time.Second
 )
 
+// answerGrace is how long a connection stays open after its request's
+// time ran out, to write the error.
+const answerGrace = time.Second
+
 // Config configures a Server.
 type Config struct {
 	// Node is the node the service allocates for.
@@ -195,7 +199,9 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	_ = conn.SetDeadline(time.Now().Add(s.cfg.RequestTimeout))
+	// The connection outlives the request's context by answerGrace, so
+	// that a request that ran out of time still gets its error.
+	_ = conn.SetDeadline(time.Now().Add(s.cfg.RequestTimeout + answerGrace))
 	var req ipamwire.Request
 	var resp *ipamwire.Response
 	if err := json.NewDecoder(conn).Decode(&req); err != nil {

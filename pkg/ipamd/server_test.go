@@ -133,3 +133,25 @@ func newTestServerAt(t *testing.T, socket string) (*Server, string) {
 	s.cfg.Socket = socket
 	return s, socket
 }
+
+// TestNotSyncedYet: while the service's informers have not listed what
+// a batch decides on (here: no API server answers), ADD, DEL and GC wait
+// for them and, when the request's time runs out, fail with code 11
+// naming every kind not yet listed.
+func TestNotSyncedYet(t *testing.T) {
+	s, sock := newTestServer(t)
+	s.cfg.RequestTimeout = 300 * time.Millisecond
+	serve(t, s)
+	c := ipamwire.Client{Socket: sock}
+	for _, req := range []ipamwire.Request{
+		{Op: ipamwire.OpAdd, Node: "n1", Network: "net", ContainerID: "c", Namespace: "ns", Pod: "p"},
+		{Op: ipamwire.OpDel, Node: "n1", Network: "net", ContainerID: "c"},
+		{Op: ipamwire.OpGC, Node: "n1", Network: "net"},
+	} {
+		_, err := c.Call(t.Context(), req)
+		we, ok := ipamwire.AsError(err)
+		if !ok || we.Code != 11 || !strings.Contains(we.Msg, "IPPools, IPAMConfigurations, FelixConfigurations, Node n1") {
+			t.Errorf("%s before the informers synced: %v, want code 11 naming the kinds not listed", req.Op, err)
+		}
+	}
+}

@@ -30,8 +30,14 @@ type watched struct {
 	ipamConfigs listers.IPAMConfigurationLister
 	felix       listers.FelixConfigurationLister
 	nodes       listers.NodeLister
-	informers   []cache.SharedIndexInformer
+	informers   []kindInformer
 	synced      chan struct{} // closed once every informer has synced
+}
+
+// kindInformer is an informer and the kind it watches.
+type kindInformer struct {
+	kind string
+	cache.SharedIndexInformer
 }
 
 var _ ipam.ConfigCache = (*watched)(nil)
@@ -47,9 +53,9 @@ func newWatched(cs versioned.Interface, node string) *watched {
 		all: all, own: own,
 		pools: pc.IPPools().Lister(), ipamConfigs: pc.IPAMConfigurations().Lister(),
 		felix: pc.FelixConfigurations().Lister(), nodes: oc.Nodes().Lister(),
-		informers: []cache.SharedIndexInformer{
-			pc.IPPools().Informer(), pc.IPAMConfigurations().Informer(),
-			pc.FelixConfigurations().Informer(), oc.Nodes().Informer(),
+		informers: []kindInformer{
+			{"IPPools", pc.IPPools().Informer()}, {"IPAMConfigurations", pc.IPAMConfigurations().Informer()},
+			{"FelixConfigurations", pc.FelixConfigurations().Informer()}, {"Node " + node, oc.Nodes().Informer()},
 		},
 		synced: make(chan struct{}),
 	}
@@ -72,13 +78,21 @@ func (w *watched) run(ctx context.Context) {
 	w.own.Shutdown()
 }
 
-// wait returns once the view has synced, or ctx's error.
+// wait returns once the view has synced, or an error naming the kinds
+// not yet listed when ctx ends first.
 func (w *watched) wait(ctx context.Context, node string) error {
 	select {
 	case <-w.synced:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("waiting for the IPAM service of node %s to list IPPools, IPAMConfigurations, FelixConfigurations and its Node: %w", node, ctx.Err())
+		var missing []string
+		for _, inf := range w.informers {
+			if !inf.HasSynced() {
+				missing = append(missing, inf.kind)
+			}
+		}
+		return fmt.Errorf("the IPAM service of node %s has not listed %s yet (can meshapi-agent list and watch them? see its log): %w",
+			node, strings.Join(missing, ", "), ctx.Err())
 	}
 }
 
