@@ -140,6 +140,37 @@ func explainPolicy(ctx context.Context, client versioned.Interface, arg string) 
 // resolvePolicy feeds a policy.State with the endpoints, profiles, tiers
 // and the one policy, and reads what the policy applies to and selects.
 func resolvePolicy(in policyInput) (*PolicyResult, error) {
+	st, err := policyState(in)
+	if err != nil {
+		return nil, err
+	}
+	idx := newEndpointIndex(in)
+	res := &PolicyResult{Policy: in.target.Key, Tier: in.target.Tier, AppliesTo: []EvalEndpoint{}, Rules: []PolicyRuleMatch{}}
+	if res.Tier == "" {
+		res.Tier = "default"
+	}
+	selected := st.SelectedEndpoints(in.target.Key)
+	for _, key := range selected {
+		res.AppliesTo = append(res.AppliesTo, in.names[key])
+	}
+	sortEndpoints(res.AppliesTo)
+	applied := appliedPolicy(st, in.target.Key, selected)
+	if applied == nil {
+		// Applies to nothing (or its tier does not exist): the sets of its
+		// rules, by selector.
+		for _, id := range st.SetIDs() {
+			sel, _ := st.SetSelector(id)
+			res.Rules = append(res.Rules, PolicyRuleMatch{Selector: sel, Endpoints: idx.endpointsOf(st.SetMembers(id))})
+		}
+		return res, nil
+	}
+	res.Rules = ruleMatches(st, idx, applied)
+	return res, nil
+}
+
+// policyState is a policy.State of in's profiles, tiers, endpoints and
+// target policy.
+func policyState(in policyInput) (*policy.State, error) {
 	st := policy.NewState(policy.Callbacks{})
 	for _, p := range in.profiles {
 		st.UpsertProfile(p)
@@ -153,56 +184,26 @@ func resolvePolicy(in policyInput) (*PolicyResult, error) {
 	if err := st.UpsertPolicy(in.target); err != nil {
 		return nil, fmt.Errorf("policy %s: %w", in.target.Key, err)
 	}
-	byIP := map[netip.Prefix][]string{}
-	for _, ep := range in.endpoints {
-		for _, ip := range ep.IPs {
-			byIP[ip.Masked()] = append(byIP[ip.Masked()], ep.Key)
-		}
-	}
-	endpointsOf := func(ips []netip.Prefix) []EvalEndpoint {
-		seen := map[string]bool{}
-		out := []EvalEndpoint{}
-		for _, ip := range ips {
-			for _, key := range byIP[ip.Masked()] {
-				if !seen[key] {
-					seen[key] = true
-					out = append(out, in.names[key])
-				}
+	return st, nil
+}
+
+// appliedPolicy is the policy key as the state applies it to the first
+// of the selected endpoints that has it, nil when none does.
+func appliedPolicy(st *policy.State, key string, selected []string) *policy.AppliedPolicy {
+	for _, ep := range selected {
+		for _, ap := range st.PoliciesFor(ep) {
+			if ap.Key == key {
+				return &ap
 			}
 		}
-		sortEndpoints(out)
-		return out
 	}
-	res := &PolicyResult{Policy: in.target.Key, Tier: in.target.Tier, AppliesTo: []EvalEndpoint{}, Rules: []PolicyRuleMatch{}}
-	if res.Tier == "" {
-		res.Tier = "default"
-	}
-	selected := st.SelectedEndpoints(in.target.Key)
-	for _, key := range selected {
-		res.AppliesTo = append(res.AppliesTo, in.names[key])
-	}
-	sortEndpoints(res.AppliesTo)
-	var applied *policy.AppliedPolicy
-	for _, key := range selected {
-		for _, ap := range st.PoliciesFor(key) {
-			if ap.Key == in.target.Key {
-				applied = &ap
-				break
-			}
-		}
-		if applied != nil {
-			break
-		}
-	}
-	if applied == nil {
-		// Applies to nothing (or its tier does not exist): the sets of its
-		// rules, by selector.
-		for _, id := range st.SetIDs() {
-			sel, _ := st.SetSelector(id)
-			res.Rules = append(res.Rules, PolicyRuleMatch{Selector: sel, Endpoints: endpointsOf(st.SetMembers(id))})
-		}
-		return res, nil
-	}
+	return nil
+}
+
+// ruleMatches lists, for every rule of applied with a selector on a
+// side, the endpoints that selector matches.
+func ruleMatches(st *policy.State, idx endpointIndex, applied *policy.AppliedPolicy) []PolicyRuleMatch {
+	out := []PolicyRuleMatch{}
 	for _, group := range []struct {
 		dir   string
 		rules []policy.RuleMatch
@@ -216,12 +217,45 @@ func resolvePolicy(in policyInput) (*PolicyResult, error) {
 					continue
 				}
 				sel, _ := st.SetSelector(side.e.SetID)
-				res.Rules = append(res.Rules, PolicyRuleMatch{Rule: fmt.Sprintf("%s rule %d (%s)", group.dir, i, r.Action), Side: side.name,
-					Selector: sel, Endpoints: endpointsOf(side.e.SelectorIPs)})
+				out = append(out, PolicyRuleMatch{Rule: fmt.Sprintf("%s rule %d (%s)", group.dir, i, r.Action), Side: side.name,
+					Selector: sel, Endpoints: idx.endpointsOf(side.e.SelectorIPs)})
 			}
 		}
 	}
-	return res, nil
+	return out
+}
+
+// endpointIndex finds the endpoints of addresses.
+type endpointIndex struct {
+	byIP  map[netip.Prefix][]string
+	names map[string]EvalEndpoint
+}
+
+// newEndpointIndex indexes in's endpoints by address.
+func newEndpointIndex(in policyInput) endpointIndex {
+	idx := endpointIndex{byIP: map[netip.Prefix][]string{}, names: in.names}
+	for _, ep := range in.endpoints {
+		for _, ip := range ep.IPs {
+			idx.byIP[ip.Masked()] = append(idx.byIP[ip.Masked()], ep.Key)
+		}
+	}
+	return idx
+}
+
+// endpointsOf are the endpoints holding ips, each once, sorted.
+func (idx endpointIndex) endpointsOf(ips []netip.Prefix) []EvalEndpoint {
+	seen := map[string]bool{}
+	out := []EvalEndpoint{}
+	for _, ip := range ips {
+		for _, key := range idx.byIP[ip.Masked()] {
+			if !seen[key] {
+				seen[key] = true
+				out = append(out, idx.names[key])
+			}
+		}
+	}
+	sortEndpoints(out)
+	return out
 }
 
 // printPolicy prints the policy as a list, calicoq style.
