@@ -24,12 +24,43 @@ const maxASNumber = 1<<32 - 1
 // WireGuard public keys are base64 encodings of 32 bytes and pod CIDRs are
 // CIDRs. The node name is not checked here.
 func ValidateNode(n *v3.Node) field.ErrorList {
-	var errs field.ErrorList
 	specPath := field.NewPath("spec")
 	s := &n.Spec
+	errs := validateNodeAddresses(specPath.Child("addresses"), s.Addresses)
+	errs = append(errs, validateNodeVXLAN(specPath, s)...)
+	if s.BGP != nil {
+		errs = append(errs, validateNodeBGP(specPath.Child("bgp"), s.BGP)...)
+	}
+	for i, r := range s.OrchRefs {
+		if r.Orchestrator == "" {
+			errs = append(errs, field.Required(specPath.Child("orchRefs").Index(i).Child("orchestrator"), `e.g. "k8s"`))
+		}
+	}
+	if w := s.Wireguard; w != nil {
+		p := specPath.Child("wireguard")
+		if w.InterfaceIPv4Address != "" {
+			errs = append(errs, validateIP(p.Child("interfaceIPv4Address"), w.InterfaceIPv4Address, ipv4)...)
+		}
+		if w.InterfaceIPv6Address != "" {
+			errs = append(errs, validateIP(p.Child("interfaceIPv6Address"), w.InterfaceIPv6Address, ipv6)...)
+		}
+	}
+	statusPath := field.NewPath("status")
+	errs = append(errs, validateWireguardKey(statusPath.Child("wireguardPublicKey"), n.Status.WireguardPublicKey)...)
+	errs = append(errs, validateWireguardKey(statusPath.Child("wireguardPublicKeyV6"), n.Status.WireguardPublicKeyV6)...)
+	for i, c := range n.Status.PodCIDRs {
+		_, _, cerrs := validateCIDROrIP(statusPath.Child("podCIDRs").Index(i), c, anyFamily)
+		errs = append(errs, cerrs...)
+	}
+	return errs
+}
 
-	for i, a := range s.Addresses {
-		p := specPath.Child("addresses").Index(i)
+// validateNodeAddresses checks spec.addresses: each an address (or
+// CIDR) of a known type.
+func validateNodeAddresses(path *field.Path, addrs []v3.NodeAddress) field.ErrorList {
+	var errs field.ErrorList
+	for i, a := range addrs {
+		p := path.Index(i)
 		if a.Address == "" {
 			errs = append(errs, field.Required(p.Child("address"), "an IP address, optionally with prefix length"))
 		} else {
@@ -43,7 +74,12 @@ func ValidateNode(n *v3.Node) field.ErrorList {
 				[]v3.NodeAddressType{v3.InternalIP, v3.ExternalIP, v3.CalicoNodeIP}))
 		}
 	}
+	return errs
+}
 
+// validateNodeVXLAN checks the VXLAN tunnel addresses and MACs of spec s.
+func validateNodeVXLAN(specPath *field.Path, s *v3.NodeSpec) field.ErrorList {
+	var errs field.ErrorList
 	if s.IPv4VXLANTunnelAddr != "" {
 		errs = append(errs, validateIP(specPath.Child("ipv4VXLANTunnelAddr"), s.IPv4VXLANTunnelAddr, ipv4)...)
 	}
@@ -56,52 +92,31 @@ func ValidateNode(n *v3.Node) field.ErrorList {
 	if s.VXLANTunnelMACAddrV6 != "" {
 		errs = append(errs, validateMAC(specPath.Child("vxlanTunnelMACAddrV6"), s.VXLANTunnelMACAddrV6)...)
 	}
+	return errs
+}
 
-	if b := s.BGP; b != nil {
-		p := specPath.Child("bgp")
-		for _, f := range []struct {
-			name, value string
-			fam         ipFamily
-		}{
-			{"ipv4Address", b.IPv4Address, ipv4},
-			{"ipv6Address", b.IPv6Address, ipv6},
-			{"ipv4IPIPTunnelAddr", b.IPv4IPIPTunnelAddr, ipv4},
-		} {
-			if f.value != "" {
-				_, _, ferrs := validateCIDROrIP(p.Child(f.name), f.value, f.fam)
-				errs = append(errs, ferrs...)
-			}
-		}
-		if as := b.ASNumber; as != nil {
-			errs = append(errs, validateASNumber(p.Child("asNumber"), *as)...)
-		}
-		if id := b.RouteReflectorClusterID; id != "" {
-			errs = append(errs, validateIP(p.Child("routeReflectorClusterID"), id, ipv4)...)
+// validateNodeBGP checks spec.bgp: its addresses, AS number and route
+// reflector cluster ID.
+func validateNodeBGP(p *field.Path, b *v3.NodeBGPSpec) field.ErrorList {
+	var errs field.ErrorList
+	for _, f := range []struct {
+		name, value string
+		fam         ipFamily
+	}{
+		{"ipv4Address", b.IPv4Address, ipv4},
+		{"ipv6Address", b.IPv6Address, ipv6},
+		{"ipv4IPIPTunnelAddr", b.IPv4IPIPTunnelAddr, ipv4},
+	} {
+		if f.value != "" {
+			_, _, ferrs := validateCIDROrIP(p.Child(f.name), f.value, f.fam)
+			errs = append(errs, ferrs...)
 		}
 	}
-
-	for i, r := range s.OrchRefs {
-		if r.Orchestrator == "" {
-			errs = append(errs, field.Required(specPath.Child("orchRefs").Index(i).Child("orchestrator"), `e.g. "k8s"`))
-		}
+	if as := b.ASNumber; as != nil {
+		errs = append(errs, validateASNumber(p.Child("asNumber"), *as)...)
 	}
-
-	if w := s.Wireguard; w != nil {
-		p := specPath.Child("wireguard")
-		if w.InterfaceIPv4Address != "" {
-			errs = append(errs, validateIP(p.Child("interfaceIPv4Address"), w.InterfaceIPv4Address, ipv4)...)
-		}
-		if w.InterfaceIPv6Address != "" {
-			errs = append(errs, validateIP(p.Child("interfaceIPv6Address"), w.InterfaceIPv6Address, ipv6)...)
-		}
-	}
-
-	statusPath := field.NewPath("status")
-	errs = append(errs, validateWireguardKey(statusPath.Child("wireguardPublicKey"), n.Status.WireguardPublicKey)...)
-	errs = append(errs, validateWireguardKey(statusPath.Child("wireguardPublicKeyV6"), n.Status.WireguardPublicKeyV6)...)
-	for i, c := range n.Status.PodCIDRs {
-		_, _, cerrs := validateCIDROrIP(statusPath.Child("podCIDRs").Index(i), c, anyFamily)
-		errs = append(errs, cerrs...)
+	if id := b.RouteReflectorClusterID; id != "" {
+		errs = append(errs, validateIP(p.Child("routeReflectorClusterID"), id, ipv4)...)
 	}
 	return errs
 }
