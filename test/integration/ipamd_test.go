@@ -248,19 +248,15 @@ func TestIPAMServiceFollowsWatchedConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cs.FelixConfigurations().Delete(context.Background(), "default", metav1.DeleteOptions{})
-	for i := 2; ; i++ {
-		r, err := add(fmt.Sprintf("c%d", i))
+	next := 1
+	eventually(ctx, t, fmt.Sprintf("ADD answering MTU %d once the FelixConfiguration sets it", mtu), func() (*ipamwire.Response, bool) {
+		next++
+		r, err := add(fmt.Sprintf("c%d", next))
 		if err != nil {
-			t.Fatalf("ADD c%d: %v", i, err)
+			t.Fatalf("ADD c%d: %v", next, err)
 		}
-		if r.MTU == mtu {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("ADDs still answer MTU %d after the FelixConfiguration set %d", r.MTU, mtu)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return r, r.MTU == mtu
+	})
 }
 
 // eventually calls f every 20ms until it reports true, and returns what
