@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/containernetworking/plugins/pkg/ns"
-	"golang.org/x/sys/unix"
 
 	"github.com/meshapi/meshapi/pkg/cni"
 	"github.com/meshapi/meshapi/pkg/cni/cnitest"
+	"github.com/meshapi/meshapi/test/bench/cputime"
 )
 
 // BenchmarkWiringSetup is the plugin's netlink and sysctl work for one
@@ -46,13 +46,13 @@ func BenchmarkWiringSetup(b *testing.B) {
 	b.ResetTimer()
 	var cpu time.Duration
 	err = nodeNS.Do(func(ns.NetNS) error {
-		c0 := rusage(b)
+		c0 := cputime.MustSelf(b)
 		for i := range wirings {
 			if _, err := wirings[i].Setup(); err != nil {
 				return fmt.Errorf("pod %d: %w", i, err)
 			}
 		}
-		cpu = rusage(b) - c0
+		cpu = cputime.MustSelf(b) - c0
 		return nil
 	})
 	b.StopTimer()
@@ -60,13 +60,4 @@ func BenchmarkWiringSetup(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
-}
-
-// rusage is the process's user+system CPU so far.
-func rusage(b *testing.B) time.Duration {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
-		b.Fatalf("getrusage: %v", err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

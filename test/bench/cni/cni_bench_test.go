@@ -30,12 +30,12 @@ import (
 	"time"
 
 	"github.com/containernetworking/cni/libcni"
-	"golang.org/x/sys/unix"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/pkg/cni/cnitest"
 	"github.com/meshapi/meshapi/pkg/generated/clientset/versioned"
+	"github.com/meshapi/meshapi/test/bench/cputime"
 	"github.com/meshapi/meshapi/test/integration/framework"
 )
 
@@ -162,10 +162,10 @@ func runBench(b *testing.B, node *cnitest.Node, pfx string, c int) {
 	background := backgroundCPU(b)
 	b.ResetTimer()
 	start := time.Now()
-	self0, children0 := cpuTime(b, unix.RUSAGE_SELF), cpuTime(b, unix.RUSAGE_CHILDREN)
+	self0, children0 := cputime.MustSelf(b), cputime.MustChildren(b)
 	adds := fanOut(b, pods, c, func(rt *libcni.RuntimeConf) error { _, err := node.Add(ctx, rt); return err })
 	addWall := time.Since(start)
-	self, children := cpuTime(b, unix.RUSAGE_SELF)-self0, cpuTime(b, unix.RUSAGE_CHILDREN)-children0
+	self, children := cputime.MustSelf(b)-self0, cputime.MustChildren(b)-children0
 	self -= time.Duration(background * float64(addWall))
 	dels := fanOut(b, pods, c, func(rt *libcni.RuntimeConf) error { return node.Del(ctx, rt) })
 	b.StopTimer()
@@ -189,19 +189,9 @@ func runBench(b *testing.B, node *cnitest.Node, pfx string, c int) {
 // in CPU seconds per second, over two seconds.
 func backgroundCPU(b *testing.B) float64 {
 	const window = 2 * time.Second
-	c0, t0 := cpuTime(b, unix.RUSAGE_SELF), time.Now()
+	c0, t0 := cputime.MustSelf(b), time.Now()
 	time.Sleep(window)
-	return float64(cpuTime(b, unix.RUSAGE_SELF)-c0) / float64(time.Since(t0))
-}
-
-// cpuTime is the user+system CPU time of who (RUSAGE_SELF or
-// RUSAGE_CHILDREN, the children waited for).
-func cpuTime(b *testing.B, who int) time.Duration {
-	var ru unix.Rusage
-	if err := unix.Getrusage(who, &ru); err != nil {
-		b.Fatalf("getrusage: %v", err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return float64(cputime.MustSelf(b)-c0) / float64(time.Since(t0))
 }
 
 // fanOut runs call on every pod, c at a time, and returns the latencies.

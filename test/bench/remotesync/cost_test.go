@@ -7,10 +7,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/meshapi/meshapi/test/bench/benchserver"
+	"github.com/meshapi/meshapi/test/bench/cputime"
 )
 
 // costSample is what the processes of a benchmark had spent at one moment:
@@ -40,11 +40,11 @@ func sampleCost(ctx context.Context, a *benchserver.Server, remotes ...*benchser
 		}
 		c.bCPU += sampleValue(e, "process_cpu_seconds_total")
 	}
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+	self, err := cputime.Self()
+	if err != nil {
 		return costSample{}, fmt.Errorf("reading this process's CPU time: %w", err)
 	}
-	c.selfCPU = seconds(ru.Utime) + seconds(ru.Stime)
+	c.selfCPU = self.Seconds()
 	return c, nil
 }
 
@@ -55,8 +55,6 @@ func scrape(ctx context.Context, s *benchserver.Server) (string, error) {
 	}
 	return string(body), nil
 }
-
-func seconds(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
 
 // sampleValue returns the value of the unlabelled sample name in a
 // Prometheus text exposition, 0 if it is absent.
