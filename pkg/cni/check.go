@@ -10,7 +10,6 @@ import (
 
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // Check verifies that the wiring is in place: both sides of the veth up,
@@ -18,32 +17,33 @@ import (
 // default routes, the host routes and proxy ARP. It returns the first
 // difference it finds.
 func (w Wiring) Check() error {
-	host, err := netlink.LinkByName(w.HostIf)
+	podNS, err := ns.GetNS(w.Netns)
+	if err != nil {
+		return fmt.Errorf("opening the pod's network namespace %s: %w", w.Netns, err)
+	}
+	defer podNS.Close()
+	hostH, podH, err := routeHandles(podNS)
+	if err != nil {
+		return fmt.Errorf("netlink in %s: %w", w.Netns, err)
+	}
+	defer hostH.Close()
+	defer podH.Close()
+	host, err := hostH.LinkByName(w.HostIf)
 	if err != nil {
 		return fmt.Errorf("host interface %s: %w", w.HostIf, err)
 	}
 	if _, ok := host.(*netlink.Veth); !ok {
 		return fmt.Errorf("host interface %s is a %s, not a veth", w.HostIf, host.Type())
 	}
-	if err := w.checkHost(host); err != nil {
+	if err := w.checkHost(hostH, host); err != nil {
 		return err
 	}
-	podNS, err := ns.GetNS(w.Netns)
-	if err != nil {
-		return fmt.Errorf("opening the pod's network namespace %s: %w", w.Netns, err)
-	}
-	defer podNS.Close()
-	podH, err := netlink.NewHandleAt(nsHandle(podNS), unix.NETLINK_ROUTE)
-	if err != nil {
-		return fmt.Errorf("netlink in %s: %w", w.Netns, err)
-	}
-	defer podH.Close()
 	return w.checkPod(podH)
 }
 
 // checkHost checks the host side's routes and proxy ARP.
-func (w Wiring) checkHost(host netlink.Link) error {
-	routes, err := netlink.RouteList(host, netlink.FAMILY_V4)
+func (w Wiring) checkHost(hostH *netlink.Handle, host netlink.Link) error {
+	routes, err := hostH.RouteList(host, netlink.FAMILY_V4)
 	if err != nil {
 		return fmt.Errorf("listing routes of %s: %w", w.HostIf, err)
 	}
