@@ -255,6 +255,12 @@ func checkWiring(t *testing.T, e *env, rt *libcni.RuntimeConf, res *current.Resu
 		t.Errorf("proxy_arp on %s = %q, want 1", hostIf, v)
 	}
 	podNS := strings.TrimPrefix(rt.NetNS, "/var/run/netns/")
+	if res.Interfaces[0].Mac != "ee:ee:ee:ee:ee:ee" {
+		t.Errorf("result's host interface MAC %s, want ee:ee:ee:ee:ee:ee", res.Interfaces[0].Mac)
+	}
+	if out := cnitest.Run(t, "ip", "-n", podNS, "link", "show", "dev", "eth0"); !strings.Contains(out, "link/ether "+res.Interfaces[1].Mac+" ") {
+		t.Errorf("eth0 %q: want the result's MAC %s", out, res.Interfaces[1].Mac)
+	}
 	if out := cnitest.Run(t, "ip", "-n", podNS, "-4", "addr", "show", "dev", "eth0"); !strings.Contains(out, "inet "+addr.String()+"/32") {
 		t.Errorf("eth0 addresses %q: want %s/32", out, addr)
 	}

@@ -68,25 +68,39 @@ func (w Wiring) Setup() (*Links, error) {
 	defer hostH.Close()
 	defer podH.Close()
 
-	if old, err := hostH.LinkByName(w.HostIf); err == nil {
-		if err := hostH.LinkDel(old); err != nil {
-			return nil, fmt.Errorf("deleting the stale host interface %s: %w", w.HostIf, err)
-		}
-	}
 	veth := &netlink.Veth{
 		LinkAttrs:     netlink.LinkAttrs{Name: w.HostIf, MTU: w.MTU, HardwareAddr: HostMAC, TxQLen: -1},
 		PeerName:      w.IfName,
 		PeerNamespace: netlink.NsFd(int(podNS.Fd())),
 	}
-	if err := hostH.LinkAdd(veth); err != nil {
+	if err := w.addVeth(hostH, veth); err != nil {
 		return nil, fmt.Errorf("creating veth %s (pod side %s in %s): %w", w.HostIf, w.IfName, w.Netns, err)
 	}
-	links, err := w.configure(hostH, podH)
+	links, err := w.configure(hostH, podH, veth)
 	if err != nil {
 		_ = hostH.LinkDel(veth)
 		return nil, err
 	}
 	return links, nil
+}
+
+// addVeth creates veth. When its host-side name is taken (by the link of
+// an earlier sandbox of the pod) that link is deleted and veth created
+// again: an ADD asks the kernel once, not first whether the name is free.
+// On success veth's Index is the host side's (netlink reads it back).
+func (w Wiring) addVeth(hostH *netlink.Handle, veth *netlink.Veth) error {
+	err := hostH.LinkAdd(veth)
+	if !errors.Is(err, unix.EEXIST) {
+		return err
+	}
+	old, lerr := hostH.LinkByName(w.HostIf)
+	if lerr != nil {
+		return err // the name taken is the pod side's
+	}
+	if err := hostH.LinkDel(old); err != nil {
+		return fmt.Errorf("deleting the stale host interface %s: %w", w.HostIf, err)
+	}
+	return hostH.LinkAdd(veth)
 }
 
 // routeHandles opens one rtnetlink socket in the plugin's namespace and
@@ -106,11 +120,17 @@ func routeHandles(podNS ns.NetNS) (host, pod *netlink.Handle, err error) {
 	return host, pod, nil
 }
 
-// configure sets up both sides of a freshly created veth.
-func (w Wiring) configure(hostH, podH *netlink.Handle) (*Links, error) {
-	host, err := hostH.LinkByName(w.HostIf)
-	if err != nil {
-		return nil, fmt.Errorf("finding host interface %s: %w", w.HostIf, err)
+// configure sets up both sides of veth, just created: the host side by
+// the index LinkAdd read back, the pod side looked up once (its index
+// and the MAC the kernel gave it).
+func (w Wiring) configure(hostH, podH *netlink.Handle, veth *netlink.Veth) (*Links, error) {
+	var host netlink.Link = veth
+	if veth.Index == 0 {
+		l, err := hostH.LinkByName(w.HostIf)
+		if err != nil {
+			return nil, fmt.Errorf("finding host interface %s: %w", w.HostIf, err)
+		}
+		host = l
 	}
 	if err := w.configureHost(hostH, host); err != nil {
 		return nil, err
@@ -127,10 +147,6 @@ func (w Wiring) configure(hostH, podH *netlink.Handle) (*Links, error) {
 		if err := hostH.RouteReplace(r); err != nil {
 			return nil, fmt.Errorf("adding host route %s dev %s: %w", a, w.HostIf, err)
 		}
-	}
-	pod, err = podH.LinkByIndex(pod.Attrs().Index)
-	if err != nil {
-		return nil, fmt.Errorf("re-reading pod interface %s: %w", w.IfName, err)
 	}
 	return &Links{Host: host, Pod: pod}, nil
 }
