@@ -9,7 +9,9 @@
 // route via the link-local gateway 169.254.1.1 (on-link); the host side,
 // named podendpoints.InterfaceName(namespace, pod) with the MAC
 // ee:ee:ee:ee:ee:ee, answers ARP for every address by proxy ARP
-// (proxy_arp=1, proxy_delay=0, forwarding=1). A host route to the pod's
+// (proxy_arp=1, proxy_delay=0, forwarding=1) and has IPv6 turned off
+// (disable_ipv6=1: pods are IPv4 only, and the node's IPv6 table stays
+// free of a link-local route per pod). A host route to the pod's
 // address via the host side is tagged with RouteProtocol. Because the
 // plugin and the controller that derives WorkloadEndpoints both call
 // podendpoints.InterfaceName, the endpoint's spec.interfaceName is always

@@ -254,6 +254,12 @@ func checkWiring(t *testing.T, e *env, rt *libcni.RuntimeConf, res *current.Resu
 	if v := cnitest.Run(t, "ip", "netns", "exec", e.pfx+"-node", "cat", "/proc/sys/net/ipv4/conf/"+hostIf+"/proxy_arp"); strings.TrimSpace(v) != "1" {
 		t.Errorf("proxy_arp on %s = %q, want 1", hostIf, v)
 	}
+	if v := cnitest.Run(t, "ip", "netns", "exec", e.pfx+"-node", "cat", "/proc/sys/net/ipv6/conf/"+hostIf+"/disable_ipv6"); strings.TrimSpace(v) != "1" {
+		t.Errorf("disable_ipv6 on %s = %q, want 1", hostIf, v)
+	}
+	if out := cnitest.Run(t, "ip", "-n", e.pfx+"-node", "-6", "route", "show", "table", "all", "dev", hostIf); strings.TrimSpace(out) != "" {
+		t.Errorf("IPv6 routes via %s: %q, want none", hostIf, out)
+	}
 	podNS := strings.TrimPrefix(rt.NetNS, "/var/run/netns/")
 	if res.Interfaces[0].Mac != "ee:ee:ee:ee:ee:ee" {
 		t.Errorf("result's host interface MAC %s, want ee:ee:ee:ee:ee:ee", res.Interfaces[0].Mac)

@@ -3,10 +3,12 @@ package cni
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
@@ -152,13 +154,19 @@ func (w Wiring) configure(hostH, podH *netlink.Handle, veth *netlink.Veth) (*Lin
 }
 
 // configureHost sets the sysctls of the host side and brings it up.
+// IPv6 is turned off on it before it is up (pods are IPv4 only): a host
+// side with IPv6 gets a link-local address and IPv6 routes in the
+// node's tables, which the kernel walks whole whenever a link goes, so
+// every DEL cost more the more pods the node had. A kernel without IPv6
+// has no such sysctl, and needs none.
 func (w Wiring) configureHost(hostH *netlink.Handle, host netlink.Link) error {
 	for _, s := range [][2]string{
 		{"net/ipv4/conf/" + w.HostIf + "/proxy_arp", "1"},
 		{"net/ipv4/neigh/" + w.HostIf + "/proxy_delay", "0"},
 		{"net/ipv4/conf/" + w.HostIf + "/forwarding", "1"},
+		{"net/ipv6/conf/" + w.HostIf + "/disable_ipv6", "1"},
 	} {
-		if err := writeSysctl(s[0], s[1]); err != nil {
+		if err := writeSysctl(s[0], s[1]); err != nil && !(strings.HasPrefix(s[0], "net/ipv6/") && errors.Is(err, fs.ErrNotExist)) {
 			return err
 		}
 	}
