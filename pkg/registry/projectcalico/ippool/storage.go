@@ -18,7 +18,6 @@ import (
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -104,7 +103,7 @@ func NewREST(typer runtime.ObjectTyper, optsGetter generic.RESTOptionsGetter) (*
 	// The overlap check lists from etcd, not the watch cache: the lock's
 	// own writes move etcd's revision, and a consistent list from the cache
 	// would wait for the cache's next progress notification to catch up.
-	reader, _, err := registry.NewStore(typer, uncached{optsGetter}, kind)
+	reader, _, err := registry.NewStore(typer, registry.Uncached{RESTOptionsGetter: optsGetter}, kind)
 	if err != nil {
 		main.Destroy()
 		return nil, nil, fmt.Errorf("building the uncached IPPool reader: %w", err)
@@ -127,17 +126,6 @@ func NewREST(typer runtime.ObjectTyper, optsGetter generic.RESTOptionsGetter) (*
 		return nil, nil, err
 	}
 	return &REST{REST: main, reader: reader, writes: lock, etcd: client}, status, nil
-}
-
-// uncached gives the options of the wrapped getter without the watch
-// cache: a store built on them reads and lists from etcd.
-type uncached struct{ generic.RESTOptionsGetter }
-
-// GetRESTOptions returns the wrapped options with an undecorated storage.
-func (u uncached) GetRESTOptions(resource schema.GroupResource, example runtime.Object) (generic.RESTOptions, error) {
-	opts, err := u.RESTOptionsGetter.GetRESTOptions(resource, example)
-	opts.Decorator = generic.UndecoratedStorage
-	return opts, err
 }
 
 // poolKind describes IPPools to the generic machinery; NewREST adds the

@@ -3,7 +3,6 @@ package ippool
 import (
 	"fmt"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/generic"
-	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
 
@@ -129,21 +127,5 @@ func checkRound(t *testing.T, round int, overlaps bool, pools [2]*v3.IPPool, err
 	if !apierrors.IsInvalid(errs[loser]) || !strings.Contains(msg, "spec.cidr") ||
 		!strings.Contains(msg, fmt.Sprintf("%q", pools[loser].Spec.CIDR)) || !strings.Contains(msg, fmt.Sprintf("%q", pools[winner].Name)) {
 		t.Errorf("round %d: refusal %q; want Invalid naming spec.cidr, %q and %q", round, msg, pools[loser].Spec.CIDR, pools[winner].Name)
-	}
-}
-
-// The overlap check's reader gets the options of the wrapped getter with
-// the undecorated storage in place of the watch cache.
-func TestUncachedReplacesTheDecorator(t *testing.T) {
-	cached := generic.RESTOptions{Decorator: genericregistry.StorageWithCacher(), ResourcePrefix: "projectcalico.org/ippools"}
-	got, err := uncached{cached}.GetRESTOptions(v3.Resource("ippools"), &v3.IPPool{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.ResourcePrefix != cached.ResourcePrefix {
-		t.Errorf("ResourcePrefix = %q; want %q kept", got.ResourcePrefix, cached.ResourcePrefix)
-	}
-	if reflect.ValueOf(got.Decorator).Pointer() != reflect.ValueOf(generic.UndecoratedStorage).Pointer() {
-		t.Errorf("Decorator is not generic.UndecoratedStorage")
 	}
 }
