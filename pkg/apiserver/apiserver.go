@@ -127,8 +127,13 @@ func newStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, cr
 	}
 	storage["nodes"], storage["nodes/status"] = nodes, nodeStatus
 
+	blocks, err := ipamblock.NewREST(scheme, optsGetter)
+	if err != nil {
+		return fail("ipamblocks", err)
+	}
+	storage["ipamblocks"] = blocks
+
 	for resource, build := range map[string]func(runtime.ObjectTyper, generic.RESTOptionsGetter) (*registry.REST, error){
-		"ipamblocks":            ipamblock.NewREST,
 		"ipamconfigurations":    ipamconfiguration.NewREST,
 		"hostendpoints":         hostendpoint.NewREST,
 		"profiles":              profile.NewREST,

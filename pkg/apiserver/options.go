@@ -121,11 +121,6 @@ func NewOptions() *Options {
 	// namespace of up to tens of thousands of objects; upstream's default of
 	// one worker deletes them one after the other.
 	o.Recommended.Etcd.DeleteCollectionWorkers = 8
-	// IPAM reads IPAMBlocks with consistent lists on every allocation; from
-	// the watch cache such a list waits (up to the cache's 100ms progress
-	// period) after writes to any other resource, from etcd it is one range
-	// read. --watch-cache-sizes replaces this default.
-	o.Recommended.Etcd.WatchCacheSizes = []string{"ipamblocks.projectcalico.org#0"}
 	_, _ = o.Versions.ComponentGlobalsOrRegister(basecompatibility.DefaultKubeComponent,
 		basecompatibility.NewEffectiveVersionFromString(baseversion.DefaultKubeBinaryVersion, "", ""),
 		utilfeature.DefaultMutableFeatureGate)

@@ -42,7 +42,7 @@ func ipamPool(ctx context.Context, t *testing.T, cs versioned.Interface, name, c
 
 // createIPAMPool creates p and deletes it, and every block inside it, at
 // the end of the test.
-func createIPAMPool(ctx context.Context, t *testing.T, cs versioned.Interface, p *v3.IPPool) netip.Prefix {
+func createIPAMPool(ctx context.Context, t testing.TB, cs versioned.Interface, p *v3.IPPool) netip.Prefix {
 	t.Helper()
 	if _, err := cs.ProjectcalicoV3().IPPools().Create(ctx, p, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -59,7 +59,7 @@ func createIPAMPool(ctx context.Context, t *testing.T, cs versioned.Interface, p
 }
 
 // poolBlocks lists the blocks inside pool.
-func poolBlocks(ctx context.Context, t *testing.T, cs versioned.Interface, pool netip.Prefix) []v3.IPAMBlock {
+func poolBlocks(ctx context.Context, t testing.TB, cs versioned.Interface, pool netip.Prefix) []v3.IPAMBlock {
 	t.Helper()
 	list, err := cs.ProjectcalicoV3().IPAMBlocks().List(ctx, metav1.ListOptions{})
 	if err != nil {
