@@ -49,10 +49,17 @@ func NewREST(typer runtime.ObjectTyper, optsGetter generic.RESTOptionsGetter) (*
 // List serves a consistent list (resourceVersion "", including the
 // continuation of one) from etcd, and any other from the watch cache.
 func (r *REST) List(ctx context.Context, opts *metainternalversion.ListOptions) (runtime.Object, error) {
-	if opts == nil || (opts.ResourceVersion == "" && opts.ResourceVersionMatch == "") {
+	if consistent(opts) {
 		return r.etcd.List(ctx, opts)
 	}
 	return r.REST.List(ctx, opts)
+}
+
+// consistent reports whether opts ask for a consistent list: no
+// resourceVersion (a continue token comes without one, and continues
+// such a list).
+func consistent(opts *metainternalversion.ListOptions) bool {
+	return opts == nil || (opts.ResourceVersion == "" && opts.ResourceVersionMatch == "")
 }
 
 // Destroy stops both stores.
