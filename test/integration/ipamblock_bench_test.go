@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -27,7 +28,8 @@ import (
 // cpu-ms/write is this process's CPU per write (the API server, its
 // etcd and the allocator are all in it). list-p50-ms is a consistent
 // list of the blocks made right after a write to another resource, the
-// list an allocator makes on start:
+// list an allocator makes on start. block-bytes is the size of the
+// filled block as JSON (what each write sends, stores and returns):
 //
 //	go test ./test/integration/ -run '^$' -bench IPAMBlockWrite -benchtime 400x
 func BenchmarkIPAMBlockWrite(b *testing.B) {
@@ -46,6 +48,7 @@ func BenchmarkIPAMBlockWrite(b *testing.B) {
 				fill = append(fill, assign(fmt.Sprintf("%s.fill%d", pool, i)))
 			}
 			mustDo(ctx, b, alloc, fill...)
+			size := blockBytes(ctx, b, cs, pool)
 			stop := watchBlocks(ctx, b, cs, watchers)
 			defer stop()
 			toggled := pool + ".toggled"
@@ -62,6 +65,7 @@ func BenchmarkIPAMBlockWrite(b *testing.B) {
 			b.StopTimer()
 			b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/write")
 			b.ReportMetric(consistentListP50(ctx, b, cs, pool), "list-p50-ms")
+			b.ReportMetric(float64(size), "block-bytes")
 		})
 	}
 }
@@ -119,4 +123,26 @@ func consistentListP50(ctx context.Context, b *testing.B, cs versioned.Interface
 	}
 	slices.Sort(lat)
 	return float64(lat[len(lat)/2]) / float64(time.Millisecond)
+}
+
+// blockBytes is the size, as JSON, of pool's one block.
+func blockBytes(ctx context.Context, b *testing.B, cs versioned.Interface, pool string) int {
+	b.Helper()
+	list, err := cs.ProjectcalicoV3().IPAMBlocks().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, blk := range list.Items {
+		if blk.Spec.Affinity != nil && *blk.Spec.Affinity == "host:"+pool+"-node" {
+			raw, err := json.Marshal(&blk)
+			if err != nil {
+				b.Fatal(err)
+			}
+			mf, _ := json.Marshal(blk.ManagedFields)
+			b.Logf("block %s: %d bytes, managedFields %d", blk.Name, len(raw), len(mf))
+			return len(raw)
+		}
+	}
+	b.Fatalf("no block with affinity host:%s-node", pool)
+	return 0
 }
