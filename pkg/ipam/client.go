@@ -250,7 +250,7 @@ func (c *Client) request(args AssignArgs) request {
 // decision must be taken again.
 func (c *Client) write(ctx context.Context, ch change) (done bool, err error) {
 	if ch.create {
-		_, err = c.cs.ProjectcalicoV3().IPAMBlocks().Create(ctx, ch.block, metav1.CreateOptions{})
+		_, err = c.cs.ProjectcalicoV3().IPAMBlocks().Create(ctx, untracked(ch.block), metav1.CreateOptions{})
 		if apierrors.IsAlreadyExists(err) {
 			return false, nil
 		}
@@ -259,7 +259,7 @@ func (c *Client) write(ctx context.Context, ch change) (done bool, err error) {
 		}
 		return true, nil
 	}
-	_, err = c.cs.ProjectcalicoV3().IPAMBlocks().Update(ctx, ch.block, metav1.UpdateOptions{})
+	_, err = c.cs.ProjectcalicoV3().IPAMBlocks().Update(ctx, untracked(ch.block), metav1.UpdateOptions{})
 	if apierrors.IsConflict(err) {
 		return false, nil
 	}

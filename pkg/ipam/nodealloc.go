@@ -221,7 +221,7 @@ func (n *NodeAllocator) load(ctx context.Context) (listed bool, err error) {
 // AlreadyExists).
 func (c *Client) writeBlock(ctx context.Context, b *v3.IPAMBlock, create bool) (*v3.IPAMBlock, error) {
 	if create {
-		got, err := c.cs.ProjectcalicoV3().IPAMBlocks().Create(ctx, b, metav1.CreateOptions{})
+		got, err := c.cs.ProjectcalicoV3().IPAMBlocks().Create(ctx, untracked(b), metav1.CreateOptions{})
 		if apierrors.IsAlreadyExists(err) {
 			return nil, nil
 		}
@@ -230,7 +230,7 @@ func (c *Client) writeBlock(ctx context.Context, b *v3.IPAMBlock, create bool) (
 		}
 		return got, nil
 	}
-	got, err := c.cs.ProjectcalicoV3().IPAMBlocks().Update(ctx, b, metav1.UpdateOptions{})
+	got, err := c.cs.ProjectcalicoV3().IPAMBlocks().Update(ctx, untracked(b), metav1.UpdateOptions{})
 	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 		return nil, nil
 	}

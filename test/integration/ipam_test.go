@@ -578,3 +578,35 @@ func TestIPAMDualStack(t *testing.T) {
 		t.Fatalf("release = %v, %v, want both addresses", rel, err)
 	}
 }
+
+// The allocators' block writes keep no managed fields (they own a
+// block's content whole and never apply it): a block claimed by the
+// node allocator has none once it is updated, and the client's path
+// keeps it so.
+func TestIPAMBlocksKeepNoManagedFields(t *testing.T) {
+	ctx := t.Context()
+	cs := ipamClientset(t)
+	pool := ipamPool(ctx, t, cs, "ipam-unmanaged", "198.18.226.0/26", 26)
+	c := ipam.NewClient(cs)
+	alloc := c.NewNodeAllocator("unmanaged-n")
+	for _, h := range []string{"unmanaged.a", "unmanaged.b"} {
+		if r := alloc.Do(ctx, []ipam.Op{{Assign: &ipam.AssignArgs{Handle: h, Pools: []string{"ipam-unmanaged"}}}}); r[0].Err != nil {
+			t.Fatalf("assigning %s: %v", h, r[0].Err)
+		}
+	}
+	check := func(after string) {
+		t.Helper()
+		blocks := poolBlocks(ctx, t, cs, pool)
+		if len(blocks) != 1 {
+			t.Fatalf("after %s: %d blocks in %s, want 1", after, len(blocks), pool)
+		}
+		if mf := blocks[0].ManagedFields; len(mf) != 0 {
+			t.Errorf("after %s: block %s has managed fields %+v, want none", after, blocks[0].Name, mf)
+		}
+	}
+	check("the node allocator's claim and update")
+	if _, err := c.Assign(ctx, ipam.AssignArgs{Handle: "unmanaged.c", Node: "unmanaged-n", Pools: []string{"ipam-unmanaged"}}); err != nil {
+		t.Fatal(err)
+	}
+	check("the client's update")
+}
