@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
@@ -160,13 +159,16 @@ func (w Wiring) configure(hostH, podH *netlink.Handle, veth *netlink.Veth) (*Lin
 // every DEL cost more the more pods the node had. A kernel without IPv6
 // has no such sysctl, and needs none.
 func (w Wiring) configureHost(hostH *netlink.Handle, host netlink.Link) error {
-	for _, s := range [][2]string{
-		{"net/ipv4/conf/" + w.HostIf + "/proxy_arp", "1"},
-		{"net/ipv4/neigh/" + w.HostIf + "/proxy_delay", "0"},
-		{"net/ipv4/conf/" + w.HostIf + "/forwarding", "1"},
-		{"net/ipv6/conf/" + w.HostIf + "/disable_ipv6", "1"},
+	for _, s := range []struct {
+		key, value string
+		ipv6       bool // absent from a kernel without IPv6
+	}{
+		{key: "net/ipv4/conf/" + w.HostIf + "/proxy_arp", value: "1"},
+		{key: "net/ipv4/neigh/" + w.HostIf + "/proxy_delay", value: "0"},
+		{key: "net/ipv4/conf/" + w.HostIf + "/forwarding", value: "1"},
+		{key: "net/ipv6/conf/" + w.HostIf + "/disable_ipv6", value: "1", ipv6: true},
 	} {
-		if err := writeSysctl(s[0], s[1]); err != nil && !(strings.HasPrefix(s[0], "net/ipv6/") && errors.Is(err, fs.ErrNotExist)) {
+		if err := writeSysctl(s.key, s.value); err != nil && !(s.ipv6 && errors.Is(err, fs.ErrNotExist)) {
 			return err
 		}
 	}
