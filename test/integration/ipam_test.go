@@ -586,7 +586,7 @@ func TestIPAMDualStack(t *testing.T) {
 func TestIPAMBlocksKeepNoManagedFields(t *testing.T) {
 	ctx := t.Context()
 	cs := ipamClientset(t)
-	pool := ipamPool(ctx, t, cs, "ipam-unmanaged", "198.18.226.0/26", 26)
+	pool := ipamPool(ctx, t, cs, "ipam-unmanaged", "198.18.160.0/26", 26)
 	c := ipam.NewClient(cs)
 	alloc := c.NewNodeAllocator("unmanaged-n")
 	for _, h := range []string{"unmanaged.a", "unmanaged.b"} {

@@ -38,7 +38,7 @@ func BenchmarkIPAMBlockWrite(b *testing.B) {
 			ctx := b.Context()
 			cs := ipamClientset(b)
 			pool := fmt.Sprintf("ipam-blockwrite-%d", watchers)
-			createIPAMPool(ctx, b, cs, &v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: pool}, Spec: v3.IPPoolSpec{CIDR: fmt.Sprintf("198.18.%d.0/26", 228+watchers/8), BlockSize: 26}})
+			createIPAMPool(ctx, b, cs, &v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: pool}, Spec: v3.IPPoolSpec{CIDR: fmt.Sprintf("198.18.%d.0/26", 161+watchers/8), BlockSize: 26}})
 			alloc := ipam.NewClient(cs).NewNodeAllocator(pool + "-node")
 			assign := func(h string) ipam.Op {
 				return ipam.Op{Assign: &ipam.AssignArgs{Handle: h, Pools: []string{pool}}}
