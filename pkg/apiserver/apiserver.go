@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -24,6 +25,7 @@ import (
 	"github.com/meshapi/meshapi/pkg/registry/projectcalico/ipamblock"
 	"github.com/meshapi/meshapi/pkg/registry/projectcalico/ipamconfiguration"
 	"github.com/meshapi/meshapi/pkg/registry/projectcalico/ippool"
+	"github.com/meshapi/meshapi/pkg/registry/projectcalico/mirrorbatch"
 	"github.com/meshapi/meshapi/pkg/registry/projectcalico/networkpolicy"
 	"github.com/meshapi/meshapi/pkg/registry/projectcalico/node"
 	"github.com/meshapi/meshapi/pkg/registry/projectcalico/profile"
@@ -78,6 +80,12 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	batches, err := mirrorbatch.NewREST(storage["workloadendpoints"].(rest.Creater), c.generic.Authorization.Authorizer,
+		c.generic.AdmissionControl, admission.NewObjectInterfacesFromScheme(c.scheme))
+	if err != nil {
+		return nil, err
+	}
+	storage["mirrorbatches"] = batches
 	group := genericapiserver.NewDefaultAPIGroupInfo(v3.GroupName, c.scheme, metav1.ParameterCodec, c.codecs)
 	group.NegotiatedSerializer = withoutProtobuf{c.codecs}
 	group.VersionedResourcesStorageMap[v3.SchemeGroupVersion.Version] = storage

@@ -118,7 +118,7 @@ func TestKubectlAPIResources(t *testing.T) {
 	out := kubectl(t, "", "api-resources", "--api-group=projectcalico.org", "-o", "name")
 	for _, r := range []string{
 		"felixconfigurations", "globalnetworkpolicies", "hostendpoints", "ipamblocks", "ippools", "networkpolicies",
-		"nodes", "profiles", "remoteclusterconfigurations", "tiers", "workloadendpoints",
+		"nodes", "profiles", "remoteclusterconfigurations", "tiers", "workloadendpoints", "mirrorbatches",
 	} {
 		if !strings.Contains(out, r+".projectcalico.org") {
 			t.Errorf("api-resources lacks %s:\n%s", r, out)

@@ -67,6 +67,10 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v3.IPPoolSpec{}.OpenAPIModelName():                         schema_pkg_apis_projectcalico_v3_IPPoolSpec(ref),
 		v3.IPPoolStatus{}.OpenAPIModelName():                       schema_pkg_apis_projectcalico_v3_IPPoolStatus(ref),
 		v3.KubeConfig{}.OpenAPIModelName():                         schema_pkg_apis_projectcalico_v3_KubeConfig(ref),
+		v3.MirrorBatch{}.OpenAPIModelName():                        schema_pkg_apis_projectcalico_v3_MirrorBatch(ref),
+		v3.MirrorBatchSpec{}.OpenAPIModelName():                    schema_pkg_apis_projectcalico_v3_MirrorBatchSpec(ref),
+		v3.MirrorBatchStatus{}.OpenAPIModelName():                  schema_pkg_apis_projectcalico_v3_MirrorBatchStatus(ref),
+		v3.MirrorResult{}.OpenAPIModelName():                       schema_pkg_apis_projectcalico_v3_MirrorResult(ref),
 		v3.MirroredObjectCounts{}.OpenAPIModelName():               schema_pkg_apis_projectcalico_v3_MirroredObjectCounts(ref),
 		v3.NetworkPolicy{}.OpenAPIModelName():                      schema_pkg_apis_projectcalico_v3_NetworkPolicy(ref),
 		v3.NetworkPolicyList{}.OpenAPIModelName():                  schema_pkg_apis_projectcalico_v3_NetworkPolicyList(ref),
@@ -2445,6 +2449,195 @@ func schema_pkg_apis_projectcalico_v3_KubeConfig(ref common.ReferenceCallback) c
 						},
 					},
 				},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_projectcalico_v3_MirrorBatch(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "MirrorBatch creates, in one request, mirrors of one remote cluster's WorkloadEndpoints: the remote cluster controller's write path for the thousands of endpoints of an initial sync, where a request per mirror cost the API server as much again as the mirror itself. It is never stored: a create answers with the batch's status, which says per endpoint whether it was stored, and at which resourceVersion, or why not. Every endpoint is authorized (create of workloadendpoints in its namespace), admitted and validated as its own create would be; the batch skips only what a user's write needs and a mirror does not (managed fields: a mirror is owned whole by the controller).",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata; a batch needs no name.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Spec holds the mirrors to create.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v3.MirrorBatchSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Status is the answer: one result per mirror of the spec.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v3.MirrorBatchStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"spec"},
+			},
+		},
+		Dependencies: []string{
+			v3.MirrorBatchSpec{}.OpenAPIModelName(), v3.MirrorBatchStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_projectcalico_v3_MirrorBatchSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "MirrorBatchSpec holds the mirrors a batch creates.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"cluster": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Cluster is the remote cluster (the name of its RemoteClusterConfiguration) the mirrors come from: each one must carry it in the label projectcalico.org/cluster and be named \"<cluster>.<its name in the remote cluster>\".",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"workloadEndpoints": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "WorkloadEndpoints are the mirrors to create, each with its namespace; at most MaxMirrorBatchItems.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v3.WorkloadEndpoint{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"cluster"},
+			},
+		},
+		Dependencies: []string{
+			v3.WorkloadEndpoint{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_projectcalico_v3_MirrorBatchStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "MirrorBatchStatus is what a batch's create answers.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"results": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Results has one entry per mirror of the spec, in its order.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v3.MirrorResult{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v3.MirrorResult{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_projectcalico_v3_MirrorResult(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "MirrorResult is the outcome of one mirror of a batch.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"namespace": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Namespace and Name are the mirror's.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"code": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Code is the HTTP status code a create of the mirror on its own would have answered: 201 when it was stored.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"uid": {
+						SchemaProps: spec.SchemaProps{
+							Description: "UID and ResourceVersion are the stored mirror's, when stored.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"resourceVersion": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"string"},
+							Format: "",
+						},
+					},
+					"reason": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Reason and Message say why the mirror was not stored, as the Status of a create of it on its own would.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"string"},
+							Format: "",
+						},
+					},
+				},
+				Required: []string{"namespace", "name", "code"},
 			},
 		},
 	}

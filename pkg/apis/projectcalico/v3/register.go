@@ -38,7 +38,8 @@ func Resource(resource string) schema.GroupResource {
 	return SchemeGroupVersion.WithResource(resource).GroupResource()
 }
 
-// knownTypes lists every kind of the group with its list kind.
+// knownTypes lists every kind of the group with its list kind (MirrorBatch,
+// which is never stored, has none).
 func knownTypes() []runtime.Object {
 	return []runtime.Object{
 		&RemoteClusterConfiguration{}, &RemoteClusterConfigurationList{},
@@ -55,6 +56,7 @@ func knownTypes() []runtime.Object {
 		&NetworkPolicy{}, &NetworkPolicyList{},
 		&BGPConfiguration{}, &BGPConfigurationList{},
 		&BGPPeer{}, &BGPPeerList{},
+		&MirrorBatch{},
 	}
 }
 

@@ -187,6 +187,26 @@ func (in KubeConfig) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in MirrorBatch) OpenAPIModelName() string {
+	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.MirrorBatch"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in MirrorBatchSpec) OpenAPIModelName() string {
+	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.MirrorBatchSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in MirrorBatchStatus) OpenAPIModelName() string {
+	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.MirrorBatchStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in MirrorResult) OpenAPIModelName() string {
+	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.MirrorResult"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in MirroredObjectCounts) OpenAPIModelName() string {
 	return "com.github.meshapi.meshapi.pkg.apis.projectcalico.v3.MirroredObjectCounts"
 }

@@ -34,6 +34,8 @@ type IPAMConfigurationExpansion interface{}
 
 type IPPoolExpansion interface{}
 
+type MirrorBatchExpansion interface{}
+
 type NetworkPolicyExpansion interface{}
 
 type NodeExpansion interface{}

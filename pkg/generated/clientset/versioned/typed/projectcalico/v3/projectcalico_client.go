@@ -36,6 +36,7 @@ type ProjectcalicoV3Interface interface {
 	IPAMBlocksGetter
 	IPAMConfigurationsGetter
 	IPPoolsGetter
+	MirrorBatchesGetter
 	NetworkPoliciesGetter
 	NodesGetter
 	ProfilesGetter
@@ -79,6 +80,10 @@ func (c *ProjectcalicoV3Client) IPAMConfigurations() IPAMConfigurationInterface 
 
 func (c *ProjectcalicoV3Client) IPPools() IPPoolInterface {
 	return newIPPools(c)
+}
+
+func (c *ProjectcalicoV3Client) MirrorBatches() MirrorBatchInterface {
+	return newMirrorBatches(c)
 }
 
 func (c *ProjectcalicoV3Client) NetworkPolicies(namespace string) NetworkPolicyInterface {

@@ -60,6 +60,10 @@ func (c *FakeProjectcalicoV3) IPPools() v3.IPPoolInterface {
 	return newFakeIPPools(c)
 }
 
+func (c *FakeProjectcalicoV3) MirrorBatches() v3.MirrorBatchInterface {
+	return newFakeMirrorBatches(c)
+}
+
 func (c *FakeProjectcalicoV3) NetworkPolicies(namespace string) v3.NetworkPolicyInterface {
 	return newFakeNetworkPolicies(c, namespace)
 }
