@@ -3,6 +3,7 @@ package remotecluster
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -18,7 +19,7 @@ import (
 func ReconcileMirror(ctx context.Context, kind, cluster, remoteKey string, remote, local cache.Indexer, cs versioned.Interface) error {
 	for _, k := range mirrorKinds() {
 		if k.Name() == kind {
-			_, err := k.Reconcile(ctx, cluster, remoteKey, remote, local, nil, cs)
+			_, err := k.Reconcile(ctx, cluster, remoteKey, remote, local, nil, cs, newMirrorBatcher(cluster, cs.ProjectcalicoV3()))
 			return err
 		}
 	}
@@ -85,3 +86,17 @@ func (p *PoolSyncer) Queued() []string {
 
 // Stop releases the Syncer's queue.
 func (p *PoolSyncer) Stop() { p.s.queue.ShutDown() }
+
+// CreateMirrorsInBatches creates eps, mirrors of cluster's endpoints, each
+// from a goroutine of its own through one Syncer's batcher, and returns
+// what each create returned.
+func CreateMirrorsInBatches(ctx context.Context, cs versioned.Interface, cluster string, eps []*v3.WorkloadEndpoint) ([]*v3.WorkloadEndpoint, []error) {
+	b := newMirrorBatcher(cluster, cs.ProjectcalicoV3())
+	created, errs := make([]*v3.WorkloadEndpoint, len(eps)), make([]error, len(eps))
+	var wg sync.WaitGroup
+	for i, ep := range eps {
+		wg.Go(func() { created[i], errs[i] = b.create(ctx, ep) })
+	}
+	wg.Wait()
+	return created, errs
+}

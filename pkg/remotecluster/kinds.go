@@ -72,7 +72,7 @@ type mirrorKind interface {
 	// pending is the Syncer's last write of the mirror whose echo the
 	// mirror cache local has not shown yet, nil for none: the mirror is
 	// then taken to be what it wrote, not what local holds.
-	Reconcile(ctx context.Context, cluster, remoteKey string, remote, local cache.Indexer, pending *write, client versioned.Interface) (*write, error)
+	Reconcile(ctx context.Context, cluster, remoteKey string, remote, local cache.Indexer, pending *write, client versioned.Interface, batch *mirrorBatcher) (*write, error)
 	// RemoteKey returns the remote key of a local mirror, ok false if obj
 	// is not a mirror of cluster.
 	RemoteKey(cluster string, obj any) (key string, ok bool)
@@ -171,6 +171,9 @@ type kindSpec[T object, L runtime.Object] struct {
 	// holds a decompressor in the controller for its life, per remote
 	// cluster and kind.
 	compressed bool
+	// batched says the kind's mirrors are created in batches
+	// (mirrorBatcher; WorkloadEndpoints, of which a cluster has thousands).
+	batched bool
 	// updateStatus writes the status of a mirror, for kinds whose status is
 	// mirrored too; nil otherwise.
 	updateStatus func(cs versioned.Interface, ctx context.Context, obj T) (resourceVersion string, err error)
@@ -336,7 +339,7 @@ func (k *kindSpec[T, L]) localKey(cluster, remoteKey string) (namespace, name, k
 	return ns, name, ns + "/" + name, nil
 }
 
-func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey string, remote, local cache.Indexer, pending *write, cs versioned.Interface) (*write, error) {
+func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey string, remote, local cache.Indexer, pending *write, cs versioned.Interface, batch *mirrorBatcher) (*write, error) {
 	ns, name, lkey, err := k.localKey(cluster, remoteKey)
 	if err != nil {
 		return nil, err
@@ -376,7 +379,7 @@ func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey strin
 		}
 		return &write{deleted: true}, nil
 	case !haveExists:
-		created, err := client.Create(ctx, want, metav1.CreateOptions{FieldManager: FieldManager})
+		created, err := k.create(ctx, client, batch, want)
 		if apierrors.IsAlreadyExists(err) {
 			// The local cache may not have seen our own create yet (the
 			// same key can be queued twice during the initial resync):
@@ -401,6 +404,20 @@ func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey strin
 		}
 		return k.update(ctx, cs, client, have, want, lkey)
 	}
+}
+
+// create creates the mirror want: with the Syncer's next batch for a
+// batched kind, else on its own.
+func (k *kindSpec[T, L]) create(ctx context.Context, client typedClient[T, L], batch *mirrorBatcher, want T) (T, error) {
+	if ep, ok := any(want).(*v3.WorkloadEndpoint); ok && k.batched && batch != nil {
+		created, err := batch.create(ctx, ep)
+		if err != nil {
+			var none T
+			return none, err
+		}
+		return any(created).(T), nil
+	}
+	return client.Create(ctx, want, metav1.CreateOptions{FieldManager: FieldManager})
 }
 
 // have returns the mirror of lkey as the Syncer knows it last, a T or,
@@ -523,6 +540,7 @@ func mirrorKinds() []mirrorKind {
 			cached:      cacheEndpoint,
 			uncached:    cachedEndpointObject,
 			compressed:  true,
+			batched:     true,
 			statusCount: func(c *v3.MirroredObjectCounts) *int32 { return &c.WorkloadEndpoints },
 		},
 		&kindSpec[*v3.HostEndpoint, *v3.HostEndpointList]{

@@ -75,6 +75,9 @@ type Syncer struct {
 	services        *serviceInformers
 	servicesChanged func()
 	local           versioned.Interface
+	// batch creates the endpoint mirrors in batches; nil (no local
+	// client, in tests of the queue alone) creates each on its own.
+	batch *mirrorBatcher
 	// kinds are the mirrored kinds, each with the controller's shared
 	// index of its mirrors and this Syncer's cache of the remote's objects.
 	kinds []*remoteKind
@@ -151,6 +154,9 @@ func newSyncer(cluster string, overlay bool, remote, local versioned.Interface,
 		kinds: remoteKindsOf(kinds), metrics: metrics, writes: writes, report: report,
 		refused: map[queueItem]*meshguard.Refusal{},
 		own:     newOwnWrites(),
+	}
+	if local != nil {
+		s.batch = newMirrorBatcher(cluster, local.ProjectcalicoV3())
 	}
 	s.queue, s.presence = newSyncerQueue(syncerQueueName(cluster), metrics.queues)
 	s.pools = s.kindOf(kindNamed(kinds, "IPPool"))
@@ -518,7 +524,7 @@ func (s *Syncer) process(ctx context.Context, it queueItem) {
 	if remote != nil && !s.admitted(it, remote) {
 		remote = nil // refused: no mirror, and an existing one goes
 	}
-	w, err := k.Reconcile(ctx, s.cluster, it.key, remote, k.mirrors, pending, s.local)
+	w, err := k.Reconcile(ctx, s.cluster, it.key, remote, k.mirrors, pending, s.local, s.batch)
 	if w == nil && err == nil {
 		s.metrics.noopReconciles.WithLabelValues(s.cluster).Inc()
 	}

@@ -180,6 +180,11 @@ func TestRemoteSyncFullMesh(t *testing.T) {
 		len(mirrored.Spec.Profiles) != 1 || mirrored.Spec.Profiles[0] != "cluster-b/kns.demo" {
 		t.Errorf("mirrored endpoint: node %q labels %v profiles %v", mirrored.Spec.Node, mirrored.Labels, mirrored.Spec.Profiles)
 	}
+	// Created through a MirrorBatch (the controller's role and identity
+	// allow it; only that path leaves no managed fields).
+	if len(mirrored.ManagedFields) != 0 {
+		t.Errorf("mirrored endpoint has managed fields %v: the controller created it on its own, not in a MirrorBatch", mirrored.ManagedFields)
+	}
 	out := kubectl(t, a, "", "get", "workloadendpoints", "-A", "-l", "projectcalico.org/cluster=cluster-b", "-o", "name")
 	if got := strings.Fields(out); len(got) != 2 || !strings.Contains(out, "cluster-b.host-1-k8s-web-1-eth0") || strings.Contains(out, "cluster-c") {
 		t.Errorf("A's endpoints of cluster-b:\n%s", out)

@@ -111,7 +111,8 @@ func (p *Protection) Validate(_ context.Context, a admission.Attributes, _ admis
 // writerOwns): the object it creates, and both the old and the new object
 // of an update or a delete; besides those, the status of
 // RemoteClusterConfigurations, which it reports on, and updates and
-// deletes of IPAMBlocks, which its IPAM garbage collector makes. A writer in
+// deletes of IPAMBlocks, which its IPAM garbage collector makes, and
+// MirrorBatches, whose mirrors are admitted one by one. A writer in
 // system:masters may write anything: that group passes every
 // authorization, and the standalone mode's single user is both.
 func validateWriter(a admission.Attributes, user string) error {
@@ -127,6 +128,11 @@ func validateWriter(a admission.Attributes, user string) error {
 	// of deleted nodes: it updates and deletes local IPAMBlocks, and never
 	// creates one.
 	if resource == "ipamblocks" && (a.GetOperation() == admission.Update || a.GetOperation() == admission.Delete) {
+		return nil
+	}
+	// A MirrorBatch is never stored: each mirror in it is admitted on its
+	// own, through this plugin too, by pkg/registry/projectcalico/mirrorbatch.
+	if resource == "mirrorbatches" && a.GetOperation() == admission.Create {
 		return nil
 	}
 	var notOwned string

@@ -128,6 +128,9 @@ func TestProtectionValidate(t *testing.T) {
 		return r
 	}
 
+	batch := request{obj: &v3.MirrorBatch{Spec: v3.MirrorBatchSpec{Cluster: "cluster-b"}}, kind: v3.SchemeGroupVersion.WithKind("MirrorBatch"),
+		resource: v3.SchemeGroupVersion.WithResource("mirrorbatches"), op: admission.Create, user: writer}
+
 	cases := []struct {
 		name string
 		req  request
@@ -157,6 +160,7 @@ func TestProtectionValidate(t *testing.T) {
 		{name: "writer's IPAM garbage collector deletes a local block", req: blockRequest(admission.Delete, nil, block)},
 		{name: "writer may not create a local block", req: blockRequest(admission.Create, block, nil),
 			wantForbidden: []string{`IPAMBlock "198-18-0-0-26": the object does not carry the label`}},
+		{name: "writer creates a MirrorBatch (its mirrors are admitted one by one)", req: batch},
 		{name: "writer creates a pod endpoint", req: wepRequest(admission.Create, writer, podWEP, nil)},
 		{name: "writer updates a pod endpoint", req: wepRequest(admission.Update, writer, podWEP, podWEP)},
 		{name: "writer deletes a pod endpoint", req: wepRequest(admission.Delete, writer, nil, podWEP)},
