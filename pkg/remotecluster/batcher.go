@@ -32,6 +32,9 @@ type mirrorBatcher struct {
 	cluster string
 	batches v3client.MirrorBatchInterface
 	single  func(ns string) v3client.WorkloadEndpointInterface
+	// slots bound the batch requests of all remotes in flight: each
+	// request holds one (writeBounds.batches).
+	slots writeSlots
 
 	mu       sync.Mutex
 	queue    []*batchedCreate
@@ -53,20 +56,38 @@ type batchOutcome struct {
 }
 
 // newMirrorBatcher returns the batcher of cluster's endpoint mirrors,
-// written through cs.
-func newMirrorBatcher(cluster string, cs v3client.ProjectcalicoV3Interface) *mirrorBatcher {
-	return &mirrorBatcher{cluster: cluster, batches: cs.MirrorBatches(), single: cs.WorkloadEndpoints}
+// written through cs, each batch's request holding one of slots (the
+// Controller's batch slots; nil: unbounded).
+func newMirrorBatcher(cluster string, cs v3client.ProjectcalicoV3Interface, slots writeSlots) *mirrorBatcher {
+	return &mirrorBatcher{cluster: cluster, batches: cs.MirrorBatches(), single: cs.WorkloadEndpoints, slots: slots}
 }
 
 // create creates ep with the next batch and returns it as stored (its
 // UID and resourceVersion set), or the error a create of it alone would
-// have returned (apierrors.IsAlreadyExists and the like hold).
-func (b *mirrorBatcher) create(ctx context.Context, ep *v3.WorkloadEndpoint) (*v3.WorkloadEndpoint, error) {
+// have returned (apierrors.IsAlreadyExists and the like hold). The caller's
+// single-write slot slot (nil: none) is given back while ep waits in its
+// batch, whose request holds a batch slot: the bound on single writes
+// does not bound the mirrors batches carry. It is taken again only for
+// an error, after which the caller may write on its own.
+func (b *mirrorBatcher) create(ctx context.Context, ep *v3.WorkloadEndpoint, slot *heldSlot) (*v3.WorkloadEndpoint, error) {
 	b.mu.Lock()
-	if b.unbatched {
-		b.mu.Unlock()
+	unbatched := b.unbatched
+	b.mu.Unlock()
+	if unbatched {
 		return b.single(ep.Namespace).Create(ctx, ep, metav1.CreateOptions{FieldManager: FieldManager})
 	}
+	slot.give()
+	created, err := b.enqueue(ctx, ep)
+	if err != nil && !slot.retake(ctx) {
+		return nil, fmt.Errorf("%w (and stopping: %w)", err, ctx.Err())
+	}
+	return created, err
+}
+
+// enqueue queues ep for the next batch, starting a sender if fewer than
+// batchesInFlight run, and waits for its outcome.
+func (b *mirrorBatcher) enqueue(ctx context.Context, ep *v3.WorkloadEndpoint) (*v3.WorkloadEndpoint, error) {
+	b.mu.Lock()
 	c := &batchedCreate{ep: ep, done: make(chan batchOutcome, 1)}
 	b.queue = append(b.queue, c)
 	start := b.inFlight < batchesInFlight
@@ -88,24 +109,49 @@ func (b *mirrorBatcher) create(ctx context.Context, ep *v3.WorkloadEndpoint) (*v
 // send sends batches of the queued creates until none is left, with the
 // context of the create that started it: a Syncer's workers share their
 // Run's, so it ends only when the Syncer stops, and then the requests in
-// flight are cancelled as a create on its own would be.
+// flight are cancelled as a create on its own would be. It takes a batch
+// slot before it takes the creates from the queue, so that those that
+// arrive while it waits for one go in the same batch.
 func (b *mirrorBatcher) send(ctx context.Context) {
 	for {
-		b.mu.Lock()
-		n := min(len(b.queue), maxBatchItems)
-		if n == 0 {
-			b.inFlight--
-			b.mu.Unlock()
+		slotted := b.slots.acquire(ctx)
+		batch := b.next(!slotted)
+		if batch == nil {
+			if slotted {
+				b.slots.release()
+			}
 			return
 		}
-		batch := b.queue[:n:n]
-		b.queue = b.queue[n:]
-		if len(b.queue) == 0 {
-			b.queue = nil // let the backing array of a burst go
+		if !slotted {
+			for _, c := range batch {
+				c.done <- batchOutcome{err: fmt.Errorf("waiting for a slot for the mirror batch: %w", ctx.Err())}
+			}
+			continue
 		}
-		b.mu.Unlock()
 		b.sendOne(ctx, batch)
+		b.slots.release()
 	}
+}
+
+// next takes the next batch from the queue (all of it when all is set),
+// nil when it is empty, and then counts the sender out.
+func (b *mirrorBatcher) next(all bool) []*batchedCreate {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := min(len(b.queue), maxBatchItems)
+	if all {
+		n = len(b.queue)
+	}
+	if n == 0 {
+		b.inFlight--
+		return nil
+	}
+	batch := b.queue[:n:n]
+	b.queue = b.queue[n:]
+	if len(b.queue) == 0 {
+		b.queue = nil // let the backing array of a burst go
+	}
+	return batch
 }
 
 // sendOne sends one batch and answers each of its creates.

@@ -58,7 +58,7 @@ type Controller struct {
 	// workers is the number of mirroring workers per remote cluster.
 	workers int
 	// writes bounds the mirror writes of all Syncers in flight at once.
-	writes writeSlots
+	writes writeBounds
 
 	rccs     cache.Indexer
 	informer []cache.SharedIndexInformer
@@ -135,8 +135,9 @@ type Concurrency struct {
 	// WorkersPerCluster is the number of mirroring workers of each remote
 	// cluster: the writes one remote's initial sync has in flight.
 	WorkersPerCluster int
-	// WritesInFlight bounds the mirror writes of all remote clusters
-	// together; 0 bounds them only by the workers.
+	// WritesInFlight bounds the single mirror writes of all remote
+	// clusters together, and apart from them their MirrorBatch requests
+	// (the endpoint creates); 0 bounds them only by the workers.
 	WritesInFlight int
 }
 
@@ -146,7 +147,8 @@ type Concurrency struct {
 func NewController(local versioned.Interface, kube kubernetes.Interface, metrics *Metrics, conc Concurrency, resyncPeriod time.Duration) *Controller {
 	c := &Controller{
 		local: local, kube: kube, metrics: metrics, kinds: kindsOf(mirrorKinds()), resyncPeriod: resyncPeriod,
-		workers: conc.WorkersPerCluster, writes: newWriteSlots(conc.WritesInFlight),
+		workers: conc.WorkersPerCluster,
+		writes:  writeBounds{single: newWriteSlots(conc.WritesInFlight), batches: newWriteSlots(conc.WritesInFlight)},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "remoteclusterconfigurations"}),
 		statusQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),

@@ -19,7 +19,7 @@ import (
 func ReconcileMirror(ctx context.Context, kind, cluster, remoteKey string, remote, local cache.Indexer, cs versioned.Interface) error {
 	for _, k := range mirrorKinds() {
 		if k.Name() == kind {
-			_, err := k.Reconcile(ctx, cluster, remoteKey, remote, local, nil, cs, newMirrorBatcher(cluster, cs.ProjectcalicoV3()))
+			_, err := k.Reconcile(ctx, cluster, remoteKey, remote, local, nil, mirrorWriter{cs: cs, batch: newMirrorBatcher(cluster, cs.ProjectcalicoV3(), nil)})
 			return err
 		}
 	}
@@ -49,7 +49,7 @@ func NewPoolSyncer(cluster string, remote, mirrors cache.Indexer, cs versioned.I
 	kinds := kindsOf(mirrorKinds())
 	k := kindNamed(kinds, "IPPool")
 	k.mirrors = mirrors
-	s := newSyncer(cluster, true, nil, cs, kinds, NewMetrics(prometheus.NewRegistry()), nil, func(SyncStatus) {})
+	s := newSyncer(cluster, true, nil, cs, kinds, NewMetrics(prometheus.NewRegistry()), writeBounds{}, func(SyncStatus) {})
 	s.kindOf(k).indexer = remote
 	return &PoolSyncer{s: s, k: k}
 }
@@ -91,11 +91,16 @@ func (p *PoolSyncer) Stop() { p.s.queue.ShutDown() }
 // from a goroutine of its own through one Syncer's batcher, and returns
 // what each create returned.
 func CreateMirrorsInBatches(ctx context.Context, cs versioned.Interface, cluster string, eps []*v3.WorkloadEndpoint) ([]*v3.WorkloadEndpoint, []error) {
-	b := newMirrorBatcher(cluster, cs.ProjectcalicoV3())
+	slots := newWriteSlots(16)
+	b := newMirrorBatcher(cluster, cs.ProjectcalicoV3(), slots)
 	created, errs := make([]*v3.WorkloadEndpoint, len(eps)), make([]error, len(eps))
 	var wg sync.WaitGroup
 	for i, ep := range eps {
-		wg.Go(func() { created[i], errs[i] = b.create(ctx, ep) })
+		wg.Go(func() {
+			slot, _ := slots.take(ctx)
+			defer slot.give()
+			created[i], errs[i] = b.create(ctx, ep, slot)
+		})
 	}
 	wg.Wait()
 	return created, errs

@@ -39,6 +39,15 @@ type typedClient[T object, L runtime.Object] interface {
 	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
 }
 
+// mirrorWriter is how a reconcile writes the local mirror: through the
+// local API cs, creating endpoints with the Syncer's batcher (nil: each on
+// its own), holding the write slot slot (nil: none).
+type mirrorWriter struct {
+	cs    versioned.Interface
+	batch *mirrorBatcher
+	slot  *heldSlot
+}
+
 // mirrorKind mirrors one kind. The syncer drives every kind through it.
 type mirrorKind interface {
 	// Name is the kind, e.g. "WorkloadEndpoint".
@@ -72,7 +81,7 @@ type mirrorKind interface {
 	// pending is the Syncer's last write of the mirror whose echo the
 	// mirror cache local has not shown yet, nil for none: the mirror is
 	// then taken to be what it wrote, not what local holds.
-	Reconcile(ctx context.Context, cluster, remoteKey string, remote, local cache.Indexer, pending *write, client versioned.Interface, batch *mirrorBatcher) (*write, error)
+	Reconcile(ctx context.Context, cluster, remoteKey string, remote, local cache.Indexer, pending *write, w mirrorWriter) (*write, error)
 	// RemoteKey returns the remote key of a local mirror, ok false if obj
 	// is not a mirror of cluster.
 	RemoteKey(cluster string, obj any) (key string, ok bool)
@@ -339,11 +348,12 @@ func (k *kindSpec[T, L]) localKey(cluster, remoteKey string) (namespace, name, k
 	return ns, name, ns + "/" + name, nil
 }
 
-func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey string, remote, local cache.Indexer, pending *write, cs versioned.Interface, batch *mirrorBatcher) (*write, error) {
+func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey string, remote, local cache.Indexer, pending *write, w mirrorWriter) (*write, error) {
 	ns, name, lkey, err := k.localKey(cluster, remoteKey)
 	if err != nil {
 		return nil, err
 	}
+	cs := w.cs
 	client := k.client(cs, ns)
 	have, haveExists, err := k.have(local, lkey, pending)
 	if err != nil {
@@ -379,7 +389,7 @@ func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey strin
 		}
 		return &write{deleted: true}, nil
 	case !haveExists:
-		created, err := k.create(ctx, client, batch, want)
+		created, err := k.create(ctx, client, w, want)
 		if apierrors.IsAlreadyExists(err) {
 			// The local cache may not have seen our own create yet (the
 			// same key can be queued twice during the initial resync):
@@ -408,9 +418,9 @@ func (k *kindSpec[T, L]) Reconcile(ctx context.Context, cluster, remoteKey strin
 
 // create creates the mirror want: with the Syncer's next batch for a
 // batched kind, else on its own.
-func (k *kindSpec[T, L]) create(ctx context.Context, client typedClient[T, L], batch *mirrorBatcher, want T) (T, error) {
-	if ep, ok := any(want).(*v3.WorkloadEndpoint); ok && k.batched && batch != nil {
-		created, err := batch.create(ctx, ep)
+func (k *kindSpec[T, L]) create(ctx context.Context, client typedClient[T, L], w mirrorWriter, want T) (T, error) {
+	if ep, ok := any(want).(*v3.WorkloadEndpoint); ok && k.batched && w.batch != nil {
+		created, err := w.batch.create(ctx, ep, w.slot)
 		if err != nil {
 			var none T
 			return none, err

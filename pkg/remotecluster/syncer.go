@@ -85,8 +85,8 @@ type Syncer struct {
 	// admitted against.
 	pools  *remoteKind
 	report func(SyncStatus)
-	// writes is the Controller's bound on mirror writes in flight, shared
-	// by all its Syncers.
+	// writes is the Controller's bound on single mirror writes in flight,
+	// shared by all its Syncers (batch requests have their own: batch).
 	writes  writeSlots
 	metrics *Metrics
 
@@ -148,15 +148,15 @@ func mirrorRateLimiter() workqueue.TypedRateLimiter[queueItem] {
 
 // newSyncer returns a Syncer for cluster that reads remote and writes local.
 func newSyncer(cluster string, overlay bool, remote, local versioned.Interface,
-	kinds []*kind, metrics *Metrics, writes writeSlots, report func(SyncStatus)) *Syncer {
+	kinds []*kind, metrics *Metrics, writes writeBounds, report func(SyncStatus)) *Syncer {
 	s := &Syncer{
 		cluster: cluster, overlay: overlay, remote: remote, local: local,
-		kinds: remoteKindsOf(kinds), metrics: metrics, writes: writes, report: report,
+		kinds: remoteKindsOf(kinds), metrics: metrics, writes: writes.single, report: report,
 		refused: map[queueItem]*meshguard.Refusal{},
 		own:     newOwnWrites(),
 	}
 	if local != nil {
-		s.batch = newMirrorBatcher(cluster, local.ProjectcalicoV3())
+		s.batch = newMirrorBatcher(cluster, local.ProjectcalicoV3(), writes.batches)
 	}
 	s.queue, s.presence = newSyncerQueue(syncerQueueName(cluster), metrics.queues)
 	s.pools = s.kindOf(kindNamed(kinds, "IPPool"))
@@ -512,10 +512,11 @@ func (s *Syncer) work(ctx context.Context) {
 // one bad object (a name conflict) shows in lastError instead of holding
 // the whole cluster out of sync.
 func (s *Syncer) process(ctx context.Context, it queueItem) {
-	if !s.writes.acquire(ctx) {
+	slot, ok := s.writes.take(ctx)
+	if !ok {
 		return // stopping: the queue shuts down with the context
 	}
-	defer s.writes.release()
+	defer slot.give()
 	k := it.kind
 	s.mu.Lock()
 	remote := k.indexer
@@ -524,7 +525,7 @@ func (s *Syncer) process(ctx context.Context, it queueItem) {
 	if remote != nil && !s.admitted(it, remote) {
 		remote = nil // refused: no mirror, and an existing one goes
 	}
-	w, err := k.Reconcile(ctx, s.cluster, it.key, remote, k.mirrors, pending, s.local, s.batch)
+	w, err := k.Reconcile(ctx, s.cluster, it.key, remote, k.mirrors, pending, mirrorWriter{cs: s.local, batch: s.batch, slot: slot})
 	if w == nil && err == nil {
 		s.metrics.noopReconciles.WithLabelValues(s.cluster).Inc()
 	}

@@ -230,7 +230,7 @@ func TestMirrorChangedPassesEvents(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newSyncer("cluster-b", false, nil, nil, kinds, NewMetrics(prometheus.NewRegistry()), nil, func(SyncStatus) {})
+			s := newSyncer("cluster-b", false, nil, nil, kinds, NewMetrics(prometheus.NewRegistry()), writeBounds{}, func(SyncStatus) {})
 			defer s.queue.ShutDown()
 			c := &Controller{
 				kinds:       kinds,

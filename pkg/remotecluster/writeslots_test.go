@@ -79,3 +79,38 @@ func TestWriteSlotsAcquireEndsWithContext(t *testing.T) {
 		t.Error("acquire with an ended context returned true without slots")
 	}
 }
+
+// A held slot is given back once however often give is called, and
+// retaken only when given.
+func TestHeldSlot(t *testing.T) {
+	slots := newWriteSlots(1)
+	ctx := context.Background()
+	h, ok := slots.take(ctx)
+	if !ok || len(slots) != 1 {
+		t.Fatalf("take: %v, %d in use", ok, len(slots))
+	}
+	h.give()
+	h.give()
+	if len(slots) != 0 {
+		t.Fatalf("after two gives %d in use, want 0", len(slots))
+	}
+	other, _ := slots.take(ctx)
+	stopped, cancel := context.WithCancel(ctx)
+	cancel()
+	if h.retake(stopped) || h.held {
+		t.Fatal("retake with every slot taken and the context ended succeeded")
+	}
+	h.give() // holds nothing: must not free other's slot
+	if len(slots) != 1 {
+		t.Fatalf("a give of nothing freed a slot: %d in use", len(slots))
+	}
+	other.give()
+	if !h.retake(ctx) || len(slots) != 1 || !h.retake(ctx) || len(slots) != 1 {
+		t.Fatalf("retake: %d in use, want 1 (and a second retake a no-op)", len(slots))
+	}
+	var none *heldSlot
+	none.give()
+	if !none.retake(ctx) {
+		t.Error("a nil slot (no bound) cannot be retaken")
+	}
+}

@@ -15,6 +15,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
 
 	v3 "github.com/meshapi/meshapi/pkg/apis/projectcalico/v3"
 	"github.com/meshapi/meshapi/test/bench/benchserver"
@@ -395,7 +397,15 @@ func propagation(b *testing.B, f *benchserver.Pair, count int, interval time.Dur
 	if err != nil {
 		b.Fatal(err)
 	}
-	w, err := wepsA.Watch(ctx, metav1.ListOptions{LabelSelector: selector, ResourceVersion: list.ResourceVersion})
+	// A retrying watch, as a client of A would keep: under churn on a
+	// busy machine the API server ends a watcher that falls behind, and
+	// the events resume from the last resourceVersion seen.
+	w, err := watchtools.NewRetryWatcherWithContext(ctx, list.ResourceVersion, &cache.ListWatch{
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			opts.LabelSelector = selector
+			return wepsA.Watch(ctx, opts)
+		},
+	})
 	if err != nil {
 		b.Fatal(err)
 	}
