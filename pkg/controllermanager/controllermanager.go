@@ -128,9 +128,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.LeaseDuration, "leader-election-lease-duration", o.LeaseDuration, "How long a leader's Lease is valid.")
 	fs.DurationVar(&o.RenewDeadline, "leader-election-renew-deadline", o.RenewDeadline, "How long the leader tries to renew before giving up.")
 	fs.DurationVar(&o.RetryPeriod, "leader-election-retry-period", o.RetryPeriod, "How often candidates try to acquire the Lease.")
-	fs.IntVar(&o.Workers, "workers", o.Workers, "Mirroring workers per remote cluster: how many mirror writes one remote cluster's initial sync has in flight at once.")
+	fs.IntVar(&o.Workers, "workers", o.Workers, "Mirroring workers per remote cluster: how many mirror writes one remote cluster's initial sync has in flight at once (endpoint creates among them go together in MirrorBatch requests).")
 	fs.IntVar(&o.MirrorWritesInFlight, "mirror-writes-in-flight", o.MirrorWritesInFlight,
-		"Mirror writes of all remote clusters together in flight at once: what many remote clusters syncing at once ask of the local API server, whose priority and fairness queues refuse (429) what they cannot hold.")
+		"Mirror writes of all remote clusters together in flight at once, and as many MirrorBatch requests (endpoint creates, many per request) apart from them: what many remote clusters syncing at once ask of the local API server, whose priority and fairness queues refuse (429) what they cannot hold.")
 	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Requests per second the controller may send to the local cluster's API; mirror writes of a large initial sync are bounded by it.")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Burst of requests above --kube-api-qps the controller may send to the local cluster's API.")
 	fs.DurationVar(&o.SecretResyncPeriod, "secret-resync-period", o.SecretResyncPeriod, "How often each RemoteClusterConfiguration's access Secret is read again, to pick up changed credentials.")
