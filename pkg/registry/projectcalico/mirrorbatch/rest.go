@@ -91,9 +91,9 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	if !ok {
 		return nil, apierrors.NewForbidden(v3.Resource("mirrorbatches"), "", fmt.Errorf("no user in the request"))
 	}
-	w := &writer{r: r, user: u, cluster: batch.Spec.Cluster, dryRun: options != nil && len(options.DryRun) > 0, allowed: map[string]error{}}
-	if w.dryRun {
-		w.dryRunOpts = options.DryRun
+	w := &writer{r: r, user: u, cluster: batch.Spec.Cluster, allowed: map[string]error{}}
+	if options != nil {
+		w.dryRun = options.DryRun
 	}
 	out := &v3.MirrorBatch{TypeMeta: batch.TypeMeta, ObjectMeta: batch.ObjectMeta}
 	out.Spec.Cluster = batch.Spec.Cluster
@@ -116,11 +116,11 @@ func validateBatch(b *v3.MirrorBatch) field.ErrorList {
 
 // writer writes the mirrors of one batch.
 type writer struct {
-	r          *REST
-	user       user.Info
-	cluster    string
-	dryRun     bool
-	dryRunOpts []string
+	r       *REST
+	user    user.Info
+	cluster string
+	// dryRun is the batch's dryRun option, which each mirror's create has.
+	dryRun []string
 
 	mu      sync.Mutex
 	allowed map[string]error // by namespace: nil when the user may create endpoints there
@@ -155,9 +155,9 @@ func (w *writer) create(ctx context.Context, ep *v3.WorkloadEndpoint) v3.MirrorR
 		return failed(res, err)
 	}
 	ctx = genericapirequest.WithNamespace(ctx, ep.Namespace)
-	opts := &metav1.CreateOptions{DryRun: w.dryRunOpts}
+	opts := &metav1.CreateOptions{DryRun: w.dryRun}
 	attrs := admission.NewAttributesRecord(ep, nil, v3.SchemeGroupVersion.WithKind("WorkloadEndpoint"), ep.Namespace, ep.Name,
-		endpointResource, "", admission.Create, opts, w.dryRun, w.user)
+		endpointResource, "", admission.Create, opts, len(w.dryRun) > 0, w.user)
 	if m, ok := w.r.admit.(admission.MutationInterface); ok && m.Handles(admission.Create) {
 		if err := m.Admit(ctx, attrs, w.r.objects); err != nil {
 			return failed(res, err)
