@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
-	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
@@ -117,23 +117,34 @@ func (r *REST) listAll(ctx context.Context, listOptions *metainternalversion.Lis
 }
 
 // deleteEach deletes the listed objects with the store's collection
-// workers; the first error (other than an object already gone) stops it.
+// workers, each a goroutine for the whole request (a goroutine per object
+// would grow a new stack through the delete's deep call chain every
+// time); the first error (other than an object already gone) stops it.
 func (r *REST) deleteEach(ctx context.Context, items []runtime.Object, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(r.DeleteCollectionWorkers, 1))
-	for _, item := range items {
-		if gctx.Err() != nil {
-			break
-		}
-		g.Go(func() error {
-			err := r.deleteListed(ctx, item, deleteValidation, options.DeepCopy())
-			if err != nil && !apierrors.IsNotFound(err) {
-				return err
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan runtime.Object)
+	var wg sync.WaitGroup
+	for range max(r.DeleteCollectionWorkers, 1) {
+		wg.Go(func() {
+			for item := range next {
+				if err := r.deleteListed(ctx, item, deleteValidation, options); err != nil && !apierrors.IsNotFound(err) {
+					cancel(err)
+				}
 			}
-			return nil
 		})
 	}
-	return g.Wait()
+send:
+	for _, item := range items {
+		select {
+		case next <- item:
+		case <-ctx.Done():
+			break send
+		}
+	}
+	close(next)
+	wg.Wait()
+	return context.Cause(ctx)
 }
 
 // deleteListed deletes one listed object as the generic store's Delete
@@ -166,7 +177,8 @@ func (r *REST) deleteListed(ctx context.Context, listed runtime.Object, deleteVa
 	out := r.NewFunc()
 	err = r.Storage.Delete(ctx, key, out, &preconditions, validate, false, listed, storage.DeleteOptions{})
 	if errors.Is(err, errNeedsStoreDelete) {
-		_, _, err = r.Store.Delete(ctx, name, deleteValidation, options)
+		// The generic delete may change the options it is given.
+		_, _, err = r.Store.Delete(ctx, name, deleteValidation, options.DeepCopy())
 		return err
 	}
 	if err != nil {
