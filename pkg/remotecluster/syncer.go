@@ -399,7 +399,12 @@ func (s *Syncer) Run(ctx context.Context, workers int) {
 
 // startInformer starts the informer of kind k's remote objects (through
 // the remote API server, or its etcd), feeding the queue, and returns its
-// HasSynced.
+// HasSynced. It is a plain informer, not a shared one: its one handler
+// runs as its cache is updated, without a shared informer's listener (two
+// goroutines and a notification buffer of 1,024 entries, per kind and
+// remote, that only ever had this one handler). Failures of the remote
+// are seen by observedListWatch on every list and watch the informer
+// starts, a broken watch's too: the informer lists or watches again.
 func (s *Syncer) startInformer(ctx context.Context, logger klog.Logger, k *remoteKind) cache.InformerSynced {
 	var lw cache.ListerWatcher
 	if s.etcd != nil {
@@ -407,23 +412,21 @@ func (s *Syncer) startInformer(ctx context.Context, logger klog.Logger, k *remot
 	} else {
 		lw = s.observedListWatch(ctx, k, k.RemoteListWatch(s.remote))
 	}
-	informer := cache.NewSharedIndexInformer(lw, k.Example(), 0, cache.Indexers{})
-	if err := informer.SetTransform(k.RemoteTransform()); err != nil {
-		logger.Error(err, "Setting the informer's transform", "kind", k.Name())
-	}
-	if err := informer.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) { s.remoteFailed(ctx, err) }); err != nil {
-		logger.Error(err, "Setting the watch error handler")
-	}
 	pools := k == s.pools
-	if _, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { s.remoteEvent(k, obj, pools, true) },
-		UpdateFunc: func(_, obj any) { s.remoteEvent(k, obj, pools, false) },
-		DeleteFunc: func(obj any) { s.remoteEvent(k, obj, pools, true) },
-	}); err != nil {
-		logger.Error(err, "Adding an event handler", "kind", k.Name())
-	}
+	store, informer := cache.NewInformerWithOptions(cache.InformerOptions{
+		Logger:        &logger,
+		ListerWatcher: lw,
+		ObjectType:    k.Example(),
+		Handler: cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { s.remoteEvent(k, obj, pools, true) },
+			UpdateFunc: func(_, obj any) { s.remoteEvent(k, obj, pools, false) },
+			DeleteFunc: func(obj any) { s.remoteEvent(k, obj, pools, true) },
+		},
+		Indexers:  cache.Indexers{}, // non-nil: the store is an Indexer
+		Transform: k.RemoteTransform(),
+	})
 	s.mu.Lock()
-	k.indexer = informer.GetIndexer()
+	k.indexer = store.(cache.Indexer)
 	s.mu.Unlock()
 	go informer.RunWithContext(ctx)
 	logger.Info("Full resync is required", "kind", k.Name())
@@ -584,8 +587,9 @@ func (s *Syncer) enqueueRemote(k *remoteKind, obj any, presence bool) {
 
 // observedListWatch records the outcome of every list and every watch the
 // informer starts: a refused connection is retried by the reflector
-// without telling the watch error handler, so failures and recoveries are
-// seen here.
+// without telling a watch error handler, and a watch that broke is
+// followed by a new watch or list, so failures and recoveries are seen
+// here.
 func (s *Syncer) observedListWatch(ctx context.Context, k *remoteKind, lw *cache.ListWatch) *cache.ListWatch {
 	list, watchFn := lw.ListWithContextFunc, lw.WatchFuncWithContext
 	observe := func(err error) {
